@@ -1,0 +1,309 @@
+// Package model is the resolved, concrete form of a spec: every default
+// applied, every name and path derived, quantities parsed. The object
+// builders read only this, never the spec.
+package model
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/opencode-workspaces/ocw/internal/spec"
+)
+
+// Paths inside the workspace containers. HOME is itself a PVC mount: the
+// kubelet creates missing parents of a mount point as root, so mounting
+// only ~/.local/share/opencode would leave ~/.local unwritable for a
+// non-root user (reference §1).
+const (
+	WorkspaceMount  = "/workspace"
+	HomeMount       = "/home/opencode"
+	StateDir        = WorkspaceMount + "/.ocw"
+	GitSecretMount  = "/var/run/secrets/ocw/git"
+	AuthSecretMount = "/var/run/secrets/ocw/copilot"
+	// SubPaths on the workspace PVC.
+	WorkspaceSubPath = "workspace"
+	HomeSubPath      = "home"
+	// Port OpenCode serves its API and web UI on.
+	Port = 4096
+)
+
+// Label keys ocw puts on every object it owns.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelWorkspace = "ocw.dev/workspace"
+	ManagedBy      = "ocw"
+	AppName        = "opencode"
+)
+
+// System is everything one spec describes.
+type System struct {
+	Namespace  string
+	Secrets    Secrets
+	Flux       Flux
+	Workspaces []Workspace
+}
+
+// Secrets are the three Secrets every workspace in the namespace shares.
+type Secrets struct {
+	// Doppler is true when ExternalSecrets create the Secrets.
+	Doppler         bool
+	StoreKind       string
+	StoreName       string
+	RefreshInterval time.Duration
+	Git             SecretRef
+	Server          SecretRef
+	Copilot         SecretRef
+}
+
+// SecretRef is one Secret and the key ocw reads from it.
+type SecretRef struct {
+	Name, Key, RemoteKey string
+}
+
+// Hint is how messages name the Secret key for a person to fix.
+func (r SecretRef) Hint() string { return "Secret " + r.Name + " key " + r.Key }
+
+// Flux holds the Kustomization (ks.yaml) settings.
+type Flux struct {
+	AppsPath  string
+	Interval  time.Duration
+	Timeout   time.Duration
+	SourceRef SourceRef
+	DependsOn []Dependency
+}
+
+// SourceRef is the Flux source of the cluster repo.
+type SourceRef struct{ Kind, Name, Namespace string }
+
+// Dependency is a Flux dependsOn entry.
+type Dependency struct{ Name, Namespace string }
+
+// Workspace is one fully resolved workspace.
+type Workspace struct {
+	Name      string
+	Namespace string
+	Host      string
+	Repo      Repo
+	Images    Images
+	Resources corev1.ResourceRequirements
+	Storage   Storage
+	Gateway   Gateway
+	// ExternalDNS holds the route annotations; nil when disabled.
+	ExternalDNS map[string]string
+	// Certificate is nil unless a cert-manager Certificate is wanted.
+	Certificate *Certificate
+	Backup      Backup
+	Git         Git
+	Reloader    bool
+	// ClusterAccess is "none", "namespace" or "cluster".
+	ClusterAccess  string
+	UID, GID       int64
+	ServerUsername string
+	Secrets        Secrets
+}
+
+// Repo is the git repository a workspace clones.
+type Repo struct {
+	URL    string
+	Scheme string
+	Host   string
+	Dir    string
+	Branch string
+	// Filter is a partial-clone filter ("" for a full clone).
+	Filter string
+}
+
+// Path is the repo's folder in the containers, OpenCode's working dir.
+func (r Repo) Path() string { return WorkspaceMount + "/" + r.Dir }
+
+// Images of the three containers.
+type Images struct{ OpenCode, Clone, Seed string }
+
+// Storage is the PVC's size and class ("" = cluster default).
+type Storage struct {
+	Size         resource.Quantity
+	StorageClass string
+}
+
+// Gateway is the HTTPRoute's parent.
+type Gateway struct{ Name, Namespace, SectionName string }
+
+// Certificate is a cert-manager Certificate for the workspace host.
+type Certificate struct{ IssuerName, IssuerKind string }
+
+// Backup modes.
+const (
+	BackupNone      = "none"
+	BackupComponent = "component"
+	BackupInline    = "inline"
+)
+
+// Backup is the VolSync configuration.
+type Backup struct {
+	Mode          string
+	Component     string
+	Variables     map[string]string
+	Schedule      string
+	Repository    string
+	SnapshotClass string
+	CacheCapacity resource.Quantity
+	Retain        Retain
+}
+
+// Retain is restic's retention; nil means unset.
+type Retain struct{ Hourly, Daily, Weekly *int32 }
+
+// Git holds the settings of git inside the workspace.
+type Git struct {
+	Username    string
+	AuthorName  string
+	AuthorEmail string
+}
+
+// Labels are the labels on every object of the workspace.
+func (w Workspace) Labels() map[string]string {
+	return map[string]string{
+		LabelName:      AppName,
+		LabelInstance:  w.Name,
+		LabelManagedBy: ManagedBy,
+		LabelWorkspace: w.Name,
+	}
+}
+
+// SelectorLabels select the workspace's pod; they never change.
+func (w Workspace) SelectorLabels() map[string]string {
+	return map[string]string{LabelName: AppName, LabelInstance: w.Name}
+}
+
+// URL is where a person opens the workspace.
+func (w Workspace) URL() string { return "https://" + w.Host + "/" }
+
+// SharedLabels go on namespace-level objects (namespace, shared secrets).
+func SharedLabels() map[string]string {
+	return map[string]string{LabelManagedBy: ManagedBy}
+}
+
+// New converts a validated spec into the model. It cannot fail: Resolve
+// has already checked every value it parses.
+func New(r *spec.Resolved) *System {
+	s := r.Secrets
+	sys := &System{
+		Namespace: r.Namespace,
+		Secrets: Secrets{
+			Doppler:         *s.Mode == "doppler",
+			StoreKind:       *s.Store.Kind,
+			StoreName:       *s.Store.Name,
+			RefreshInterval: mustDuration(*s.RefreshInterval),
+			Git:             secretRef(s.GitCredentials),
+			Server:          secretRef(s.ServerAuth),
+			Copilot:         secretRef(s.CopilotAuth),
+		},
+	}
+	f := r.Flux
+	sys.Flux = Flux{
+		AppsPath:  *f.Path,
+		Interval:  mustDuration(*f.Interval),
+		Timeout:   mustDuration(*f.Timeout),
+		SourceRef: SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
+	}
+	switch {
+	case f.DependsOn != nil:
+		for _, d := range f.DependsOn {
+			sys.Flux.DependsOn = append(sys.Flux.DependsOn, Dependency{Name: d.Name, Namespace: d.Namespace})
+		}
+	case sys.Secrets.Doppler:
+		// home-ops: the ExternalSecrets need the store to exist first.
+		sys.Flux.DependsOn = []Dependency{{Name: "external-secrets-stores", Namespace: "external-secrets"}}
+	}
+	for _, w := range r.Workspaces {
+		sys.Workspaces = append(sys.Workspaces, newWorkspace(sys, w))
+	}
+	return sys
+}
+
+func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
+	u, _ := url.Parse(w.Repo)
+	ws := Workspace{
+		Name:      w.Name,
+		Namespace: sys.Namespace,
+		Host:      w.Host,
+		Repo: Repo{
+			URL:    w.Repo,
+			Scheme: u.Scheme,
+			Host:   u.Host,
+			Dir:    w.Dir,
+			Branch: w.Branch,
+			Filter: *w.Git.Filter,
+		},
+		Images:  Images{OpenCode: *w.Images.OpenCode, Clone: *w.Images.Clone, Seed: *w.Images.Seed},
+		Storage: Storage{Size: resource.MustParse(*w.Storage.Size), StorageClass: *w.Storage.StorageClass},
+		Gateway: Gateway{Name: *w.Gateway.Name, Namespace: *w.Gateway.Namespace, SectionName: *w.Gateway.SectionName},
+		Git: Git{
+			Username:    *w.Git.Username,
+			AuthorName:  *w.Git.AuthorName,
+			AuthorEmail: *w.Git.AuthorEmail,
+		},
+		Reloader:       *w.Reloader,
+		ClusterAccess:  *w.ClusterAccess,
+		UID:            *w.User.UID,
+		GID:            *w.User.GID,
+		ServerUsername: *w.ServerUsername,
+		Secrets:        sys.Secrets,
+	}
+	ws.Resources = corev1.ResourceRequirements{
+		Requests: resourceList(w.Resources.Requests),
+		Limits:   resourceList(w.Resources.Limits),
+	}
+	if *w.ExternalDNS.Enabled {
+		ws.ExternalDNS = w.ExternalDNS.Annotations
+	}
+	if *w.Certificate.Enabled {
+		ws.Certificate = &Certificate{IssuerName: *w.Certificate.IssuerName, IssuerKind: *w.Certificate.IssuerKind}
+	}
+	b := w.Backup
+	ws.Backup = Backup{
+		Mode:          *b.Mode,
+		Component:     *b.Component,
+		Variables:     b.Variables,
+		Schedule:      *b.Schedule,
+		Repository:    strings.ReplaceAll(*b.Repository, "{name}", w.Name),
+		SnapshotClass: *b.VolumeSnapshotClass,
+		CacheCapacity: resource.MustParse(*b.CacheCapacity),
+	}
+	if r := b.Retain; r != nil {
+		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
+	}
+	return ws
+}
+
+func secretRef(r *spec.SecretRef) SecretRef {
+	return SecretRef{Name: *r.Name, Key: *r.Key, RemoteKey: *r.RemoteKey}
+}
+
+func resourceList(l *spec.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	if l == nil {
+		return out
+	}
+	if l.CPU != nil && *l.CPU != "" {
+		out[corev1.ResourceCPU] = resource.MustParse(*l.CPU)
+	}
+	if l.Memory != nil && *l.Memory != "" {
+		out[corev1.ResourceMemory] = resource.MustParse(*l.Memory)
+	}
+	return out
+}
+
+func mustDuration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		panic("model: unvalidated duration " + s)
+	}
+	return d
+}

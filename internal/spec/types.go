@@ -1,0 +1,213 @@
+// Package spec holds the user-facing workspace spec: its versioned types, the
+// strict loader that keeps YAML positions, the defaults and the validation.
+//
+// Every optional field is a pointer (or a nil map/slice) so that "unset" is
+// distinguishable from "set to the zero value": a workspace inherits each
+// unset field from the spec's defaults, and then from ocw's built-in values.
+package spec
+
+// APIVersion and Kind identify the only spec version this build reads.
+const (
+	Group      = "ocw.dev"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "Workspaces"
+)
+
+// Workspaces is the root of a spec file.
+type Workspaces struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+
+	// Namespace all workspaces live in (default "opencode").
+	Namespace string `yaml:"namespace,omitempty"`
+	// Domain gives each workspace the hostname <name>.<domain> unless the
+	// workspace sets host itself.
+	Domain string `yaml:"domain,omitempty"`
+
+	Secrets *Secrets `yaml:"secrets,omitempty"`
+	Flux    *Flux    `yaml:"flux,omitempty"`
+
+	// Defaults apply to every workspace; a workspace overrides any field.
+	Defaults   Settings    `yaml:"defaults,omitempty"`
+	Workspaces []Workspace `yaml:"workspaces"`
+}
+
+// Workspace is one OpenCode workspace: one repository, one PVC, one URL.
+type Workspace struct {
+	Name string `yaml:"name"`
+	Repo string `yaml:"repo"`
+	// Dir is the folder under /workspace the repo is cloned into
+	// (default: the last path element of repo without ".git").
+	Dir string `yaml:"dir,omitempty"`
+	// Branch to check out on first clone (default: the remote's HEAD).
+	Branch string `yaml:"branch,omitempty"`
+	// Host overrides <name>.<domain>.
+	Host string `yaml:"host,omitempty"`
+
+	Settings `yaml:",inline"`
+}
+
+// Settings are the fields a workspace can inherit from defaults.
+type Settings struct {
+	Images      *Images      `yaml:"images,omitempty"`
+	Resources   *Resources   `yaml:"resources,omitempty"`
+	Storage     *Storage     `yaml:"storage,omitempty"`
+	Gateway     *Gateway     `yaml:"gateway,omitempty"`
+	ExternalDNS *ExternalDNS `yaml:"externalDNS,omitempty"`
+	Certificate *Certificate `yaml:"certificate,omitempty"`
+	Backup      *Backup      `yaml:"backup,omitempty"`
+	Git         *Git         `yaml:"git,omitempty"`
+	// Reloader adds the stakater Reloader annotation so a changed Secret
+	// restarts the workspace (default true).
+	Reloader *bool `yaml:"reloader,omitempty"`
+	// ClusterAccess gives the workspace a ServiceAccount bound to the "view"
+	// ClusterRole: "none" (default), "namespace" or "cluster".
+	ClusterAccess *string `yaml:"clusterAccess,omitempty"`
+	// User is the uid/gid the workspace runs as (default 1000/1000).
+	User *User `yaml:"user,omitempty"`
+	// ServerUsername overrides OpenCode's basic-auth user name ("opencode").
+	ServerUsername *string `yaml:"serverUsername,omitempty"`
+}
+
+// Images pins the three container images a workspace uses.
+type Images struct {
+	OpenCode *string `yaml:"opencode,omitempty"`
+	Clone    *string `yaml:"clone,omitempty"`
+	Seed     *string `yaml:"seed,omitempty"`
+}
+
+// Resources are the main container's requests and limits.
+type Resources struct {
+	Requests *ResourceList `yaml:"requests,omitempty"`
+	Limits   *ResourceList `yaml:"limits,omitempty"`
+}
+
+// ResourceList holds Kubernetes quantities as strings; "" in a limit means
+// "no limit" (useful to drop the CPU limit).
+type ResourceList struct {
+	CPU    *string `yaml:"cpu,omitempty"`
+	Memory *string `yaml:"memory,omitempty"`
+}
+
+// Storage describes the workspace PVC.
+type Storage struct {
+	Size *string `yaml:"size,omitempty"`
+	// StorageClass "" means the cluster's default class.
+	StorageClass *string `yaml:"storageClass,omitempty"`
+}
+
+// Gateway is the Gateway API parent the HTTPRoute attaches to.
+type Gateway struct {
+	Name        *string `yaml:"name,omitempty"`
+	Namespace   *string `yaml:"namespace,omitempty"`
+	SectionName *string `yaml:"sectionName,omitempty"`
+}
+
+// ExternalDNS puts annotations on the HTTPRoute for external-dns.
+type ExternalDNS struct {
+	Enabled     *bool             `yaml:"enabled,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// Certificate asks for a cert-manager Certificate per workspace instead of
+// relying on the Gateway's wildcard listener.
+type Certificate struct {
+	Enabled    *bool   `yaml:"enabled,omitempty"`
+	IssuerName *string `yaml:"issuerName,omitempty"`
+	IssuerKind *string `yaml:"issuerKind,omitempty"`
+}
+
+// Backup configures VolSync.
+type Backup struct {
+	// Mode: "none", "component" (the cluster's Flux component, fed through
+	// postBuild variables) or "inline" (ocw renders a ReplicationSource).
+	Mode *string `yaml:"mode,omitempty"`
+	// Component is the component path relative to the workspace's app dir.
+	Component *string `yaml:"component,omitempty"`
+	// Variables are extra postBuild substitutions for the component.
+	Variables map[string]string `yaml:"variables,omitempty"`
+	// Schedule is the cron schedule of backups.
+	Schedule *string `yaml:"schedule,omitempty"`
+	// Repository names the restic repository Secret (inline mode); "{name}"
+	// is replaced by the workspace name.
+	Repository          *string `yaml:"repository,omitempty"`
+	VolumeSnapshotClass *string `yaml:"volumeSnapshotClass,omitempty"`
+	CacheCapacity       *string `yaml:"cacheCapacity,omitempty"`
+	Retain              *Retain `yaml:"retain,omitempty"`
+}
+
+// Retain is restic's retention policy.
+type Retain struct {
+	Hourly *int32 `yaml:"hourly,omitempty"`
+	Daily  *int32 `yaml:"daily,omitempty"`
+	Weekly *int32 `yaml:"weekly,omitempty"`
+}
+
+// Git configures the clone and git inside the workspace.
+type Git struct {
+	// Filter enables a partial clone ("blob:none") for big repositories.
+	Filter *string `yaml:"filter,omitempty"`
+	// Username sent with the token (GitHub accepts any; default x-access-token).
+	Username    *string `yaml:"username,omitempty"`
+	AuthorName  *string `yaml:"authorName,omitempty"`
+	AuthorEmail *string `yaml:"authorEmail,omitempty"`
+	// AllowHTTP accepts plain http:// repo URLs (in-cluster git servers,
+	// tests). The token is then sent unencrypted: off by default.
+	AllowHTTP *bool `yaml:"allowHTTP,omitempty"`
+}
+
+// User is the workspace's uid and gid.
+type User struct {
+	UID *int64 `yaml:"uid,omitempty"`
+	GID *int64 `yaml:"gid,omitempty"`
+}
+
+// Secrets says where the three shared Secrets come from.
+type Secrets struct {
+	// Mode "doppler" renders ExternalSecrets; "manual" renders nothing
+	// secret and expects the Secrets to be created (ocw secrets …).
+	Mode  *string      `yaml:"mode,omitempty"`
+	Store *SecretStore `yaml:"store,omitempty"`
+	// RefreshInterval of the ExternalSecrets (default 1h).
+	RefreshInterval *string    `yaml:"refreshInterval,omitempty"`
+	GitCredentials  *SecretRef `yaml:"gitCredentials,omitempty"`
+	ServerAuth      *SecretRef `yaml:"serverAuth,omitempty"`
+	CopilotAuth     *SecretRef `yaml:"copilotAuth,omitempty"`
+}
+
+// SecretStore is the external-secrets store the ExternalSecrets read from.
+type SecretStore struct {
+	Kind *string `yaml:"kind,omitempty"`
+	Name *string `yaml:"name,omitempty"`
+}
+
+// SecretRef names a Secret, the key in it, and (doppler mode) the remote key.
+type SecretRef struct {
+	Name      *string `yaml:"name,omitempty"`
+	Key       *string `yaml:"key,omitempty"`
+	RemoteKey *string `yaml:"remoteKey,omitempty"`
+}
+
+// Flux configures the Flux Kustomizations (ks.yaml).
+type Flux struct {
+	// Path is the apps folder in the cluster repo (default kubernetes/apps).
+	Path      *string      `yaml:"path,omitempty"`
+	Interval  *string      `yaml:"interval,omitempty"`
+	Timeout   *string      `yaml:"timeout,omitempty"`
+	SourceRef *SourceRef   `yaml:"sourceRef,omitempty"`
+	DependsOn []Dependency `yaml:"dependsOn,omitempty"`
+}
+
+// SourceRef is the Flux source the Kustomizations build from.
+type SourceRef struct {
+	Kind      *string `yaml:"kind,omitempty"`
+	Name      *string `yaml:"name,omitempty"`
+	Namespace *string `yaml:"namespace,omitempty"`
+}
+
+// Dependency is one Flux Kustomization dependsOn entry.
+type Dependency struct {
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace,omitempty"`
+}

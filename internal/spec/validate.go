@@ -1,0 +1,479 @@
+package spec
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Resolved is a validated spec with every default applied: all pointers in
+// it are non-nil.
+type Resolved struct {
+	File       string
+	Namespace  string
+	Secrets    Secrets
+	Flux       Flux
+	Workspaces []ResolvedWorkspace
+}
+
+// ResolvedWorkspace is a workspace with its settings merged and its
+// derived values (host, dir) filled in.
+type ResolvedWorkspace struct {
+	Name   string
+	Repo   string
+	Dir    string
+	Branch string
+	Host   string
+	Settings
+}
+
+// ReservedNames cannot be workspace names: the Flux layout uses them.
+var ReservedNames = []string{"secrets"}
+
+// Resolve applies defaults and validates the whole spec, reporting every
+// problem found with its position.
+func (d *Document) Resolve() (*Resolved, error) {
+	v := &validator{doc: d}
+	s := d.Spec
+	r := &Resolved{File: d.File, Namespace: s.Namespace}
+	if r.Namespace == "" {
+		r.Namespace = DefaultNamespace
+	}
+	v.dnsLabel("namespace", r.Namespace)
+	if s.Domain != "" {
+		v.dnsSubdomain("domain", s.Domain)
+	}
+
+	r.Secrets = Merge(deref(s.Secrets), BuiltinSecrets())
+	v.secrets(r.Secrets)
+	r.Flux = Merge(deref(s.Flux), BuiltinFlux())
+	v.flux(r.Flux)
+
+	v.settings("defaults", s.Defaults)
+	base := Merge(s.Defaults, BuiltinSettings())
+
+	if len(s.Workspaces) == 0 {
+		v.errorf("workspaces", "at least one workspace is required")
+	}
+	names := map[string]int{}
+	hosts := map[string]int{}
+	for i, w := range s.Workspaces {
+		p := fmt.Sprintf("workspaces[%d]", i)
+		v.settings(p, w.Settings)
+		rw := ResolvedWorkspace{Name: w.Name, Repo: w.Repo, Branch: w.Branch, Host: w.Host, Dir: w.Dir,
+			Settings: Merge(w.Settings, base)}
+		v.workspaceName(p+".name", w.Name, r.Namespace, names, i)
+		allowHTTP := *rw.Git.AllowHTTP
+		if v.repoURL(p+".repo", w.Repo, allowHTTP) && rw.Dir == "" {
+			rw.Dir = RepoDir(w.Repo)
+			if !validDir(rw.Dir) {
+				v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
+			}
+		} else if w.Dir != "" && !validDir(w.Dir) {
+			v.errorf(p+".dir", "must be one folder name of letters, digits, '.', '_' or '-' that does not start with '.'")
+		}
+		if w.Branch != "" && !validBranch(w.Branch) {
+			v.errorf(p+".branch", "%q is not a valid branch name", w.Branch)
+		}
+		switch {
+		case rw.Host != "":
+			v.host(p+".host", rw.Host)
+		case s.Domain != "" && w.Name != "":
+			rw.Host = w.Name + "." + s.Domain
+		default:
+			v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
+		}
+		if rw.Host != "" {
+			if j, dup := hosts[rw.Host]; dup && w.Host != "" {
+				v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", rw.Host, j)
+			} else if dup {
+				v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", rw.Host, j)
+			} else {
+				hosts[rw.Host] = i
+			}
+		}
+		v.requestsWithinLimits(p, w.Settings, rw.Settings)
+		r.Workspaces = append(r.Workspaces, rw)
+	}
+	if len(v.errs) > 0 {
+		sort.SliceStable(v.errs, func(i, j int) bool {
+			a, b := v.errs[i], v.errs[j]
+			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+		})
+		return nil, v.errs
+	}
+	return r, nil
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var z T
+		return z
+	}
+	return *p
+}
+
+// RepoDir derives the clone folder from a repository URL.
+func RepoDir(repo string) string {
+	u, err := url.Parse(repo)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(path.Base(strings.TrimSuffix(u.Path, "/")), ".git")
+}
+
+type validator struct {
+	doc  *Document
+	errs ErrorList
+}
+
+// errorf records a problem once: a bad default is seen by every workspace.
+func (v *validator) errorf(field, format string, args ...any) {
+	e := v.doc.fieldError(field, format, args...)
+	for _, o := range v.errs {
+		if *o == *e {
+			return
+		}
+	}
+	v.errs = append(v.errs, e)
+}
+
+func (v *validator) dnsLabel(field, s string) bool {
+	if len(validation.IsDNS1123Label(s)) > 0 {
+		v.errorf(field, "%q is not a valid name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", s)
+		return false
+	}
+	return true
+}
+
+func (v *validator) dnsSubdomain(field, s string) bool {
+	if len(validation.IsDNS1123Subdomain(s)) > 0 {
+		v.errorf(field, "%q is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", s)
+		return false
+	}
+	return true
+}
+
+// maxNameLen leaves room for the suffixes ocw adds to object names.
+const maxNameLen = 40
+
+func (v *validator) workspaceName(field, name, namespace string, seen map[string]int, i int) {
+	if name == "" {
+		v.errorf(field, "required")
+		return
+	}
+	if !v.dnsLabel(field, name) {
+		return
+	}
+	if len(name) > maxNameLen {
+		v.errorf(field, "%q is longer than %d characters", name, maxNameLen)
+	}
+	for _, r := range append(ReservedNames, namespace+"-secrets") {
+		if name == r {
+			v.errorf(field, "%q is reserved for the shared secrets", name)
+		}
+	}
+	if j, dup := seen[name]; dup {
+		v.errorf(field, "duplicate workspace name %q (also workspaces[%d])", name, j)
+		return
+	}
+	seen[name] = i
+}
+
+// repoURL accepts https (and, when allowed, http) URLs with a host and a
+// path, and rejects embedded credentials: they would end up in
+// .git/config and in the process list.
+func (v *validator) repoURL(field, s string, allowHTTP bool) bool {
+	if s == "" {
+		v.errorf(field, "required: the https URL of the git repository")
+		return false
+	}
+	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "ssh://") {
+		v.errorf(field, "SSH URLs are not supported: use the https URL (the token is sent by a credential helper)")
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		v.errorf(field, "not a URL: %v", err)
+		return false
+	}
+	switch {
+	case u.User != nil:
+		v.errorf(field, "must not contain credentials (user:token@): put the token in the git credentials Secret")
+	case u.Scheme == "http" && !allowHTTP:
+		v.errorf(field, "http URLs send the token unencrypted: use https (or set git.allowHTTP: true)")
+	case u.Scheme != "https" && u.Scheme != "http":
+		v.errorf(field, "must be an https URL, got scheme %q", u.Scheme)
+	case u.Host == "":
+		v.errorf(field, "missing host")
+	case strings.Trim(u.Path, "/") == "":
+		v.errorf(field, "missing repository path")
+	case u.RawQuery != "" || u.Fragment != "":
+		v.errorf(field, "must not have a query or fragment")
+	default:
+		return true
+	}
+	return false
+}
+
+var dirRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
+
+func validDir(s string) bool { return dirRE.MatchString(s) && len(s) <= 255 }
+
+var branchRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+// validBranch is a conservative subset of git check-ref-format.
+func validBranch(s string) bool {
+	return branchRE.MatchString(s) && !strings.HasPrefix(s, "-") && !strings.HasPrefix(s, "/") &&
+		!strings.HasSuffix(s, "/") && !strings.HasSuffix(s, ".lock") && !strings.Contains(s, "..") &&
+		!strings.Contains(s, "//") && !strings.HasSuffix(s, ".")
+}
+
+func (v *validator) host(field, s string) {
+	if strings.HasPrefix(s, "*") {
+		v.errorf(field, "wildcard hostnames are not allowed: a workspace needs its own hostname")
+		return
+	}
+	v.dnsSubdomain(field, s)
+}
+
+// imageRE follows the distribution reference grammar closely enough to catch
+// typos: [registry[:port]/]path[:tag][@digest], lowercase path components.
+var imageRE = regexp.MustCompile(`^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?` +
+	`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*` +
+	`(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`)
+
+func (v *validator) image(field string, s *string) {
+	if s != nil && !imageRE.MatchString(*s) {
+		v.errorf(field, "%q is not a valid image reference", *s)
+	}
+}
+
+func (v *validator) quantity(field string, s *string, allowEmpty bool) {
+	if s == nil {
+		return
+	}
+	if *s == "" {
+		if !allowEmpty {
+			v.errorf(field, "must not be empty")
+		}
+		return
+	}
+	q, err := resource.ParseQuantity(*s)
+	if err != nil {
+		v.errorf(field, "%q is not a quantity (e.g. 500m, 2Gi)", *s)
+		return
+	}
+	if q.Sign() <= 0 {
+		v.errorf(field, "must be greater than zero")
+	}
+}
+
+func (v *validator) oneOf(field string, s *string, allowed ...string) {
+	if s == nil {
+		return
+	}
+	for _, a := range allowed {
+		if *s == a {
+			return
+		}
+	}
+	v.errorf(field, "%q is not one of %s", *s, strings.Join(allowed, ", "))
+}
+
+func (v *validator) optName(field string, s *string) {
+	if s != nil {
+		v.dnsSubdomain(field, *s)
+	}
+}
+
+func (v *validator) duration(field string, s *string) {
+	if s == nil {
+		return
+	}
+	d, err := time.ParseDuration(*s)
+	if err != nil || d <= 0 {
+		v.errorf(field, "%q is not a positive duration (e.g. 30m, 1h)", *s)
+	}
+}
+
+var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// settings validates the fields one Settings block sets (defaults or a
+// workspace); unset fields are checked where they are set.
+func (v *validator) settings(p string, s Settings) {
+	if i := s.Images; i != nil {
+		v.image(p+".images.opencode", i.OpenCode)
+		v.image(p+".images.clone", i.Clone)
+		v.image(p+".images.seed", i.Seed)
+	}
+	if r := s.Resources; r != nil {
+		if q := r.Requests; q != nil {
+			v.quantity(p+".resources.requests.cpu", q.CPU, false)
+			v.quantity(p+".resources.requests.memory", q.Memory, false)
+		}
+		if q := r.Limits; q != nil {
+			v.quantity(p+".resources.limits.cpu", q.CPU, true)
+			v.quantity(p+".resources.limits.memory", q.Memory, true)
+		}
+	}
+	if st := s.Storage; st != nil {
+		v.quantity(p+".storage.size", st.Size, false)
+		if st.StorageClass != nil && *st.StorageClass != "" {
+			v.dnsSubdomain(p+".storage.storageClass", *st.StorageClass)
+		}
+	}
+	if g := s.Gateway; g != nil {
+		v.optName(p+".gateway.name", g.Name)
+		if g.Namespace != nil {
+			v.dnsLabel(p+".gateway.namespace", *g.Namespace)
+		}
+		if g.SectionName != nil && *g.SectionName != "" {
+			v.dnsSubdomain(p+".gateway.sectionName", *g.SectionName)
+		}
+	}
+	if e := s.ExternalDNS; e != nil {
+		for _, k := range sortedKeys(e.Annotations) {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				v.errorf(p+".externalDNS.annotations."+k, "not a valid annotation key: %s", errs[0])
+			}
+		}
+	}
+	if c := s.Certificate; c != nil {
+		v.optName(p+".certificate.issuerName", c.IssuerName)
+		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
+	}
+	if b := s.Backup; b != nil {
+		v.oneOf(p+".backup.mode", b.Mode, "none", "component", "inline")
+		if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
+			v.errorf(p+".backup.component", "must be a path relative to the workspace's app folder")
+		}
+		for _, k := range sortedKeys(b.Variables) {
+			if !envVarRE.MatchString(k) {
+				v.errorf(p+".backup.variables."+k, "not a valid variable name")
+			}
+		}
+		if b.Schedule != nil && len(strings.Fields(*b.Schedule)) != 5 {
+			v.errorf(p+".backup.schedule", "%q is not a five-field cron schedule", *b.Schedule)
+		}
+		if b.Repository != nil {
+			v.dnsSubdomain(p+".backup.repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))
+		}
+		v.optName(p+".backup.volumeSnapshotClass", b.VolumeSnapshotClass)
+		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false)
+		if r := b.Retain; r != nil {
+			for name, n := range map[string]*int32{"hourly": r.Hourly, "daily": r.Daily, "weekly": r.Weekly} {
+				if n != nil && *n < 0 {
+					v.errorf(p+".backup.retain."+name, "must not be negative")
+				}
+			}
+		}
+	}
+	if g := s.Git; g != nil {
+		v.oneOf(p+".git.filter", g.Filter, "", "blob:none", "tree:0")
+		if g.Username != nil && (*g.Username == "" || strings.ContainsAny(*g.Username, ":\n")) {
+			v.errorf(p+".git.username", "must be non-empty without ':' or newlines")
+		}
+		if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
+			v.errorf(p+".git.authorName", "must not contain newlines or angle brackets")
+		}
+		if g.AuthorEmail != nil && *g.AuthorEmail != "" && (!strings.Contains(*g.AuthorEmail, "@") || strings.ContainsAny(*g.AuthorEmail, " \n<>")) {
+			v.errorf(p+".git.authorEmail", "%q is not an email address", *g.AuthorEmail)
+		}
+	}
+	v.oneOf(p+".clusterAccess", s.ClusterAccess, "none", "namespace", "cluster")
+	if u := s.User; u != nil {
+		if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
+			v.errorf(p+".user.uid", "must be between 1 and 2147483647 (workspaces never run as root)")
+		}
+		if u.GID != nil && (*u.GID < 1 || *u.GID > 2147483647) {
+			v.errorf(p+".user.gid", "must be between 1 and 2147483647")
+		}
+	}
+	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
+		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
+	}
+}
+
+func (v *validator) requestsWithinLimits(p string, own, merged Settings) {
+	req, lim := merged.Resources.Requests, merged.Resources.Limits
+	for _, c := range []struct {
+		name     string
+		req, lim *string
+	}{{"cpu", req.CPU, lim.CPU}, {"memory", req.Memory, lim.Memory}} {
+		if c.req == nil || c.lim == nil || *c.lim == "" {
+			continue
+		}
+		rq, err1 := resource.ParseQuantity(*c.req)
+		lq, err2 := resource.ParseQuantity(*c.lim)
+		if err1 == nil && err2 == nil && rq.Cmp(lq) > 0 {
+			field := p + ".resources.requests." + c.name
+			if own.Resources == nil {
+				field = "defaults.resources.requests." + c.name
+			}
+			v.errorf(field, "request %s is above the limit %s", *c.req, *c.lim)
+		}
+	}
+}
+
+func (v *validator) secrets(s Secrets) {
+	v.oneOf("secrets.mode", s.Mode, "manual", "doppler")
+	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
+	v.optName("secrets.store.name", s.Store.Name)
+	v.duration("secrets.refreshInterval", s.RefreshInterval)
+	seen := map[string]string{}
+	for _, r := range []struct {
+		field string
+		ref   *SecretRef
+	}{{"gitCredentials", s.GitCredentials}, {"serverAuth", s.ServerAuth}, {"copilotAuth", s.CopilotAuth}} {
+		p := "secrets." + r.field
+		if v.dnsSubdomain(p+".name", *r.ref.Name) {
+			if other, dup := seen[*r.ref.Name]; dup {
+				v.errorf(p+".name", "Secret %q is also used by secrets.%s: each needs its own Secret", *r.ref.Name, other)
+			}
+			seen[*r.ref.Name] = r.field
+		}
+		if errs := validation.IsConfigMapKey(*r.ref.Key); len(errs) > 0 {
+			v.errorf(p+".key", "%q is not a valid Secret key: %s", *r.ref.Key, errs[0])
+		}
+		if *r.ref.RemoteKey == "" {
+			v.errorf(p+".remoteKey", "must not be empty")
+		}
+	}
+}
+
+func (v *validator) flux(f Flux) {
+	p := *f.Path
+	if p == "" || path.IsAbs(p) || path.Clean(p) != p || strings.HasPrefix(p, "..") {
+		v.errorf("flux.path", "%q must be a clean relative path inside the repository (e.g. kubernetes/apps)", p)
+	}
+	v.duration("flux.interval", f.Interval)
+	v.duration("flux.timeout", f.Timeout)
+	v.oneOf("flux.sourceRef.kind", f.SourceRef.Kind, "GitRepository", "OCIRepository", "Bucket")
+	v.optName("flux.sourceRef.name", f.SourceRef.Name)
+	if ns := f.SourceRef.Namespace; ns != nil && *ns != "" {
+		v.dnsLabel("flux.sourceRef.namespace", *ns)
+	}
+	for i, d := range f.DependsOn {
+		v.dnsSubdomain(fmt.Sprintf("flux.dependsOn[%d].name", i), d.Name)
+		if d.Namespace != "" {
+			v.dnsLabel(fmt.Sprintf("flux.dependsOn[%d].namespace", i), d.Namespace)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
