@@ -1,0 +1,206 @@
+// Package boot holds the shell scripts a workspace pod runs before and while
+// OpenCode serves, and the env contract between them and the renderer.
+//
+// The scripts are embedded from real .sh files so they can be linted and run
+// as they are; the renderer puts the text verbatim into the Deployment
+// (command ["sh", "-c", script]) and passes every path and setting through the
+// env vars named by the Env* constants. Scripts assume no other paths.
+//
+// # Clone (CloneScript; init container "clone", alpine/git image)
+//
+// The seed's "skip if .git exists" kept a clone killed midway as a broken repo
+// forever, and its https://<PAT>@host URL left the token in .git/config and
+// in the process list. Instead:
+//
+//   - The repo is cloned into a temp dir under EnvStateDir (same volume, so
+//     the final mv is an atomic rename) and only then moved to EnvRepoDir. The
+//     temp dir is removed on success, failure and SIGTERM/SIGINT/SIGHUP; temp
+//     dirs left by a SIGKILL are removed at the next start.
+//   - Transient failures (connection, timeouts, HTTP 5xx/429, broken
+//     transfers) are retried EnvCloneAttempts times with exponential backoff
+//     starting at EnvCloneBackoff seconds. Auth failures, a missing repository
+//     or branch and a full disk are not retried. Stalled transfers are cut by
+//     git's low-speed limit (1 KB/s for 60 s unless GIT_HTTP_LOW_SPEED_* are
+//     set).
+//   - A repo already present whose origin equals EnvRepoURL (ignoring
+//     userinfo, a trailing ".git" and slashes) is left untouched: no network,
+//     no writes to it, only its .git/config is read. One exception: an origin
+//     URL carrying credentials (a clone made by the seed's design) is
+//     rewritten to the clean URL, because the token must not stay on disk.
+//   - An existing path that is not a git repo, or a repo with another origin,
+//     stops the pod with a message saying so and what to do; nothing is
+//     deleted. An empty directory counts as absent (rmdir, which cannot lose
+//     data).
+//   - The token reaches git only through the credential helper from
+//     CredentialHelper, passed by env (GIT_CONFIG_COUNT/KEY/VALUE), so it is
+//     never in a URL, argv, .git/config or the output. Without a token file
+//     the clone is anonymous (public repos).
+//   - The outcome goes to EnvStateDir/clone-status (see ParseStatus; replaced
+//     atomically) and, as "<result>: <message>", to EnvTerminationLog. Exit
+//     status is 0 for ResultCloned and ResultPresent, non-zero otherwise.
+//
+// # Auth seeding (SeedAuthScript; init container "seed-auth", busybox)
+//
+// Copying auth.json only when absent meant a re-seeded login never reached a
+// restarted pod. Instead the sha256 of the Secret content last seeded is kept
+// in "<EnvAuthDest>.ocw-seeded", and:
+//
+//   - auth.json absent: copy (AuthSeeded).
+//   - Secret hash equal to the record: leave auth.json alone even if OpenCode
+//     rewrote it (AuthUnchanged).
+//   - Secret hash differs, or auth.json exists without a record: replace it
+//     (AuthSeeded).
+//
+// Writes are temp file + rename, mode 0600, parents created 0700. A missing or
+// empty Secret (AuthMissing) or one that is not a JSON object (AuthInvalid;
+// checked cheaply: first and last non-blank characters are { and }) leaves any
+// existing auth.json alone and exits 0: the workspace starts without Copilot
+// rather than not at all, and the termination message says why.
+//
+// # Probe (ProbeScript; exec startup/readiness/liveness probe, OpenCode image)
+//
+// GET /global/health on 127.0.0.1:EnvPort with basic auth from
+// EnvServerPassword/EnvServerUsername; passes only on HTTP 200 with
+// "healthy":true. A hung OpenCode keeps its port open, so a TCP probe would
+// pass. The request is built with the shell's printf and sent with busybox nc
+// so the password never appears in argv; timeout bounds it (EnvProbeTimeout
+// seconds, default 5).
+package boot
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// CloneScript is clone.sh: POSIX sh for the alpine/git image (busybox + git).
+//
+//go:embed clone.sh
+var CloneScript string
+
+// SeedAuthScript is seed-auth.sh: busybox sh.
+//
+//go:embed seed-auth.sh
+var SeedAuthScript string
+
+// ProbeScript is probe.sh: busybox sh in the OpenCode image.
+//
+//go:embed probe.sh
+var ProbeScript string
+
+// Env vars read by CloneScript.
+const (
+	EnvRepoURL        = "OCW_REPO_URL"        // https URL without credentials
+	EnvRepoDir        = "OCW_REPO_DIR"        // /workspace/<dir>
+	EnvStateDir       = "OCW_STATE_DIR"       // /workspace/.ocw: status file and temp clones
+	EnvGitTokenFile   = "OCW_GIT_TOKEN_FILE"  // may be absent: anonymous clone
+	EnvGitSecretHint  = "OCW_GIT_SECRET_HINT" // "Secret <name> key <key>", for messages
+	EnvCloneBranch    = "OCW_CLONE_BRANCH"    // optional
+	EnvCloneFilter    = "OCW_CLONE_FILTER"    // "" or "blob:none"
+	EnvCloneAttempts  = "OCW_CLONE_ATTEMPTS"  // default 4
+	EnvCloneBackoff   = "OCW_CLONE_BACKOFF"   // first retry delay in seconds, doubled each time; default 2
+	EnvTerminationLog = "OCW_TERMINATION_LOG" // /dev/termination-log (also used by SeedAuthScript)
+)
+
+// Env vars read by SeedAuthScript.
+const (
+	EnvAuthSource     = "OCW_AUTH_SOURCE"      // auth.json in the mounted Secret
+	EnvAuthDest       = "OCW_AUTH_DEST"        // auth.json on the volume
+	EnvAuthSecretHint = "OCW_AUTH_SECRET_HINT" // "Secret <name> key <key>", for messages
+)
+
+// Env vars read by ProbeScript (OpenCode reads the first two itself).
+const (
+	EnvServerPassword = "OPENCODE_SERVER_PASSWORD"
+	EnvServerUsername = "OPENCODE_SERVER_USERNAME" // unset: "opencode"
+	EnvPort           = "OCW_PORT"                 // default 4096
+	EnvProbeTimeout   = "OCW_PROBE_TIMEOUT"        // seconds, default 5
+)
+
+// Result codes of CloneScript, in the status file and termination message.
+const (
+	ResultCloned         = "cloned"
+	ResultPresent        = "present"
+	ResultAuthFailed     = "auth-failed"
+	ResultNotFound       = "not-found"
+	ResultNotARepo       = "not-a-repo"
+	ResultOriginMismatch = "origin-mismatch"
+	ResultNetwork        = "network"
+	ResultFailed         = "failed"
+)
+
+// Result codes of SeedAuthScript, in its termination message.
+const (
+	AuthSeeded    = "seeded"
+	AuthUnchanged = "unchanged"
+	AuthMissing   = "missing"
+	AuthInvalid   = "invalid"
+	AuthFailed    = "failed" // could not write on the volume; the only non-zero exit
+)
+
+// StatusFile is the name of the clone status file inside EnvStateDir.
+const StatusFile = "clone-status"
+
+// AuthRecordSuffix is appended to EnvAuthDest to name the file holding the
+// sha256 of the Secret content last seeded.
+const AuthRecordSuffix = ".ocw-seeded"
+
+// CredentialHelper returns a git credential.helper value that answers "get"
+// with username and the first line of tokenFile, read with shell builtins at
+// use time, so the token is never in argv and a rotated Secret applies
+// without a restart. It prints nothing when the file is missing or empty
+// (git then fails or goes anonymous). Other actions (store, erase) are
+// ignored: the Secret is read-only.
+func CredentialHelper(tokenFile, username string) string {
+	return "!f() { test \"$1\" = get || return 0; t=; " +
+		"read -r t <" + shQuote(tokenFile) + " 2>/dev/null; " +
+		"test -n \"$t\" || return 0; " +
+		"printf 'username=%s\\npassword=%s\\n' " + shQuote(username) + " \"$t\"; }; f"
+}
+
+// shQuote quotes s for POSIX sh.
+func shQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Status is the content of the clone status file.
+type Status struct {
+	Result  string // one of the Result* codes
+	Time    time.Time
+	Message string
+}
+
+// ParseStatus reads the clone status file (key=value lines).
+func ParseStatus(data []byte) (Status, error) {
+	var st Status
+	for line := range strings.Lines(string(data)) {
+		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "result":
+			st.Result = v
+		case "time":
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return st, fmt.Errorf("clone status: bad time %q: %w", v, err)
+			}
+			st.Time = t
+		case "message":
+			st.Message = v
+		}
+	}
+	if st.Result == "" {
+		return st, fmt.Errorf("clone status: no result line")
+	}
+	return st, nil
+}
+
+// ParseTerminationMessage splits "<code>: <message>" as written by the
+// clone and seed-auth scripts.
+func ParseTerminationMessage(s string) (code, message string) {
+	code, message, _ = strings.Cut(strings.TrimSpace(s), ": ")
+	return code, message
+}

@@ -1,0 +1,257 @@
+package build
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Container and volume names; status and doctor find containers by them.
+const (
+	ContainerClone    = "clone"
+	ContainerSeedAuth = "seed-auth"
+	ContainerOpenCode = "opencode"
+
+	volWorkspace = "workspace"
+	volGitSecret = "git-credentials"
+	volAuth      = "copilot-auth"
+	volTmp       = "tmp"
+
+	portName = "http"
+)
+
+// XDG dirs all live under HOME, which is a PVC mount, so OpenCode's data
+// (auth.json, the session DB), config, state and cache survive restarts and
+// are writable by the non-root user.
+var xdgDirs = []struct{ env, dir string }{
+	{"XDG_DATA_HOME", model.HomeMount + "/.local/share"},
+	{"XDG_CONFIG_HOME", model.HomeMount + "/.config"},
+	{"XDG_STATE_HOME", model.HomeMount + "/.local/state"},
+	{"XDG_CACHE_HOME", model.HomeMount + "/.cache"},
+}
+
+// AuthPath is where OpenCode reads auth.json inside the workspace.
+const AuthPath = model.HomeMount + "/.local/share/opencode/auth.json"
+
+// Deployment runs one workspace: clone, seed auth.json, serve OpenCode.
+func Deployment(ws model.Workspace) *appsv1.Deployment {
+	meta := objectMeta(ws, ws.Name)
+	meta.Annotations = map[string]string{AnnotationFluxSubstitute: Disabled}
+	if ws.Reloader {
+		meta.Annotations[AnnotationReloader] = "true"
+	}
+	pod := corev1.PodSpec{
+		AutomountServiceAccountToken: ptr(ws.ClusterAccess != "none"),
+		EnableServiceLinks:           ptr(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:        ptr(true),
+			RunAsUser:           ptr(ws.UID),
+			RunAsGroup:          ptr(ws.GID),
+			FSGroup:             ptr(ws.GID),
+			FSGroupChangePolicy: ptr(corev1.FSGroupChangeOnRootMismatch),
+			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		InitContainers:                []corev1.Container{cloneContainer(ws), seedAuthContainer(ws)},
+		Containers:                    []corev1.Container{openCodeContainer(ws)},
+		TerminationGracePeriodSeconds: ptr[int64](30),
+		Volumes:                       volumes(ws),
+	}
+	if ws.ClusterAccess != "none" {
+		pod.ServiceAccountName = ws.Name
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   typeMeta("apps/v1", "Deployment"),
+		ObjectMeta: meta,
+		Spec: appsv1.DeploymentSpec{
+			// One writer per RWO volume: never two pods, and the old pod stops
+			// before the new one starts (no Multi-Attach hang).
+			Replicas:             ptr[int32](1),
+			RevisionHistoryLimit: ptr[int32](3),
+			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector:             &metav1.LabelSelector{MatchLabels: ws.SelectorLabels()},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      ws.Labels(),
+					Annotations: map[string]string{AnnotationDefaultCont: ContainerOpenCode},
+				},
+				Spec: pod,
+			},
+		},
+	}
+}
+
+func volumes(ws model.Workspace) []corev1.Volume {
+	// The Secrets are mounted whole (never subPath, which would freeze a
+	// rotated value) and optional: a public repo needs no token, and a
+	// workspace without Copilot still starts. The server password is not
+	// optional: an OpenCode without it serves everyone.
+	secretVol := func(name, secret string) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: secret, DefaultMode: ptr[int32](0o440), Optional: ptr(true),
+		}}}
+	}
+	return []corev1.Volume{
+		{Name: volWorkspace, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: ws.Name},
+		}},
+		secretVol(volGitSecret, ws.Secrets.Git.Name),
+		secretVol(volAuth, ws.Secrets.Copilot.Name),
+		{Name: volTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			SizeLimit: ptr(resource.MustParse("256Mi")),
+		}}},
+	}
+}
+
+func securityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+func env(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+func tokenFile(ws model.Workspace) string { return model.GitSecretMount + "/" + ws.Secrets.Git.Key }
+
+// gitEnv gives git the token through a credential helper scoped to the
+// repository's host, configured by environment so it is never written to
+// .git/config; the helper reads the mounted Secret each time, so a rotated
+// token works without a restart.
+func gitEnv(ws model.Workspace) []corev1.EnvVar {
+	return []corev1.EnvVar{
+		env("GIT_TERMINAL_PROMPT", "0"),
+		env("GIT_CONFIG_COUNT", "1"),
+		env("GIT_CONFIG_KEY_0", "credential."+ws.Repo.Scheme+"://"+ws.Repo.Host+".helper"),
+		env("GIT_CONFIG_VALUE_0", boot.CredentialHelper(tokenFile(ws), ws.Git.Username)),
+	}
+}
+
+func cloneContainer(ws model.Workspace) corev1.Container {
+	e := []corev1.EnvVar{
+		env(boot.EnvRepoURL, ws.Repo.URL),
+		env(boot.EnvRepoDir, ws.Repo.Path()),
+		env(boot.EnvStateDir, model.StateDir),
+		env(boot.EnvGitTokenFile, tokenFile(ws)),
+		env(boot.EnvGitSecretHint, ws.Secrets.Git.Hint()),
+	}
+	if ws.Repo.Branch != "" {
+		e = append(e, env(boot.EnvCloneBranch, ws.Repo.Branch))
+	}
+	if ws.Repo.Filter != "" {
+		e = append(e, env(boot.EnvCloneFilter, ws.Repo.Filter))
+	}
+	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env("HOME", "/tmp"))
+	e = append(e, gitEnv(ws)...)
+	return corev1.Container{
+		Name:                     ContainerClone,
+		Image:                    ws.Images.Clone,
+		Command:                  []string{"/bin/sh", "-c", boot.CloneScript},
+		Env:                      e,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          securityContext(),
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+			// index-pack of a large repository needs memory; the pod's
+			// effective request is the larger of init and main anyway.
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
+			{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true},
+			{Name: volTmp, MountPath: "/tmp"},
+		},
+	}
+}
+
+func seedAuthContainer(ws model.Workspace) corev1.Container {
+	return corev1.Container{
+		Name:    ContainerSeedAuth,
+		Image:   ws.Images.Seed,
+		Command: []string{"/bin/sh", "-c", boot.SeedAuthScript},
+		Env: []corev1.EnvVar{
+			env(boot.EnvAuthSource, model.AuthSecretMount+"/"+ws.Secrets.Copilot.Key),
+			env(boot.EnvAuthDest, AuthPath),
+			env(boot.EnvAuthSecretHint, ws.Secrets.Copilot.Hint()),
+			env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          securityContext(),
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
+			{Name: volAuth, MountPath: model.AuthSecretMount, ReadOnly: true},
+		},
+	}
+}
+
+func openCodeContainer(ws model.Workspace) corev1.Container {
+	e := []corev1.EnvVar{env("HOME", model.HomeMount)}
+	for _, x := range xdgDirs {
+		e = append(e, env(x.env, x.dir))
+	}
+	e = append(e,
+		env("OPENCODE_SERVER_USERNAME", ws.ServerUsername),
+		corev1.EnvVar{Name: "OPENCODE_SERVER_PASSWORD", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ws.Secrets.Server.Name},
+				Key:                  ws.Secrets.Server.Key,
+			},
+		}},
+		env(boot.EnvPort, strconv.Itoa(model.Port)),
+	)
+	e = append(e, gitEnv(ws)...)
+	if ws.Git.AuthorName != "" {
+		e = append(e, env("GIT_AUTHOR_NAME", ws.Git.AuthorName), env("GIT_COMMITTER_NAME", ws.Git.AuthorName))
+	}
+	if ws.Git.AuthorEmail != "" {
+		e = append(e, env("GIT_AUTHOR_EMAIL", ws.Git.AuthorEmail), env("GIT_COMMITTER_EMAIL", ws.Git.AuthorEmail))
+	}
+	// The probe authenticates with the password from the container's own
+	// environment, so it never appears in the pod spec, and it checks the
+	// HTTP answer: a hung server keeps its port open.
+	probe := func(period, timeout, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", boot.ProbeScript}}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   timeout,
+			FailureThreshold: failures,
+		}
+	}
+	return corev1.Container{
+		Name:       ContainerOpenCode,
+		Image:      ws.Images.OpenCode,
+		Command:    []string{"opencode"},
+		Args:       []string{"serve", "--hostname", "0.0.0.0", "--port", strconv.Itoa(model.Port)},
+		WorkingDir: ws.Repo.Path(),
+		Env:        e,
+		Ports: []corev1.ContainerPort{{
+			Name: portName, ContainerPort: model.Port, Protocol: corev1.ProtocolTCP,
+		}},
+		// First start installs OpenCode's plugin and migrates its DB: allow
+		// up to five minutes before liveness takes over.
+		StartupProbe:             probe(5, 5, 60),
+		ReadinessProbe:           probe(10, 5, 3),
+		LivenessProbe:            probe(30, 10, 5),
+		Resources:                ws.Resources,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext:          securityContext(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
+			{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
+			{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true},
+		},
+	}
+}
+
+// ServicePort is the port of the workspace Service.
+var ServicePort = intstr.FromString(portName)

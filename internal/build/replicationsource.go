@@ -1,0 +1,50 @@
+package build
+
+import (
+	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// ReplicationSource backs the workspace PVC up with restic (VolSync),
+// from a snapshot so the running workspace is never stopped. The mover
+// runs as the workspace user so it can read every file.
+func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
+	b := ws.Backup
+	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
+		ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{
+			CopyMethod: volsyncv1alpha1.CopyMethodSnapshot,
+		},
+		PruneIntervalDays: ptr[int32](14),
+		Repository:        b.Repository,
+		CacheCapacity:     ptr(b.CacheCapacity),
+		Retain: &volsyncv1alpha1.ResticRetainPolicy{
+			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly,
+		},
+		MoverConfig: volsyncv1alpha1.MoverConfig{
+			MoverSecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr(true),
+				RunAsUser:    ptr(ws.UID),
+				RunAsGroup:   ptr(ws.GID),
+				FSGroup:      ptr(ws.GID),
+			},
+		},
+	}
+	if b.SnapshotClass != "" {
+		restic.VolumeSnapshotClassName = ptr(b.SnapshotClass)
+	}
+	if ws.Storage.StorageClass != "" {
+		restic.StorageClassName = ptr(ws.Storage.StorageClass)
+		restic.CacheStorageClassName = ptr(ws.Storage.StorageClass)
+	}
+	return &volsyncv1alpha1.ReplicationSource{
+		TypeMeta:   typeMeta("volsync.backube/v1alpha1", "ReplicationSource"),
+		ObjectMeta: objectMeta(ws, ws.Name),
+		Spec: volsyncv1alpha1.ReplicationSourceSpec{
+			SourcePVC: ws.Name,
+			Trigger:   &volsyncv1alpha1.ReplicationSourceTriggerSpec{Schedule: ptr(b.Schedule)},
+			Restic:    restic,
+		},
+	}
+}

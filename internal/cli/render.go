@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/layout"
+	"github.com/opencode-workspaces/ocw/internal/output"
+)
+
+type renderOptions struct {
+	file   string
+	out    string
+	layout string
+	check  bool
+}
+
+func newRenderCmd(s Streams) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render -f FILE [-o DIR] [--layout flux|kustomize] [--check]",
+		Short: "Write the workspaces' manifests as a Flux tree or a kustomize tree",
+		Long: `Write the manifests for every workspace in the spec.
+
+The flux layout (default) writes <flux.path>/<namespace>/ into DIR, a
+cluster repository: add ./<namespace> to the apps kustomization.yaml. The
+kustomize layout writes a tree that "kubectl apply -k DIR" accepts.
+
+Only files ocw generated for the spec's namespace are ever updated or
+removed; any other file is left alone. With --check nothing is written:
+the command prints a diff and exits 1 when the files are not up to date.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return o.run(s) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	f.StringVarP(&o.out, "output", "o", ".", "output directory")
+	f.StringVar(&o.layout, "layout", layout.Flux, "layout: "+strings.Join(layout.Names, " or "))
+	f.BoolVar(&o.check, "check", false, "write nothing; exit 1 with a diff when files are stale")
+	return cmd
+}
+
+func (o *renderOptions) run(s Streams) error {
+	sys, err := loadSystem(s, o.file)
+	if err != nil {
+		return err
+	}
+	tree, err := layout.Build(sys, o.layout)
+	if err != nil {
+		return err
+	}
+	files, err := layout.Render(sys, tree)
+	if err != nil {
+		return err
+	}
+	plan, err := output.NewPlan(o.out, sys.Namespace, files)
+	if err != nil {
+		return err
+	}
+	for _, n := range tree.Notes {
+		fmt.Fprintln(s.Err, "note:", n)
+	}
+	if o.check {
+		if plan.Changed() {
+			fmt.Fprint(s.Out, plan.Diff())
+			return &ExitError{Code: 1, Msg: fmt.Sprintf("render --check: %s is stale (%s)", o.out, plan.Summary())}
+		}
+		fmt.Fprintf(s.Err, "render --check: %s is up to date (%d files)\n", o.out, len(plan.Unchanged))
+		return nil
+	}
+	if err := plan.Write(); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "render: %s in %s\n", plan.Summary(), o.out)
+	return nil
+}

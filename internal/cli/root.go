@@ -1,0 +1,98 @@
+// Package cli is ocw's command line: one file per command. Commands get
+// their streams injected and keep their flags in structs, so tests run
+// them in-process with no global state.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/spec"
+)
+
+// Streams are the command's standard streams: data goes to Out, messages
+// for people to Err.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// ExitError carries an exit code for failures that are not errors in the
+// usual sense (e.g. render --check found stale files).
+type ExitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ExitError) Error() string { return e.Msg }
+
+// NewRoot builds the ocw command tree.
+func NewRoot(s Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ocw",
+		Short:         "OpenCode workspaces on your own Kubernetes cluster, the GitOps way",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.AddCommand(
+		newInitCmd(s),
+		newValidateCmd(s),
+		newRenderCmd(s),
+		newVersionCmd(s),
+	)
+	return root
+}
+
+// Run executes ocw with args and returns the process exit code.
+func Run(args []string, s Streams) int {
+	root := NewRoot(s)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		if exit.Msg != "" {
+			fmt.Fprintln(s.Err, exit.Msg)
+		}
+		return exit.Code
+	}
+	fmt.Fprintln(s.Err, "error:", err)
+	return 1
+}
+
+// loadSystem runs the front of the pipeline: load, default, validate, model.
+func loadSystem(s Streams, file string) (*model.System, error) {
+	doc, err := loadDocument(s, file)
+	if err != nil {
+		return nil, err
+	}
+	r, err := doc.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	return model.New(r), nil
+}
+
+func loadDocument(s Streams, file string) (*spec.Document, error) {
+	if file == "" {
+		return nil, errors.New("no spec: pass -f FILE (ocw init writes a starter spec)")
+	}
+	if file == "-" {
+		data, err := io.ReadAll(s.In)
+		if err != nil {
+			return nil, fmt.Errorf("reading spec from stdin: %w", err)
+		}
+		return spec.Load("<stdin>", data)
+	}
+	return spec.LoadFile(file)
+}

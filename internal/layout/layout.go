@@ -1,0 +1,156 @@
+// Package layout arranges the built objects into a file tree: the Flux
+// tree of a home-ops cluster repository, or a plain kustomize tree that
+// `kubectl apply -k` accepts.
+package layout
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/types"
+
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/output"
+)
+
+// Names of the layouts.
+const (
+	Flux      = "flux"
+	Kustomize = "kustomize"
+)
+
+// Names lists the layouts for flag help and errors.
+var Names = []string{Flux, Kustomize}
+
+// Tree is the files of one layout, paths relative to the output root.
+type Tree struct {
+	Files []File
+	// Notes are things a person should know about this rendering.
+	Notes []string
+}
+
+// File is one output file and the objects in it, in order.
+type File struct {
+	Path    string
+	Objects []any
+}
+
+// Build lays the system out in the named layout.
+func Build(sys *model.System, name string) (*Tree, error) {
+	switch name {
+	case Flux:
+		return fluxTree(sys), nil
+	case Kustomize:
+		return kustomizeTree(sys), nil
+	}
+	return nil, fmt.Errorf("unknown layout %q (one of %v)", name, Names)
+}
+
+// Render marshals a tree into file contents with the generated header.
+func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
+	header := output.Header(sys.Namespace)
+	files := make(map[string][]byte, len(t.Files))
+	for _, f := range t.Files {
+		body, err := output.Marshal(f.Objects...)
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
+		}
+		files[f.Path] = append([]byte(header), body...)
+	}
+	return files, nil
+}
+
+// fileName is the file an app object goes into: its kind, lowercased
+// (home-ops' short name for claims).
+func fileName(o client.Object) string {
+	kind := o.GetObjectKind().GroupVersionKind().Kind
+	if kind == "PersistentVolumeClaim" {
+		return "pvc.yaml"
+	}
+	return strings.ToLower(kind) + ".yaml"
+}
+
+// appFiles puts each workspace object in a file named after its kind and
+// returns them with the kustomization.yaml listing them.
+func appFiles(dir string, objs []client.Object) []File {
+	var files []File
+	var resources []string
+	for _, o := range objs {
+		name := fileName(o)
+		files = append(files, File{Path: path.Join(dir, name), Objects: []any{o}})
+		resources = append(resources, "./"+name)
+	}
+	files = append(files, File{Path: path.Join(dir, "kustomization.yaml"), Objects: []any{kustomization("", resources)}})
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files
+}
+
+func kustomization(namespace string, resources []string) *types.Kustomization {
+	return &types.Kustomization{
+		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Namespace: namespace,
+		Resources: resources,
+	}
+}
+
+func fluxTree(sys *model.System) *Tree {
+	t := &Tree{}
+	nsDir := path.Join(sys.Flux.AppsPath, sys.Namespace)
+	ksPath := func(dir string) string { return "./" + path.Join(nsDir, dir, "app") }
+	resources := []string{"./namespace.yaml"}
+	t.Files = append(t.Files, File{Path: path.Join(nsDir, "namespace.yaml"), Objects: []any{build.Namespace(sys)}})
+	if es := build.ExternalSecrets(sys); len(es) > 0 {
+		dir := path.Join(nsDir, "secrets")
+		objs := make([]any, len(es))
+		for i, e := range es {
+			objs[i] = e
+		}
+		t.Files = append(t.Files,
+			File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.SecretsKustomization(sys, ksPath("secrets"))}},
+			File{Path: path.Join(dir, "app", "externalsecret.yaml"), Objects: objs},
+			File{Path: path.Join(dir, "app", "kustomization.yaml"), Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
+		)
+		resources = append(resources, "./secrets/ks.yaml")
+	}
+	for _, ws := range sys.Workspaces {
+		dir := path.Join(nsDir, ws.Name)
+		t.Files = append(t.Files, File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.WorkspaceKustomization(sys, ws, ksPath(ws.Name))}})
+		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), build.Workspace(ws))...)
+		resources = append(resources, "./"+ws.Name+"/ks.yaml")
+	}
+	t.Files = append(t.Files, File{Path: path.Join(nsDir, "kustomization.yaml"), Objects: []any{kustomization(sys.Namespace, resources)}})
+	return t
+}
+
+func kustomizeTree(sys *model.System) *Tree {
+	t := &Tree{}
+	resources := []string{"./namespace.yaml"}
+	t.Files = append(t.Files, File{Path: "namespace.yaml", Objects: []any{build.Namespace(sys)}})
+	if es := build.ExternalSecrets(sys); len(es) > 0 {
+		objs := make([]any, len(es))
+		for i, e := range es {
+			objs[i] = e
+		}
+		t.Files = append(t.Files,
+			File{Path: "secrets/externalsecret.yaml", Objects: objs},
+			File{Path: "secrets/kustomization.yaml", Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
+		)
+		resources = append(resources, "./secrets")
+	}
+	for _, ws := range sys.Workspaces {
+		if ws.Backup.Mode == model.BackupComponent {
+			// A Flux component is fed by postBuild variables, which plain
+			// kustomize does not have: render the backup inline instead.
+			ws.Backup.Mode = model.BackupInline
+			t.Notes = append(t.Notes, fmt.Sprintf("workspace %s: the VolSync component needs the flux layout; rendering an inline ReplicationSource (Secret %s) instead", ws.Name, ws.Backup.Repository))
+		}
+		t.Files = append(t.Files, appFiles(ws.Name, build.Workspace(ws))...)
+		resources = append(resources, "./"+ws.Name)
+	}
+	t.Files = append(t.Files, File{Path: "kustomization.yaml", Objects: []any{kustomization("", resources)}})
+	return t
+}

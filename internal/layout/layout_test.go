@@ -1,0 +1,401 @@
+package layout_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/fluxcd/pkg/kustomize"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/yaml"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/layout"
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/output"
+	"github.com/opencode-workspaces/ocw/internal/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func loadSystem(t testing.TB, file string) *model.System {
+	t.Helper()
+	doc, err := spec.LoadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := doc.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.New(r)
+}
+
+func render(t testing.TB, sys *model.System, name string) map[string][]byte {
+	t.Helper()
+	tree, err := layout.Build(sys, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := layout.Render(sys, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// goldens are the specs and layouts whose output is kept under testdata/
+// and reviewed like code. Regenerate with: go test ./internal/layout -update
+var goldens = []struct{ spec, layout, dir string }{
+	{"../../examples/seed.yaml", layout.Flux, "seed-flux"},
+	{"../../examples/seed.yaml", layout.Kustomize, "seed-kustomize"},
+	{"../../examples/everything.yaml", layout.Flux, "everything-flux"},
+	{"../../examples/everything.yaml", layout.Kustomize, "everything-kustomize"},
+}
+
+func TestGolden(t *testing.T) {
+	for _, g := range goldens {
+		t.Run(g.dir, func(t *testing.T) {
+			files := render(t, loadSystem(t, g.spec), g.layout)
+			dir := filepath.Join("testdata", g.dir)
+			if *update {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				writeTree(t, dir, files)
+				return
+			}
+			got := readTree(t, dir)
+			for p, want := range files {
+				if !bytes.Equal(got[p], want) {
+					t.Errorf("%s differs from the golden file (run: go test ./internal/layout -update)\n--- got\n%s", p, want)
+				}
+				delete(got, p)
+			}
+			for p := range got {
+				t.Errorf("golden file %s is no longer rendered", p)
+			}
+		})
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	sys := loadSystem(t, "../../examples/everything.yaml")
+	a, b := render(t, sys, layout.Flux), render(t, loadSystem(t, "../../examples/everything.yaml"), layout.Flux)
+	if len(a) != len(b) {
+		t.Fatal("file count differs between two renders")
+	}
+	for p := range a {
+		if !bytes.Equal(a[p], b[p]) {
+			t.Errorf("%s differs between two renders", p)
+		}
+	}
+}
+
+func writeTree(t testing.TB, root string, files map[string][]byte) {
+	t.Helper()
+	for p, data := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func readTree(t testing.TB, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestKustomizeLayoutBuilds builds the plain tree with kustomize, as
+// `kubectl apply -k` would, and checks every object is there once.
+func TestKustomizeLayoutBuilds(t *testing.T) {
+	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
+		sys := loadSystem(t, file)
+		root := t.TempDir()
+		writeTree(t, root, render(t, sys, layout.Kustomize))
+		res, err := kustomize.SecureBuild(root, root, false)
+		if err != nil {
+			t.Fatalf("%s: kustomize build: %v", file, err)
+		}
+		kinds := countKinds(res)
+		if kinds["Deployment"] != len(sys.Workspaces) || kinds["PersistentVolumeClaim"] != len(sys.Workspaces) ||
+			kinds["HTTPRoute"] != len(sys.Workspaces) || kinds["Namespace"] != 1 {
+			t.Errorf("%s: unexpected objects %v", file, kinds)
+		}
+		if sys.Secrets.Doppler && kinds["ExternalSecret"] != 3 {
+			t.Errorf("%s: want 3 ExternalSecrets once per namespace, got %d", file, kinds["ExternalSecret"])
+		}
+		for _, r := range res.Resources() {
+			if r.GetKind() != "Namespace" && r.GetKind() != "ClusterRoleBinding" && r.GetNamespace() != sys.Namespace {
+				t.Errorf("%s/%s in namespace %q", r.GetKind(), r.GetName(), r.GetNamespace())
+			}
+		}
+	}
+}
+
+func countKinds(res resmap.ResMap) map[string]int {
+	kinds := map[string]int{}
+	for _, r := range res.Resources() {
+		kinds[r.GetKind()]++
+	}
+	return kinds
+}
+
+// volsyncComponent stands in for the cluster repo's own VolSync component
+// (kubernetes/components/volsync in home-ops): it uses the variables ocw
+// passes through postBuild.substitute.
+const volsyncComponent = `apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+resources:
+  - ./replicationsource.yaml
+`
+
+const volsyncSource = `apiVersion: volsync.backube/v1alpha1
+kind: ReplicationSource
+metadata:
+  name: "${APP}"
+spec:
+  sourcePVC: "${APP}"
+  trigger:
+    schedule: "${VOLSYNC_SCHEDULE:=0 * * * *}"
+  restic:
+    copyMethod: Snapshot
+    repository: "${APP}-volsync-secret"
+    volumeSnapshotClassName: "${VOLSYNC_SNAPSHOTCLASS:=csi-ceph-blockpool}"
+    cacheCapacity: "${VOLSYNC_CACHE_CAPACITY:=5Gi}"
+    moverSecurityContext:
+      runAsUser: ${VOLSYNC_PUID:=1000}
+`
+
+// TestFluxTreeReconciles does what kustomize-controller does with every
+// rendered ks.yaml: generate and build its path with Flux's own kustomize
+// code, then run Flux's post-build substitution on each object. The
+// scripts in the Deployment must come out byte-identical.
+func TestFluxTreeReconciles(t *testing.T) {
+	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
+		t.Run(path.Base(file), func(t *testing.T) {
+			sys := loadSystem(t, file)
+			root := t.TempDir()
+			files := render(t, sys, layout.Flux)
+			writeTree(t, root, files)
+			writeTree(t, root, map[string][]byte{
+				"kubernetes/components/volsync/kustomization.yaml":     []byte(volsyncComponent),
+				"kubernetes/components/volsync/replicationsource.yaml": []byte(volsyncSource),
+			})
+			nsDir := path.Join(sys.Flux.AppsPath, sys.Namespace)
+			top, err := kustomize.SecureBuild(root, filepath.Join(root, nsDir), false)
+			if err != nil {
+				t.Fatalf("building %s: %v", nsDir, err)
+			}
+			var kss []*resource.Resource
+			for _, r := range top.Resources() {
+				if r.GetKind() == "Kustomization" {
+					kss = append(kss, r)
+				}
+			}
+			want := len(sys.Workspaces)
+			if sys.Secrets.Doppler {
+				want++
+			}
+			if len(kss) != want {
+				t.Fatalf("%d Flux Kustomizations, want %d", len(kss), want)
+			}
+			for _, ks := range kss {
+				checkKustomization(t, root, ks, sys)
+			}
+		})
+	}
+}
+
+func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys *model.System) {
+	t.Helper()
+	m, err := ksRes.Map()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := unstructured.Unstructured{Object: m}
+	if ks.GetNamespace() != sys.Namespace {
+		t.Errorf("ks %s in namespace %q", ks.GetName(), ks.GetNamespace())
+	}
+	p, _, _ := unstructured.NestedString(m, "spec", "path")
+	dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "./")))
+	// The generator edits kustomization.yaml in place (components,
+	// targetNamespace), as the controller does in its checkout.
+	if _, err := kustomize.NewGenerator(root, ks).WriteFile(dir); err != nil {
+		t.Fatalf("ks %s: generate: %v", ks.GetName(), err)
+	}
+	res, err := kustomize.SecureBuild(root, dir, false)
+	if err != nil {
+		t.Fatalf("ks %s: build %s: %v", ks.GetName(), p, err)
+	}
+	kinds := countKinds(res)
+	for _, r := range res.Resources() {
+		before, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, strict := range []bool{false, true} {
+			out, err := kustomize.SubstituteVariables(context.Background(), nil, ks, r.DeepCopy(),
+				kustomize.SubstituteWithDryRun(true), kustomize.SubstituteWithStrict(strict))
+			if err != nil {
+				t.Fatalf("ks %s: substitute %s/%s (strict=%v): %v", ks.GetName(), r.GetKind(), r.GetName(), strict, err)
+			}
+			if r.GetKind() == "Deployment" {
+				if out != nil {
+					t.Errorf("ks %s: Deployment %s was substituted; its scripts must be opted out", ks.GetName(), r.GetName())
+				}
+				checkScripts(t, before)
+				continue
+			}
+			if out == nil {
+				continue
+			}
+			after, _ := out.AsYAML()
+			if bytes.Contains(after, []byte("${")) {
+				t.Errorf("ks %s: %s/%s still has an unsubstituted variable:\n%s", ks.GetName(), r.GetKind(), r.GetName(), after)
+			}
+			if r.GetKind() == "ReplicationSource" && !bytes.Contains(after, []byte("sourcePVC: "+ks.GetName())) {
+				t.Errorf("ks %s: component ReplicationSource not fed by APP:\n%s", ks.GetName(), after)
+			}
+		}
+	}
+	if ks.GetName() == sys.Namespace+"-secrets" {
+		if kinds["ExternalSecret"] != 3 {
+			t.Errorf("secrets ks builds %v", kinds)
+		}
+		return
+	}
+	if kinds["Deployment"] != 1 || kinds["PersistentVolumeClaim"] != 1 || kinds["Service"] != 1 || kinds["HTTPRoute"] != 1 {
+		t.Errorf("ks %s builds %v", ks.GetName(), kinds)
+	}
+}
+
+// checkScripts asserts the Deployment carries the boot scripts exactly as
+// ocw embeds them.
+func checkScripts(t *testing.T, deployment []byte) {
+	t.Helper()
+	var d struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					InitContainers []struct {
+						Name    string   `json:"name"`
+						Command []string `json:"command"`
+					} `json:"initContainers"`
+					Containers []struct {
+						ReadinessProbe struct {
+							Exec struct {
+								Command []string `json:"command"`
+							} `json:"exec"`
+						} `json:"readinessProbe"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(deployment, &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"clone": boot.CloneScript, "seed-auth": boot.SeedAuthScript}
+	for _, c := range d.Spec.Template.Spec.InitContainers {
+		if got := c.Command[len(c.Command)-1]; got != want[c.Name] {
+			t.Errorf("init container %s: script changed on the way through Flux", c.Name)
+		}
+		delete(want, c.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("missing init containers: %v", want)
+	}
+	cmd := d.Spec.Template.Spec.Containers[0].ReadinessProbe.Exec.Command
+	if len(cmd) == 0 || cmd[len(cmd)-1] != boot.ProbeScript {
+		t.Errorf("probe script changed on the way through Flux")
+	}
+}
+
+func TestUnknownLayout(t *testing.T) {
+	_, err := layout.Build(loadSystem(t, "../../examples/seed.yaml"), "helm")
+	if err == nil || !strings.Contains(err.Error(), `unknown layout "helm"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestKustomizeLayoutNotesComponentBackup(t *testing.T) {
+	tree, err := layout.Build(loadSystem(t, "../../examples/seed.yaml"), layout.Kustomize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tree.Notes) != 2 || !strings.Contains(tree.Notes[0], "inline ReplicationSource") {
+		t.Errorf("notes: %v", tree.Notes)
+	}
+	var names []string
+	for _, f := range tree.Files {
+		names = append(names, f.Path)
+	}
+	sort.Strings(names)
+	if !contains(names, "flux/replicationsource.yaml") {
+		t.Errorf("kustomize layout lacks the inline backup: %v", names)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkRender renders and writes the Flux tree for n workspaces.
+func BenchmarkRender(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("workspaces=%d", n), func(b *testing.B) {
+			var sb strings.Builder
+			sb.WriteString("apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\ndomain: example.com\nsecrets: {mode: doppler}\nworkspaces:\n")
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&sb, "  - name: ws%d\n    repo: https://github.com/o/r%d.git\n", i, i)
+			}
+			specFile := filepath.Join(b.TempDir(), "ws.yaml")
+			if err := os.WriteFile(specFile, []byte(sb.String()), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				sys := loadSystem(b, specFile)
+				plan, err := output.NewPlan(b.TempDir(), sys.Namespace, render(b, sys, layout.Flux))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := plan.Write(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
