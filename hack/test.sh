@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (idempotently), then runs
+# every tier of tests. Runs on a fresh Debian machine as root, offline except
+# for the Go module proxy, Debian's apt and the npm registry.
+#
+#   hack/test.sh            everything CI runs
+#   hack/test.sh ./internal/spec/...   only these packages (setup still runs)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { echo "test.sh: $*" >&2; }
+
+# Debian packages: git and busybox run the boot scripts as the images do;
+# npm installs the pinned OpenCode. Installed only when missing.
+need=()
+command -v git >/dev/null || need+=(git)
+[ -x /bin/busybox ] || need+=(busybox)
+command -v npm >/dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+	log "installing ${need[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+fi
+
+start=$(date +%s)
+KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh)"
+OCW_OPENCODE="$(hack/opencode.sh)"
+export KUBEBUILDER_ASSETS OCW_OPENCODE
+log "tools ready in $(($(date +%s) - start))s (envtest: $KUBEBUILDER_ASSETS)"
+
+unformatted=$(gofmt -l cmd internal test hack 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+	log "not gofmt-formatted:"; echo "$unformatted" >&2; exit 1
+fi
+go vet ./...
+
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+go test -count=1 -timeout 25m "${pkgs[@]}"
+
+if [ $# -eq 0 ]; then
+	# A short fuzzing run of the spec loader on every CI run.
+	go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 15s ./internal/spec
+fi
+log "done in $(($(date +%s) - start))s"
