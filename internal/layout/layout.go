@@ -6,8 +6,10 @@ package layout
 import (
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/types"
@@ -51,15 +53,35 @@ func Build(sys *model.System, name string) (*Tree, error) {
 }
 
 // Render marshals a tree into file contents with the generated header.
+// Files are independent, so they are marshalled on every CPU.
 func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
-	header := output.Header(sys.Namespace)
+	header := []byte(output.Header(sys.Namespace))
+	bodies := make([][]byte, len(t.Files))
+	errs := make([]error, len(t.Files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				body, err := output.Marshal(t.Files[i].Objects...)
+				bodies[i] = append(append(make([]byte, 0, len(header)+len(body)), header...), body...)
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range t.Files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	files := make(map[string][]byte, len(t.Files))
-	for _, f := range t.Files {
-		body, err := output.Marshal(f.Objects...)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
+	for i, f := range t.Files {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("rendering %s: %w", f.Path, errs[i])
 		}
-		files[f.Path] = append([]byte(header), body...)
+		files[f.Path] = bodies[i]
 	}
 	return files, nil
 }

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // HeaderPrefix starts every file ocw generates; the writer only ever
@@ -31,48 +31,59 @@ func Marshal(objs ...any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		y, err := yaml.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("marshalling YAML: %w", err)
-		}
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
-		buf.Write(y)
+		encodeYAML(&buf, m)
 	}
 	return buf.Bytes(), nil
 }
 
 func toMap(o any) (map[string]any, error) {
-	j, err := json.Marshal(o)
+	// The converter walks the typed struct by its json tags directly,
+	// without a JSON encode and parse.
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
-		return nil, fmt.Errorf("marshalling %T: %w", o, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decoding %T: %w", o, err)
+		return nil, fmt.Errorf("converting %T: %w", o, err)
 	}
 	delete(m, "status")
-	dropNullTimestamps(m)
+	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
+		delete(m, "spec") // e.g. Namespace
+	}
+	clean(m)
 	return m, nil
 }
 
-// dropNullTimestamps removes "creationTimestamp: null", which typed
-// ObjectMeta (also in pod templates) always emits.
-func dropNullTimestamps(v any) {
+// clean removes "creationTimestamp: null", which typed ObjectMeta (also in
+// pod templates) always emits, and turns JSON numbers back into integers.
+func clean(v any) {
 	switch t := v.(type) {
 	case map[string]any:
 		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
 			delete(t, "creationTimestamp")
 		}
-		for _, c := range t {
-			dropNullTimestamps(c)
+		for k, c := range t {
+			if n, ok := c.(json.Number); ok {
+				t[k] = number(n)
+				continue
+			}
+			clean(c)
 		}
 	case []any:
-		for _, c := range t {
-			dropNullTimestamps(c)
+		for i, c := range t {
+			if n, ok := c.(json.Number); ok {
+				t[i] = number(n)
+				continue
+			}
+			clean(c)
 		}
 	}
+}
+
+func number(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	f, _ := n.Float64()
+	return f
 }

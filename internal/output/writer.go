@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -43,14 +44,22 @@ func (p *Plan) Summary() string {
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	p := &Plan{Root: root, Owner: owner, files: files, old: map[string][]byte{}}
 	header := []byte(Header(owner))
+	// One walk finds what exists and which unwanted files are ours, so a
+	// new file costs no failed open.
+	existing, stale, err := scan(root, header, files)
+	if err != nil {
+		return nil, err
+	}
 	for rel, data := range files {
 		if !bytes.HasPrefix(data, header) {
 			return nil, fmt.Errorf("internal error: %s lacks the generated header", rel)
 		}
+		if !existing[rel] {
+			p.Create = append(p.Create, rel)
+			continue
+		}
 		cur, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			p.Create = append(p.Create, rel)
 		case err != nil:
 			return nil, fmt.Errorf("reading %s: %w", rel, err)
 		case !bytes.HasPrefix(cur, []byte(HeaderPrefix)):
@@ -66,19 +75,13 @@ func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 			p.Update = append(p.Update, rel)
 		}
 	}
-	stale, err := ownedFiles(root, header)
-	if err != nil {
-		return nil, err
-	}
 	for _, rel := range stale {
-		if _, wanted := files[rel]; !wanted {
-			cur, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", rel, err)
-			}
-			p.old[rel] = cur
-			p.Remove = append(p.Remove, rel)
+		cur, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", rel, err)
 		}
+		p.old[rel] = cur
+		p.Remove = append(p.Remove, rel)
 	}
 	for _, l := range [][]string{p.Create, p.Update, p.Remove, p.Unchanged} {
 		sort.Strings(l)
@@ -86,10 +89,12 @@ func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	return p, nil
 }
 
-// ownedFiles lists the YAML files under root whose first line is the
-// owner's header. Version-control folders are skipped.
-func ownedFiles(root string, header []byte) ([]string, error) {
-	var out []string
+// scan walks root once: it returns every path that exists (files and
+// folders) and the YAML files that are not wanted but carry the owner's
+// header. Version-control and staging folders are skipped.
+func scan(root string, header []byte, wanted map[string][]byte) (map[string]bool, []string, error) {
+	existing := map[string]bool{}
+	var stale []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && path == root {
@@ -97,32 +102,38 @@ func ownedFiles(root string, header []byte) ([]string, error) {
 			}
 			return err
 		}
+		if path == root {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		existing[rel] = true
 		if d.IsDir() {
-			if name := d.Name(); path != root && (name == ".git" || strings.HasPrefix(name, stagingPrefix)) {
+			if name := d.Name(); name == ".git" || strings.HasPrefix(name, stagingPrefix) {
 				return fs.SkipDir
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || (!strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml")) {
+		if _, ok := wanted[rel]; ok || !d.Type().IsRegular() ||
+			(!strings.HasSuffix(rel, ".yaml") && !strings.HasSuffix(rel, ".yml")) {
 			return nil
 		}
-		ok, err := startsWith(path, header)
+		ours, err := startsWith(path, header)
 		if err != nil {
 			return err
 		}
-		if ok {
-			rel, err := filepath.Rel(root, path)
-			if err != nil {
-				return err
-			}
-			out = append(out, filepath.ToSlash(rel))
+		if ours {
+			stale = append(stale, rel)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", root, err)
+		return nil, nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
-	return out, nil
+	return existing, stale, nil
 }
 
 func startsWith(path string, prefix []byte) (bool, error) {
@@ -142,9 +153,11 @@ func startsWith(path string, prefix []byte) (bool, error) {
 const stagingPrefix = ".ocw-render-"
 
 // Write carries the plan out. Every new and changed file is first written
-// and synced in a staging folder inside root (same filesystem); only when
-// all of them are on disk are they renamed into place and stale files
-// removed. A failure while staging leaves root exactly as it was.
+// in a staging folder inside root (same filesystem); only when all of them
+// are written are they renamed into place and stale files removed. A
+// failure or interruption while staging leaves root exactly as it was.
+// Like git's defaults, it does not fsync: it guards against failed and
+// killed commands, not against power loss.
 func (p *Plan) Write() error {
 	if !p.Changed() {
 		return nil
@@ -162,20 +175,43 @@ func (p *Plan) Write() error {
 	}
 	defer os.RemoveAll(staging)
 	writes := append(append([]string{}, p.Create...), p.Update...)
+	fail := func(err error) error {
+		os.RemoveAll(staging)
+		if createdRoot {
+			os.RemoveAll(p.Root)
+		}
+		return err
+	}
+	dirs := newDirMaker()
 	for _, rel := range writes {
-		if err := writeSynced(filepath.Join(staging, filepath.FromSlash(rel)), p.files[rel]); err != nil {
-			os.RemoveAll(staging)
-			if createdRoot {
-				os.RemoveAll(p.Root)
-			}
-			return err
+		if err := dirs.make(filepath.Join(staging, filepath.Dir(filepath.FromSlash(rel)))); err != nil {
+			return fail(fmt.Errorf("staging %s: %w", rel, err))
 		}
 	}
-	for _, rel := range writes {
-		dst := filepath.Join(p.Root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("creating folder for %s: %w", rel, err)
+	if err := writeAll(staging, writes, p.files); err != nil {
+		return fail(err)
+	}
+	// A folder that does not exist yet moves into place whole: one rename
+	// instead of one per file.
+	tops := make([]string, len(writes)) // decided before anything moves
+	for i, rel := range writes {
+		tops[i] = topMissing(p.Root, rel)
+	}
+	moved := map[string]bool{}
+	for i, rel := range writes {
+		if top := tops[i]; top != "" {
+			if !moved[top] {
+				if err := dirs.make(filepath.Dir(filepath.Join(p.Root, top))); err != nil {
+					return fmt.Errorf("creating folder for %s: %w", rel, err)
+				}
+				if err := os.Rename(filepath.Join(staging, top), filepath.Join(p.Root, top)); err != nil {
+					return fmt.Errorf("moving %s into place: %w", top, err)
+				}
+				moved[top] = true
+			}
+			continue
 		}
+		dst := filepath.Join(p.Root, filepath.FromSlash(rel))
 		if err := os.Rename(filepath.Join(staging, filepath.FromSlash(rel)), dst); err != nil {
 			return fmt.Errorf("moving %s into place: %w", rel, err)
 		}
@@ -190,10 +226,57 @@ func (p *Plan) Write() error {
 	return nil
 }
 
-func writeSynced(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("staging %s: %w", path, err)
+// topMissing returns the outermost folder of rel (relative to root) that
+// does not exist under root, or "" when rel's folder exists.
+func topMissing(root, rel string) string {
+	parts := strings.Split(filepath.Dir(filepath.FromSlash(rel)), string(filepath.Separator))
+	if len(parts) == 1 && parts[0] == "." {
+		return ""
 	}
+	for i := range parts {
+		dir := filepath.Join(parts[:i+1]...)
+		if _, err := os.Lstat(filepath.Join(root, dir)); errors.Is(err, fs.ErrNotExist) {
+			return dir
+		}
+	}
+	return ""
+}
+
+// writeAll writes the files under dir from several goroutines: on slow
+// virtual disks each create waits on the storage, not on the CPU.
+func writeAll(dir string, rels []string, files map[string][]byte) error {
+	const workers = 8
+	errs := make(chan error, workers)
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rel := range next {
+				if err := writeFile(filepath.Join(dir, filepath.FromSlash(rel)), files[rel]); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, rel := range rels {
+		next <- rel
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func writeFile(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("staging %s: %w", path, err)
@@ -202,11 +285,24 @@ func writeSynced(path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("staging %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("staging %s: %w", path, err)
-	}
 	return f.Close()
+}
+
+// dirMaker remembers the folders it made, so a thousand files in a
+// hundred folders cost a hundred mkdir calls, not a thousand.
+type dirMaker struct{ done map[string]bool }
+
+func newDirMaker() *dirMaker { return &dirMaker{done: map[string]bool{}} }
+
+func (d *dirMaker) make(dir string) error {
+	if d.done[dir] {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	d.done[dir] = true
+	return nil
 }
 
 // removeEmptyParents removes folders emptied by removing generated files,
