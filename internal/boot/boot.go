@@ -64,7 +64,7 @@
 // "healthy":true. A hung OpenCode keeps its port open, so a TCP probe would
 // pass. The request is built with the shell's printf and sent with busybox nc
 // so the password never appears in argv; timeout bounds it (EnvProbeTimeout
-// seconds, default 5).
+// seconds, default 4, below the probes' timeoutSeconds).
 package boot
 
 import (
@@ -115,7 +115,7 @@ const (
 	EnvServerPassword = "OPENCODE_SERVER_PASSWORD"
 	EnvServerUsername = "OPENCODE_SERVER_USERNAME" // unset: "opencode"
 	EnvPort           = "OCW_PORT"                 // default 4096
-	EnvProbeTimeout   = "OCW_PROBE_TIMEOUT"        // seconds, default 5
+	EnvProbeTimeout   = "OCW_PROBE_TIMEOUT"        // seconds, default 4
 )
 
 // Result codes of CloneScript, in the status file and termination message.
@@ -154,7 +154,7 @@ const AuthRecordSuffix = ".ocw-seeded"
 // ignored: the Secret is read-only.
 func CredentialHelper(tokenFile, username string) string {
 	return "!f() { test \"$1\" = get || return 0; t=; " +
-		"read -r t <" + shQuote(tokenFile) + " 2>/dev/null; " +
+		"read -r t 2>/dev/null <" + shQuote(tokenFile) + "; " +
 		"test -n \"$t\" || return 0; " +
 		"printf 'username=%s\\npassword=%s\\n' " + shQuote(username) + " \"$t\"; }; f"
 }

@@ -19,6 +19,7 @@ backoff="${OCW_CLONE_BACKOFF:-2}"
 termlog="${OCW_TERMINATION_LOG:-}"
 tmp=""
 child=""
+sleeper=""
 
 # strip_userinfo URL: scheme://user:secret@host/... -> scheme://host/...
 # Input goes through a pipe, never argv: a legacy origin may embed a token.
@@ -53,11 +54,29 @@ finish() {
 	exit "$3"
 }
 
+# git runs in its own process group (setsid) so that a SIGTERM stops its
+# helpers (remote-https, index-pack) too, before the temp dir is removed.
+group=""
+command -v setsid >/dev/null 2>&1 && group=setsid
+
 cleanup() {
 	if [ -n "$child" ]; then
-		kill "$child" 2>/dev/null
+		if [ -n "$group" ]; then
+			kill -TERM "-$child" 2>/dev/null
+		else
+			kill -TERM "$child" 2>/dev/null
+		fi
 		wait "$child" 2>/dev/null
+		i=0
+		while [ -n "$group" ] && [ "$i" -lt 50 ] && kill -0 "-$child" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
 		child=""
+	fi
+	if [ -n "$sleeper" ]; then
+		kill "$sleeper" 2>/dev/null
+		sleeper=""
 	fi
 	if [ -n "$tmp" ]; then
 		rm -rf "$tmp"
@@ -136,7 +155,7 @@ while :; do
 	[ -n "$filter" ] && set -- "$@" --filter="$filter"
 	# Background + wait: a trapped SIGTERM interrupts wait at once, whereas
 	# a foreground child would delay the trap until git finished.
-	git "$@" -- "$url" "$tmp/repo" 2>"$tmp/err" &
+	$group git "$@" -- "$url" "$tmp/repo" 2>"$tmp/err" &
 	child=$!
 	wait "$child"
 	rc=$?
@@ -145,6 +164,9 @@ while :; do
 		if [ -e "$dir" ]; then
 			finish failed "$dir appeared while cloning; nothing was changed" 1
 		fi
+		# The rename is the commit point; a signal after it must not report
+		# the clone as interrupted.
+		trap '' TERM INT HUP
 		mv "$tmp/repo" "$dir" || finish failed "cannot move the clone into $dir" 1
 		cleanup
 		finish cloned "cloned $url into $dir${branch:+ (branch $branch)}${filter:+ (filter $filter)}" 0
@@ -173,9 +195,9 @@ while :; do
 	esac
 	printf 'ocw clone: attempt %s/%s failed (%s); retrying in %ss\n' "$n" "$attempts" "$last" "$delay" >&2
 	sleep "$delay" &
-	child=$!
-	wait "$child"
-	child=""
+	sleeper=$!
+	wait "$sleeper"
+	sleeper=""
 	n=$((n + 1))
 	delay=$((delay * 2))
 done

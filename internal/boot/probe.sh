@@ -8,7 +8,7 @@
 set -u
 user="${OPENCODE_SERVER_USERNAME:-opencode}"
 port="${OCW_PORT:-4096}"
-limit="${OCW_PROBE_TIMEOUT:-5}"
+limit="${OCW_PROBE_TIMEOUT:-4}"
 
 cred=$(printf '%s:%s' "$user" "${OPENCODE_SERVER_PASSWORD:-}" | base64 | tr -d '\n')
 resp=$(printf 'GET /global/health HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAuthorization: Basic %s\r\nAccept: application/json\r\nConnection: close\r\n\r\n' "$port" "$cred" |
