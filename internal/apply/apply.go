@@ -1,0 +1,700 @@
+// Package apply is the engine of `ocw apply`: it makes a cluster hold a
+// spec's objects with server-side apply (field manager "ocw"), for clusters
+// without Flux or for trying a workspace before committing it.
+//
+// One run goes:
+//
+//  1. Map every object to a served API (a missing CRD fails here, before
+//     any request that could write).
+//  2. Validate the whole set with server-side dry-run applies, which also
+//     tell created / configured / unchanged apart (fluxcd/pkg/ssa's Diff:
+//     the dry-run result is compared with the live object, read from one
+//     list per kind). Any rejection, including a Pod Security violation
+//     in a Deployment's pod template, fails the run naming each rejected
+//     object and field; nothing was written. A namespace that does not
+//     exist yet is the one exception: the API server refuses even a dry
+//     run of an object in a missing namespace, so the Namespace is
+//     created first and, if the rest is then rejected, deleted again.
+//  3. Write only what differs, in stages (the Namespace and other
+//     cluster-scoped objects, the inventory, everything but workloads,
+//     then Deployments, so a pod never starts before its claim or
+//     service account), concurrently within a stage. An unchanged object
+//     gets no write at all, so a re-apply of an unchanged spec sends zero
+//     writes (counted on the wire) and no resourceVersion moves.
+//  4. Prune: objects in the inventory (see inventory.go) but no longer in
+//     the spec are listed, and deleted only when asked; data (PVCs, the
+//     Namespace, anything annotated ocw.dev/keep-data) only with
+//     PurgeData as well.
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fluxcd/pkg/ssa"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// FieldManager owns the fields ocw applies.
+const FieldManager = "ocw"
+
+// Config tunes an Engine.
+type Config struct {
+	// Concurrency bounds the requests in flight (default 16).
+	Concurrency int
+	// Log receives notes and API warnings for people (stderr).
+	Log io.Writer
+}
+
+// Engine applies object sets to one cluster.
+type Engine struct {
+	client client.Client
+	mapper meta.RESTMapper
+	conc   int
+	log    io.Writer
+
+	// writes counts mutating requests that were not dry runs, as sent on
+	// the wire: what "no writes" is measured by.
+	writes atomic.Int64
+
+	warnMu sync.Mutex
+	warned map[string]bool
+}
+
+// New connects an Engine to the cluster cfg points at.
+func New(cfg *rest.Config, c Config) (*Engine, error) {
+	e := &Engine{conc: c.Concurrency, log: c.Log, warned: map[string]bool{}}
+	if e.conc <= 0 {
+		e.conc = 16
+	}
+	if e.log == nil {
+		e.log = io.Discard
+	}
+	cfg = rest.CopyConfig(cfg)
+	// client-go's default limiter (5 requests/s) would make a few hundred
+	// objects take a minute; the worker pool bounds what is in flight, and
+	// the API server has its own fairness.
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg.QPS = -1
+	}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countWrites{rt: rt, n: &e.writes} })
+	cfg.WarningHandler = nil
+	cfg.WarningHandlerWithContext = warningRouter{e}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e.mapper, err = apiutil.NewDynamicRESTMapper(cfg, hc); err != nil {
+		return nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
+	}
+	if e.client, err = client.New(cfg, client.Options{HTTPClient: hc, Mapper: e.mapper}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Writes is the number of non-dry-run mutating requests sent so far.
+func (e *Engine) Writes() int64 { return e.writes.Load() }
+
+// countWrites counts what could change the cluster: every POST, PUT,
+// PATCH or DELETE that is not a dry run (a query parameter, or for DELETE
+// a field of the DeleteOptions body).
+type countWrites struct {
+	rt http.RoundTripper
+	n  *atomic.Int64
+}
+
+func (c *countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		if !r.URL.Query().Has("dryRun") && !deleteDryRun(r) {
+			c.n.Add(1)
+		}
+	}
+	return c.rt.RoundTrip(r)
+}
+
+func deleteDryRun(r *http.Request) bool {
+	if r.Method != http.MethodDelete || r.GetBody == nil {
+		return false
+	}
+	body, err := r.GetBody()
+	if err != nil {
+		return false
+	}
+	defer body.Close()
+	var opts metav1.DeleteOptions
+	if err := json.NewDecoder(body).Decode(&opts); err != nil {
+		return false
+	}
+	return len(opts.DryRun) > 0
+}
+
+// Options of one Apply.
+type Options struct {
+	// DryRun validates and reports with server-side dry runs only.
+	DryRun bool
+	// Prune deletes objects that left the spec (except data).
+	Prune bool
+	// PurgeData lets Prune delete data too (PVCs, the Namespace).
+	PurgeData bool
+}
+
+// Action is what happened to one object.
+type Action string
+
+// Actions in Change.
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Pruned     Action = "pruned"
+	// Stale: no longer in the spec, not deleted (no --prune).
+	Stale Action = "stale"
+	// KeptData: no longer in the spec, holds data, not deleted.
+	KeptData Action = "kept"
+	// Disowned: no longer in the spec and no longer labelled as ocw's;
+	// left alone and dropped from the inventory.
+	Disowned Action = "disowned"
+)
+
+// Change is one line of apply's output.
+type Change struct {
+	ID     string
+	Action Action
+	DryRun bool
+}
+
+func (c Change) String() string {
+	s := c.ID + " "
+	switch c.Action {
+	case Stale:
+		s += "is no longer in the spec: rerun with --prune to delete it"
+	case KeptData:
+		s += "is no longer in the spec and holds data: kept (--prune --purge-data deletes it)"
+	case Disowned:
+		s += "is no longer in the spec and no longer labelled as ocw's: left alone"
+	default:
+		s += string(c.Action)
+	}
+	if c.DryRun {
+		s += " (server dry run)"
+	}
+	return s
+}
+
+// Result is what one Apply did.
+type Result struct {
+	Changes []Change
+	// Writes is the number of non-dry-run mutating requests sent.
+	Writes int64
+}
+
+// Count returns how many changes have action a.
+func (r *Result) Count(a Action) int {
+	n := 0
+	for _, c := range r.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// RejectedError is a validation failure: the API server (or the API
+// discovery) refused objects, and nothing was changed.
+type RejectedError struct {
+	Total    int
+	Rejected []Rejection
+	// Note says what was done to leave the cluster as it was, if anything.
+	Note string
+}
+
+// Rejection is one refused object.
+type Rejection struct {
+	ID     string
+	Reason string
+}
+
+func (e *RejectedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the cluster rejected %d of %d objects, nothing was applied", len(e.Rejected), e.Total)
+	if e.Note != "" {
+		b.WriteString(" (" + e.Note + ")")
+	}
+	b.WriteString(":")
+	const most = 20 // a refusal of everything (a webhook down) stays readable
+	for i, r := range e.Rejected {
+		if i == most {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(e.Rejected)-most)
+			break
+		}
+		b.WriteString("\n  " + r.ID + ": " + r.Reason)
+	}
+	return b.String()
+}
+
+// item is one object on its way through a run.
+type item struct {
+	obj        *unstructured.Unstructured
+	ref        ref
+	namespaced bool
+	action     Action
+	// existing is the live object when it differs (from the diff).
+	existing *unstructured.Unstructured
+	written  bool
+	warnings warnings
+}
+
+func (it *item) id() string { return it.ref.ID() }
+
+// stage orders writes: the Namespace and other cluster-scoped objects, the
+// inventory (so everything written after it is already recorded),
+// supporting objects, then workloads.
+func (it *item) stage() int {
+	switch {
+	case !it.namespaced:
+		return 0
+	case it.ref.Group == "" && it.ref.Kind == "ConfigMap" && it.ref.Name == InventoryName:
+		return 1
+	case it.ref.Group == "apps":
+		return 3
+	}
+	return 2
+}
+
+// Apply makes the cluster hold d. On error the Result still lists what
+// was applied before the failure.
+func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Result, err error) {
+	if opts.PurgeData && !opts.Prune {
+		return nil, errors.New("PurgeData needs Prune")
+	}
+	res = &Result{}
+	w0 := e.writes.Load()
+	defer func() { res.Writes = e.writes.Load() - w0 }()
+
+	items := make([]*item, 0, len(d.Objects)+1)
+	var nsItem *item
+	for _, o := range d.Objects {
+		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
+		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
+			nsItem = it
+		}
+		items = append(items, it)
+	}
+	if nsItem == nil {
+		return res, fmt.Errorf("object set has no Namespace %s", d.Namespace)
+	}
+	if err := e.mapAll(items, d.Namespace); err != nil {
+		return res, err
+	}
+
+	nsState, err := e.exists(ctx, nsItem.obj)
+	if err != nil {
+		return res, err
+	}
+	if nsState == nil {
+		// Every object in it would be refused, one line each.
+		return res, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", d.Namespace)
+	}
+	nsExists := *nsState
+	old := inventory{}
+	if nsExists {
+		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
+			return res, err
+		}
+	}
+	// The inventory written before any other object lists everything this
+	// run may create plus everything listed before, so a run that dies
+	// half-way leaves nothing untracked.
+	union := old.clone()
+	for _, it := range items {
+		union.add(entryOf(it.obj))
+	}
+	invItem := &item{obj: inventoryObject(d.Namespace, union), namespaced: true}
+	invItem.ref = refOf(invItem.obj)
+	// Output order: Namespace, inventory, then the spec's order.
+	ordered := []*item{nsItem, invItem}
+	for _, it := range items {
+		if it != nsItem {
+			ordered = append(ordered, it)
+		}
+	}
+	// report lists what happened; after a failed write, objects not
+	// written yet are left out.
+	report := func(failed bool) {
+		for _, it := range ordered {
+			if it.action == "" || (failed && !it.written && it.action != Unchanged) {
+				continue
+			}
+			res.Changes = append(res.Changes, Change{ID: it.id(), Action: it.action, DryRun: opts.DryRun})
+		}
+	}
+
+	// ssa reads each live object to tell configured from unchanged; serve
+	// those reads from one list per kind (see prefetch.go).
+	pf := newPrefetched(e.client)
+	rm := ssa.NewResourceManager(pf, nil, ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
+	perKind := map[schema.GroupVersionKind]int{}
+	for _, it := range ordered {
+		if it.namespaced {
+			perKind[it.obj.GroupVersionKind()]++
+		}
+	}
+	var kinds []schema.GroupVersionKind
+	for gvk, n := range perKind {
+		if !nsExists {
+			pf.markEmpty(gvk)
+		} else if n > 1 {
+			kinds = append(kinds, gvk)
+		}
+	}
+	listErrs := make([]error, len(kinds))
+	e.parallel(len(kinds), func(i int) { listErrs[i] = pf.list(ctx, kinds[i], d.Namespace) })
+	if err := errors.Join(listErrs...); err != nil {
+		return res, err
+	}
+
+	if nsExists {
+		if err := e.validate(ctx, rm, ordered); err != nil {
+			return res, err
+		}
+	} else {
+		var cluster, namespaced []*item
+		for _, it := range ordered {
+			if it.namespaced {
+				namespaced = append(namespaced, it)
+			} else {
+				cluster = append(cluster, it)
+			}
+		}
+		if err := e.validate(ctx, rm, cluster); err != nil {
+			return res, err
+		}
+		if opts.DryRun {
+			for _, it := range namespaced {
+				it.action = Created
+			}
+			fmt.Fprintf(e.log, "note: namespace %s does not exist yet, and the API server validates nothing inside a missing namespace: its %d objects were only checked against the served APIs\n",
+				d.Namespace, len(namespaced))
+		} else {
+			if err := e.write(ctx, nsItem); err != nil {
+				return res, err
+			}
+			if err := e.validate(ctx, rm, namespaced); err != nil {
+				var rej *RejectedError
+				if errors.As(err, &rej) {
+					rej.Note = e.rollbackNamespace(ctx, nsItem)
+				}
+				return res, err
+			}
+		}
+	}
+	e.noteAdoptions(ordered, old)
+
+	if !opts.DryRun {
+		err := e.writeStages(ctx, ordered)
+		if err != nil {
+			report(true)
+			return res, err
+		}
+	}
+
+	final, pruneChanges, pruneErr := e.prune(ctx, old, union, items, opts)
+	if !opts.DryRun && !final.equal(union) {
+		// Objects pruned or forgotten leave the inventory now that they
+		// are gone; what is kept stays listed for a later --prune.
+		cm := &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true}
+		if err := e.write(ctx, cm); err != nil {
+			report(false)
+			res.Changes = append(res.Changes, pruneChanges...)
+			return res, errors.Join(pruneErr, err)
+		}
+		if invItem.action == Unchanged {
+			invItem.action = Configured
+		}
+	}
+	report(false)
+	res.Changes = append(res.Changes, pruneChanges...)
+	return res, pruneErr
+}
+
+// mapAll resolves every object's API. An unserved kind (a CRD that is not
+// installed) is reported for every object needing it, before any request
+// that could write.
+func (e *Engine) mapAll(items []*item, namespace string) error {
+	var rej []Rejection
+	for _, it := range items {
+		gvk := it.obj.GroupVersionKind()
+		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			reason := err.Error()
+			if meta.IsNoMatchError(err) {
+				reason = fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)
+			}
+			rej = append(rej, Rejection{ID: it.id(), Reason: reason})
+			continue
+		}
+		it.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
+		if it.namespaced && it.obj.GetNamespace() == "" {
+			it.obj.SetNamespace(namespace)
+			it.ref.Namespace = namespace
+		}
+	}
+	if len(rej) > 0 {
+		return &RejectedError{Total: len(items), Rejected: rej}
+	}
+	return nil
+}
+
+// exists says whether o exists; nil means it is being deleted.
+func (e *Engine) exists(ctx context.Context, o *unstructured.Unstructured) (*bool, error) {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(o.GroupVersionKind())
+	err := e.client.Get(ctx, client.ObjectKeyFromObject(o), live)
+	yes, no := true, false
+	switch {
+	case err == nil && live.GetDeletionTimestamp() != nil:
+		return nil, nil
+	case err == nil:
+		return &yes, nil
+	case apierrors.IsNotFound(err):
+		return &no, nil
+	}
+	return nil, fmt.Errorf("reading %s: %w", refOf(o).ID(), err)
+}
+
+func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {
+	cm := &unstructured.Unstructured{}
+	cm.SetAPIVersion("v1")
+	cm.SetKind("ConfigMap")
+	err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: InventoryName}, cm)
+	if apierrors.IsNotFound(err) {
+		return inventory{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the inventory ConfigMap %s/%s: %w", namespace, InventoryName, err)
+	}
+	return parseInventory(cm)
+}
+
+// validate dry-runs every item (concurrently) and records its action.
+// All rejections are collected, not only the first.
+func (e *Engine) validate(ctx context.Context, rm *ssa.ResourceManager, items []*item) error {
+	rej := make([]*Rejection, len(items))
+	e.parallel(len(items), func(i int) {
+		it := items[i]
+		wctx := withWarnings(ctx, &it.warnings)
+		cse, existing, _, err := rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
+		if err != nil {
+			rej[i] = &Rejection{ID: it.id(), Reason: reason(err)}
+			return
+		}
+		switch cse.Action {
+		case ssa.CreatedAction:
+			it.action = Created
+		case ssa.ConfiguredAction:
+			it.action = Configured
+			it.existing = existing
+		default:
+			it.action = Unchanged
+		}
+		// Pod Security only warns about a Deployment's template; its pods
+		// would then be refused one by one, out of sight. Refuse it here.
+		for _, w := range it.warnings.take() {
+			if strings.Contains(w, "would violate PodSecurity") {
+				rej[i] = &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
+				return
+			}
+			e.warn(it.id(), w)
+		}
+	})
+	var out []Rejection
+	for _, r := range rej {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	if len(out) > 0 {
+		return &RejectedError{Total: len(items), Rejected: out}
+	}
+	return nil
+}
+
+// reason extracts the API server's field-level causes, which name the
+// field, from an error.
+func reason(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		s := status.Status()
+		var parts []string
+		if s.Details != nil {
+			for _, c := range s.Details.Causes {
+				if c.Field != "" {
+					parts = append(parts, c.Field+": "+c.Message)
+				}
+			}
+		}
+		if len(parts) > 0 {
+			return fmt.Sprintf("%s (%s)", strings.Join(parts, "; "), s.Reason)
+		}
+		return s.Message
+	}
+	return err.Error()
+}
+
+// write applies one object for real.
+func (e *Engine) write(ctx context.Context, it *item) error {
+	obj := it.obj.DeepCopy()
+	wctx := withWarnings(ctx, &it.warnings)
+	err := e.client.Apply(wctx, client.ApplyConfigurationFromUnstructured(obj),
+		client.ForceOwnership, client.FieldOwner(FieldManager))
+	for _, w := range it.warnings.take() {
+		e.warn(it.id(), w)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: apply failed: %s", it.id(), reason(err))
+	}
+	it.written = true
+	it.obj.SetUID(obj.GetUID())
+	return nil
+}
+
+// writeStages writes every created or configured item, stage by stage.
+func (e *Engine) writeStages(ctx context.Context, items []*item) error {
+	stages := map[int][]*item{}
+	for _, it := range items {
+		if !it.written && (it.action == Created || it.action == Configured) {
+			stages[it.stage()] = append(stages[it.stage()], it)
+		}
+	}
+	for s := 0; s <= 3; s++ {
+		batch := stages[s]
+		errs := make([]error, len(batch))
+		e.parallel(len(batch), func(i int) { errs[i] = e.write(ctx, batch[i]) })
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollbackNamespace deletes the namespace this run created for validation,
+// guarded by its UID so nothing else is ever deleted in its place.
+func (e *Engine) rollbackNamespace(ctx context.Context, ns *item) string {
+	uid := ns.obj.GetUID()
+	if !ns.written || uid == "" {
+		return ""
+	}
+	err := e.client.Delete(ctx, ns.obj.DeepCopy(), client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Sprintf("namespace %s was created to validate the objects in it, and deleting it again failed: %v; delete it by hand", ns.ref.Name, err)
+	}
+	return fmt.Sprintf("namespace %s, created to validate the objects in it, was deleted again", ns.ref.Name)
+}
+
+// noteAdoptions tells when ocw takes over an object it did not create.
+func (e *Engine) noteAdoptions(items []*item, old inventory) {
+	for _, it := range items {
+		if it.existing == nil {
+			continue
+		}
+		if _, listed := old[it.ref]; listed {
+			continue
+		}
+		if it.existing.GetLabels()[model.LabelManagedBy] != model.ManagedBy {
+			fmt.Fprintf(e.log, "note: %s already existed and was not created by ocw; ocw manages it from now on\n", it.id())
+		}
+	}
+}
+
+// parallel runs fn(0..n-1) with at most e.conc in flight.
+func (e *Engine) parallel(n int, fn func(i int)) {
+	if n == 0 {
+		return
+	}
+	sem := make(chan struct{}, e.conc)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// warnings collects the API warnings of the requests made for one object.
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) add(s string) {
+	w.mu.Lock()
+	w.list = append(w.list, s)
+	w.mu.Unlock()
+}
+
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.list
+	w.list = nil
+	return l
+}
+
+type warningsKey struct{}
+
+func withWarnings(ctx context.Context, w *warnings) context.Context {
+	return context.WithValue(ctx, warningsKey{}, w)
+}
+
+// warningRouter hands an API warning to the object whose request drew it
+// (the request's context says which), or prints it.
+type warningRouter struct{ e *Engine }
+
+func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code int, _ string, message string) {
+	if code != 299 || message == "" {
+		return
+	}
+	if w, ok := ctx.Value(warningsKey{}).(*warnings); ok {
+		w.add(message)
+		return
+	}
+	r.e.warn("", message)
+}
+
+// warn prints a warning once per object.
+func (e *Engine) warn(id, msg string) {
+	key := id + "\x00" + msg
+	e.warnMu.Lock()
+	defer e.warnMu.Unlock()
+	if e.warned[key] {
+		return
+	}
+	e.warned[key] = true
+	if id != "" {
+		fmt.Fprintf(e.log, "warning: %s: %s\n", id, msg)
+	} else {
+		fmt.Fprintf(e.log, "warning: %s\n", msg)
+	}
+}

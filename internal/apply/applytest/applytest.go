@@ -1,0 +1,164 @@
+// Package applytest helps tests prove what `ocw apply` did and did not
+// write to a real API server.
+package applytest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// State is every object of a namespace (of every listable kind the server
+// serves), the Namespace itself, and every cluster-scoped object labelled
+// as ocw's and named after the namespace, each mapped to its
+// resourceVersion. Two equal States mean
+// nothing in that part of the cluster was written in between.
+type State map[string]string
+
+// Snapshot reads the State of namespace.
+func Snapshot(t testing.TB, cfg *rest.Config, namespace string) State {
+	t.Helper()
+	s, err := snapshot(context.Background(), cfg, namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = rest.NoWarnings{} // deprecated kinds listed on purpose
+	cfg.QPS = -1
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := dc.ServerPreferredResources()
+	if err != nil {
+		return nil, err
+	}
+	s := State{}
+	nsObj, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(ctx, namespace, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		s["Namespace/"+namespace] = nsObj.GetResourceVersion()
+	case !apierrors.IsNotFound(err):
+		return nil, err
+	}
+	type list struct {
+		gv schema.GroupVersion
+		r  metav1.APIResource
+	}
+	var todo []list
+	for _, l := range lists {
+		gv, err := schema.ParseGroupVersion(l.GroupVersion)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range l.APIResources {
+			// Events are written by the API server itself; ComponentStatus
+			// probes components envtest does not run (a 20 s timeout).
+			if !hasVerb(r.Verbs, "list") || strings.Contains(r.Name, "/") || r.Kind == "Event" || r.Kind == "ComponentStatus" {
+				continue
+			}
+			if r.Namespaced && s["Namespace/"+namespace] == "" {
+				continue
+			}
+			todo = append(todo, list{gv, r})
+		}
+	}
+	// Concurrently: the first list of a custom resource waits about a
+	// second for the API server to set up its storage.
+	var mu sync.Mutex
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, l := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := dyn.Resource(l.gv.WithResource(l.r.Name))
+			var opts metav1.ListOptions
+			var ri dynamic.ResourceInterface = res
+			if l.r.Namespaced {
+				ri = res.Namespace(namespace)
+			} else {
+				opts.LabelSelector = model.LabelManagedBy + "=" + model.ManagedBy
+			}
+			items, err := ri.List(ctx, opts)
+			if err != nil {
+				errs[i] = fmt.Errorf("listing %s: %w", l.r.Name, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range items.Items {
+				// Cluster-scoped objects of ocw's are named after their
+				// namespace (ClusterRoleBinding <ns>-<workspace>-view); other
+				// tests' objects stay out.
+				if !l.r.Namespaced && (l.r.Kind == "Namespace" || !strings.HasPrefix(o.GetName(), namespace+"-")) {
+					continue
+				}
+				s[l.r.Kind+"."+l.gv.Group+"/"+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func hasVerb(verbs []string, v string) bool {
+	for _, x := range verbs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Diff lists how b differs from a, one line per object.
+func Diff(a, b State) []string {
+	var out []string
+	for k, v := range a {
+		switch w, ok := b[k]; {
+		case !ok:
+			out = append(out, "removed "+k)
+		case w != v:
+			out = append(out, fmt.Sprintf("changed %s (resourceVersion %s -> %s)", k, v, w))
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, "added "+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Equal fails t when b differs from a.
+func Equal(t testing.TB, what string, a, b State) {
+	t.Helper()
+	if d := Diff(a, b); len(d) > 0 {
+		t.Errorf("%s wrote to the cluster:\n  %s", what, strings.Join(d, "\n  "))
+	}
+}

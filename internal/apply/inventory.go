@@ -1,0 +1,165 @@
+package apply
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// The inventory is a ConfigMap in the spec's namespace listing every object
+// ocw apply has applied there (cluster-scoped ones included). Pruning only
+// ever considers objects listed in it: an object is never deleted because
+// of its name or labels alone.
+//
+//	data:
+//	  objects: |
+//	    apps/v1 Deployment dev tools
+//	    rbac.authorization.k8s.io/v1 ClusterRoleBinding - dev-monorepo-view
+//
+// One object per line, "apiVersion kind namespace name", "-" for no
+// namespace (never a valid namespace name), sorted: readable with kubectl
+// and stable, so an unchanged inventory is never rewritten.
+const (
+	InventoryName = "ocw-inventory"
+	inventoryKey  = "objects"
+	inventoryNote = "ocw.dev/inventory"
+)
+
+// ref identifies an object independently of its API version, so an
+// object whose apiVersion moves on is still the same object.
+type ref struct {
+	Group, Kind, Namespace, Name string
+}
+
+func refOf(u *unstructured.Unstructured) ref {
+	gvk := u.GroupVersionKind()
+	return ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+}
+
+// ID is how output names the object: Kind/namespace/name, or Kind/name.
+func (r ref) ID() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// entry is one inventory line: a ref and the apiVersion to reach it by.
+type entry struct {
+	ref
+	APIVersion string
+}
+
+func (e entry) gvk() schema.GroupVersionKind {
+	return schema.FromAPIVersionAndKind(e.APIVersion, e.Kind)
+}
+
+func (e entry) line() string {
+	ns := e.Namespace
+	if ns == "" {
+		ns = "-"
+	}
+	return strings.Join([]string{e.APIVersion, e.Kind, ns, e.Name}, " ")
+}
+
+func entryOf(u *unstructured.Unstructured) entry {
+	return entry{ref: refOf(u), APIVersion: u.GetAPIVersion()}
+}
+
+// inventory maps refs to entries.
+type inventory map[ref]entry
+
+func (inv inventory) add(e entry) { inv[e.ref] = e }
+
+func (inv inventory) lines() string {
+	var ls []string
+	for _, e := range inv {
+		ls = append(ls, e.line())
+	}
+	sort.Strings(ls)
+	if len(ls) == 0 {
+		return ""
+	}
+	return strings.Join(ls, "\n") + "\n"
+}
+
+func (inv inventory) equal(o inventory) bool {
+	if len(inv) != len(o) {
+		return false
+	}
+	for k, v := range inv {
+		if o[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (inv inventory) clone() inventory {
+	out := make(inventory, len(inv))
+	for k, v := range inv {
+		out[k] = v
+	}
+	return out
+}
+
+// parseInventory reads the ConfigMap's data. A damaged inventory is an
+// error, never guessed around: pruning from a wrong list deletes the
+// wrong things.
+func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
+	inv := inventory{}
+	data, _, _ := unstructured.NestedString(cm.Object, "data", inventoryKey)
+	for i, l := range strings.Split(data, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 4 || f[0] == "" || f[1] == "" || f[3] == "" {
+			return nil, fmt.Errorf("inventory ConfigMap %s/%s, key %s, line %d: want \"apiVersion kind namespace name\", got %q (fix or delete the ConfigMap; ocw then prunes nothing it applied before)",
+				cm.GetNamespace(), cm.GetName(), inventoryKey, i+1, l)
+		}
+		gv, err := schema.ParseGroupVersion(f[0])
+		if err != nil {
+			return nil, fmt.Errorf("inventory ConfigMap %s/%s, line %d: %w", cm.GetNamespace(), cm.GetName(), i+1, err)
+		}
+		ns := f[2]
+		if ns == "-" {
+			ns = ""
+		}
+		inv.add(entry{ref: ref{Group: gv.Group, Kind: f[1], Namespace: ns, Name: f[3]}, APIVersion: f[0]})
+	}
+	return inv, nil
+}
+
+// inventoryObject is the ConfigMap holding inv.
+func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1",
+		"kind":       "ConfigMap",
+		"metadata": map[string]any{
+			"name":      InventoryName,
+			"namespace": namespace,
+			"labels":    map[string]any{model.LabelManagedBy: model.ManagedBy},
+			"annotations": map[string]any{
+				inventoryNote: "objects ocw apply manages in this namespace; ocw prunes only these",
+			},
+		},
+		"data": map[string]any{inventoryKey: inv.lines()},
+	}}
+	return u
+}
+
+// sortedRefs lists inv's entries in output order.
+func sortedRefs(inv inventory) []entry {
+	out := make([]entry, 0, len(inv))
+	for _, e := range inv {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out
+}

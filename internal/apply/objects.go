@@ -1,0 +1,64 @@
+package apply
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/opencode-workspaces/ocw/internal/layout"
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/output"
+)
+
+// Desired is what ocw apply makes true for one spec: every object, in the
+// order a person reads them, all in (or being) Namespace.
+type Desired struct {
+	Namespace string
+	Objects   []*unstructured.Unstructured
+	// Notes are things a person should know about this object set.
+	Notes []string
+}
+
+// Build returns the objects ocw apply manages for sys: the Namespace, the
+// ExternalSecrets (doppler mode) and every workspace's objects, without
+// Flux Kustomizations.
+//
+// They are taken from the kustomize layout, the tree meant for clusters
+// without Flux, so that `ocw apply` applies exactly what `ocw render
+// --layout kustomize` writes: a backup through the cluster's Flux
+// component (fed by postBuild variables, which need Flux) becomes an
+// inline ReplicationSource there, with a note, instead of silently no
+// backup. Objects go through output.Marshal for the same reason: the
+// bytes sent are the bytes rendered.
+func Build(sys *model.System) (*Desired, error) {
+	tree, err := layout.Build(sys, layout.Kustomize)
+	if err != nil {
+		return nil, err
+	}
+	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes}
+	for _, f := range tree.Files {
+		for _, o := range f.Objects {
+			data, err := output.Marshal(o)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			// Through JSON with the unstructured decoder: integers stay
+			// int64, as in objects read from the API server.
+			j, err := yaml.YAMLToJSON(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(j); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			// kustomization.yaml files are build instructions, not API objects.
+			if u.GroupVersionKind().Group == "kustomize.config.k8s.io" {
+				continue
+			}
+			d.Objects = append(d.Objects, u)
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,152 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// holdsData says whether deleting o loses a person's work: PVCs and the
+// Namespace (which takes its PVCs with it) always, and anything ocw's
+// builders mark with ocw.dev/keep-data.
+func holdsData(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	if gvk.Group == "" && (gvk.Kind == "PersistentVolumeClaim" || gvk.Kind == "Namespace") {
+		return true
+	}
+	return o.GetAnnotations()[build.AnnotationKeepData] == "true"
+}
+
+type staleObject struct {
+	entry
+	live   *unstructured.Unstructured
+	action Action
+	err    error
+}
+
+// prune handles the objects listed in the old inventory that the spec no
+// longer has. It returns the inventory to keep: the union written before
+// the run minus what is gone or disowned now.
+func (e *Engine) prune(ctx context.Context, old, union inventory, items []*item, opts Options) (inventory, []Change, error) {
+	final := union.clone()
+	desired := map[ref]bool{}
+	for _, it := range items {
+		desired[it.ref] = true
+	}
+	var stale []*staleObject
+	for _, en := range sortedRefs(old) {
+		if !desired[en.ref] {
+			stale = append(stale, &staleObject{entry: en})
+		}
+	}
+	if len(stale) == 0 {
+		return final, nil, nil
+	}
+
+	e.parallel(len(stale), func(i int) {
+		s := stale[i]
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(s.gvk())
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, live)
+		switch {
+		case err == nil:
+			s.live = live
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		default:
+			s.err = fmt.Errorf("reading %s: %w", s.ID(), err)
+		}
+	})
+
+	var errs []error
+	var changes []Change
+	var deletes, dataDeletes []*staleObject
+	for _, s := range stale {
+		switch {
+		case s.err != nil:
+			errs = append(errs, s.err)
+			continue
+		case s.live == nil:
+			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", s.ID())
+			delete(final, s.ref)
+			continue
+		case s.live.GetDeletionTimestamp() != nil:
+			// Being deleted (e.g. a PVC waiting for its pod to go): done.
+			s.action = Pruned
+			delete(final, s.ref)
+		case s.live.GetLabels()[model.LabelManagedBy] != model.ManagedBy:
+			// Someone relabelled it: it is theirs now.
+			s.action = Disowned
+			delete(final, s.ref)
+		case !opts.Prune:
+			s.action = Stale
+			if holdsData(s.live) {
+				s.action = KeptData
+			}
+		case holdsData(s.live) && !opts.PurgeData:
+			s.action = KeptData
+		case holdsData(s.live):
+			dataDeletes = append(dataDeletes, s)
+		default:
+			deletes = append(deletes, s)
+		}
+		if s.action != "" {
+			changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun})
+		}
+	}
+
+	if len(dataDeletes) > 0 {
+		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(dataDeletes))
+		for _, s := range dataDeletes {
+			fmt.Fprintf(e.log, "  %s\n", s.ID())
+		}
+	}
+	// Workloads go first so nothing is left running against a deleted
+	// service account or claim; data goes last.
+	var workloads, rest []*staleObject
+	for _, s := range deletes {
+		if s.Group == "apps" {
+			workloads = append(workloads, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	for _, batch := range [][]*staleObject{workloads, rest, dataDeletes} {
+		batchErrs := make([]error, len(batch))
+		e.parallel(len(batch), func(i int) { batchErrs[i] = e.delete(ctx, batch[i], opts.DryRun) })
+		for i, s := range batch {
+			if batchErrs[i] != nil {
+				errs = append(errs, batchErrs[i])
+				continue
+			}
+			delete(final, s.ref)
+			changes = append(changes, Change{ID: s.ID(), Action: Pruned, DryRun: opts.DryRun})
+		}
+	}
+	return final, changes, errors.Join(errs...)
+}
+
+// delete removes exactly the object that was inspected (UID precondition).
+func (e *Engine) delete(ctx context.Context, s *staleObject, dryRun bool) error {
+	uid := s.live.GetUID()
+	opts := []client.DeleteOption{
+		client.PropagationPolicy(metav1.DeletePropagationBackground),
+		client.Preconditions{UID: &uid},
+	}
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	err := e.client.Delete(ctx, s.live.DeepCopy(), opts...)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("%s: delete failed: %s", s.ID(), reason(err))
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Secret roles, as model.Secrets names them.
+const (
+	SecretGit     = "git"
+	SecretServer  = "server"
+	SecretCopilot = "copilot"
+)
+
+// MissingSecret is a Secret (or a key in it) the workspaces reference but
+// the cluster lacks.
+type MissingSecret struct {
+	Role      string
+	Namespace string
+	Ref       model.SecretRef
+	// NoSecret: the whole Secret is missing; otherwise only its key is
+	// (or is empty).
+	NoSecret bool
+}
+
+// CheckSecrets reports, in manual-secrets mode, which of the three shared
+// Secrets or keys are missing. Values are read only to see that a key is
+// there and non-empty; they are never kept or shown.
+func (e *Engine) CheckSecrets(ctx context.Context, sys *model.System) ([]MissingSecret, error) {
+	if sys.Secrets.Doppler {
+		return nil, nil
+	}
+	refs := []struct {
+		role string
+		ref  model.SecretRef
+	}{
+		{SecretGit, sys.Secrets.Git},
+		{SecretServer, sys.Secrets.Server},
+		{SecretCopilot, sys.Secrets.Copilot},
+	}
+	var out []MissingSecret
+	for _, r := range refs {
+		var s corev1.Secret
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: sys.Namespace, Name: r.ref.Name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref, NoSecret: true})
+		case err != nil:
+			return out, fmt.Errorf("reading Secret %s/%s: %w", sys.Namespace, r.ref.Name, err)
+		case len(s.Data[r.ref.Key]) == 0:
+			out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref})
+		}
+		// The bytes are no longer needed; drop them now.
+		s.Data = nil
+	}
+	return out, nil
+}

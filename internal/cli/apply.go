@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/apply"
+)
+
+type applyOptions struct {
+	file      string
+	kube      kubeOptions
+	dryRun    string
+	wait      bool
+	timeout   time.Duration
+	prune     bool
+	purgeData bool
+}
+
+func newApplyCmd(s Streams) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE [--context C] [--kubeconfig K] [--dry-run=server] [--wait] [--timeout 5m] [--prune [--purge-data]]",
+		Short: "Apply the workspaces to a cluster directly (server-side apply, no Flux)",
+		Long: `Apply the spec's objects to the cluster with server-side apply (field
+manager "ocw"): the namespace, the ExternalSecrets (doppler mode) and every
+workspace's objects, the same objects "ocw render --layout kustomize" writes.
+For clusters without Flux, or to try a workspace before committing it.
+
+The whole set is validated with server-side dry runs before anything is
+written: a rejected object fails the command, naming it and the field, and
+the cluster is left as it was. Only objects that differ are written; a
+second apply of an unchanged spec writes nothing. One line per object goes
+to stdout: created, configured or unchanged.
+
+ocw records what it applied in the ConfigMap ocw-inventory in the namespace.
+Objects listed there that the spec no longer has are reported, and deleted
+only with --prune. PersistentVolumeClaims and the namespace hold the
+workspaces' data: they are deleted only with --prune --purge-data, after
+being listed.
+
+In manual-secrets mode, apply then checks the three Secrets and says which
+command creates any that is missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context(), s) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	o.kube.addFlags(f)
+	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
+	f.Lookup("dry-run").NoOptDefVal = "server"
+	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long --wait waits")
+	f.BoolVar(&o.prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
+	f.BoolVar(&o.purgeData, "purge-data", false, "with --prune, also delete PersistentVolumeClaims (the workspaces' data)")
+	return cmd
+}
+
+func (o *applyOptions) run(ctx context.Context, s Streams) error {
+	var dryRun bool
+	switch o.dryRun {
+	case "none", "":
+	case "server":
+		dryRun = true
+	case "client":
+		return errors.New("--dry-run=client is not supported: only the API server can say whether it accepts the objects; use --dry-run=server")
+	default:
+		return fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", o.dryRun)
+	}
+	if o.purgeData && !o.prune {
+		return errors.New("--purge-data only works together with --prune")
+	}
+	if o.timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+
+	sys, err := loadSystem(s, o.file)
+	if err != nil {
+		return err
+	}
+	desired, err := apply.Build(sys)
+	if err != nil {
+		return err
+	}
+	for _, n := range desired.Notes {
+		fmt.Fprintln(s.Err, "note:", n)
+	}
+	cfg, err := o.kube.restConfig()
+	if err != nil {
+		return err
+	}
+	eng, err := apply.New(cfg, apply.Config{Log: s.Err})
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	res, applyErr := eng.Apply(ctx, desired, apply.Options{DryRun: dryRun, Prune: o.prune, PurgeData: o.purgeData})
+	if res != nil {
+		for _, c := range res.Changes {
+			fmt.Fprintln(s.Out, c.String())
+		}
+	}
+	if applyErr != nil {
+		return applyErr
+	}
+	summary(s, res, dryRun, time.Since(start))
+	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
+		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
+		if o.prune {
+			hint = "data is kept: rerun with --prune --purge-data to delete it too"
+		}
+		fmt.Fprintf(s.Err, "apply: %d object(s) ocw applied earlier are no longer in the spec; %s\n", n, hint)
+	}
+
+	missing, err := eng.CheckSecrets(ctx, sys)
+	if err != nil {
+		fmt.Fprintf(s.Err, "note: could not check the workspaces' Secrets: %v\n", err)
+	}
+	for _, m := range missing {
+		fmt.Fprint(s.Err, o.secretHint(m))
+	}
+
+	if o.wait {
+		if dryRun {
+			fmt.Fprintln(s.Err, "note: --wait does nothing with --dry-run")
+			return nil
+		}
+		return eng.Wait(ctx, desired, apply.WaitOptions{Timeout: o.timeout, Progress: s.Err})
+	}
+	return nil
+}
+
+func summary(s Streams, res *apply.Result, dryRun bool, took time.Duration) {
+	what := fmt.Sprintf("%d created, %d configured, %d unchanged", res.Count(apply.Created), res.Count(apply.Configured), res.Count(apply.Unchanged))
+	if n := res.Count(apply.Pruned); n > 0 {
+		what += fmt.Sprintf(", %d pruned", n)
+	}
+	if dryRun {
+		fmt.Fprintf(s.Err, "apply (server dry run): %s; nothing was written (%s)\n", what, took.Round(time.Millisecond))
+		return
+	}
+	fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
+}
+
+// secretRoles describes each Secret, and the ocw command that creates it
+// (from the secrets commands: ocw secrets git-token, ocw secrets password,
+// ocw auth seed).
+var secretRoles = map[string]struct {
+	what, ocw, file string
+	required        bool
+}{
+	apply.SecretGit: {what: "the git token used to clone and push private repositories",
+		ocw: "secrets git-token", file: "a file holding only the token"},
+	apply.SecretServer: {what: "the password of the OpenCode web UI and API; workspaces do not start without it",
+		ocw: "secrets password", file: "a file holding only the password", required: true},
+	apply.SecretCopilot: {what: "the GitHub Copilot login, OpenCode's auth.json",
+		ocw: "auth seed", file: "~/.local/share/opencode/auth.json after `opencode auth login`"},
+}
+
+// secretHint says exactly how to create a missing Secret or key. Values
+// go through files, never the command line.
+func (o *applyOptions) secretHint(m apply.MissingSecret) string {
+	r := secretRoles[m.Role]
+	var kubeFlags []string
+	if o.kube.kubeconfig != "" {
+		kubeFlags = append(kubeFlags, "--kubeconfig", o.kube.kubeconfig)
+	}
+	if o.kube.context != "" {
+		kubeFlags = append(kubeFlags, "--context", o.kube.context)
+	}
+	flags := ""
+	if len(kubeFlags) > 0 {
+		flags = " " + strings.Join(kubeFlags, " ")
+	}
+	file := o.file
+	if file == "" || file == "-" {
+		file = "FILE"
+	}
+	var b strings.Builder
+	need := "optional"
+	if r.required {
+		need = "required"
+	}
+	state := fmt.Sprintf("Secret %s/%s is missing", m.Namespace, m.Ref.Name)
+	if !m.NoSecret {
+		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
+	}
+	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.what, need)
+	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.ocw, file, flags)
+	kubectl := fmt.Sprintf("kubectl%s -n %s create secret generic %s --from-file=%s=PATH", flags, m.Namespace, m.Ref.Name, m.Ref.Key)
+	if !m.NoSecret {
+		// create | apply adds the key and keeps the Secret's other keys.
+		kubectl += " --dry-run=client -o yaml | kubectl" + flags + " apply -f -"
+	}
+	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.file)
+	return b.String()
+}
