@@ -46,7 +46,12 @@ func NewRoot(s Streams) *cobra.Command {
 		newInitCmd(s),
 		newValidateCmd(s),
 		newRenderCmd(s),
+		newApplyCmd(s),
 		newVersionCmd(s),
+		newSecretsCmd(s),
+		newAuthCmd(s),
+		newStatusCmd(s),
+		newDoctorCmd(s),
 	)
 	return root
 }

@@ -1,0 +1,379 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/opencode"
+	"github.com/opencode-workspaces/ocw/internal/secrets"
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+func newAuthCmd(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Give the workspaces your GitHub Copilot login",
+		Long: `Copy the GitHub Copilot login of OpenCode on this machine to the
+workspaces: "seed" stores it in the Copilot Secret (each workspace copies it
+onto its volume at start), "push" sends it to a running workspace through
+OpenCode's API, without a restart.
+
+The login is read from $XDG_DATA_HOME/opencode/auth.json, else
+~/.local/share/opencode/auth.json (log in there with: opencode auth login).`,
+	}
+	cmd.AddCommand(newAuthSeedCmd(s), newAuthPushCmd(s))
+	return cmd
+}
+
+// authSource resolves --from.
+func authSource(from string) (string, error) {
+	if from != "" {
+		return from, nil
+	}
+	return secrets.DefaultAuthPath(os.Getenv)
+}
+
+type authSeedOptions struct {
+	secretFlags
+	from         string
+	dryRun       bool
+	allProviders bool
+}
+
+func newAuthSeedCmd(s Streams) *cobra.Command {
+	o := &authSeedOptions{}
+	cmd := &cobra.Command{
+		Use:   "seed -f FILE [--from PATH] [--dry-run] [--all-providers]",
+		Short: "Store your local Copilot login in the Copilot Secret",
+		Long: `Read the local auth.json, check it holds a GitHub Copilot login (type
+oauth with a refresh token), and store it in the Copilot Secret (default
+opencode-copilot-auth, key auth.json) with server-side apply. Only the
+github-copilot entry is copied unless --all-providers is given. An
+unchanged login writes nothing.
+
+Each workspace copies the Secret onto its volume when it starts, so running
+workspaces get it at their next restart; Reloader restarts them
+automatically when enabled. ocw auth push applies it without a restart.
+
+--dry-run prints the Secret that would be written, with its data redacted,
+and touches no cluster.`,
+		Example: `  ocw auth seed -f workspaces.yaml
+  ocw auth seed -f workspaces.yaml --dry-run
+  ocw auth seed -f workspaces.yaml --from ./auth.json --all-providers`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, s) },
+	}
+	o.add(cmd, "doppler mode: print the auth.json to store in Doppler to stdout")
+	f := cmd.Flags()
+	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the Secret with its data redacted; write nothing")
+	f.BoolVar(&o.allProviders, "all-providers", false, "copy every provider's login, not only github-copilot")
+	return cmd
+}
+
+func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
+	sys, err := loadSystem(s, o.file)
+	if err != nil {
+		return err
+	}
+	path, err := authSource(o.from)
+	if err != nil {
+		return err
+	}
+	auth, err := secrets.ReadAuthFile(path, o.allProviders)
+	if err != nil {
+		return err
+	}
+	ref := sys.Secrets.Copilot
+	fmt.Fprintf(s.Err, "read %s: copying %s", path, strings.Join(auth.Providers, ", "))
+	if len(auth.Skipped) > 0 {
+		fmt.Fprintf(s.Err, "; left out %s (--all-providers copies them)", strings.Join(auth.Skipped, ", "))
+	}
+	fmt.Fprintln(s.Err)
+
+	if o.printValue && !sys.Secrets.Doppler {
+		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the login goes into the Secret")
+	}
+	if o.dryRun {
+		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
+	}
+	if sys.Secrets.Doppler {
+		if o.printValue {
+			_, err := s.Out.Write(auth.Content)
+			return err
+		}
+		dopplerHint(s, sys, ref, "this auth.json ("+auth.Summary()+")")
+		fmt.Fprintln(s.Err, "To print it for your Doppler CLI: ocw auth seed --print-value -f FILE")
+		return nil
+	}
+
+	st, err := o.store(sys)
+	if err != nil {
+		return err
+	}
+	out, err := st.Apply(cmd.Context(), ref, auth.Content)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, auth.Summary())
+	if out != secrets.Unchanged {
+		restartAdvice(s, sys, o.file)
+	}
+	return nil
+}
+
+// restartAdvice says how the workspaces get a changed Copilot Secret.
+func restartAdvice(s Streams, sys *model.System, file string) {
+	var auto, manual []string
+	for _, w := range sys.Workspaces {
+		if w.Reloader {
+			auto = append(auto, w.Name)
+		} else {
+			manual = append(manual, w.Name)
+		}
+	}
+	fmt.Fprintln(s.Err, "Workspaces copy the login onto their volume at start.")
+	if len(auto) > 0 {
+		fmt.Fprintf(s.Err, "Reloader restarts %s now (if Reloader runs in the cluster).\n", strings.Join(auto, ", "))
+	}
+	for _, n := range manual {
+		fmt.Fprintf(s.Err, "Restart %s to apply it: kubectl -n %s rollout restart deployment/%s (or without a restart: ocw auth push %s -f %s)\n",
+			n, sys.Namespace, n, n, file)
+	}
+}
+
+// writeRedactedSecret prints the Secret auth seed would write, with the
+// value replaced by its size and hash: enough to compare, nothing to leak.
+func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, auth *secrets.Auth) error {
+	obj := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata": map[string]any{
+			"name":      ref.Name,
+			"namespace": namespace,
+			"labels":    model.SharedLabels(),
+		},
+		"type": "Opaque",
+		"data": map[string]string{ref.Key: "<redacted: " + auth.Summary() + ">"},
+	}
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "# ocw auth seed --dry-run: providers %s; data redacted\n", strings.Join(auth.Providers, ", "))
+	_, err = w.Write(b)
+	return err
+}
+
+type authPushOptions struct {
+	file         string
+	kube         kubeOptions
+	from         string
+	portForward  bool
+	url          string
+	updateSecret bool
+	timeout      time.Duration
+}
+
+func newAuthPushCmd(s Streams) *cobra.Command {
+	o := &authPushOptions{}
+	cmd := &cobra.Command{
+		Use:   "push WORKSPACE -f FILE [--port-forward | --url URL]",
+		Short: "Send your local Copilot login to a running workspace, without a restart",
+		Long: `Send the github-copilot entry of the local auth.json to a running
+workspace through OpenCode's API (PUT /auth/github-copilot, then POST
+/instance/dispose so OpenCode loads the provider again), then update the
+Copilot Secret so the next restart agrees (other providers in the Secret are
+kept).
+
+The workspace is reached at its URL (https://<host>/), or through a
+port-forward to its pod with --port-forward (no Gateway or DNS needed), or
+at --url. The password is read from the server password Secret in the
+cluster; the user name is the spec's serverUsername.
+
+When Reloader is enabled, the Secret update restarts the workspace anyway;
+--update-secret=false pushes only.`,
+		Example: `  ocw auth push flux -f workspaces.yaml
+  ocw auth push flux -f workspaces.yaml --port-forward`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "spec file")
+	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
+	f.BoolVar(&o.portForward, "port-forward", false, "reach the workspace through a port-forward to its pod instead of its URL")
+	f.StringVar(&o.url, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
+	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
+	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
+	o.kube.addFlags(f)
+	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
+	return cmd
+}
+
+func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error {
+	if o.file == "-" {
+		return errors.New("-f - is not possible here: pass the spec as a file")
+	}
+	sys, err := loadSystem(s, o.file)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == name })
+	if i < 0 {
+		return fmt.Errorf("no workspace %q in %s", name, o.file)
+	}
+	ws := sys.Workspaces[i]
+	path, err := authSource(o.from)
+	if err != nil {
+		return err
+	}
+	auth, err := secrets.ReadAuthFile(path, false)
+	if err != nil {
+		return err
+	}
+	body, err := auth.PushBody()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	cfg, err := o.kube.restConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	store := &secrets.Store{Client: cs, Namespace: sys.Namespace}
+	password, found, err := store.Get(ctx, sys.Secrets.Server)
+	if err != nil {
+		return err
+	}
+	if !found || len(password) == 0 {
+		return fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", sys.Secrets.Server.Hint(), o.file)
+	}
+
+	// The workspace's pods: the port-forward target, and the pod marked as
+	// having received the login.
+	pods, err := cs.CoreV1().Pods(sys.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(ws.SelectorLabels()).String(),
+	})
+	if err != nil {
+		return fmt.Errorf("listing the pods of %s: %w", name, err)
+	}
+	pod, podErr := opencode.PickPod(pods.Items)
+
+	target := ws.URL()
+	switch {
+	case o.url != "":
+		target = o.url
+		if u, err := url.Parse(o.url); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			fmt.Fprintln(s.Err, "warning: --url is plain http to a non-local host: the password travels unencrypted")
+		}
+	case o.portForward:
+		if podErr != nil {
+			return fmt.Errorf("workspace %s: %w", name, podErr)
+		}
+		fwd, err := opencode.PortForward(ctx, cfg, sys.Namespace, pod.Name, model.Port)
+		if err != nil {
+			return err
+		}
+		defer fwd.Close()
+		target = fwd.URL
+		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, pod.Name, fwd.URL)
+	}
+
+	oc, err := opencode.New(target, ws.ServerUsername, string(password))
+	if err != nil {
+		return err
+	}
+	h, err := oc.Health(ctx)
+	if err != nil {
+		return fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
+	}
+	if err := oc.SetAuth(ctx, secrets.CopilotProvider, body); err != nil {
+		return fmt.Errorf("workspace %s: %w", name, err)
+	}
+	if err := oc.Dispose(ctx); err != nil {
+		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
+	}
+	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), h.Version)
+
+	pushedAt := time.Now().UTC()
+	if o.updateSecret {
+		if sys.Secrets.Doppler {
+			fmt.Fprintf(s.Err, "secrets.mode is doppler: update Doppler key %s too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
+				sys.Secrets.Copilot.RemoteKey, o.file)
+		} else if t, err := o.storeLogin(ctx, s, sys, store, auth); err != nil {
+			return err
+		} else if t.After(pushedAt) {
+			// The API server's clock decides "changed after push" in status.
+			pushedAt = t
+		}
+	}
+	if podErr == nil {
+		// Lets ocw status tell that this pod has the login although the
+		// Secret changed after the pod started.
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, pushedAt.Format(time.RFC3339))
+		if _, err := cs.CoreV1().Pods(sys.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: secrets.FieldManager}); err != nil {
+			fmt.Fprintf(s.Err, "warning: could not annotate pod %s: %v\n", pod.Name, err)
+		}
+	}
+	return nil
+}
+
+// storeLogin merges the Copilot entry into the Secret's auth.json and
+// returns when the API server recorded the write.
+func (o *authPushOptions) storeLogin(ctx context.Context, s Streams, sys *model.System, store *secrets.Store, auth *secrets.Auth) (time.Time, error) {
+	ref := sys.Secrets.Copilot
+	cur, _, err := store.Get(ctx, ref)
+	if err != nil {
+		return time.Time{}, err
+	}
+	merged, err := secrets.MergeCopilot(cur, auth.Copilot)
+	if err != nil {
+		return time.Time{}, err
+	}
+	out, err := store.Apply(ctx, ref, merged)
+	if err != nil {
+		return time.Time{}, err
+	}
+	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(merged))
+	if out == secrets.Unchanged {
+		return time.Time{}, nil
+	}
+	if slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
+		fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
+	}
+	sec, err := store.Client.CoreV1().Secrets(sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return time.Time{}, nil
+	}
+	return status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

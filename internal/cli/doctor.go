@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/doctor"
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+type doctorOptions struct {
+	file   string
+	output string
+	strict bool
+	kube   kubeOptions
+}
+
+func newDoctorCmd(s Streams) *cobra.Command {
+	o := &doctorOptions{}
+	cmd := &cobra.Command{
+		Use:   "doctor -f FILE [WORKSPACE] [-o text|json|yaml] [--strict]",
+		Short: "Check the cluster and the workspaces; say how to fix what is wrong",
+		Long: `Check the cluster prerequisites (Gateway API and the Gateway's listener,
+external-secrets and the store in doppler mode, Reloader, VolSync and the
+VolumeSnapshotClass when backups are on, the storage class), the shared
+Secrets, and each workspace (or only WORKSPACE): PVC, HTTPRoute, pod
+scheduling, image pulls, the clone and auth seeding steps, OOM kills, and
+git inside the running OpenCode container (through pods/exec).
+
+Every check prints ok, warn or fail; anything not ok comes with a fix line.
+A warn is something to look at that does not break the workspace, or that
+ocw cannot verify (a pod still starting, Reloader not found under its usual
+names, a workspace without a git token).
+
+Exit status: 0 when no check failed (warnings allowed; with --strict only
+when every check is ok), 1 otherwise.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sys, err := loadSystem(s, o.file)
+			if err != nil {
+				return err
+			}
+			cfg, err := o.kube.restConfig()
+			if err != nil {
+				return err
+			}
+			c, err := status.NewClients(cfg)
+			if err != nil {
+				return err
+			}
+			opts := doctor.Options{
+				Exec:     &doctor.KubeExec{Config: cfg, Client: c.Kube},
+				SpecFile: o.file,
+			}
+			if len(args) == 1 {
+				opts.Workspace = args[0]
+			}
+			rep, err := doctor.Run(cmd.Context(), c, sys, opts)
+			if err != nil {
+				return err
+			}
+			if err := doctor.Write(s.Out, rep, o.output); err != nil {
+				return err
+			}
+			return doctorVerdict(s, rep, o.strict)
+		},
+	}
+	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", doctor.FormatText, "output format: text, json or yaml")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
+	o.kube.addFlags(cmd.Flags())
+	return cmd
+}
+
+// doctorVerdict turns the report into the exit status: failures always
+// fail; warnings only with --strict.
+func doctorVerdict(s Streams, rep *doctor.Report, strict bool) error {
+	fails, warns, oks := rep.Count(doctor.Fail), rep.Count(doctor.Warn), rep.Count(doctor.OK)
+	summary := fmt.Sprintf("doctor: %d ok, %d warn, %d fail", oks, warns, fails)
+	if fails > 0 || strict && warns > 0 {
+		return &ExitError{Code: 1, Msg: summary}
+	}
+	fmt.Fprintln(s.Err, summary)
+	return nil
+}

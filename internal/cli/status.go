@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+type statusOptions struct {
+	file   string
+	output string
+	kube   kubeOptions
+}
+
+func newStatusCmd(s Streams) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status -f FILE [-o table|json|yaml]",
+		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, URL",
+		Long: `Show one line per workspace of the spec (and per workspace found in the
+namespace but no longer in the spec).
+
+PHASE is Ready (OpenCode answers its health check), Starting (scheduling,
+cloning, seeding or OpenCode's first start; nothing failed), Failing
+(something needs you: REASON says what, ocw doctor says how to fix it),
+Stopped (scaled to 0) or Missing (not applied). CLONE is the clone step's
+result (cloned, present, auth-failed, not-found, not-a-repo,
+origin-mismatch, network, failed). COPILOT is yes (the workspace uses the
+login in the Secret), no (none was seeded), changed (the Secret changed
+after the pod seeded it: restart, or ocw auth push) or - (not run yet).
+
+The data comes from five LIST calls in the namespace, however many
+workspaces there are.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(status.Formats, o.output) {
+				return fmt.Errorf("-o %s: want one of %s", o.output, strings.Join(status.Formats, ", "))
+			}
+			sys, err := loadSystem(s, o.file)
+			if err != nil {
+				return err
+			}
+			cfg, err := o.kube.restConfig()
+			if err != nil {
+				return err
+			}
+			c, err := status.NewClients(cfg)
+			if err != nil {
+				return err
+			}
+			rep, err := status.Collect(cmd.Context(), c, sys, time.Now())
+			if err != nil {
+				return err
+			}
+			return status.Write(s.Out, rep, o.output)
+		},
+	}
+	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", status.FormatTable, "output format: "+strings.Join(status.Formats, ", "))
+	o.kube.addFlags(cmd.Flags())
+	return cmd
+}

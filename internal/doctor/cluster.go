@@ -1,0 +1,375 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+var (
+	crdGVR           = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	gatewayGVR       = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	deploymentGVR    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	snapshotClassGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
+	esGroup          = "external-secrets.io"
+	// ExternalSecretGVR is the external-secrets API ocw renders.
+	ExternalSecretGVR = schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "externalsecrets"}
+)
+
+func (r *run) clusterChecks(ctx context.Context) {
+	r.checkCRDs(ctx, "gateway-api", "Gateway API", []crdWant{
+		{"httproutes.gateway.networking.k8s.io", "v1"}, {"gateways.gateway.networking.k8s.io", "v1"},
+	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)")
+	r.checkGateways(ctx)
+
+	if r.sys.Secrets.Doppler {
+		storeCRD := "clustersecretstores." + esGroup
+		if r.sys.Secrets.StoreKind == "SecretStore" {
+			storeCRD = "secretstores." + esGroup
+		}
+		r.checkCRDs(ctx, "external-secrets", "external-secrets", []crdWant{
+			{"externalsecrets." + esGroup, "v1"}, {storeCRD, "v1"},
+		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets")
+		r.checkSecretStore(ctx)
+	}
+
+	if slices.ContainsFunc(r.ws, func(w model.Workspace) bool { return w.Reloader }) {
+		r.checkReloader(ctx)
+	}
+
+	var classes []string
+	for _, w := range r.ws {
+		if w.Backup.Mode != model.BackupNone && !slices.Contains(classes, w.Backup.SnapshotClass) {
+			classes = append(classes, w.Backup.SnapshotClass)
+		}
+	}
+	if len(classes) > 0 {
+		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
+			"install VolSync (backube/volsync), or set backup.mode: none")
+		for _, c := range classes {
+			r.checkSnapshotClass(ctx, c)
+		}
+	}
+
+	var storage []string
+	for _, w := range r.ws {
+		if !slices.Contains(storage, w.Storage.StorageClass) {
+			storage = append(storage, w.Storage.StorageClass)
+		}
+	}
+	for _, sc := range storage {
+		r.checkStorageClass(ctx, sc)
+	}
+}
+
+type crdWant struct{ name, version string }
+
+// checkCRDs verifies that each CRD exists, is Established and serves the
+// version ocw uses.
+func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fix string) {
+	var problems, found []string
+	for _, want := range crds {
+		u, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, want.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			problems = append(problems, want.name+" is not installed")
+			continue
+		}
+		if err != nil {
+			r.add(ScopeCluster, id, Warn, fmt.Sprintf("cannot read CRD %s: %v", want.name, err),
+				"run doctor with permission to read customresourcedefinitions")
+			return
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
+			problems = append(problems, want.name+" cannot be decoded")
+			continue
+		}
+		established := slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
+			return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
+		})
+		served := slices.ContainsFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool {
+			return v.Name == want.version && v.Served
+		})
+		switch {
+		case !established:
+			problems = append(problems, want.name+" is not Established")
+		case !served:
+			problems = append(problems, fmt.Sprintf("%s does not serve %s (too old?)", want.name, want.version))
+		default:
+			found = append(found, want.name)
+		}
+	}
+	if len(problems) > 0 {
+		r.add(ScopeCluster, id, Fail, what+" CRDs: "+strings.Join(problems, "; "), fix)
+		return
+	}
+	r.add(ScopeCluster, id, OK, what+" CRDs installed: "+strings.Join(found, ", "), "")
+}
+
+// checkGateways checks each Gateway the workspaces attach to: it exists,
+// has the listener named by sectionName, admits routes from the workspace
+// namespace and covers the workspace hosts.
+func (r *run) checkGateways(ctx context.Context) {
+	type key struct{ ns, name string }
+	byGW := map[key][]model.Workspace{}
+	var order []key
+	for _, w := range r.ws {
+		k := key{w.Gateway.Namespace, w.Gateway.Name}
+		if _, ok := byGW[k]; !ok {
+			order = append(order, k)
+		}
+		byGW[k] = append(byGW[k], w)
+	}
+	for _, k := range order {
+		ref := k.ns + "/" + k.name
+		u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(k.ns).Get(ctx, k.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" not found",
+				"create it, or set gateway.name/gateway.namespace in the spec to an existing Gateway (kubectl get gateways -A)")
+			continue
+		case err != nil:
+			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot read Gateway %s: %v", ref, err),
+				"check the Gateway API CRDs and your permission to read gateways")
+			continue
+		}
+		var gw gatewayv1.Gateway
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
+			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
+			continue
+		}
+		r.checkGateway(ref, &gw, byGW[k])
+	}
+}
+
+func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) {
+	var names []string
+	for _, l := range gw.Spec.Listeners {
+		names = append(names, string(l.Name))
+	}
+	var problems []string
+	var fixes []string
+	for _, w := range wss {
+		var ls []gatewayv1.Listener
+		for _, l := range gw.Spec.Listeners {
+			if w.Gateway.SectionName == "" || string(l.Name) == w.Gateway.SectionName {
+				ls = append(ls, l)
+			}
+		}
+		if len(ls) == 0 {
+			problems = append(problems, fmt.Sprintf("no listener named %q (listeners: %s)", w.Gateway.SectionName, strings.Join(names, ", ")))
+			fixes = append(fixes, "set gateway.sectionName to one of: "+strings.Join(names, ", "))
+			continue
+		}
+		l := ls[0]
+		if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
+			*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
+			problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
+			fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
+		}
+		if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
+			problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
+			fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
+		}
+	}
+	if len(problems) > 0 {
+		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
+		return
+	}
+	for _, c := range gw.Status.Conditions {
+		if c.Type == string(gatewayv1.GatewayConditionProgrammed) {
+			if c.Status != metav1.ConditionTrue {
+				r.add(ScopeCluster, "gateway", Fail, fmt.Sprintf("Gateway %s is not Programmed: %s: %s", ref, c.Reason, c.Message),
+					"check the Gateway controller's logs and kubectl describe gateway -n "+gw.Namespace+" "+gw.Name)
+				return
+			}
+			r.add(ScopeCluster, "gateway", OK, fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, listenerList(wss)), "")
+			return
+		}
+	}
+	r.add(ScopeCluster, "gateway", Warn, "Gateway "+ref+" exists but no controller has reported on it (no Programmed condition)",
+		"check that a Gateway controller runs and handles gatewayClassName "+string(gw.Spec.GatewayClassName))
+}
+
+func listenerList(wss []model.Workspace) string {
+	var out []string
+	for _, w := range wss {
+		s := w.Gateway.SectionName
+		if s == "" {
+			s = "(any)"
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// hostMatches applies Gateway API listener hostname matching: "*.d" is a
+// suffix match on one or more labels.
+func hostMatches(pattern, host string) bool {
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(host, "."+rest)
+	}
+	return strings.EqualFold(pattern, host)
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkSecretStore checks the (Cluster)SecretStore the ExternalSecrets use.
+func (r *run) checkSecretStore(ctx context.Context) {
+	s := r.sys.Secrets
+	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "clustersecretstores"}
+	ri := r.c.Dynamic.Resource(gvr).Namespace("")
+	ref := "ClusterSecretStore " + s.StoreName
+	if s.StoreKind == "SecretStore" {
+		gvr.Resource = "secretstores"
+		ri = r.c.Dynamic.Resource(gvr).Namespace(r.sys.Namespace)
+		ref = "SecretStore " + r.sys.Namespace + "/" + s.StoreName
+	}
+	u, err := ri.Get(ctx, s.StoreName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.add(ScopeCluster, "secret-store", Fail, ref+" not found",
+			"create it (e.g. a Doppler store with its service token), or set secrets.store in the spec to your store")
+		return
+	case err != nil:
+		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
+		return
+	}
+	st, reason, msg, ok := condition(u, "Ready")
+	switch {
+	case !ok:
+		r.add(ScopeCluster, "secret-store", Warn, ref+" has no Ready condition yet",
+			"check that the external-secrets controller runs")
+	case st != "True":
+		r.add(ScopeCluster, "secret-store", Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
+			"fix the store's credentials (for Doppler, the service token Secret it references): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+	default:
+		r.add(ScopeCluster, "secret-store", OK, ref+" is Ready", "")
+	}
+}
+
+// condition reads status.conditions[type=t] of an unstructured object.
+func condition(u *unstructured.Unstructured, t string) (status, reason, message string, found bool) {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, ok := c.(map[string]any)
+		if !ok || m["type"] != t {
+			continue
+		}
+		s, _ := m["status"].(string)
+		rs, _ := m["reason"].(string)
+		ms, _ := m["message"].(string)
+		return s, rs, ms, true
+	}
+	return "", "", "", false
+}
+
+// checkReloader looks for a stakater Reloader Deployment in any namespace,
+// by name or the usual labels. It is only a warning when none is found:
+// the workspace works without it, and an install under another name would
+// not be recognised.
+func (r *run) checkReloader(ctx context.Context) {
+	list, err := r.c.Metadata.Resource(deploymentGVR).Namespace("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		r.add(ScopeCluster, "reloader", Warn, fmt.Sprintf("cannot list Deployments to find Reloader: %v", err),
+			"run doctor with permission to list deployments in all namespaces")
+		return
+	}
+	for _, d := range list.Items {
+		l := d.Labels
+		if strings.Contains(d.Name, "reloader") || strings.Contains(l["app.kubernetes.io/name"], "reloader") || strings.Contains(l["app"], "reloader") {
+			r.add(ScopeCluster, "reloader", OK, "Reloader found: Deployment "+d.Namespace+"/"+d.Name, "")
+			return
+		}
+	}
+	r.add(ScopeCluster, "reloader", Warn,
+		"reloader is enabled in the spec but no Reloader Deployment was found: workspaces will not restart when a Secret changes",
+		"install stakater Reloader, or set reloader: false and restart by hand after changing a Secret (kubectl -n "+r.sys.Namespace+" rollout restart deployment/<workspace>)")
+}
+
+func (r *run) checkSnapshotClass(ctx context.Context, name string) {
+	const crd = "volumesnapshotclasses.snapshot.storage.k8s.io"
+	if _, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		r.add(ScopeCluster, "snapshot-class", Fail, "the VolumeSnapshot CRDs are not installed (no "+crd+")",
+			"install the CSI external-snapshotter CRDs and snapshot controller, and a CSI driver that supports snapshots; or set backup.mode: none")
+		return
+	}
+	if name == "" {
+		r.add(ScopeCluster, "snapshot-class", Fail, "backup.volumeSnapshotClass is empty", "set backup.volumeSnapshotClass in the spec")
+		return
+	}
+	_, err := r.c.Dynamic.Resource(snapshotClassGVR).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		fix := "create it, or set backup.volumeSnapshotClass in the spec to an existing class"
+		if list, lerr := r.c.Dynamic.Resource(snapshotClassGVR).List(ctx, metav1.ListOptions{}); lerr == nil && len(list.Items) > 0 {
+			var names []string
+			for _, i := range list.Items {
+				names = append(names, i.GetName())
+			}
+			fix = "set backup.volumeSnapshotClass to one of: " + strings.Join(names, ", ")
+		}
+		r.add(ScopeCluster, "snapshot-class", Fail, "VolumeSnapshotClass "+name+" not found", fix)
+	case err != nil:
+		r.add(ScopeCluster, "snapshot-class", Warn, fmt.Sprintf("cannot read VolumeSnapshotClass %s: %v", name, err), "")
+	default:
+		r.add(ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+name+" exists", "")
+	}
+}
+
+// checkStorageClass checks the named class, or that a default class exists
+// when the spec leaves it empty.
+func (r *run) checkStorageClass(ctx context.Context, name string) {
+	list, err := r.c.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", err), "")
+		return
+	}
+	var names, defaults []string
+	for _, sc := range list.Items {
+		names = append(names, sc.Name)
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+			defaults = append(defaults, sc.Name)
+		}
+	}
+	avail := "none"
+	if len(names) > 0 {
+		avail = strings.Join(names, ", ")
+	}
+	if name == "" {
+		if len(defaults) == 0 {
+			r.add(ScopeCluster, "storage-class", Fail, "storage.storageClass is unset and the cluster has no default StorageClass: PVCs stay Pending",
+				"set storage.storageClass in the spec (available: "+avail+"), or mark one class default")
+			return
+		}
+		r.add(ScopeCluster, "storage-class", OK, "default StorageClass "+defaults[0]+" is used", "")
+		return
+	}
+	if !slices.Contains(names, name) {
+		r.add(ScopeCluster, "storage-class", Fail, "StorageClass "+name+" not found: PVCs stay Pending",
+			"set storage.storageClass in the spec to an existing class (available: "+avail+")")
+		return
+	}
+	r.add(ScopeCluster, "storage-class", OK, "StorageClass "+name+" exists", "")
+}

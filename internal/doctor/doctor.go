@@ -1,0 +1,219 @@
+// Package doctor checks a cluster and its workspaces against a spec and
+// says, for every problem, what to do about it.
+//
+// Each check has a verdict:
+//
+//   - ok: verified working.
+//   - warn: not broken, but worth a look, or not verifiable from the API
+//     (e.g. Reloader found only by name, a pod still starting, a workspace
+//     without a git token that may be cloning a public repo).
+//   - fail: broken; the workspace does not work (fully) until it is fixed.
+//
+// Checks read the cluster only; the one exception is `git --version` run
+// inside a running OpenCode container through an injectable Execer.
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+// Verdict of a check.
+type Verdict string
+
+// Verdicts, from good to bad.
+const (
+	OK   Verdict = "ok"
+	Warn Verdict = "warn"
+	Fail Verdict = "fail"
+)
+
+// Scopes of checks that are not about one workspace.
+const (
+	ScopeCluster   = "cluster"
+	ScopeNamespace = "namespace"
+)
+
+// Check is one verdict with its explanation and, unless ok, a fix a person
+// can act on.
+type Check struct {
+	// Scope is ScopeCluster, ScopeNamespace or a workspace name.
+	Scope string `json:"scope"`
+	// ID names the rule (stable, for scripts and tests), e.g. "pvc".
+	ID      string  `json:"id"`
+	Verdict Verdict `json:"verdict"`
+	Message string  `json:"message"`
+	Fix     string  `json:"fix,omitempty"`
+}
+
+// Report is the outcome of a doctor run.
+type Report struct {
+	Namespace string  `json:"namespace"`
+	Checks    []Check `json:"checks"`
+}
+
+// Count returns how many checks have verdict v.
+func (r *Report) Count(v Verdict) int {
+	n := 0
+	for _, c := range r.Checks {
+		if c.Verdict == v {
+			n++
+		}
+	}
+	return n
+}
+
+// Find returns the first check of scope and id, or nil.
+func (r *Report) Find(scope, id string) *Check {
+	for i := range r.Checks {
+		if r.Checks[i].Scope == scope && r.Checks[i].ID == id {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+// Execer runs a command in a container and returns its output. A command
+// that ran and exited non-zero returns an error implementing
+// ExitStatus() int (as client-go's remotecommand does).
+type Execer interface {
+	Exec(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
+}
+
+// Options tune a run.
+type Options struct {
+	// Workspace limits the workspace checks to one workspace ("" = all).
+	Workspace string
+	// Exec runs `git --version` in running workspaces; nil skips that check.
+	Exec Execer
+	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
+	SpecFile string
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// run carries what the rules share.
+type run struct {
+	c      *status.Clients
+	sys    *model.System
+	ws     []model.Workspace
+	opts   Options
+	now    time.Time
+	snap   *status.Snapshot
+	events []corev1.Event
+	report *Report
+}
+
+// Run checks the cluster prerequisites, the namespace's shared Secrets and
+// every workspace (or only opts.Workspace).
+func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options) (*Report, error) {
+	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}}
+	if opts.SpecFile == "" {
+		r.opts.SpecFile = "FILE"
+	}
+	r.now = time.Now()
+	if opts.Now != nil {
+		r.now = opts.Now()
+	}
+	r.ws = sys.Workspaces
+	if opts.Workspace != "" {
+		i := slices.IndexFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == opts.Workspace })
+		if i < 0 {
+			var names []string
+			for _, w := range sys.Workspaces {
+				names = append(names, w.Name)
+			}
+			return nil, fmt.Errorf("no workspace %q in the spec (workspaces: %s)", opts.Workspace, strings.Join(names, ", "))
+		}
+		r.ws = sys.Workspaces[i : i+1]
+	}
+
+	var err error
+	if r.snap, err = status.Fetch(ctx, c, sys.Namespace); err != nil {
+		return nil, err
+	}
+	ev, err := c.Kube.CoreV1().Events(sys.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing Events in namespace %s: %w", sys.Namespace, err)
+	}
+	r.events = ev.Items
+
+	// API errors inside the checks become warn verdicts (e.g. a forbidden
+	// read): one unreadable object must not hide every other finding.
+	r.clusterChecks(ctx)
+	r.namespaceChecks(ctx)
+	for i := range r.ws {
+		r.workspaceChecks(ctx, &r.ws[i])
+	}
+	return r.report, nil
+}
+
+func (r *run) add(scope, id string, v Verdict, msg, fix string) {
+	if v == OK {
+		fix = ""
+	}
+	r.report.Checks = append(r.report.Checks, Check{Scope: scope, ID: id, Verdict: v, Message: msg, Fix: fix})
+}
+
+// Formats of Write.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+	FormatYAML = "yaml"
+)
+
+// Write prints the report: text groups checks by scope, one line each, with
+// the fix indented under anything not ok.
+func Write(w io.Writer, rep *Report, format string) error {
+	switch format {
+	case FormatJSON:
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	case FormatYAML:
+		b, err := yaml.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	case FormatText, "":
+	default:
+		return fmt.Errorf("unknown output format %q (want text, json or yaml)", format)
+	}
+	scope := ""
+	for _, c := range rep.Checks {
+		if c.Scope != scope {
+			scope = c.Scope
+			switch scope {
+			case ScopeCluster:
+				fmt.Fprintln(w, "Cluster")
+			case ScopeNamespace:
+				fmt.Fprintf(w, "Namespace %s\n", rep.Namespace)
+			default:
+				fmt.Fprintf(w, "Workspace %s\n", scope)
+			}
+		}
+		fmt.Fprintf(w, "  %-4s  %-16s %s\n", c.Verdict, c.ID, c.Message)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "  %-4s  %-16s fix: %s\n", "", "", c.Fix)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,553 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/status"
+	"github.com/opencode-workspaces/ocw/internal/status/statustest"
+)
+
+func TestHappyPathAllGreen(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	rep := f.run()
+	t.Logf("\n%s", text(rep))
+	if rep.Count(Warn) != 0 || rep.Count(Fail) != 0 {
+		t.Fatalf("not all green:\n%s", text(rep))
+	}
+	want := []string{"cluster/gateway-api", "cluster/gateway", "cluster/storage-class", "namespace/namespace",
+		"namespace/secret-server", "namespace/secret-git", "namespace/secret-copilot", "app/deployment", "app/pvc",
+		"app/route", "app/pod", "app/scheduling", "app/images", "app/clone", "app/seed-auth", "app/oom", "app/git"}
+	var got []string
+	for _, c := range rep.Checks {
+		got = append(got, c.Scope+"/"+c.ID)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("checks:\n got %v\nwant %v", got, want)
+	}
+	expect(t, rep, "app", "git", OK, "git version 2.49.1")
+	if len(f.exec.calls) != 1 || f.exec.calls[0] != f.ns+"/app-7d9f-abcde/opencode: git --version" {
+		t.Errorf("exec calls: %v", f.exec.calls)
+	}
+	// The secret values were read (to check them), never printed.
+	for _, s := range []string{"s3cret-server-password", "ghp_GITTOKEN", "gho_SEEDEDREFRESH42"} {
+		if strings.Contains(text(rep), s) {
+			t.Errorf("report contains secret %q", s)
+		}
+	}
+}
+
+func TestWorkspaceFilter(t *testing.T) {
+	f := newFixture(t, fixtureOpts{noPod: true})
+	c, _ := status.NewClients(env.Config)
+	if _, err := Run(t.Context(), c, f.sys, Options{Workspace: "nope"}); err == nil || !strings.Contains(err.Error(), `no workspace "nope" in the spec (workspaces: app)`) {
+		t.Fatalf("unknown workspace: %v", err)
+	}
+}
+
+func TestGatewayRules(t *testing.T) {
+	t.Run("missing", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{edit: func(s string) string { return strings.Replace(s, "name: gw,", "name: nope,", 1) }})
+		expect(t, f.run(), ScopeCluster, "gateway", Fail, "set gateway.name/gateway.namespace in the spec to an existing Gateway")
+	})
+	t.Run("no such listener", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{edit: func(s string) string { return strings.Replace(s, "sectionName: https", "sectionName: web", 1) }})
+		c := expect(t, f.run(), ScopeCluster, "gateway", Fail, "set gateway.sectionName to one of: https")
+		if !strings.Contains(c.Message, `no listener named "web"`) {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("routes from other namespaces refused", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{listener: func(l *gatewayv1.Listener) {
+			l.AllowedRoutes.Namespaces.From = ptr(gatewayv1.NamespacesFromSame)
+		}})
+		expect(t, f.run(), ScopeCluster, "gateway", Fail, "set allowedRoutes.namespaces.from: All")
+	})
+	t.Run("host outside the listener", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{listener: func(l *gatewayv1.Listener) {
+			l.Hostname = ptr(gatewayv1.Hostname("*.other.test"))
+		}})
+		expect(t, f.run(), ScopeCluster, "gateway", Fail, "use a host under other.test")
+	})
+	t.Run("not programmed", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.setGatewayProgrammed(metav1.ConditionFalse)
+		expect(t, f.run(), ScopeCluster, "gateway", Fail, "kubectl describe gateway -n "+f.gwNS+" gw")
+	})
+}
+
+// The CRD rule against CRDs that are absent or too old. The Gateway API,
+// external-secrets and VolSync CRDs are installed in the shared API server
+// (the happy paths use them), so the failing cases use other CRDs through
+// the same rule.
+func TestCRDRule(t *testing.T) {
+	ctx := t.Context()
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "widgets.doctor.example.com"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "doctor.example.com", Scope: apiextensionsv1.NamespaceScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "widgets", Singular: "widget", Kind: "Widget", ListKind: "WidgetList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1beta1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr(true)}}}},
+		},
+	}
+	must(t, env.Client.Create(ctx, crd))
+	waitEstablished(t, crd.Name)
+	c, _ := status.NewClients(env.Config)
+	r := &run{c: c, report: &Report{}}
+	r.checkCRDs(ctx, "missing", "Example", []crdWant{{"things.doctor.example.com", "v1"}}, "install it")
+	r.checkCRDs(ctx, "old", "Example", []crdWant{{"widgets.doctor.example.com", "v1"}}, "upgrade it")
+	r.checkCRDs(ctx, "ok", "Example", []crdWant{{"widgets.doctor.example.com", "v1beta1"}}, "")
+	if c := expect(t, r.report, ScopeCluster, "missing", Fail, "install it"); !strings.Contains(c.Message, "things.doctor.example.com is not installed") {
+		t.Error(c.Message)
+	}
+	if c := expect(t, r.report, ScopeCluster, "old", Fail, "upgrade it"); !strings.Contains(c.Message, "does not serve v1") {
+		t.Error(c.Message)
+	}
+	expect(t, r.report, ScopeCluster, "ok", OK, "widgets.doctor.example.com")
+}
+
+func waitEstablished(t *testing.T, name string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, crd); err != nil {
+			return false, nil
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	must(t, err)
+}
+
+func TestDopplerMode(t *testing.T) {
+	var store string
+	f := newFixture(t, fixtureOpts{edit: func(s string) string {
+		store = "store-" + strings.Split(strings.Split(s, "namespace: ")[1], "\n")[0]
+		return strings.Replace(s, "mode: manual", "mode: doppler\n  store: {kind: ClusterSecretStore, name: "+store+"}", 1)
+	}})
+	rep := f.run()
+	expect(t, rep, ScopeCluster, "external-secrets", OK, "externalsecrets.external-secrets.io")
+	expect(t, rep, ScopeCluster, "secret-store", Fail, "set secrets.store in the spec")
+	expect(t, rep, ScopeNamespace, "externalsecret-copilot", Fail, "ocw apply")
+	// Doppler fixes name the Doppler key, not ocw secrets.
+	expect(t, rep, ScopeNamespace, "secret-server", OK, "is set")
+
+	ctx := t.Context()
+	cs := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+		"metadata": map[string]any{"name": store},
+		"spec":     map[string]any{"provider": map[string]any{"fake": map[string]any{"data": []any{}}}},
+	}}
+	must(t, env.Client.Create(ctx, cs))
+	setReady(t, cs, "False", "InvalidProviderConfig", "unable to validate store")
+	for _, es := range build.ExternalSecrets(f.sys) {
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(es)
+		must(t, err)
+		u := &unstructured.Unstructured{Object: obj}
+		must(t, env.Client.Create(ctx, u))
+		if es.Name == f.sys.Secrets.Copilot.Name {
+			setReady(t, u, "False", "SecretSyncedError", "could not get secret data from provider")
+		} else {
+			setReady(t, u, "True", "SecretSynced", "secret synced")
+		}
+	}
+	rep = f.run()
+	expect(t, rep, ScopeCluster, "secret-store", Fail, "kubectl describe clustersecretstore "+store)
+	c := expect(t, rep, ScopeNamespace, "externalsecret-copilot", Fail, "check that key OPENCODE_COPILOT_AUTH_JSON exists in the store ClusterSecretStore "+store)
+	if !strings.Contains(c.Message, "SecretSyncedError: could not get secret data from provider") {
+		t.Error(c.Message)
+	}
+	expect(t, rep, ScopeNamespace, "externalsecret-git", OK, "is synced")
+
+	setReady(t, cs, "True", "Valid", "store validated")
+	expect(t, f.run(), ScopeCluster, "secret-store", OK, "is Ready")
+
+	// A missing Secret in doppler mode points at Doppler.
+	must(t, env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: f.sys.Secrets.Server.Name, Namespace: f.ns}}))
+	expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set OPENCODE_SERVER_PASSWORD in Doppler")
+}
+
+func setReady(t *testing.T, u *unstructured.Unstructured, st, reason, msg string) {
+	t.Helper()
+	must(t, env.Client.Get(t.Context(), client.ObjectKeyFromObject(u), u))
+	must(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{
+		"type": "Ready", "status": st, "reason": reason, "message": msg,
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+	}}, "status", "conditions"))
+	must(t, env.Client.Status().Update(t.Context(), u))
+}
+
+func TestReloader(t *testing.T) {
+	f := newFixture(t, fixtureOpts{noPod: true, edit: func(s string) string { return strings.Replace(s, "reloader: false", "reloader: true", 1) }})
+	expect(t, f.run(), ScopeCluster, "reloader", Warn, "install stakater Reloader, or set reloader: false")
+
+	ns, err := env.CreateNamespace(t.Context(), "reloader-", nil)
+	must(t, err)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "reloader", Namespace: ns, Labels: map[string]string{"app.kubernetes.io/name": "reloader"}},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "reloader"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "reloader"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "reloader", Image: "ghcr.io/stakater/reloader"}}},
+			},
+		},
+	}
+	must(t, env.Client.Create(t.Context(), d))
+	t.Cleanup(func() { _ = env.Client.Delete(t.Context(), d) })
+	expect(t, f.run(), ScopeCluster, "reloader", OK, "Deployment "+ns+"/reloader")
+}
+
+func TestBackups(t *testing.T) {
+	var snapClass string
+	f := newFixture(t, fixtureOpts{noPod: true, edit: func(s string) string {
+		snapClass = "snap-" + strings.Split(strings.Split(s, "namespace: ")[1], "\n")[0]
+		return strings.Replace(s, "  reloader: false\n", "  reloader: false\n  backup: {mode: inline, volumeSnapshotClass: "+snapClass+"}\n", 1)
+	}})
+	rep := f.run()
+	expect(t, rep, ScopeCluster, "volsync", OK, "replicationsources.volsync.backube")
+	expect(t, rep, ScopeCluster, "snapshot-class", Fail, "install the CSI external-snapshotter CRDs")
+	expect(t, rep, "app", "backup-repository", Fail, "create Secret app-volsync-secret")
+
+	// Install the snapshot CRD (a minimal schema: only its presence and the
+	// class name matter to the rule), then the class itself.
+	ctx := t.Context()
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "volumesnapshotclasses.snapshot.storage.k8s.io",
+			Annotations: map[string]string{"api-approved.kubernetes.io": "https://github.com/kubernetes-csi/external-snapshotter/pull/419"}},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "snapshot.storage.k8s.io", Scope: apiextensionsv1.ClusterScoped,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "volumesnapshotclasses", Singular: "volumesnapshotclass",
+				Kind: "VolumeSnapshotClass", ListKind: "VolumeSnapshotClassList"},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr(true)}}}},
+		},
+	}
+	must(t, env.Client.Create(ctx, crd))
+	waitEstablished(t, crd.Name)
+	other := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+		"metadata": map[string]any{"name": "other-" + snapClass}, "driver": "example.com/csi", "deletionPolicy": "Delete",
+	}}
+	must(t, env.Client.Create(ctx, other))
+	expect(t, f.run(), ScopeCluster, "snapshot-class", Fail, "set backup.volumeSnapshotClass to one of: other-"+snapClass)
+
+	mine := other.DeepCopy()
+	mine.SetName(snapClass)
+	mine.SetResourceVersion("")
+	must(t, env.Client.Create(ctx, mine))
+	f.putSecret(modelRef("app-volsync-secret", "RESTIC_REPOSITORY"), "s3:example")
+	rep = f.run()
+	expect(t, rep, ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+snapClass+" exists")
+	expect(t, rep, "app", "backup-repository", OK, "exists")
+}
+
+func TestStorageClassRules(t *testing.T) {
+	t.Run("named class missing", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{pendingPVC: true, noPod: true, edit: func(s string) string {
+			return strings.Replace(s, "storageClass: sc-", "storageClass: gone-", 1)
+		}})
+		rep := f.run()
+		expect(t, rep, ScopeCluster, "storage-class", Fail, "set storage.storageClass in the spec to an existing class (available:")
+		c := expect(t, rep, "app", "pvc", Fail, "delete the Pending PVC after fixing the spec")
+		if !strings.Contains(c.Message, "StorageClass gone-") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("no default class", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{pendingPVC: true, noPod: true, edit: func(s string) string {
+			return strings.Replace(s, "  storage: {storageClass: sc-"+strings.Split(strings.Split(s, "storageClass: sc-")[1], "}")[0]+"}\n", "", 1)
+		}})
+		rep := f.run()
+		expect(t, rep, ScopeCluster, "storage-class", Fail, "or mark one class default")
+		expect(t, rep, "app", "pvc", Fail, "set storage.storageClass in the spec")
+	})
+}
+
+func TestPVCRules(t *testing.T) {
+	t.Run("provisioning failed", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{pendingPVC: true})
+		f.event("PersistentVolumeClaim", "app", "ProvisioningFailed", "failed to provision volume: quota exceeded")
+		c := expect(t, f.run(), "app", "pvc", Fail, "check the storage provisioner of class "+f.sc)
+		if !strings.Contains(c.Message, "ProvisioningFailed: failed to provision volume: quota exceeded") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("waits for first consumer", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{pendingPVC: true, wffc: true, noPod: true})
+		statustest.CreatePod(t, f.c, f.ws, "app-pending", corev1.PodStatus{Phase: corev1.PodPending})
+		expect(t, f.run(), "app", "pvc", Warn, "see the scheduling check")
+	})
+	t.Run("multi-attach", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.setPod(func(st *corev1.PodStatus) {
+			st.Phase = corev1.PodPending
+			st.Conditions = st.Conditions[:1]
+			st.InitContainerStatuses = nil
+			st.ContainerStatuses = nil
+		})
+		f.event("Pod", f.pod.Name, "FailedAttachVolume", `Multi-Attach error for volume "pv-1" Volume is already used by pod(s) app-old-123`)
+		c := expect(t, f.run(), "app", "pvc", Fail, "delete its VolumeAttachment")
+		if !strings.Contains(c.Message, "Multi-Attach error") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("lost", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		pvc := &corev1.PersistentVolumeClaim{}
+		statustest.Get(t, f.c, f.ns, "app", pvc)
+		pvc.Status.Phase = corev1.ClaimLost
+		statustest.UpdateStatus(t, f.c, pvc)
+		expect(t, f.run(), "app", "pvc", Fail, "restore it from a backup")
+	})
+}
+
+func TestScheduling(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.setPod(func(st *corev1.PodStatus) {
+		*st = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+			Message: "0/3 nodes are available: 3 Insufficient memory.", LastTransitionTime: metav1.Now(),
+		}}}
+	})
+	rep := f.run()
+	c := expect(t, rep, "app", "scheduling", Fail, "lower resources.requests in the spec (now cpu 100m, memory 768Mi)")
+	if !strings.Contains(c.Message, "3 Insufficient memory") {
+		t.Error(c.Message)
+	}
+	expect(t, rep, "app", "clone", Warn, "see the scheduling")
+}
+
+func TestImagePull(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.setPod(func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodPending
+		st.Conditions = st.Conditions[:1]
+		st.ContainerStatuses[0].Ready = false
+		st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+			Reason: "ImagePullBackOff", Message: `Back-off pulling image "ghcr.io/anomalyco/opencode:1.18.33"`}}
+	})
+	rep := f.run()
+	c := expect(t, rep, "app", "images", Fail, "check images.opencode in the spec")
+	if !strings.Contains(c.Message, "opencode image ghcr.io/anomalyco/opencode:1.18.33: ImagePullBackOff") {
+		t.Error(c.Message)
+	}
+	expect(t, rep, "app", "pod", Warn, "see the images check")
+	expect(t, rep, "app", "git", Warn, "once the workspace is Ready")
+}
+
+func TestCloneFailures(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	cases := []struct{ code, msg, fix string }{
+		{boot.ResultAuthFailed, "authentication failed for https://github.com/o/app: check Secret opencode-git-credentials key GITHUB_PAT",
+			"store a token that can read https://github.com/o/app (ocw secrets git-token -f ws.yaml), then kubectl -n " + f.ns + " rollout restart deployment/app"},
+		{boot.ResultNotFound, "repository https://github.com/o/app not found", "check the repo URL in the spec (https://github.com/o/app)"},
+		{boot.ResultNotARepo, "/workspace/app exists but is not a git repository", "/workspace/app on the volume is not a git repository: move it aside"},
+		{boot.ResultOriginMismatch, "/workspace/app is a clone of https://github.com/o/other", "git remote set-url origin https://github.com/o/app"},
+		{boot.ResultNetwork, "could not fetch https://github.com/o/app after 4 attempts", "the cluster could not reach github.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code, func(t *testing.T) {
+			f.setPod(func(st *corev1.PodStatus) {
+				st.Phase = corev1.PodPending
+				st.Conditions = st.Conditions[:1]
+				cs := &st.InitContainerStatuses[0]
+				cs.RestartCount = 2
+				cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+				cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", tc.code+": "+tc.msg+"\n", time.Now())}
+				st.InitContainerStatuses = st.InitContainerStatuses[:1]
+				st.ContainerStatuses = nil
+			})
+			rep := f.run()
+			c := expect(t, rep, "app", "clone", Fail, tc.fix)
+			if !strings.HasPrefix(c.Message, "clone failed: "+tc.code+": "+tc.msg) {
+				t.Error(c.Message)
+			}
+			expect(t, rep, "app", "pod", Warn, "see the clone check")
+		})
+	}
+}
+
+func TestOOMKilled(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.setPod(func(st *corev1.PodStatus) {
+		st.Conditions = st.Conditions[:1]
+		cs := &st.ContainerStatuses[0]
+		cs.Ready, cs.RestartCount = false, 5
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
+	})
+	rep := f.run()
+	c := expect(t, rep, "app", "oom", Fail, "raise resources.limits.memory in the spec (now 2Gi)")
+	if !strings.Contains(c.Message, "opencode was OOMKilled at its memory limit of 2Gi (restarts: 5)") {
+		t.Error(c.Message)
+	}
+	expect(t, rep, "app", "pod", Fail, "see the oom check")
+
+	// Recovered: a warning, still with the limit.
+	f.setPod(func(st *corev1.PodStatus) {
+		st.ContainerStatuses[0].RestartCount = 1
+		st.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
+	})
+	expect(t, f.run(), "app", "oom", Warn, "now 2Gi")
+
+	// The clone container killed by its fixed limit.
+	f.setPod(func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodPending
+		st.Conditions = st.Conditions[:1]
+		st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
+		st.InitContainerStatuses = st.InitContainerStatuses[:1]
+		st.ContainerStatuses = nil
+	})
+	rep = f.run()
+	expect(t, rep, "app", "oom", Fail, "set git.filter: blob:none")
+	if c := expect(t, rep, "app", "clone", Fail, "git.filter: blob:none"); !strings.Contains(c.Message, "memory limit 1Gi") {
+		t.Error(c.Message)
+	}
+}
+
+func TestRouteConditions(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	statustest.SetRoute(t, f.c, f.ws, string(gatewayv1.RouteReasonNotAllowedByListeners), "")
+	c := expect(t, f.run(), "app", "route", Fail, "set its allowedRoutes.namespaces.from to All")
+	if !strings.Contains(c.Message, "Accepted=False: NotAllowedByListeners") {
+		t.Error(c.Message)
+	}
+	statustest.SetRoute(t, f.c, f.ws, "", string(gatewayv1.RouteReasonBackendNotFound))
+	expect(t, f.run(), "app", "route", Fail, "Service app is missing")
+
+	r := &gatewayv1.HTTPRoute{}
+	statustest.Get(t, f.c, f.ns, "app", r)
+	r.Status.Parents = []gatewayv1.RouteParentStatus{}
+	statustest.UpdateStatus(t, f.c, r)
+	expect(t, f.run(), "app", "route", Fail, "that the Gateway's controller runs")
+
+	must(t, f.c.Delete(t.Context(), r))
+	expect(t, f.run(), "app", "route", Fail, "ocw apply -f ws.yaml")
+}
+
+func TestSecretRules(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	ctx := t.Context()
+	s := f.sys.Secrets
+	must(t, f.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Server.Name, Namespace: f.ns}}))
+	f.putSecret(modelRef(s.Git.Name, "wrong-key"), "ghp_GITTOKEN")
+	f.putSecret(s.Copilot, `{"github-copilot": {"type": "api", "key": "sk-LEAKME"}}`)
+	rep := f.run()
+	expect(t, rep, ScopeNamespace, "secret-server", Fail, "ocw secrets password -f ws.yaml")
+	c := expect(t, rep, ScopeNamespace, "secret-git", Warn, "ocw secrets git-token -f ws.yaml")
+	if !strings.Contains(c.Message, "Secret opencode-git-credentials key GITHUB_PAT is missing or empty") {
+		t.Error(c.Message)
+	}
+	c = expect(t, rep, ScopeNamespace, "secret-copilot", Fail, "ocw auth seed -f ws.yaml")
+	if !strings.Contains(c.Message, `type "api", want oauth`) || strings.Contains(text(rep), "sk-LEAKME") {
+		t.Error(c.Message)
+	}
+}
+
+func TestSeedAuthRules(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	seed := func(msg string) {
+		f.setPod(func(st *corev1.PodStatus) { st.InitContainerStatuses[1].State.Terminated.Message = msg })
+	}
+	seed("invalid: Secret opencode-copilot-auth key auth.json is not a JSON object; nothing seeded")
+	expect(t, f.run(), "app", "seed-auth", Fail, "ocw auth seed -f ws.yaml, then kubectl -n "+f.ns+" rollout restart deployment/app")
+	seed("missing: Secret opencode-copilot-auth key auth.json is missing; the workspace starts without GitHub Copilot")
+	expect(t, f.run(), "app", "seed-auth", Warn, "ocw auth seed -f ws.yaml")
+
+	// Seeded an hour ago; the Secret changed since.
+	f.setPod(func(st *corev1.PodStatus) {
+		st.InitContainerStatuses[1].State.Terminated.FinishedAt = metav1.NewTime(time.Now().Add(-time.Hour))
+	})
+	f.putSecret(f.sys.Secrets.Copilot, strings.Replace(validAuth, "42", "43", 2))
+	expect(t, f.run(), "app", "seed-auth", Warn, "ocw auth push app -f ws.yaml (no restart)")
+}
+
+func TestPodRules(t *testing.T) {
+	t.Run("config error", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.setPod(func(st *corev1.PodStatus) {
+			st.Conditions = st.Conditions[:1]
+			st.ContainerStatuses[0].Ready = false
+			st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: "CreateContainerConfigError", Message: `secret "opencode-server-auth" not found`}}
+		})
+		c := expect(t, f.run(), "app", "pod", Fail, "see the secret checks")
+		if !strings.Contains(c.Message, `CreateContainerConfigError: secret "opencode-server-auth" not found`) {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("crash loop", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.setPod(func(st *corev1.PodStatus) {
+			st.Conditions = st.Conditions[:1]
+			cs := &st.ContainerStatuses[0]
+			cs.Ready, cs.RestartCount = false, 7
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+			cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "EACCES: permission denied, mkdir '/home/opencode/.local/state'", time.Now())}
+		})
+		c := expect(t, f.run(), "app", "pod", Fail, "logs app-7d9f-abcde -c opencode --previous")
+		if !strings.Contains(c.Message, "(exit 1, 7 restarts): EACCES") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("replica failure", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{noPod: true})
+		d := &appsv1.Deployment{}
+		statustest.Get(t, f.c, f.ns, "app", d)
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue,
+			Reason: "FailedCreate", Message: `pods "app-1" is forbidden: violates PodSecurity "restricted:latest"`, LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		statustest.UpdateStatus(t, f.c, d)
+		c := expect(t, f.run(), "app", "pod", Fail, "Pod Security violation")
+		if !strings.Contains(c.Message, "forbidden: violates PodSecurity") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("stopped and missing", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{noPod: true})
+		d := &appsv1.Deployment{}
+		statustest.Get(t, f.c, f.ns, "app", d)
+		d.Spec.Replicas = ptr(int32(0))
+		must(t, f.c.Update(t.Context(), d))
+		rep := f.run()
+		expect(t, rep, "app", "deployment", Warn, "scale deployment/app --replicas=1")
+		if rep.Find("app", "pod") != nil {
+			t.Error("pod checks on a stopped workspace")
+		}
+		must(t, f.c.Delete(t.Context(), d))
+		expect(t, f.run(), "app", "deployment", Fail, "ocw apply -f ws.yaml")
+	})
+}
+
+func TestGitInImage(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	f.exec.out, f.exec.err = "", exitErr(127)
+	expect(t, f.run(), "app", "git", Fail, "use an OpenCode image that includes git")
+	f.exec.err = errors.New(`OCI runtime exec failed: exec: "git": executable file not found in $PATH`)
+	expect(t, f.run(), "app", "git", Fail, "includes git")
+	f.exec.err = errors.New(`pods "app-7d9f-abcde" is forbidden: User "me" cannot create resource "pods/exec"`)
+	expect(t, f.run(), "app", "git", Warn, "pods/exec")
+}

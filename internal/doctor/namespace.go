@@ -1,0 +1,104 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/secrets"
+)
+
+// namespaceChecks: the namespace, the three shared Secrets and, in doppler
+// mode, the ExternalSecrets that make them. Secret values are read to check
+// them, never printed.
+func (r *run) namespaceChecks(ctx context.Context) {
+	ns := r.sys.Namespace
+	_, err := r.c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.add(ScopeNamespace, "namespace", Fail, "namespace "+ns+" does not exist",
+			"apply the workspaces (ocw apply -f "+r.opts.SpecFile+", or commit the rendered tree and let Flux reconcile)")
+	case err != nil:
+		r.add(ScopeNamespace, "namespace", Warn, fmt.Sprintf("cannot read namespace %s: %v", ns, err), "")
+	default:
+		r.add(ScopeNamespace, "namespace", OK, "namespace "+ns+" exists", "")
+	}
+
+	s := r.sys.Secrets
+	r.checkSecret(ctx, "secret-server", s.Server, Fail,
+		"OpenCode cannot start without its password (CreateContainerConfigError)",
+		"ocw secrets password -f "+r.opts.SpecFile)
+	r.checkSecret(ctx, "secret-git", s.Git, Warn,
+		"clones are anonymous: a private repository fails with auth-failed",
+		"ocw secrets git-token -f "+r.opts.SpecFile+" (reads the token from stdin)")
+	r.checkSecret(ctx, "secret-copilot", s.Copilot, Warn,
+		"workspaces start without GitHub Copilot",
+		"ocw auth seed -f "+r.opts.SpecFile)
+
+	if s.Doppler {
+		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
+		r.checkExternalSecret(ctx, "externalsecret-server", s.Server)
+		r.checkExternalSecret(ctx, "externalsecret-copilot", s.Copilot)
+	}
+}
+
+// checkSecret verifies that the Secret has a non-empty value under its key
+// (and, for the Copilot Secret, a valid auth.json). missing is the verdict
+// when it does not.
+func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact, manualFix string) {
+	fix := manualFix
+	if r.sys.Secrets.Doppler {
+		fix = fmt.Sprintf("set %s in Doppler; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.RemoteKey, ref.Name)
+	}
+	sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, impact), fix)
+		return
+	case err != nil:
+		r.add(ScopeNamespace, id, Warn, fmt.Sprintf("cannot read Secret %s: %v", ref.Name, err), "run doctor with permission to read Secrets in "+r.sys.Namespace)
+		return
+	}
+	v, ok := sec.Data[ref.Key]
+	if !ok || len(v) == 0 {
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is missing or empty: %s", ref.Hint(), impact), fix)
+		return
+	}
+	if ref == r.sys.Secrets.Copilot {
+		if _, err := secrets.ParseAuth(v, true); err != nil {
+			// ParseAuth's messages never quote the content.
+			r.add(ScopeNamespace, id, Fail, fmt.Sprintf("%s is not a usable auth.json: %v", ref.Hint(), err), fix)
+			return
+		}
+	}
+	r.add(ScopeNamespace, id, OK, ref.Hint()+" is set", "")
+}
+
+// checkExternalSecret checks that the ExternalSecret making ref exists and
+// is Ready (synced from the store).
+func (r *run) checkExternalSecret(ctx context.Context, id string, ref model.SecretRef) {
+	u, err := r.c.Dynamic.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.add(ScopeNamespace, id, Fail, "ExternalSecret "+ref.Name+" not found",
+			"apply the workspaces (ocw apply -f "+r.opts.SpecFile+" or Flux); the ExternalSecrets are part of the namespace's objects")
+		return
+	case err != nil:
+		r.add(ScopeNamespace, id, Warn, fmt.Sprintf("cannot read ExternalSecret %s: %v", ref.Name, err), "check that external-secrets is installed")
+		return
+	}
+	st, reason, msg, ok := condition(u, "Ready")
+	switch {
+	case !ok:
+		r.add(ScopeNamespace, id, Warn, "ExternalSecret "+ref.Name+" has not been synced yet (no Ready condition)",
+			"check that the external-secrets controller runs")
+	case st != "True":
+		r.add(ScopeNamespace, id, Fail, fmt.Sprintf("ExternalSecret %s is not Ready: %s: %s", ref.Name, reason, msg),
+			fmt.Sprintf("check that key %s exists in the store %s %s and that the store is Ready", ref.RemoteKey, r.sys.Secrets.StoreKind, r.sys.Secrets.StoreName))
+	default:
+		r.add(ScopeNamespace, id, OK, "ExternalSecret "+ref.Name+" is synced (Ready)", "")
+	}
+}

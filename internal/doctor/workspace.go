@@ -1,0 +1,574 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
+	dep := r.snap.Deployment(ws.Name)
+	pod := r.snap.CurrentPod(ws.Name)
+	stopped := r.checkDeployment(ws, dep)
+	r.checkPVC(ctx, ws, r.snap.PVC(ws.Name), pod)
+	if ws.Backup.Mode == model.BackupInline {
+		r.checkBackupRepository(ctx, ws)
+	}
+	r.checkRoute(ws, r.snap.Route(ws.Name))
+	if dep == nil || stopped {
+		return
+	}
+	r.checkPod(ws, dep, pod)
+	if pod == nil {
+		return
+	}
+	r.checkScheduling(ws, pod)
+	r.checkImages(ws, pod)
+	r.checkClone(ws, pod)
+	r.checkSeedAuth(ws, pod)
+	r.checkOOM(ws, pod)
+	r.checkGit(ctx, ws, pod)
+}
+
+// kubectl returns a kubectl command line for the workspace namespace.
+func (r *run) kubectl(args string) string { return "kubectl -n " + r.sys.Namespace + " " + args }
+
+func (r *run) checkDeployment(ws *model.Workspace, dep *appsv1.Deployment) (stopped bool) {
+	switch {
+	case dep == nil:
+		r.add(ws.Name, "deployment", Fail, "Deployment "+ws.Name+" not found: the workspace is not applied",
+			"ocw apply -f "+r.opts.SpecFile+", or commit the rendered tree and let Flux reconcile (flux get kustomizations -A)")
+	case dep.Spec.Replicas != nil && *dep.Spec.Replicas == 0:
+		r.add(ws.Name, "deployment", Warn, "Deployment "+ws.Name+" is scaled to 0 (stopped)",
+			r.kubectl("scale deployment/"+ws.Name+" --replicas=1")+" to start it")
+		return true
+	default:
+		r.add(ws.Name, "deployment", OK, "Deployment "+ws.Name+" exists", "")
+	}
+	return false
+}
+
+// warnings returns the namespace's Warning events about an object, newest last.
+func (r *run) warnings(kind, name string) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range r.events {
+		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.Type == corev1.EventTypeWarning {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b).Time) })
+	return out
+}
+
+func eventTime(e corev1.Event) metav1.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp
+	case !e.EventTime.IsZero():
+		return metav1.Time{Time: e.EventTime.Time}
+	}
+	return e.CreationTimestamp
+}
+
+// checkPVC: Bound, or why not (no or unknown storage class, provisioning
+// errors, waiting for the pod); and Multi-Attach errors of the pod.
+func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
+	if pvc == nil {
+		r.add(ws.Name, "pvc", Fail, "PVC "+ws.Name+" not found: the workspace is not applied",
+			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
+		return
+	}
+	switch pvc.Status.Phase {
+	case corev1.ClaimBound:
+		if pod != nil {
+			for _, e := range r.warnings("Pod", pod.Name) {
+				if e.Reason == "FailedAttachVolume" && strings.Contains(e.Message, "Multi-Attach") {
+					r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Bound but cannot be attached: "+e.Message,
+						"another node still holds the ReadWriteOnce volume (an old pod, or a node that went away): delete the old pod, or once that node is gone delete its VolumeAttachment (kubectl get volumeattachment | grep "+pvc.Spec.VolumeName+")")
+					return
+				}
+			}
+		}
+		msg := "PVC " + pvc.Name + " is Bound"
+		if q, ok := pvc.Status.Capacity[corev1.ResourceStorage]; ok {
+			msg += ", " + q.String()
+		}
+		if pvc.Spec.StorageClassName != nil {
+			msg += ", class " + *pvc.Spec.StorageClassName
+		}
+		r.add(ws.Name, "pvc", OK, msg, "")
+		return
+	case corev1.ClaimLost:
+		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Lost: its PersistentVolume is gone",
+			"the data is gone with the volume: restore it from a backup (VolSync ReplicationDestination), or delete the PVC and let the workspace clone afresh")
+		return
+	}
+
+	// Pending: find out why.
+	class := ""
+	if pvc.Spec.StorageClassName != nil {
+		class = *pvc.Spec.StorageClassName
+	}
+	if class == "" {
+		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: it has no storage class and the cluster has no default StorageClass",
+			"set storage.storageClass in the spec (see the storage-class check), or mark a StorageClass default")
+		return
+	}
+	sc, err := r.c.Kube.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: StorageClass "+class+" does not exist",
+			"set storage.storageClass in the spec to an existing class (kubectl get storageclass); the PVC's class cannot change, so delete the Pending PVC after fixing the spec")
+		return
+	}
+	if ev := r.warnings("PersistentVolumeClaim", pvc.Name); len(ev) > 0 {
+		last := ev[len(ev)-1]
+		r.add(ws.Name, "pvc", Fail, fmt.Sprintf("PVC %s is Pending: %s: %s", pvc.Name, last.Reason, last.Message),
+			"check the storage provisioner of class "+class+" (its controller logs), or choose another class")
+		return
+	}
+	if err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer &&
+		(pod == nil || pod.Spec.NodeName == "") {
+		r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending until the pod is scheduled (class "+class+" binds on first use)",
+			"see the scheduling check")
+		return
+	}
+	r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending: the provisioner of class "+class+" has not created a volume yet",
+		r.kubectl("describe pvc "+pvc.Name))
+}
+
+func (r *run) checkBackupRepository(ctx context.Context, ws *model.Workspace) {
+	name := ws.Backup.Repository
+	_, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		r.add(ws.Name, "backup-repository", Fail, "restic repository Secret "+name+" not found: VolSync cannot back up",
+			"create Secret "+name+" with RESTIC_REPOSITORY, RESTIC_PASSWORD and the storage credentials, or set backup.repository in the spec")
+	case err != nil:
+		r.add(ws.Name, "backup-repository", Warn, fmt.Sprintf("cannot read Secret %s: %v", name, err), "")
+	default:
+		r.add(ws.Name, "backup-repository", OK, "restic repository Secret "+name+" exists", "")
+	}
+}
+
+// checkRoute reads the route's status for the spec's Gateway: Accepted and
+// ResolvedRefs, with fixes for the usual reasons.
+func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute) {
+	if r.snap.RoutesMissing {
+		r.add(ws.Name, "route", Fail, "the HTTPRoute CRD is not installed", "see the gateway-api check")
+		return
+	}
+	if route == nil {
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" not found: the workspace is not reachable",
+			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
+		return
+	}
+	gw := ws.Gateway.Namespace + "/" + ws.Gateway.Name
+	var parent *gatewayv1.RouteParentStatus
+	for i := range route.Status.Parents {
+		if status.SameParent(route.Status.Parents[i].ParentRef, route.Namespace, ws.Gateway) {
+			parent = &route.Status.Parents[i]
+			break
+		}
+	}
+	if parent == nil {
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" has no status from Gateway "+gw+": no Gateway controller has accepted it",
+			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
+		return
+	}
+	cond := func(t gatewayv1.RouteConditionType) *metav1.Condition {
+		for i := range parent.Conditions {
+			if parent.Conditions[i].Type == string(t) {
+				return &parent.Conditions[i]
+			}
+		}
+		return nil
+	}
+	if c := cond(gatewayv1.RouteConditionAccepted); c == nil || c.Status != metav1.ConditionTrue {
+		msg, reason := "no Accepted condition", ""
+		if c != nil {
+			reason = c.Reason
+			msg = fmt.Sprintf("Accepted=%s: %s: %s", c.Status, c.Reason, c.Message)
+		}
+		fix := r.kubectl("describe httproute " + ws.Name)
+		switch gatewayv1.RouteConditionReason(reason) {
+		case gatewayv1.RouteReasonNotAllowedByListeners:
+			fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
+		case gatewayv1.RouteReasonNoMatchingListenerHostname:
+			fix = "host " + ws.Host + " is outside the listener's hostname: change the spec's domain/host or the listener"
+		case gatewayv1.RouteReasonNoMatchingParent:
+			fix = "Gateway " + gw + " has no listener " + ws.Gateway.SectionName + ": fix gateway.sectionName in the spec"
+		}
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+gw+": "+msg, fix)
+		return
+	}
+	if c := cond(gatewayv1.RouteConditionResolvedRefs); c != nil && c.Status != metav1.ConditionTrue {
+		fix := r.kubectl("describe httproute " + ws.Name)
+		switch gatewayv1.RouteConditionReason(c.Reason) {
+		case gatewayv1.RouteReasonBackendNotFound:
+			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
+		case gatewayv1.RouteReasonRefNotPermitted:
+			fix = "a cross-namespace reference needs a ReferenceGrant in the target namespace"
+		}
+		r.add(ws.Name, "route", Fail, fmt.Sprintf("HTTPRoute %s is accepted but its backend does not resolve: ResolvedRefs=%s: %s: %s", ws.Name, c.Status, c.Reason, c.Message), fix)
+		return
+	}
+	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+gw+" and resolves; "+ws.URL(), "")
+}
+
+// checkPod is the overall verdict on the workspace's pod: Ready, or why
+// not when the cause is in OpenCode's own container (the init containers,
+// images, scheduling and OOM kills have their own checks).
+func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.Pod) {
+	if pod == nil {
+		for _, c := range dep.Status.Conditions {
+			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+				r.add(ws.Name, "pod", Fail, "no pod: the ReplicaSet cannot create it: "+c.Message,
+					"fix what the message says (a Pod Security violation means the pod spec was changed by hand); "+r.kubectl("describe replicaset -l "+model.LabelWorkspace+"="+ws.Name))
+				return
+			}
+		}
+		r.add(ws.Name, "pod", Warn, "no pod yet", r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
+		return
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		r.add(ws.Name, "pod", Fail, fmt.Sprintf("pod %s failed: %s: %s", pod.Name, pod.Status.Reason, pod.Status.Message),
+			r.kubectl("delete pod "+pod.Name)+" to get a new one (the Deployment replaces it)")
+		return
+	}
+	restarts := int32(0)
+	cs := status.ContainerStatus(pod, build.ContainerOpenCode)
+	if cs != nil {
+		restarts = cs.RestartCount
+	}
+	if status.PodReady(pod) {
+		r.add(ws.Name, "pod", OK, fmt.Sprintf("pod %s is Ready (OpenCode restarts: %d)", pod.Name, restarts), "")
+		return
+	}
+	if cs != nil && cs.State.Waiting != nil {
+		w := cs.State.Waiting
+		switch w.Reason {
+		case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+			r.add(ws.Name, "pod", Fail, fmt.Sprintf("OpenCode cannot start: %s: %s", w.Reason, w.Message),
+				"a missing Secret or key is the usual cause: see the secret checks; "+r.kubectl("describe pod "+pod.Name))
+			return
+		case "CrashLoopBackOff":
+			t := cs.LastTerminationState.Terminated
+			if t != nil && t.Reason == "OOMKilled" {
+				r.add(ws.Name, "pod", Fail, "OpenCode keeps getting OOMKilled", "see the oom check")
+				return
+			}
+			msg := "OpenCode keeps crashing"
+			if t != nil {
+				msg += fmt.Sprintf(" (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
+				if m := strings.TrimSpace(t.Message); m != "" {
+					msg += ": " + truncate(m, 300)
+				}
+			}
+			r.add(ws.Name, "pod", Fail, msg, r.kubectl("logs "+pod.Name+" -c "+build.ContainerOpenCode+" --previous"))
+			return
+		}
+	}
+	reason, check := notReadyReason(pod)
+	fix := "OpenCode's first start can take minutes; if it persists, " + r.kubectl("describe pod "+pod.Name)
+	if check != "" {
+		fix = "see the " + check + " check"
+	}
+	r.add(ws.Name, "pod", Warn, "pod "+pod.Name+" is not Ready yet: "+reason, fix)
+}
+
+// notReadyReason describes a not-ready pod briefly and names the check
+// that explains it, if one does.
+func notReadyReason(pod *corev1.Pod) (reason, check string) {
+	if c := status.PodCondition(pod, corev1.PodScheduled); c == nil || c.Status != corev1.ConditionTrue {
+		return "not scheduled", "scheduling"
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			w := cs.State.Waiting
+			switch {
+			case w != nil && status.ImagePullReason(w.Reason):
+				return cs.Name + " is " + w.Reason, "images"
+			case w != nil && w.Reason != "PodInitializing" && cs.Name != build.ContainerOpenCode:
+				return cs.Name + " is " + w.Reason, cs.Name
+			case w != nil && w.Reason != "PodInitializing":
+				return cs.Name + " is " + w.Reason, ""
+			case cs.State.Running != nil && cs.Name != build.ContainerOpenCode:
+				return cs.Name + " is running", cs.Name
+			case cs.State.Running != nil && !cs.Ready:
+				return "OpenCode is running but not answering its health check yet", ""
+			}
+		}
+	}
+	return "phase " + string(pod.Status.Phase), ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (r *run) checkScheduling(ws *model.Workspace, pod *corev1.Pod) {
+	c := status.PodCondition(pod, corev1.PodScheduled)
+	switch {
+	case c != nil && c.Status == corev1.ConditionTrue:
+		node := pod.Spec.NodeName
+		if node == "" {
+			node = "a node"
+		}
+		r.add(ws.Name, "scheduling", OK, "pod scheduled on "+node, "")
+	case c != nil && c.Reason == corev1.PodReasonUnschedulable:
+		msg := strings.ToLower(c.Message)
+		fix := r.kubectl("describe pod " + pod.Name)
+		switch {
+		case strings.Contains(msg, "insufficient memory") || strings.Contains(msg, "insufficient cpu"):
+			fix = fmt.Sprintf("lower resources.requests in the spec (now cpu %s, memory %s) or add node capacity",
+				quantity(ws.Resources.Requests, corev1.ResourceCPU), quantity(ws.Resources.Requests, corev1.ResourceMemory))
+		case strings.Contains(msg, "persistentvolumeclaim"):
+			fix = "the PVC is not bound: see the pvc check"
+		case strings.Contains(msg, "volume node affinity"):
+			fix = "the volume is tied to a node or zone where the pod cannot run: free that node, or move the data to a new PVC"
+		case strings.Contains(msg, "taint"):
+			fix = "every node has a taint the pod does not tolerate: untaint a node or add capacity"
+		}
+		r.add(ws.Name, "scheduling", Fail, "pod "+pod.Name+" is Unschedulable: "+c.Message, fix)
+	default:
+		r.add(ws.Name, "scheduling", Warn, "pod "+pod.Name+" is not scheduled yet",
+			"check that a scheduler runs; "+r.kubectl("describe pod "+pod.Name))
+	}
+}
+
+func quantity(l corev1.ResourceList, n corev1.ResourceName) string {
+	if q, ok := l[n]; ok {
+		return q.String()
+	}
+	return "unset"
+}
+
+// specImageField is the spec field that sets each container's image.
+var specImageField = map[string]string{
+	build.ContainerClone:    "images.clone",
+	build.ContainerSeedAuth: "images.seed",
+	build.ContainerOpenCode: "images.opencode",
+}
+
+func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
+	var problems, fields []string
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
+				problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
+				fields = append(fields, specImageField[cs.Name])
+			}
+		}
+	}
+	if len(problems) > 0 {
+		r.add(ws.Name, "images", Fail, strings.Join(problems, "; "),
+			"check "+strings.Join(dedupe(fields), ", ")+" in the spec: the image and tag must exist and the registry be reachable from the nodes (a private registry needs an imagePullSecret on the namespace's default ServiceAccount)")
+		return
+	}
+	r.add(ws.Name, "images", OK, "no image pull errors", "")
+}
+
+func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+func containerImage(pod *corev1.Pod, name string) string {
+	if c := containerSpec(pod, name); c != nil {
+		return c.Image
+	}
+	return "?"
+}
+
+func memoryLimit(pod *corev1.Pod, name string) string {
+	if c := containerSpec(pod, name); c != nil {
+		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+			return q.String()
+		}
+	}
+	return "none"
+}
+
+// cloneFix is what a person does about each clone result.
+func (r *run) cloneFix(ws *model.Workspace, code string) string {
+	restart := r.kubectl("rollout restart deployment/" + ws.Name)
+	token := "ocw secrets git-token -f " + r.opts.SpecFile
+	if r.sys.Secrets.Doppler {
+		token = "update " + r.sys.Secrets.Git.RemoteKey + " in Doppler"
+	}
+	switch code {
+	case boot.ResultAuthFailed:
+		return "store a token that can read " + ws.Repo.URL + " (" + token + "), then " + restart
+	case boot.ResultNotFound:
+		return "check the repo URL in the spec (" + ws.Repo.URL + ") and that the token can read it (" + token + "), then " + restart
+	case boot.ResultNotARepo:
+		return ws.Repo.Path() + " on the volume is not a git repository: move it aside from a pod that mounts PVC " + ws.Name + " (subPath " + model.WorkspaceSubPath + "), or set dir in the spec; then " + restart
+	case boot.ResultOriginMismatch:
+		return ws.Repo.Path() + " holds another repository: fix repo in the spec, or move the folder aside, or (same repository) git remote set-url origin " + ws.Repo.URL + " in the workspace; then " + restart
+	case boot.ResultNetwork:
+		return "the cluster could not reach " + ws.Repo.Host + ": check DNS and egress (NetworkPolicy, proxy) from namespace " + r.sys.Namespace + "; the next start retries (" + restart + ")"
+	case "OOMKilled":
+		return "the clone needs more memory than its limit: set git.filter: blob:none in the spec (a partial clone), then " + restart
+	}
+	return r.kubectl("logs "+"deployment/"+ws.Name+" -c "+build.ContainerClone) + " for details; then " + restart
+}
+
+func (r *run) checkClone(ws *model.Workspace, pod *corev1.Pod) {
+	st := status.StepOf(pod, build.ContainerClone)
+	switch {
+	case st == nil || st.Code == "waiting":
+		r.add(ws.Name, "clone", Warn, "the clone has not run yet", "wait for the pod to start; see the scheduling, pvc and images checks")
+	case st.Code == "running":
+		msg := "the clone is running"
+		if st.Message != "" {
+			msg += " (" + st.Message + ")"
+		}
+		r.add(ws.Name, "clone", Warn, msg, "wait; a large repository takes a while")
+	case st.ExitCode == 0:
+		r.add(ws.Name, "clone", OK, st.Code+": "+st.Message, "")
+	default:
+		msg := "clone failed: " + st.Code
+		if st.Message != "" {
+			msg += ": " + truncate(st.Message, 400)
+		}
+		if st.Code == "OOMKilled" {
+			msg += " (memory limit " + memoryLimit(pod, build.ContainerClone) + ")"
+		}
+		r.add(ws.Name, "clone", Fail, msg, r.cloneFix(ws, st.Code))
+	}
+}
+
+func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
+	st := status.StepOf(pod, build.ContainerSeedAuth)
+	seed := "ocw auth seed -f " + r.opts.SpecFile
+	if r.sys.Secrets.Doppler {
+		seed = "put auth.json in Doppler key " + r.sys.Secrets.Copilot.RemoteKey + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
+	}
+	restart := r.kubectl("rollout restart deployment/" + ws.Name)
+	switch {
+	case st == nil || !st.Finished:
+		r.add(ws.Name, "seed-auth", Warn, "auth seeding has not run yet (it runs after the clone)", "see the clone check")
+		return
+	case st.ExitCode != 0:
+		msg := "auth seeding failed: " + st.Code + ": " + truncate(st.Message, 300)
+		fix := "check that the volume is writable by uid " + fmt.Sprint(ws.UID) + " / gid " + fmt.Sprint(ws.GID) + "; " + r.kubectl("logs "+pod.Name+" -c "+build.ContainerSeedAuth)
+		if st.Code == "OOMKilled" {
+			msg += " (memory limit " + memoryLimit(pod, build.ContainerSeedAuth) + ")"
+		}
+		r.add(ws.Name, "seed-auth", Fail, msg, fix)
+		return
+	}
+	switch st.Code {
+	case boot.AuthMissing:
+		r.add(ws.Name, "seed-auth", Warn, "no Copilot login was seeded: "+st.Message, seed+", then "+restart+" (Reloader does that when enabled)")
+		return
+	case boot.AuthInvalid:
+		r.add(ws.Name, "seed-auth", Fail, "the Copilot Secret is not a valid auth.json: "+st.Message, seed+", then "+restart)
+		return
+	}
+	c := status.CopilotOf(pod, r.snap.Secret(r.sys.Secrets.Copilot.Name))
+	if c.Seeded == status.CopilotChanged {
+		r.add(ws.Name, "seed-auth", Warn, "Secret "+r.sys.Secrets.Copilot.Name+" changed after this pod seeded auth.json: the workspace still uses the previous login",
+			"ocw auth push "+ws.Name+" -f "+r.opts.SpecFile+" (no restart), or "+restart)
+		return
+	}
+	r.add(ws.Name, "seed-auth", OK, st.Code+": "+st.Message, "")
+}
+
+// checkOOM reports any container whose last end was an OOM kill, with the
+// limit in force. It fails while the container is down because of it and
+// warns once it runs again.
+func (r *run) checkOOM(ws *model.Workspace, pod *corev1.Pod) {
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range list {
+			t := status.LastTermination(&cs)
+			if t == nil || t.Reason != "OOMKilled" {
+				continue
+			}
+			limit := memoryLimit(pod, cs.Name)
+			msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
+			var fix string
+			switch cs.Name {
+			case build.ContainerOpenCode:
+				fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
+			case build.ContainerClone:
+				fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
+			default:
+				fix = r.kubectl("describe pod " + pod.Name)
+			}
+			v := Fail
+			if cs.State.Running != nil || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
+				v = Warn
+				msg += "; it runs again now"
+			}
+			r.add(ws.Name, "oom", v, msg, fix)
+			return
+		}
+	}
+	r.add(ws.Name, "oom", OK, "no container was OOMKilled", "")
+}
+
+// exitStatus is implemented by client-go's exec exit errors.
+type exitStatus interface{ ExitStatus() int }
+
+// checkGit runs `git --version` in the OpenCode container: OpenCode without
+// git loses diffs and snapshots, and the workspace terminal cannot pull.
+func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod) {
+	cs := status.ContainerStatus(pod, build.ContainerOpenCode)
+	if cs == nil || cs.State.Running == nil {
+		r.add(ws.Name, "git", Warn, "not checked: OpenCode is not running", "run ocw doctor again once the workspace is Ready")
+		return
+	}
+	if r.opts.Exec == nil {
+		r.add(ws.Name, "git", Warn, "not checked (exec disabled)", "")
+		return
+	}
+	out, errOut, err := r.opts.Exec.Exec(ctx, r.sys.Namespace, pod.Name, build.ContainerOpenCode, []string{"git", "--version"})
+	image := containerImage(pod, build.ContainerOpenCode)
+	noGit := "use an OpenCode image that includes git (images.opencode in the spec), e.g. one built FROM " + image + " with git added"
+	if err != nil {
+		var es exitStatus
+		text := strings.ToLower(err.Error() + " " + errOut)
+		switch {
+		case errors.As(err, &es) && (es.ExitStatus() == 127 || es.ExitStatus() == 126),
+			strings.Contains(text, "executable file not found"), strings.Contains(text, "no such file"):
+			r.add(ws.Name, "git", Fail, "git is not available in image "+image, noGit)
+		case strings.Contains(text, "forbidden"):
+			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
+				"doctor needs permission to create pods/exec in namespace "+r.sys.Namespace)
+		default:
+			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
+				"the API server could not reach the pod's kubelet; try "+r.kubectl("exec "+pod.Name+" -c "+build.ContainerOpenCode+" -- git --version"))
+		}
+		return
+	}
+	v := strings.TrimSpace(out)
+	if !strings.HasPrefix(v, "git version") {
+		r.add(ws.Name, "git", Fail, "git --version printed something unexpected in image "+image, noGit)
+		return
+	}
+	r.add(ws.Name, "git", OK, v+" in image "+image, "")
+}

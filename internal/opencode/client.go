@@ -1,0 +1,173 @@
+// Package opencode is a small client for the parts of OpenCode's HTTP API
+// ocw uses: health, setting a provider's credentials, and disposing the
+// instance so a changed provider is loaded (checked against OpenCode
+// v1.18.33). Every route needs basic auth, including health.
+//
+// Error messages never include response bodies: OpenCode's validation
+// errors echo the offending input values, which for /auth are credentials.
+package opencode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultUsername is OpenCode's basic-auth user when
+// OPENCODE_SERVER_USERNAME is unset.
+const DefaultUsername = "opencode"
+
+// Client talks to one OpenCode server.
+type Client struct {
+	base     *url.URL
+	username string
+	password string
+	http     *http.Client
+}
+
+// New returns a client for the server at base (scheme://host[:port]/; any
+// path is ignored: OpenCode has no base-path support).
+func New(base, username, password string) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("opencode: bad URL %q: %w", base, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("opencode: URL %q must be http(s)://host[:port]/", base)
+	}
+	if u.User != nil {
+		// Credentials travel in the Authorization header only.
+		return nil, fmt.Errorf("opencode: the URL must not contain credentials")
+	}
+	if username == "" {
+		username = DefaultUsername
+	}
+	return &Client{
+		base:     &url.URL{Scheme: u.Scheme, Host: u.Host},
+		username: username,
+		password: password,
+		http:     &http.Client{Timeout: 30 * time.Second},
+	}, nil
+}
+
+// WithHTTPClient replaces the HTTP client (tests, custom TLS).
+func (c *Client) WithHTTPClient(h *http.Client) *Client {
+	c.http = h
+	return c
+}
+
+// URL is the server's base URL (no credentials).
+func (c *Client) URL() string { return c.base.String() + "/" }
+
+// Health is the answer of GET /global/health.
+type Health struct {
+	Healthy bool   `json:"healthy"`
+	Version string `json:"version"`
+}
+
+// Health checks the server and the credentials.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	body, err := c.do(ctx, http.MethodGet, "/global/health", nil)
+	if err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return h, fmt.Errorf("opencode: GET /global/health: unexpected answer")
+	}
+	return h, nil
+}
+
+// SetAuth stores credentials for a provider (PUT /auth/{provider}); OpenCode
+// writes them to its auth.json. info is the provider's auth.json entry.
+func (c *Client) SetAuth(ctx context.Context, provider string, info json.RawMessage) error {
+	body, err := c.do(ctx, http.MethodPut, "/auth/"+url.PathEscape(provider), info)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(body)) != "true" {
+		return fmt.Errorf("opencode: PUT /auth/%s: unexpected answer", provider)
+	}
+	return nil
+}
+
+// Dispose drops the loaded instance (POST /instance/dispose); the next
+// request loads providers again, so new credentials take effect without a
+// restart.
+func (c *Client) Dispose(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/instance/dispose", nil)
+	return err
+}
+
+// Providers lists the ids of the configured providers (GET /config/providers).
+func (c *Client) Providers(ctx context.Context) ([]string, error) {
+	body, err := c.do(ctx, http.MethodGet, "/config/providers", nil)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Providers []struct {
+			ID string `json:"id"`
+		} `json:"providers"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("opencode: GET /config/providers: unexpected answer")
+	}
+	ids := make([]string, 0, len(resp.Providers))
+	for _, p := range resp.Providers {
+		ids = append(ids, p.ID)
+	}
+	return ids, nil
+}
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Method, Path string
+	Code         int
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("opencode: %s %s: HTTP %d %s", e.Method, e.Path, e.Code, http.StatusText(e.Code))
+	if e.Code == http.StatusUnauthorized {
+		msg += " (wrong server user name or password)"
+	}
+	return msg
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	u := *c.base
+	u.Path = path
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return nil, fmt.Errorf("opencode: %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.SetBasicAuth(c.username, c.password)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// url.Error names the URL, which carries no credentials.
+		return nil, fmt.Errorf("opencode: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("opencode: %s %s: reading answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode}
+	}
+	return data, nil
+}

@@ -1,0 +1,163 @@
+// Package opencodetest runs the real OpenCode binary (the pinned version from
+// hack/opencode.sh) on 127.0.0.1 for tests, with HOME and the XDG dirs in a
+// temp dir so nothing touches the user's own OpenCode.
+package opencodetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a running `opencode serve`.
+type Server struct {
+	URL      string
+	Username string
+	Password string
+	// Home is HOME; DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
+	Home, DataDir string
+}
+
+// AuthPath is the server's auth.json.
+func (s *Server) AuthPath() string { return filepath.Join(s.DataDir, "auth.json") }
+
+// Binary returns the OpenCode binary: $OCW_OPENCODE, else what
+// hack/opencode.sh prints (it installs the pinned version when missing).
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("OCW_OPENCODE"); p != "" {
+		return p
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", filepath.Join(root, "hack", "opencode.sh")).Output()
+	if err != nil {
+		t.Fatalf("OCW_OPENCODE is unset and hack/opencode.sh failed: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("opencodetest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// syncBuffer collects the server's output for failure reports.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start runs `opencode serve` with password and waits until it answers
+// /global/health. The process is killed when the test ends.
+func Start(t testing.TB, password string) *Server {
+	t.Helper()
+	bin := Binary(t)
+	home := t.TempDir()
+	work := filepath.Join(home, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	s := &Server{
+		URL:      "http://127.0.0.1:" + strconv.Itoa(port) + "/",
+		Username: "opencode",
+		Password: password,
+		Home:     home,
+		DataDir:  filepath.Join(home, ".local", "share", "opencode"),
+	}
+	cmd := exec.Command(bin, "serve", "--hostname", "127.0.0.1", "--port", strconv.Itoa(port))
+	cmd.Dir = work
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share"),
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"OPENCODE_SERVER_PASSWORD=" + password,
+	}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Own process group, so the kill reaches anything it spawns.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	})
+
+	// A request made while OpenCode starts can hang: bound each one.
+	client := &http.Client{Timeout: 2 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"global/health", nil)
+		req.SetBasicAuth(s.Username, password)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("opencode serve exited early:\n%s", out.String())
+		case <-ctx.Done():
+			t.Fatalf("opencode serve did not become healthy in 90s:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

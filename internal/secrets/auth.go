@@ -1,0 +1,228 @@
+// Package secrets creates and updates the shared Secrets of a workspace
+// namespace (git token, server password, OpenCode's auth.json) and reads and
+// validates a local auth.json.
+//
+// Secret values never appear in error messages: messages name files,
+// Secrets, keys and provider ids only.
+package secrets
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// CopilotProvider is the provider id of GitHub Copilot in auth.json.
+const CopilotProvider = "github-copilot"
+
+// DefaultAuthPath is where OpenCode keeps its logins on this machine:
+// $XDG_DATA_HOME/opencode/auth.json, else ~/.local/share/opencode/auth.json.
+func DefaultAuthPath(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "opencode", "auth.json"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("cannot locate auth.json: no home directory; pass --from PATH")
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "share", "opencode", "auth.json"), nil
+}
+
+// Auth is a validated auth.json, reduced to the providers ocw copies.
+type Auth struct {
+	// Content is the auth.json to store in the Secret: the selected entries,
+	// keys sorted, indented. The same input always gives the same bytes, so
+	// an unchanged login is recognised and not written again.
+	Content []byte
+	// Copilot is the github-copilot entry, the body of PUT /auth/github-copilot.
+	Copilot json.RawMessage
+	// Providers are the ids in Content; Skipped those left out.
+	Providers, Skipped []string
+}
+
+// Summary describes the content without revealing it: size and a short
+// sha256 (the seed-auth container records the same hash next to auth.json,
+// in auth.json.ocw-seeded).
+func (a *Auth) Summary() string { return Fingerprint(a.Content) }
+
+// Fingerprint is "<n> bytes, sha256 <first 12 hex digits>".
+func Fingerprint(b []byte) string {
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%d bytes, sha256 %s", len(b), hex.EncodeToString(sum[:])[:12])
+}
+
+// copilotEntry is the github-copilot entry's schema as OpenCode v1.18
+// validates it on PUT /auth (type, refresh, access, expires >= 0).
+type copilotEntry struct {
+	Type    *string  `json:"type"`
+	Refresh *string  `json:"refresh"`
+	Access  *string  `json:"access"`
+	Expires *float64 `json:"expires"`
+}
+
+// ReadAuthFile reads and validates auth.json at path (see ParseAuth).
+func ReadAuthFile(path string, allProviders bool) (*Auth, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: log in to GitHub Copilot with OpenCode on this machine first (opencode auth login), or pass --from PATH", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	a, err := ParseAuth(data, allProviders)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+// ParseAuth validates an auth.json: a JSON object holding a github-copilot
+// entry of type oauth with a non-empty refresh token. Only that entry is
+// kept unless allProviders is set: a workspace should not receive API keys
+// it was not meant to have.
+func ParseAuth(data []byte, allProviders bool) (*Auth, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errors.New("auth.json is empty")
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &entries); err != nil {
+		// The JSON error would quote part of the input: report the position only.
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, fmt.Errorf("not valid JSON (syntax error at byte %d)", syn.Offset)
+		}
+		return nil, errors.New("not a JSON object of providers")
+	}
+	if entries == nil {
+		return nil, errors.New("not a JSON object of providers")
+	}
+	ids := make([]string, 0, len(entries))
+	for id := range entries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	raw, ok := entries[CopilotProvider]
+	if !ok {
+		have := "none"
+		if len(ids) > 0 {
+			have = strings.Join(ids, ", ")
+		}
+		return nil, fmt.Errorf("no %s login (providers present: %s): run opencode auth login and choose GitHub Copilot", CopilotProvider, have)
+	}
+	copilot, err := validateCopilot(raw)
+	if err != nil {
+		return nil, err
+	}
+
+	keep := map[string]json.RawMessage{CopilotProvider: copilot}
+	a := &Auth{Copilot: copilot}
+	for _, id := range ids {
+		if id == CopilotProvider {
+			continue
+		}
+		if allProviders {
+			var c bytes.Buffer
+			if err := json.Compact(&c, entries[id]); err != nil {
+				return nil, fmt.Errorf("provider %s: not valid JSON", id)
+			}
+			keep[id] = c.Bytes()
+		} else {
+			a.Skipped = append(a.Skipped, id)
+		}
+	}
+	for id := range keep {
+		a.Providers = append(a.Providers, id)
+	}
+	slices.Sort(a.Providers)
+	a.Content, err = json.MarshalIndent(keep, "", "  ")
+	if err != nil {
+		return nil, errors.New("cannot encode auth.json")
+	}
+	return a, nil
+}
+
+func validateCopilot(raw json.RawMessage) (json.RawMessage, error) {
+	var e copilotEntry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("%s entry is not an object with type, refresh, access and expires", CopilotProvider)
+	}
+	switch {
+	case e.Type == nil:
+		return nil, fmt.Errorf("%s entry has no type (want oauth)", CopilotProvider)
+	case *e.Type != "oauth":
+		return nil, fmt.Errorf("%s entry has type %q, want oauth: log in again with opencode auth login", CopilotProvider, *e.Type)
+	case e.Refresh == nil || strings.TrimSpace(*e.Refresh) == "":
+		return nil, fmt.Errorf("%s entry has no refresh token: log in again with opencode auth login", CopilotProvider)
+	case e.Expires != nil && *e.Expires < 0:
+		return nil, fmt.Errorf("%s entry has a negative expires", CopilotProvider)
+	}
+	var c bytes.Buffer
+	if err := json.Compact(&c, raw); err != nil {
+		return nil, fmt.Errorf("%s entry is not valid JSON", CopilotProvider)
+	}
+	return c.Bytes(), nil
+}
+
+// PushBody checks that the github-copilot entry has every field OpenCode's
+// PUT /auth requires (older logins may lack access or expires).
+func (a *Auth) PushBody() (json.RawMessage, error) {
+	var e copilotEntry
+	if err := json.Unmarshal(a.Copilot, &e); err != nil {
+		return nil, err
+	}
+	if e.Access == nil || e.Expires == nil {
+		return nil, fmt.Errorf("%s entry lacks access or expires, which OpenCode's API requires: log in again with opencode auth login", CopilotProvider)
+	}
+	return a.Copilot, nil
+}
+
+// MergeCopilot returns existing (an auth.json) with its github-copilot entry
+// replaced by copilot, keeping the other providers; existing content that is
+// not a JSON object is replaced entirely.
+func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
+	entries := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(existing)) > 0 {
+		if err := json.Unmarshal(existing, &entries); err != nil || entries == nil {
+			entries = map[string]json.RawMessage{}
+		}
+	}
+	for id, v := range entries {
+		var c bytes.Buffer
+		if err := json.Compact(&c, v); err != nil {
+			delete(entries, id)
+			continue
+		}
+		entries[id] = c.Bytes()
+	}
+	entries[CopilotProvider] = copilot
+	return json.MarshalIndent(entries, "", "  ")
+}
+
+// CleanToken validates a git token read from stdin or the environment: one
+// line of printable ASCII without spaces (a trailing newline is dropped).
+// A token pasted with a stray character would fail every clone later.
+func CleanToken(raw string) (string, error) {
+	t := strings.TrimRight(raw, "\r\n")
+	t = strings.TrimSpace(t)
+	if t == "" {
+		return "", errors.New("the token is empty")
+	}
+	for _, r := range t {
+		if r <= ' ' || r > '~' {
+			return "", errors.New("the token must be one line of printable ASCII without spaces")
+		}
+	}
+	return t, nil
+}

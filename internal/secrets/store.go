@@ -1,0 +1,143 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// FieldManager is the server-side apply field manager of every write.
+const FieldManager = "ocw"
+
+// Outcome says what a write did.
+type Outcome string
+
+// Outcomes of Store.Apply.
+const (
+	Created   Outcome = "created"
+	Updated   Outcome = "updated"
+	Unchanged Outcome = "unchanged"
+)
+
+// Store writes the namespace's shared Secrets.
+type Store struct {
+	Client    kubernetes.Interface
+	Namespace string
+}
+
+// Get returns the value of key in Secret name; found is false when the
+// Secret or the key is absent.
+func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, found bool, err error) {
+	sec, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
+	}
+	v, ok := sec.Data[ref.Key]
+	return v, ok, nil
+}
+
+// Apply sets key ref.Key of Secret ref.Name to value with server-side apply
+// (field manager "ocw"), leaving other keys alone. When the Secret already
+// holds exactly that value and ocw's labels, nothing is written: a Secret
+// write would make Reloader restart every workspace for nothing.
+func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (Outcome, error) {
+	cur, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	exists := err == nil
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return "", fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
+	}
+	if exists {
+		if v, ok := cur.Data[ref.Key]; ok && bytes.Equal(v, value) && hasLabels(cur.Labels, model.SharedLabels()) {
+			return Unchanged, nil
+		}
+	}
+	cfg := applycorev1.Secret(ref.Name, s.Namespace).
+		WithLabels(model.SharedLabels()).
+		WithData(map[string][]byte{ref.Key: value})
+	// Force: a Secret first made with kubectl belongs to another field
+	// manager; taking the one key over is what the user asked for.
+	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	if err != nil {
+		return "", fmt.Errorf("applying Secret %s/%s: %w", s.Namespace, ref.Name, err)
+	}
+	if exists {
+		return Updated, nil
+	}
+	return Created, nil
+}
+
+// CreateOnly creates Secret ref.Name holding value under ref.Key, or adds
+// the key when the Secret exists without it. It returns false, and writes
+// nothing, when the key already holds a value: the create is a plain POST,
+// so two racing callers cannot both believe they set the value.
+func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byte) (bool, error) {
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: s.Namespace, Labels: model.SharedLabels()},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{ref.Key: value},
+	}
+	_, err := s.Client.CoreV1().Secrets(s.Namespace).Create(ctx, sec, metav1.CreateOptions{FieldManager: FieldManager})
+	if err == nil {
+		return true, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return false, fmt.Errorf("creating Secret %s/%s: %w", s.Namespace, ref.Name, err)
+	}
+	cur, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
+	}
+	if len(cur.Data[ref.Key]) > 0 {
+		return false, nil
+	}
+	// The Secret exists without the key: add it with an update guarded by
+	// the resourceVersion just read, so a concurrent writer makes this fail
+	// instead of being overwritten.
+	cur = cur.DeepCopy()
+	if cur.Data == nil {
+		cur.Data = map[string][]byte{}
+	}
+	cur.Data[ref.Key] = value
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	maps.Copy(cur.Labels, model.SharedLabels())
+	if _, err := s.Client.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+		return false, fmt.Errorf("adding key %s to Secret %s/%s: %w", ref.Key, s.Namespace, ref.Name, err)
+	}
+	return true, nil
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// NewPassword returns 43 URL-safe characters carrying 256 random bits.
+func NewPassword() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reading random bytes: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

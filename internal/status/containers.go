@@ -1,0 +1,161 @@
+package status
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+)
+
+// ContainerStatus finds a container's status among the pod's init and main
+// containers, or nil.
+func ContainerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
+	if pod == nil {
+		return nil
+	}
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+// LastTermination is the container's current termination, else its
+// previous one (a failing init container is usually waiting in
+// CrashLoopBackOff with the failure in lastState).
+func LastTermination(cs *corev1.ContainerStatus) *corev1.ContainerStateTerminated {
+	if cs == nil {
+		return nil
+	}
+	if t := cs.State.Terminated; t != nil {
+		return t
+	}
+	return cs.LastTerminationState.Terminated
+}
+
+// Step is the outcome of a boot script (clone or seed-auth) as its
+// container reported it.
+type Step struct {
+	// Code is the script's result code (boot.Result*/boot.Auth*), or the
+	// kubelet's reason when the script wrote none (OOMKilled, Error), or
+	// "running"/"waiting" when it has not finished.
+	Code string `json:"code"`
+	// Message is the script's explanation (the termination message).
+	Message string `json:"message,omitempty"`
+	// Finished is false while the container runs or has not run yet;
+	// ExitCode is that of the finished run.
+	Finished bool  `json:"finished"`
+	ExitCode int32 `json:"exitCode"`
+	// Reason is the kubelet's termination reason (Completed, Error, OOMKilled).
+	Reason string `json:"reason,omitempty"`
+	// Waiting is the current waiting reason (CrashLoopBackOff, ...), if any.
+	Waiting string `json:"waiting,omitempty"`
+}
+
+var scriptCodes = map[string]bool{
+	boot.ResultCloned: true, boot.ResultPresent: true, boot.ResultAuthFailed: true,
+	boot.ResultNotFound: true, boot.ResultNotARepo: true, boot.ResultOriginMismatch: true,
+	boot.ResultNetwork: true, boot.ResultFailed: true,
+	boot.AuthSeeded: true, boot.AuthUnchanged: true, boot.AuthMissing: true, boot.AuthInvalid: true,
+}
+
+// StepOf reads a boot script container's outcome; nil when the pod has no
+// status for it yet.
+func StepOf(pod *corev1.Pod, container string) *Step {
+	cs := ContainerStatus(pod, container)
+	if cs == nil {
+		return nil
+	}
+	st := &Step{}
+	if w := cs.State.Waiting; w != nil {
+		st.Waiting = w.Reason
+	}
+	if cs.State.Running != nil {
+		// Running again (a retry after a failure): report the run in
+		// progress; the previous failure stays visible in Message.
+		st.Code = "running"
+		if t := cs.LastTerminationState.Terminated; t != nil && t.ExitCode != 0 {
+			code, msg := terminationCode(t)
+			st.Message = "previous run: " + code
+			if msg != "" {
+				st.Message += ": " + msg
+			}
+		}
+		return st
+	}
+	t := LastTermination(cs)
+	if t == nil {
+		st.Code = "waiting"
+		return st
+	}
+	st.Finished = true
+	st.ExitCode = t.ExitCode
+	st.Reason = t.Reason
+	st.Code, st.Message = terminationCode(t)
+	return st
+}
+
+// terminationCode reads the script's "<code>: <message>" termination
+// message; a container killed before it could write one (OOM, eviction), or
+// whose message is log lines (FallbackToLogsOnError), gets the kubelet's
+// reason instead.
+func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) {
+	code, message = boot.ParseTerminationMessage(t.Message)
+	if scriptCodes[code] && t.Reason != "OOMKilled" {
+		return code, message
+	}
+	code = t.Reason
+	if code == "" {
+		code = "failed"
+	}
+	return code, strings.TrimSpace(t.Message)
+}
+
+// Failed reports whether the step ended in failure (non-zero exit).
+func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
+
+// badWaiting are waiting reasons that do not resolve by waiting.
+var badWaiting = map[string]bool{
+	"CrashLoopBackOff":           true,
+	"ErrImagePull":               true,
+	"ImagePullBackOff":           true,
+	"InvalidImageName":           true,
+	"ErrImageNeverPull":          true,
+	"CreateContainerConfigError": true,
+	"CreateContainerError":       true,
+	"RunContainerError":          true,
+	"PreCreateHookError":         true,
+	"PostStartHookError":         true,
+}
+
+// BadWaiting reports whether a waiting reason means the container is stuck.
+func BadWaiting(reason string) bool { return badWaiting[reason] }
+
+// ImagePullReason reports whether a waiting reason is an image pull failure.
+func ImagePullReason(reason string) bool {
+	switch reason {
+	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+		return true
+	}
+	return false
+}
+
+// PodCondition returns the pod's condition of type t, or nil.
+func PodCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == t {
+			return &pod.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// PodReady reports the pod's Ready condition.
+func PodReady(pod *corev1.Pod) bool {
+	c := PodCondition(pod, corev1.PodReady)
+	return c != nil && c.Status == corev1.ConditionTrue
+}

@@ -1,0 +1,228 @@
+// Package status reports the state of every workspace in a namespace from a
+// fixed set of LIST calls (Deployments, Pods, PVCs, HTTPRoutes and Secret
+// metadata), never one GET per workspace: the cost of `ocw status` must not
+// grow with the number of workspaces. Doctor reuses the snapshot and the
+// container helpers.
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Resources read through the dynamic and metadata clients (no typed client
+// is needed, and no discovery call: the versions are fixed).
+var (
+	HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	SecretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+)
+
+// Clients are the API clients status and doctor use. They share Config, so
+// a WrapTransport on it sees every request.
+type Clients struct {
+	Config   *rest.Config
+	Kube     kubernetes.Interface
+	Dynamic  dynamic.Interface
+	Metadata metadata.Interface
+}
+
+// NewClients builds the clients for cfg.
+func NewClients(cfg *rest.Config) (*Clients, error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Config: cfg, Kube: kube, Dynamic: dyn, Metadata: md}, nil
+}
+
+// Snapshot is everything status needs from one namespace.
+type Snapshot struct {
+	Namespace   string
+	Deployments []appsv1.Deployment
+	Pods        []corev1.Pod
+	PVCs        []corev1.PersistentVolumeClaim
+	Routes      []gatewayv1.HTTPRoute
+	// RoutesMissing is set when the HTTPRoute CRD is not installed.
+	RoutesMissing bool
+	// Secrets holds metadata only: status never reads Secret values.
+	Secrets []metav1.PartialObjectMetadata
+}
+
+// Fetch lists the namespace's workspace objects: five LIST calls whatever
+// the number of workspaces.
+func Fetch(ctx context.Context, c *Clients, namespace string) (*Snapshot, error) {
+	sel := metav1.ListOptions{LabelSelector: model.LabelWorkspace}
+	s := &Snapshot{Namespace: namespace}
+
+	deps, err := c.Kube.AppsV1().Deployments(namespace).List(ctx, sel)
+	if err != nil {
+		return nil, listErr("Deployments", namespace, err)
+	}
+	s.Deployments = deps.Items
+	pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, sel)
+	if err != nil {
+		return nil, listErr("Pods", namespace, err)
+	}
+	s.Pods = pods.Items
+	pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, sel)
+	if err != nil {
+		return nil, listErr("PersistentVolumeClaims", namespace, err)
+	}
+	s.PVCs = pvcs.Items
+
+	routes, err := c.Dynamic.Resource(HTTPRouteGVR).Namespace(namespace).List(ctx, sel)
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		s.RoutesMissing = true
+	case err != nil:
+		return nil, listErr("HTTPRoutes", namespace, err)
+	default:
+		for _, u := range routes.Items {
+			var r gatewayv1.HTTPRoute
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r); err != nil {
+				return nil, fmt.Errorf("decoding HTTPRoute %s/%s: %w", namespace, u.GetName(), err)
+			}
+			s.Routes = append(s.Routes, r)
+		}
+	}
+
+	// The shared Secrets may have been made by hand or by external-secrets,
+	// without ocw's labels: list them all, metadata only.
+	secrets, err := c.Metadata.Resource(SecretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, listErr("Secrets", namespace, err)
+	}
+	s.Secrets = secrets.Items
+	return s, nil
+}
+
+func listErr(kind, ns string, err error) error {
+	return fmt.Errorf("listing %s in namespace %s: %w", kind, ns, err)
+}
+
+// Deployment returns the workspace's Deployment, or nil.
+func (s *Snapshot) Deployment(name string) *appsv1.Deployment {
+	for i := range s.Deployments {
+		if s.Deployments[i].Name == name {
+			return &s.Deployments[i]
+		}
+	}
+	return nil
+}
+
+// PVC returns the workspace's PVC, or nil.
+func (s *Snapshot) PVC(name string) *corev1.PersistentVolumeClaim {
+	for i := range s.PVCs {
+		if s.PVCs[i].Name == name {
+			return &s.PVCs[i]
+		}
+	}
+	return nil
+}
+
+// Route returns the workspace's HTTPRoute, or nil.
+func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute {
+	for i := range s.Routes {
+		if s.Routes[i].Name == name {
+			return &s.Routes[i]
+		}
+	}
+	return nil
+}
+
+// Secret returns a Secret's metadata, or nil.
+func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata {
+	for i := range s.Secrets {
+		if s.Secrets[i].Name == name {
+			return &s.Secrets[i]
+		}
+	}
+	return nil
+}
+
+// Pods returns the workspace's pods, newest first.
+func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range s.Pods {
+		if s.Pods[i].Labels[model.LabelWorkspace] == name {
+			out = append(out, &s.Pods[i])
+		}
+	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int {
+		if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// CurrentPod is the pod that represents the workspace: the newest one not
+// being deleted, else the newest (a Recreate rollout stops the old pod
+// before the new one exists).
+func (s *Snapshot) CurrentPod(name string) *corev1.Pod {
+	pods := s.PodsOf(name)
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil {
+			return p
+		}
+	}
+	if len(pods) > 0 {
+		return pods[0]
+	}
+	return nil
+}
+
+// Names of workspaces found in the cluster (by Deployment label), sorted.
+func (s *Snapshot) Names() []string {
+	var names []string
+	for _, d := range s.Deployments {
+		if n := d.Labels[model.LabelWorkspace]; n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// LastChange is when a Secret's data last changed: the newest managedFields
+// entry that owns data (the API server bumps an entry's time only when its
+// fields change, and no-op writes record nothing), else the creation time.
+func LastChange(m *metav1.PartialObjectMetadata) time.Time {
+	t := m.CreationTimestamp.Time
+	for _, f := range m.ManagedFields {
+		if f.Time == nil || f.FieldsV1 == nil || !f.Time.After(t) {
+			continue
+		}
+		if raw := string(f.FieldsV1.Raw); strings.Contains(raw, `"f:data"`) || strings.Contains(raw, `"f:stringData"`) {
+			t = f.Time.Time
+		}
+	}
+	return t
+}

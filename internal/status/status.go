@@ -1,0 +1,345 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// AnnotationCopilotPushed is set on a pod by `ocw auth push` (RFC 3339
+// time): the pod got the Copilot login through OpenCode's API, so a Secret
+// change before that time is already live.
+const AnnotationCopilotPushed = "ocw.dev/copilot-pushed-at"
+
+// Phase summarises a workspace.
+type Phase string
+
+// Phases, in the order a person cares about them.
+const (
+	// Ready: the pod is Ready (OpenCode answers its health check).
+	Ready Phase = "Ready"
+	// Starting: on its way, nothing has failed yet (scheduling, cloning,
+	// seeding, OpenCode's first start).
+	Starting Phase = "Starting"
+	// Failing: something needs a person (a failed clone, an image that
+	// cannot be pulled, an unschedulable pod, a crash loop).
+	Failing Phase = "Failing"
+	// Stopped: scaled to zero on purpose.
+	Stopped Phase = "Stopped"
+	// Missing: in the spec but not in the cluster (not applied yet).
+	Missing Phase = "Missing"
+)
+
+// Copilot seeding states.
+const (
+	CopilotYes     = "yes"     // the login in the Secret is what the workspace uses
+	CopilotNo      = "no"      // no usable login was seeded (Secret missing or invalid)
+	CopilotChanged = "changed" // the Secret changed after the pod seeded it: restart or ocw auth push
+	CopilotUnknown = "-"       // no pod has run seed-auth yet
+)
+
+// Workspace is one row of `ocw status`.
+type Workspace struct {
+	Name string `json:"name"`
+	// InSpec is false for workspaces found in the cluster but not in the spec.
+	InSpec bool   `json:"inSpec"`
+	URL    string `json:"url,omitempty"`
+	Phase  Phase  `json:"phase"`
+	// Reason explains the phase in a few words.
+	Reason   string      `json:"reason,omitempty"`
+	Pod      string      `json:"pod,omitempty"`
+	Restarts int32       `json:"restarts"`
+	PVC      PVCStatus   `json:"pvc"`
+	Clone    *Step       `json:"clone,omitempty"`
+	Copilot  Copilot     `json:"copilot"`
+	Route    RouteStatus `json:"route"`
+	Created  *time.Time  `json:"created,omitempty"`
+	Age      string      `json:"age"`
+}
+
+// PVCStatus is the workspace volume's state.
+type PVCStatus struct {
+	// Phase is Bound, Pending or Lost; "" when the PVC does not exist.
+	Phase    string `json:"phase,omitempty"`
+	Capacity string `json:"capacity,omitempty"`
+}
+
+// Copilot is the outcome of auth seeding.
+type Copilot struct {
+	Seeded string `json:"seeded"`
+	// Step is the seed-auth container's report.
+	Step *Step `json:"step,omitempty"`
+	// PushedAt is when ocw auth push last updated the running pod.
+	PushedAt *time.Time `json:"pushedAt,omitempty"`
+}
+
+// RouteStatus is the HTTPRoute's acceptance by its Gateway.
+type RouteStatus struct {
+	Exists bool `json:"exists"`
+	// Accepted/ResolvedRefs are nil until a Gateway controller reports.
+	Accepted     *bool `json:"accepted,omitempty"`
+	ResolvedRefs *bool `json:"resolvedRefs,omitempty"`
+}
+
+// Report is the status of every workspace in a namespace.
+type Report struct {
+	Namespace  string      `json:"namespace"`
+	Workspaces []Workspace `json:"workspaces"`
+	Notes      []string    `json:"notes,omitempty"`
+}
+
+// Collect fetches the namespace and builds the report.
+func Collect(ctx context.Context, c *Clients, sys *model.System, now time.Time) (*Report, error) {
+	snap, err := Fetch(ctx, c, sys.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return Build(sys, snap, now), nil
+}
+
+// Build derives the report from a snapshot: every workspace of the spec in
+// spec order, then workspaces found only in the cluster.
+func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
+	r := &Report{Namespace: sys.Namespace}
+	var names []string
+	for i := range sys.Workspaces {
+		ws := &sys.Workspaces[i]
+		names = append(names, ws.Name)
+		r.Workspaces = append(r.Workspaces, derive(ws.Name, ws, sys.Secrets.Copilot.Name, snap, now))
+	}
+	for _, n := range snap.Names() {
+		if !slices.Contains(names, n) {
+			w := derive(n, nil, sys.Secrets.Copilot.Name, snap, now)
+			r.Workspaces = append(r.Workspaces, w)
+		}
+	}
+	if snap.RoutesMissing {
+		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
+	}
+	return r
+}
+
+func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapshot, now time.Time) Workspace {
+	w := Workspace{Name: name, InSpec: ws != nil}
+	dep := snap.Deployment(name)
+	pod := snap.CurrentPod(name)
+	pvc := snap.PVC(name)
+	route := snap.Route(name)
+
+	switch {
+	case ws != nil:
+		w.URL = ws.URL()
+	case route != nil && len(route.Spec.Hostnames) > 0:
+		w.URL = "https://" + string(route.Spec.Hostnames[0]) + "/"
+	}
+	if dep != nil {
+		t := dep.CreationTimestamp.UTC()
+		w.Created = &t
+		w.Age = humanDuration(now.Sub(t))
+	} else {
+		w.Age = "-"
+	}
+	if pod != nil {
+		w.Pod = pod.Name
+		for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+			for _, cs := range list {
+				w.Restarts += cs.RestartCount
+			}
+		}
+		w.Clone = StepOf(pod, build.ContainerClone)
+	}
+	if pvc != nil {
+		w.PVC.Phase = string(pvc.Status.Phase)
+		if q, ok := pvc.Status.Capacity[corev1.ResourceStorage]; ok {
+			w.PVC.Capacity = q.String()
+		}
+	}
+	if route != nil {
+		w.Route = routeStatus(route, ws)
+	}
+	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
+	w.Phase, w.Reason = phaseOf(dep, pod, pvc)
+	return w
+}
+
+func routeStatus(r *gatewayv1.HTTPRoute, ws *model.Workspace) RouteStatus {
+	rs := RouteStatus{Exists: true}
+	for _, p := range r.Status.Parents {
+		if ws != nil && !SameParent(p.ParentRef, r.Namespace, ws.Gateway) {
+			continue
+		}
+		for _, c := range p.Conditions {
+			v := c.Status == metav1.ConditionTrue
+			switch gatewayv1.RouteConditionType(c.Type) {
+			case gatewayv1.RouteConditionAccepted:
+				rs.Accepted = &v
+			case gatewayv1.RouteConditionResolvedRefs:
+				rs.ResolvedRefs = &v
+			}
+		}
+		break
+	}
+	return rs
+}
+
+// SameParent reports whether a route status parent is the spec's Gateway.
+func SameParent(p gatewayv1.ParentReference, routeNS string, g model.Gateway) bool {
+	ns := routeNS
+	if p.Namespace != nil {
+		ns = string(*p.Namespace)
+	}
+	if string(p.Name) != g.Name || ns != g.Namespace {
+		return false
+	}
+	if g.SectionName != "" && p.SectionName != nil && string(*p.SectionName) != g.SectionName {
+		return false
+	}
+	return true
+}
+
+// CopilotOf reads the seed-auth outcome and compares it with the Secret's
+// last change (secret may be nil): a login seeded, or pushed, before the
+// Secret last changed is stale.
+func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
+	c := Copilot{Seeded: CopilotUnknown}
+	if pod == nil {
+		return c
+	}
+	var pushed time.Time
+	if v := pod.Annotations[AnnotationCopilotPushed]; v != "" {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			pushed = t
+			c.PushedAt = &t
+		}
+	}
+	step := StepOf(pod, build.ContainerSeedAuth)
+	c.Step = step
+	if step == nil || !step.Finished {
+		if !pushed.IsZero() {
+			c.Seeded = CopilotYes
+		}
+		return c
+	}
+	switch step.Code {
+	case boot.AuthSeeded, boot.AuthUnchanged:
+		c.Seeded = CopilotYes
+	default:
+		c.Seeded = CopilotNo
+		if !pushed.IsZero() {
+			c.Seeded = CopilotYes
+		}
+	}
+	if c.Seeded == CopilotYes && secret != nil {
+		cs := ContainerStatus(pod, build.ContainerSeedAuth)
+		var seededAt time.Time
+		if t := LastTermination(cs); t != nil {
+			seededAt = t.FinishedAt.Time
+		}
+		if pushed.After(seededAt) {
+			seededAt = pushed
+		}
+		// Timestamps have one-second resolution: equal counts as in step.
+		if LastChange(secret).After(seededAt) {
+			c.Seeded = CopilotChanged
+		}
+	}
+	return c
+}
+
+// phaseOf derives the phase and a short reason. Failures are looked for
+// before readiness so a crash-looping container is not hidden by an old
+// Ready condition.
+func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolumeClaim) (Phase, string) {
+	if dep == nil {
+		return Missing, "no Deployment"
+	}
+	if dep.Spec.Replicas != nil && *dep.Spec.Replicas == 0 {
+		if pod != nil && pod.DeletionTimestamp == nil {
+			return Stopped, "stopping"
+		}
+		return Stopped, "scaled to 0"
+	}
+	if pvc != nil && pvc.Status.Phase == corev1.ClaimLost {
+		return Failing, "PVC lost"
+	}
+	if pod == nil {
+		for _, c := range dep.Status.Conditions {
+			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+				return Failing, "ReplicaFailure: " + c.Reason
+			}
+			if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse {
+				return Failing, c.Reason
+			}
+		}
+		return Starting, "no pod yet"
+	}
+	if pod.DeletionTimestamp != nil {
+		return Starting, "previous pod stopping"
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		return Failing, "pod failed: " + pod.Status.Reason
+	}
+	if c := PodCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+		return Failing, "Unschedulable"
+	}
+	for _, name := range []string{build.ContainerClone, build.ContainerSeedAuth, build.ContainerOpenCode} {
+		cs := ContainerStatus(pod, name)
+		if cs == nil {
+			continue
+		}
+		step := StepOf(pod, name)
+		cause := ""
+		if step.Finished && step.ExitCode != 0 {
+			cause = step.Code
+		}
+		if w := cs.State.Waiting; w != nil && BadWaiting(w.Reason) {
+			if cause != "" && w.Reason == "CrashLoopBackOff" {
+				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause)
+			}
+			return Failing, name + ": " + w.Reason
+		}
+		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+			return Failing, name + ": " + cause
+		}
+	}
+	if PodReady(pod) {
+		return Ready, ""
+	}
+	switch {
+	case pod.Status.Phase == corev1.PodPending && PodCondition(pod, corev1.PodScheduled) == nil:
+		return Starting, "waiting for a node"
+	case pod.Status.Phase == corev1.PodPending:
+		if cs := ContainerStatus(pod, build.ContainerClone); cs != nil && cs.State.Running != nil {
+			return Starting, "cloning"
+		}
+		return Starting, "initializing"
+	}
+	return Starting, "waiting for OpenCode to be ready"
+}
+
+// humanDuration is kubectl's AGE style: 45s, 12m, 5h, 3d, 2y.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	case d < 2*365*24*time.Hour:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+	return fmt.Sprintf("%dy", int(d.Hours()/24/365))
+}

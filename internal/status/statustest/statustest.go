@@ -1,0 +1,181 @@
+// Package statustest builds workspaces in a real API server the way the
+// controllers would leave them: the objects ocw renders, then status
+// subresources (PVC phase, pod container states, route conditions) written
+// through the API. envtest runs no controllers or kubelet, so tests write
+// what those would have written.
+package statustest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/spec"
+)
+
+// System loads a spec document.
+func System(t testing.TB, doc string) *model.System {
+	t.Helper()
+	d, err := spec.Load("test.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.New(r)
+}
+
+// CreateWorkspace creates the workspace's PVC, Deployment, Service and
+// HTTPRoute as ocw renders them.
+func CreateWorkspace(t testing.TB, c client.Client, ws model.Workspace) {
+	t.Helper()
+	for _, o := range []client.Object{build.PVC(ws), build.Deployment(ws), build.Service(ws), build.HTTPRoute(ws)} {
+		if err := c.Create(t.Context(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, ws.Name, err)
+		}
+	}
+}
+
+// BindPVC marks the workspace's PVC Bound with its requested size.
+func BindPVC(t testing.TB, c client.Client, ws model.Workspace) {
+	t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{}
+	Get(t, c, ws.Namespace, ws.Name, pvc)
+	pvc.Spec.VolumeName = "pv-" + ws.Namespace + "-" + ws.Name
+	if err := c.Update(t.Context(), pvc); err != nil {
+		t.Fatal(err)
+	}
+	pvc.Status.Phase = corev1.ClaimBound
+	pvc.Status.AccessModes = pvc.Spec.AccessModes
+	pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: ws.Storage.Size}
+	UpdateStatus(t, c, pvc)
+}
+
+// SetRoute writes the route's status for the spec's Gateway as a Gateway
+// controller would; an empty reason means the condition is True.
+func SetRoute(t testing.TB, c client.Client, ws model.Workspace, acceptedReason, resolvedReason string) {
+	t.Helper()
+	r := &gatewayv1.HTTPRoute{}
+	Get(t, c, ws.Namespace, ws.Name, r)
+	cond := func(typ, reason string) metav1.Condition {
+		st, msg := metav1.ConditionTrue, ""
+		if reason == "" {
+			reason = typ
+		} else {
+			st, msg = metav1.ConditionFalse, "test: "+reason
+		}
+		if typ == string(gatewayv1.RouteConditionResolvedRefs) && st == metav1.ConditionTrue {
+			reason = string(gatewayv1.RouteReasonResolvedRefs)
+		}
+		return metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg,
+			ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()}
+	}
+	r.Status.Parents = []gatewayv1.RouteParentStatus{{
+		ParentRef:      r.Spec.ParentRefs[0],
+		ControllerName: "example.com/gateway-controller",
+		Conditions: []metav1.Condition{
+			cond(string(gatewayv1.RouteConditionAccepted), acceptedReason),
+			cond(string(gatewayv1.RouteConditionResolvedRefs), resolvedReason),
+		},
+	}}
+	UpdateStatus(t, c, r)
+}
+
+// Terminated is a finished container state.
+func Terminated(exit int32, reason, message string, finished time.Time) *corev1.ContainerStateTerminated {
+	return &corev1.ContainerStateTerminated{
+		ExitCode: exit, Reason: reason, Message: message,
+		StartedAt: metav1.NewTime(finished.Add(-time.Second)), FinishedAt: metav1.NewTime(finished),
+	}
+}
+
+// HealthyStatus is a running workspace pod: cloned, seeded, OpenCode Ready.
+func HealthyStatus(ws model.Workspace, at time.Time) corev1.PodStatus {
+	t := metav1.NewTime(at)
+	return corev1.PodStatus{
+		Phase: corev1.PodRunning,
+		Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: t},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: t},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: t},
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: t},
+		},
+		InitContainerStatuses: []corev1.ContainerStatus{
+			{Name: build.ContainerClone, Image: ws.Images.Clone, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
+				fmt.Sprintf("%s: cloned %s into %s\n", boot.ResultCloned, ws.Repo.URL, ws.Repo.Path()), at)}},
+			{Name: build.ContainerSeedAuth, Image: ws.Images.Seed, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
+				boot.AuthSeeded+": copied "+ws.Secrets.Copilot.Hint()+" to "+build.AuthPath+" (first seeding)\n", at)}},
+		},
+		ContainerStatuses: []corev1.ContainerStatus{{
+			Name: build.ContainerOpenCode, Image: ws.Images.OpenCode, Ready: true, Started: ptr(true),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t}},
+		}},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// CreatePod creates a pod of the workspace (from its Deployment's
+// template; on node "node-1" when st says it is scheduled) and writes st
+// as its status.
+func CreatePod(t testing.TB, c client.Client, ws model.Workspace, name string, st corev1.PodStatus) *corev1.Pod {
+	t.Helper()
+	tmpl := build.Deployment(ws).Spec.Template
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ws.Namespace, Labels: tmpl.Labels, Annotations: tmpl.Annotations},
+		Spec:       tmpl.Spec,
+	}
+	if c := PodCondition(st, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionTrue {
+		pod.Spec.NodeName = "node-1"
+	}
+	if err := c.Create(t.Context(), pod); err != nil {
+		t.Fatalf("creating pod %s: %v", name, err)
+	}
+	pod.Status = st
+	UpdateStatus(t, c, pod)
+	return pod
+}
+
+// SetPodStatus replaces a pod's status.
+func SetPodStatus(t testing.TB, c client.Client, pod *corev1.Pod, st corev1.PodStatus) {
+	t.Helper()
+	Get(t, c, pod.Namespace, pod.Name, pod)
+	pod.Status = st
+	UpdateStatus(t, c, pod)
+}
+
+// PodCondition returns a condition of st, or nil.
+func PodCondition(st corev1.PodStatus, typ corev1.PodConditionType) *corev1.PodCondition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == typ {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// Get reads an object.
+func Get(t testing.TB, c client.Client, ns, name string, obj client.Object) {
+	t.Helper()
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		t.Fatalf("getting %T %s/%s: %v", obj, ns, name, err)
+	}
+}
+
+// UpdateStatus writes obj's status subresource.
+func UpdateStatus(t testing.TB, c client.Client, obj client.Object) {
+	t.Helper()
+	if err := c.Status().Update(t.Context(), obj); err != nil {
+		t.Fatalf("updating status of %T %s: %v", obj, obj.GetName(), err)
+	}
+}
