@@ -23,7 +23,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/spec"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
@@ -57,15 +56,11 @@ workspaces:
 
 func system(t testing.TB, text string) *model.System {
 	t.Helper()
-	doc, err := spec.Load("test.yaml", []byte(text))
+	sys, err := model.Load("test.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := doc.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.New(r)
+	return sys
 }
 
 func desired(t testing.TB, sys *model.System) *apply.Desired {

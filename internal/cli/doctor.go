@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/doctor"
-	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 type doctorOptions struct {
@@ -41,11 +40,7 @@ when every check is ok), 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := o.kube.restConfig()
-			if err != nil {
-				return err
-			}
-			c, err := status.NewClients(cfg)
+			cfg, c, err := o.kube.clients()
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 // kubeOptions are the standard kubeconfig flags: KUBECONFIG and
@@ -34,4 +36,18 @@ func (k *kubeOptions) restConfig() (*rest.Config, error) {
 	}
 	cfg.UserAgent = "ocw"
 	return cfg, nil
+}
+
+// clients loads the configuration and the clients status and doctor read
+// the cluster with.
+func (k *kubeOptions) clients() (*rest.Config, *status.Clients, error) {
+	cfg, err := k.restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := status.NewClients(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, c, nil
 }

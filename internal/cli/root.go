@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
 // Streams are the command's standard streams: data goes to Out, messages
@@ -75,29 +74,18 @@ func Run(args []string, s Streams) int {
 	return 1
 }
 
-// loadSystem runs the front of the pipeline: load, default, validate, model.
+// loadSystem reads the spec (a file, or stdin for "-") through the front
+// of the pipeline: load, default, validate, model.
 func loadSystem(s Streams, file string) (*model.System, error) {
-	doc, err := loadDocument(s, file)
-	if err != nil {
-		return nil, err
-	}
-	r, err := doc.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	return model.New(r), nil
-}
-
-func loadDocument(s Streams, file string) (*spec.Document, error) {
-	if file == "" {
+	switch file {
+	case "":
 		return nil, errors.New("no spec: pass -f FILE (ocw init writes a starter spec)")
-	}
-	if file == "-" {
+	case "-":
 		data, err := io.ReadAll(s.In)
 		if err != nil {
 			return nil, fmt.Errorf("reading spec from stdin: %w", err)
 		}
-		return spec.Load("<stdin>", data)
+		return model.Load("<stdin>", data)
 	}
-	return spec.LoadFile(file)
+	return model.LoadFile(file)
 }

@@ -45,11 +45,7 @@ workspaces there are.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := o.kube.restConfig()
-			if err != nil {
-				return err
-			}
-			c, err := status.NewClients(cfg)
+			_, c, err := o.kube.clients()
 			if err != nil {
 				return err
 			}

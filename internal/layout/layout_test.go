@@ -23,22 +23,17 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/output"
-	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 func loadSystem(t testing.TB, file string) *model.System {
 	t.Helper()
-	doc, err := spec.LoadFile(file)
+	sys, err := model.LoadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := doc.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.New(r)
+	return sys
 }
 
 func render(t testing.TB, sys *model.System, name string) map[string][]byte {

@@ -307,3 +307,30 @@ func mustDuration(s string) time.Duration {
 	}
 	return d
 }
+
+// Load runs the front of the pipeline on spec text: strict load, defaults,
+// validation, model. name is the file name errors report.
+func Load(name string, data []byte) (*System, error) {
+	doc, err := spec.Load(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return fromDocument(doc)
+}
+
+// LoadFile is Load on a file.
+func LoadFile(path string) (*System, error) {
+	doc, err := spec.LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return fromDocument(doc)
+}
+
+func fromDocument(doc *spec.Document) (*System, error) {
+	r, err := doc.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	return New(r), nil
+}

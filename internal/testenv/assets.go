@@ -49,9 +49,9 @@ var sourceControllerCRDs = crdSource{
 	siblings: []string{"github.com/fluxcd/source-controller/api"}, dir: "config/crd/bases",
 }
 
-// repoRoot walks up from the working directory (a package folder under
+// RepoRoot walks up from the working directory (a package folder under
 // `go test`) to the folder holding go.mod.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

@@ -108,7 +108,7 @@ func Start(ctx context.Context, opts ...Option) (*Env, error) {
 		opt(&o)
 	}
 
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
 	}

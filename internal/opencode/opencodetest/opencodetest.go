@@ -6,7 +6,6 @@ package opencodetest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
 // Server is a running `opencode serve`.
@@ -39,7 +40,7 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("OCW_OPENCODE"); p != "" {
 		return p
 	}
-	root, err := repoRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,23 +49,6 @@ func Binary(t testing.TB) string {
 		t.Fatalf("OCW_OPENCODE is unset and hack/opencode.sh failed: %v", err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("opencodetest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // syncBuffer collects the server's output for failure reports.
