@@ -42,5 +42,7 @@ go test -count=1 -timeout 25m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
 	# A short fuzzing run of the spec loader on every CI run.
 	go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 15s ./internal/spec
+	# Real node: a single-node Kubernetes (hack/e2e) runs two workspaces.
+	go test -tags e2e -count=1 -timeout 20m ./test/e2e/
 fi
 log "done in $(($(date +%s) - start))s"
