@@ -433,6 +433,26 @@ func TestRealNode(t *testing.T) {
 		t.Fatalf("rewrite lost after restart with unchanged Secret: %q", got)
 	}
 
+	// ocw auth push through a real port-forward: the new login reaches the
+	// running workspace without a restart. ocw doctor execs git in the pod.
+	third := `{"github-copilot":{"type":"oauth","refresh":"gho_third","access":"gho_third","expires":0}}`
+	if err := os.WriteFile(authFile, []byte(third), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	podBefore := n.kubectl("get", "pods", "-n", ns, "-l", "ocw.dev/workspace=alpha", "-o", "jsonpath={.items[0].metadata.uid}")
+	if out, err := n.run("", nil, n.ocw, "auth", "push", "alpha", "-f", spec, "--port-forward", "--from", authFile); err != nil {
+		t.Fatalf("ocw auth push --port-forward: %v\n%s", err, out)
+	}
+	if got := n.exec("alpha", "cat "+authPath); !strings.Contains(got, "gho_third") {
+		t.Fatalf("auth.json after auth push: %q", got)
+	}
+	if after := n.kubectl("get", "pods", "-n", ns, "-l", "ocw.dev/workspace=alpha", "-o", "jsonpath={.items[0].metadata.uid}"); after != podBefore {
+		t.Fatalf("auth push restarted the pod (%s -> %s)", podBefore, after)
+	}
+	if doc, _ := n.run("", nil, n.ocw, "doctor", "-f", spec, "alpha"); !strings.Contains(doc, "git version") {
+		t.Fatalf("ocw doctor alpha does not report git in the running image:\n%s", doc)
+	}
+
 	// 6. A workspace whose token the server refuses: one-line cause in the
 	// clone container's termination message; the others stay Ready.
 	writeSpec(t, spec, map[string]string{"alpha": gw + "/repo-a.git", "beta": gw + "/repo-b.git", "gamma": gwBad + "/repo-c.git"})
