@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -437,17 +436,6 @@ func (sb *sandbox) run(c corev1.Container) result {
 		sb.t.Fatalf("%s did not finish within 90s: %s", c.Name, r)
 	}
 	return r
-}
-
-// freePort returns a free TCP port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func writeAtomic(t testing.TB, path string, data []byte) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/opencode/opencodetest"
 )
 
 // openCodeBinary returns the pinned OpenCode binary: $OCW_OPENCODE (set by
@@ -137,7 +138,7 @@ func TestOpenCodeEndToEnd(t *testing.T) {
 	ocBin := openCodeBinary(t)
 	e := newCloneEnv(t, specOpts{}, nil, 2)
 	e.ocBin = ocBin
-	e.port = freePort(t)
+	e.port = opencodetest.FreePort(t)
 	a := &authEnv{sandbox: e.sandbox}
 	a.src = e.hostPath(e.pod.seedAuth, envOf(e.pod.seedAuth, boot.EnvAuthSource))
 	a.dest = e.hostPath(e.pod.seedAuth, envOf(e.pod.seedAuth, boot.EnvAuthDest))

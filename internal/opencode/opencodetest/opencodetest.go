@@ -79,7 +79,7 @@ func Start(t testing.TB, password string) *Server {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := FreePort(t)
 	s := &Server{
 		URL:      "http://127.0.0.1:" + strconv.Itoa(port) + "/",
 		Username: "opencode",
@@ -136,7 +136,8 @@ func Start(t testing.TB, password string) *Server {
 	}
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
