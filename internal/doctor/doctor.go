@@ -24,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"sigs.k8s.io/yaml"
 
@@ -103,6 +104,9 @@ type Options struct {
 	SpecFile string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// kustomizations replaces the Flux Kustomization API (tests: one that
+	// is not served, as on a cluster without Flux).
+	kustomizations *schema.GroupVersionResource
 }
 
 // run carries what the rules share.
@@ -114,6 +118,8 @@ type run struct {
 	now    time.Time
 	snap   *status.Snapshot
 	events []corev1.Event
+	// flux is nil when the cluster does not serve Flux Kustomizations.
+	flux   *fluxState
 	report *Report
 }
 
@@ -150,6 +156,7 @@ func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options
 		return nil, fmt.Errorf("listing Events in namespace %s: %w", sys.Namespace, err)
 	}
 	r.events = ev.Items
+	r.flux = r.loadFlux(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
 	// read): one unreadable object must not hide every other finding.

@@ -551,3 +551,167 @@ func TestGitInImage(t *testing.T) {
 	f.exec.err = errors.New(`pods "app-7d9f-abcde" is forbidden: User "me" cannot create resource "pods/exec"`)
 	expect(t, f.run(), "app", "git", Warn, "pods/exec")
 }
+
+// The workspace's Flux Kustomization, from absent to each Ready state.
+func TestFluxKustomizations(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	ctx := t.Context()
+
+	// Applied without Flux (ocw apply): no Kustomization is expected.
+	if c := f.run().Find("app", "flux"); c != nil {
+		t.Fatalf("flux check on a workspace applied without Flux: %+v", c)
+	}
+
+	// Applied by Flux, but its Kustomization is gone.
+	d := &appsv1.Deployment{}
+	statustest.Get(t, f.c, f.ns, "app", d)
+	d.Labels[fluxNameLabel], d.Labels[fluxNamespaceLabel] = "app", f.ns
+	must(t, f.c.Update(ctx, d))
+	c := expect(t, f.run(), "app", "flux", Warn, "commit and push it; the Flux Kustomization that applies kubernetes/apps must reach the namespace folder (if kubernetes/apps/kustomization.yaml exists, list ./"+f.ns+" in it)")
+	if want := "Kustomization " + f.ns + "/app not found (Deployment app was applied by Flux Kustomization " + f.ns + "/app)"; c.Message != want {
+		t.Errorf("message %q, want %q", c.Message, want)
+	}
+
+	ks := createKustomization(t, build.WorkspaceKustomization(f.sys, f.ws, "./kubernetes/apps/"+f.ns+"/app/app"))
+	c = expect(t, f.run(), "app", "flux", Warn, "check that kustomize-controller runs (flux check)")
+	if !strings.Contains(c.Message, "no Ready condition yet") {
+		t.Error(c.Message)
+	}
+
+	setFluxStatus(t, ks, "True", "ReconciliationSucceeded", "Applied revision: main@sha1:0123abcd", "main@sha1:0123abcd")
+	rep := f.run()
+	expect(t, rep, "app", "flux", OK, "Kustomization "+f.ns+"/app is Ready, applied revision main@sha1:0123abcd")
+	if rep.Count(Warn) != 0 || rep.Count(Fail) != 0 {
+		t.Errorf("not all green:\n%s", text(rep))
+	}
+	// It comes first: a Flux failure explains the workspace checks below it.
+	for _, c := range rep.Checks {
+		if c.Scope == "app" {
+			if c.ID != "flux" {
+				t.Errorf("first app check is %s, want flux", c.ID)
+			}
+			break
+		}
+	}
+
+	reconcile := "flux reconcile kustomization app -n " + f.ns + " --with-source (details: kubectl -n " + f.ns + " describe kustomization app)"
+	for _, tc := range []struct{ reason, msg, fix string }{
+		{"DependencyNotReady", "dependency 'flux-system/infra' is not ready",
+			"Flux waits for dependency flux-system/infra: flux get kustomizations -A shows why it is not Ready; fix it, or flux.dependsOn in the spec"},
+		{"DependencyNotReady", `dependency 'flux-system/nope' not found: kustomizations.kustomize.toolkit.fluxcd.io "nope" not found`,
+			"dependency flux-system/nope does not exist: fix flux.dependsOn in the spec"},
+		{"BuildFailed", `kustomize build failed: accumulating components: accumulateDirectory: "../../../../components/volsync" does not exist`,
+			"the committed files do not build (kustomize build or postBuild substitution)"},
+		{"BuildFailed", `envsubst: variable not set (strict mode): "VOLSYNC_CAPACITY"`, reconcile},
+		{"ReconciliationFailed", `Deployment/` + f.ns + `/app dry-run failed (Invalid): spec.template.spec.containers[0].image: Required value`,
+			"the API server rejected an object (a schema error, or a CRD that is not installed)"},
+		{"HealthCheckFailed", "timeout waiting for: [Deployment/" + f.ns + "/app status: 'InProgress']",
+			"did not become ready in time: the other checks of this workspace say why; then " + reconcile},
+		{"ArtifactFailed", "Source is not ready, artifact not found, retrying in 30s",
+			"check flux.sourceRef in the spec (now GitRepository flux-system/flux-system)"},
+	} {
+		setFluxStatus(t, ks, "False", tc.reason, tc.msg, "main@sha1:0123abcd")
+		c := expect(t, f.run(), "app", "flux", Fail, tc.fix)
+		if want := "Kustomization " + f.ns + "/app is not Ready: " + tc.reason + ": " + tc.msg; c.Message != want {
+			t.Errorf("message %q, want %q", c.Message, want)
+		}
+		if tc.reason != "DependencyNotReady" && !strings.Contains(c.Fix, reconcile) {
+			t.Errorf("%s: fix %q lacks %q", tc.reason, c.Fix, reconcile)
+		}
+	}
+
+	setFluxStatus(t, ks, "Unknown", "Progressing", "Reconciliation in progress", "main@sha1:0123abcd")
+	c = expect(t, f.run(), "app", "flux", Warn, "wait for Flux to apply it and for the objects to become ready (it waits up to 10m0s)")
+	if !strings.Contains(c.Message, "is reconciling: Progressing: Reconciliation in progress") {
+		t.Error(c.Message)
+	}
+
+	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(ks), ks))
+	must(t, unstructured.SetNestedField(ks.Object, true, "spec", "suspend"))
+	must(t, env.Client.Update(ctx, ks))
+	c = expect(t, f.run(), "app", "flux", Warn, "flux resume kustomization app -n "+f.ns)
+	if !strings.Contains(c.Message, "is suspended") {
+		t.Error(c.Message)
+	}
+
+	// A cluster that does not serve the API (no Flux): no flux checks at all.
+	unserved := kustomizationGVR
+	unserved.Version = "v0alpha0"
+	for _, c := range f.runWith(Options{Exec: f.exec, SpecFile: "ws.yaml", kustomizations: &unserved}).Checks {
+		if strings.HasPrefix(c.ID, "flux") {
+			t.Errorf("flux check without the Flux API: %+v", c)
+		}
+	}
+}
+
+// Doppler mode: the Kustomization of the shared ExternalSecrets, which the
+// workspace Kustomizations depend on.
+func TestFluxSecretsKustomization(t *testing.T) {
+	f := newFixture(t, fixtureOpts{edit: func(s string) string {
+		return strings.Replace(s, "mode: manual", "mode: doppler", 1)
+	}})
+	ctx := t.Context()
+	secretsKS := f.ns + "-secrets"
+
+	c := expect(t, f.run(), ScopeNamespace, "flux-secrets", Warn, "must reach the namespace folder (if kubernetes/apps/kustomization.yaml exists, list ./"+f.ns+" in it)")
+	if c.Message != "Kustomization "+f.ns+"/"+secretsKS+" not found" {
+		t.Error(c.Message)
+	}
+
+	// ExternalSecrets applied without Flux (ocw apply): nothing to say.
+	for _, es := range build.ExternalSecrets(f.sys) {
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(es)
+		must(t, err)
+		must(t, env.Client.Create(ctx, &unstructured.Unstructured{Object: obj}))
+	}
+	if c := f.run().Find(ScopeNamespace, "flux-secrets"); c != nil {
+		t.Fatalf("flux-secrets check for ExternalSecrets applied without Flux: %+v", c)
+	}
+
+	sks := createKustomization(t, build.SecretsKustomization(f.sys, "./kubernetes/apps/"+f.ns+"/secrets/app"))
+	setFluxStatus(t, sks, "False", "DependencyNotReady", "dependency 'external-secrets/external-secrets-stores' is not ready", "")
+	wks := createKustomization(t, build.WorkspaceKustomization(f.sys, f.ws, "./kubernetes/apps/"+f.ns+"/app/app"))
+	setFluxStatus(t, wks, "False", "DependencyNotReady", "dependency '"+f.ns+"/"+secretsKS+"' is not ready", "")
+	rep := f.run()
+	expect(t, rep, ScopeNamespace, "flux-secrets", Fail, "Flux waits for dependency external-secrets/external-secrets-stores: flux get kustomizations -A")
+	expect(t, rep, "app", "flux", Fail, "Flux waits for dependency "+f.ns+"/"+secretsKS+": see the flux-secrets check")
+	// Right after the namespace: it explains the Secrets checks below it.
+	var ids []string
+	for _, c := range rep.Checks {
+		if c.Scope == ScopeNamespace {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) < 2 || ids[0] != "namespace" || ids[1] != "flux-secrets" {
+		t.Errorf("namespace checks: %v", ids)
+	}
+
+	setFluxStatus(t, sks, "False", "HealthCheckFailed", "timeout waiting for: [ExternalSecret/"+f.ns+"/opencode-copilot-auth status: 'InProgress']", "main@sha1:0123abcd")
+	expect(t, f.run(), ScopeNamespace, "flux-secrets", Fail, "the externalsecret checks say why; then flux reconcile kustomization "+secretsKS+" -n "+f.ns+" --with-source")
+
+	setFluxStatus(t, sks, "True", "ReconciliationSucceeded", "Applied revision: main@sha1:0123abcd", "main@sha1:0123abcd")
+	expect(t, f.run(), ScopeNamespace, "flux-secrets", OK, "Kustomization "+f.ns+"/"+secretsKS+" is Ready, applied revision main@sha1:0123abcd")
+}
+
+// createKustomization creates a Kustomization as ocw renders it.
+func createKustomization(t *testing.T, ks any) *unstructured.Unstructured {
+	t.Helper()
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ks)
+	must(t, err)
+	u := &unstructured.Unstructured{Object: obj}
+	must(t, env.Client.Create(t.Context(), u))
+	return u
+}
+
+// setFluxStatus writes the Ready condition and the last applied revision as
+// kustomize-controller does.
+func setFluxStatus(t *testing.T, u *unstructured.Unstructured, st, reason, msg, revision string) {
+	t.Helper()
+	must(t, env.Client.Get(t.Context(), client.ObjectKeyFromObject(u), u))
+	must(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{
+		"type": "Ready", "status": st, "reason": reason, "message": msg,
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+	}}, "status", "conditions"))
+	must(t, unstructured.SetNestedField(u.Object, revision, "status", "lastAppliedRevision"))
+	must(t, env.Client.Status().Update(t.Context(), u))
+}

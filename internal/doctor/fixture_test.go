@@ -200,11 +200,16 @@ func (f *fixture) event(kind, name, reason, msg string) {
 
 func (f *fixture) run() *Report {
 	f.t.Helper()
+	return f.runWith(Options{Exec: f.exec, SpecFile: "ws.yaml"})
+}
+
+func (f *fixture) runWith(opts Options) *Report {
+	f.t.Helper()
 	c, err := status.NewClients(env.Config)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	rep, err := Run(f.t.Context(), c, f.sys, Options{Exec: f.exec, SpecFile: "ws.yaml"})
+	rep, err := Run(f.t.Context(), c, f.sys, opts)
 	if err != nil {
 		f.t.Fatal(err)
 	}

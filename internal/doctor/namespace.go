@@ -12,7 +12,7 @@ import (
 )
 
 // namespaceChecks: the namespace, the three shared Secrets and, in doppler
-// mode, the ExternalSecrets that make them. Secret values are read to check
+// mode, the Flux Kustomization and the ExternalSecrets that make them. Secret values are read to check
 // them, never printed.
 func (r *run) namespaceChecks(ctx context.Context) {
 	ns := r.sys.Namespace
@@ -26,6 +26,7 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	default:
 		r.add(ScopeNamespace, "namespace", OK, "namespace "+ns+" exists", "")
 	}
+	r.fluxNamespaceChecks(ctx)
 
 	s := r.sys.Secrets
 	r.checkSecret(ctx, "secret-server", s.Server, Fail,

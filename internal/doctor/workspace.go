@@ -23,6 +23,7 @@ import (
 func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	dep := r.snap.Deployment(ws.Name)
 	pod := r.snap.CurrentPod(ws.Name)
+	r.checkFlux(ws)
 	stopped := r.checkDeployment(ws, dep)
 	r.checkPVC(ctx, ws, r.snap.PVC(ws.Name), pod)
 	if ws.Backup.Mode == model.BackupInline {

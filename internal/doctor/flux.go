@@ -1,0 +1,222 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	fluxmeta "github.com/fluxcd/pkg/apis/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// kustomizationGVR is the Flux API the rendered ks.yaml files use.
+var kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+
+// Labels kustomize-controller puts on every object it applies.
+const (
+	fluxNameLabel      = "kustomize.toolkit.fluxcd.io/name"
+	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
+)
+
+// fluxState is the namespace's Flux Kustomizations, listed once per run.
+// A nil *fluxState means the cluster does not serve the Kustomization API:
+// no Flux, so nothing to say about it.
+type fluxState struct {
+	// err is a failed list (e.g. forbidden); the checks are then skipped
+	// after one warning.
+	err    error
+	byName map[string]*unstructured.Unstructured
+}
+
+func (r *run) loadFlux(ctx context.Context) *fluxState {
+	gvr := kustomizationGVR
+	if r.opts.kustomizations != nil {
+		gvr = *r.opts.kustomizations
+	}
+	list, err := r.c.Dynamic.Resource(gvr).Namespace(r.sys.Namespace).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		return nil
+	case err != nil:
+		return &fluxState{err: fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", r.sys.Namespace, err)}
+	}
+	st := &fluxState{byName: map[string]*unstructured.Unstructured{}}
+	for i := range list.Items {
+		st.byName[list.Items[i].GetName()] = &list.Items[i]
+	}
+	return st
+}
+
+// applied is an object a Kustomization would apply. It tells a Kustomization
+// that is missing (Flux should deploy it) from one that is not used (the
+// object exists without Flux's label: ocw apply or kubectl put it there).
+type applied struct {
+	what   string // e.g. "Deployment app"
+	exists bool
+	labels map[string]string
+}
+
+// fluxNamespaceChecks: in doppler mode, the Kustomization of the shared
+// ExternalSecrets, which every workspace Kustomization depends on.
+func (r *run) fluxNamespaceChecks(ctx context.Context) {
+	switch {
+	case r.flux == nil:
+		return
+	case r.flux.err != nil:
+		// Reported once here; the workspace flux checks are skipped.
+		r.add(ScopeNamespace, "flux", Warn, "cannot check Flux: "+r.flux.err.Error(),
+			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace)
+		return
+	}
+	if !r.sys.Secrets.Doppler {
+		return
+	}
+	es := r.sys.Secrets.Server.Name
+	obj := applied{what: "ExternalSecret " + es}
+	if m, err := r.c.Metadata.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
+		obj.exists, obj.labels = true, m.Labels
+	}
+	r.checkKustomization(ScopeNamespace, "flux-secrets", build.SecretsKustomizationName(r.sys), obj)
+}
+
+// checkFlux judges the workspace's Kustomization; it runs first among the
+// workspace checks since a Flux failure explains the missing objects below.
+func (r *run) checkFlux(ws *model.Workspace) {
+	if r.flux == nil || r.flux.err != nil {
+		return
+	}
+	obj := applied{what: "Deployment " + ws.Name}
+	if dep := r.snap.Deployment(ws.Name); dep != nil {
+		obj.exists, obj.labels = true, dep.Labels
+	}
+	r.checkKustomization(ws.Name, "flux", ws.Name, obj)
+}
+
+// checkKustomization judges Kustomization name in the namespace: missing
+// (unless obj was applied without Flux), suspended, or its Ready condition.
+func (r *run) checkKustomization(scope, id, name string, obj applied) {
+	ns := r.sys.Namespace
+	ref := "Kustomization " + ns + "/" + name
+	ks, ok := r.flux.byName[name]
+	if !ok {
+		owner := fluxOwner(obj.labels)
+		if obj.exists && owner == "" {
+			return // applied without Flux
+		}
+		msg := ref + " not found"
+		if owner != "" {
+			msg += " (" + obj.what + " was applied by Flux Kustomization " + owner + ")"
+		}
+		apps := r.sys.Flux.AppsPath
+		r.add(scope, id, Warn, msg,
+			fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -o REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
+				r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns))
+		return
+	}
+
+	reconcile := fmt.Sprintf("flux reconcile kustomization %s -n %s --with-source", name, ns)
+	describe := r.kubectl("describe kustomization " + name)
+	if suspended, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend"); suspended {
+		r.add(scope, id, Warn, ref+" is suspended: Flux applies no changes to it",
+			fmt.Sprintf("flux resume kustomization %s -n %s", name, ns))
+		return
+	}
+	st, reason, msg, found := condition(ks, fluxmeta.ReadyCondition)
+	msg = truncate(msg, 500)
+	switch {
+	case found && st == string(metav1.ConditionTrue):
+		m := ref + " is Ready"
+		if rev, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); rev != "" {
+			m += ", applied revision " + rev
+		}
+		r.add(scope, id, OK, m, "")
+	case found && st == string(metav1.ConditionFalse):
+		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
+			r.kustomizationFix(scope, ks, reason, msg, reconcile, describe))
+	default:
+		// Unknown while kustomize-controller applies and health-checks;
+		// no condition at all until it first sees the object.
+		m := ref + " is reconciling (no Ready condition yet)"
+		if found {
+			m = fmt.Sprintf("%s is reconciling: %s: %s", ref, reason, msg)
+		}
+		wait := "wait for Flux to apply it and for the objects to become ready"
+		if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {
+			wait += " (it waits up to " + t + ")"
+		}
+		r.add(scope, id, Warn, m, wait+"; if it stays so, check that kustomize-controller runs (flux check) and "+describe)
+	}
+}
+
+// dependencyRef finds the dependency kustomize-controller names in its
+// DependencyNotReady message ("dependency 'ns/name' is not ready").
+var dependencyRef = regexp.MustCompile(`dependency '([^']+)'`)
+
+// kustomizationFix is the fix for a Kustomization whose Ready is False.
+func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, reconcile, describe string) string {
+	ns := r.sys.Namespace
+	then := "; then " + reconcile + " (details: " + describe + ")"
+	switch reason {
+	case fluxmeta.DependencyNotReadyReason:
+		dep := ""
+		if m := dependencyRef.FindStringSubmatch(msg); m != nil {
+			dep = m[1]
+		}
+		if dep == "" {
+			var names []string
+			deps, _, _ := unstructured.NestedSlice(ks.Object, "spec", "dependsOn")
+			for _, d := range deps {
+				if m, ok := d.(map[string]any); ok {
+					n, _ := m["name"].(string)
+					names = append(names, n)
+				}
+			}
+			return "Flux waits for its dependsOn (" + strings.Join(names, ", ") + ") to be Ready: flux get kustomizations -A shows which is not and why; fix that one, or flux.dependsOn in the spec"
+		}
+		// The workspaces depend on the secrets Kustomization, which has its
+		// own check.
+		if scope != ScopeNamespace && r.sys.Secrets.Doppler && dep == ns+"/"+build.SecretsKustomizationName(r.sys) {
+			return "Flux waits for dependency " + dep + ": see the flux-secrets check (flux get kustomizations -A)"
+		}
+		if strings.Contains(msg, "not found") {
+			return "dependency " + dep + " does not exist: fix flux.dependsOn in the spec to name an existing Kustomization (flux get kustomizations -A), render, commit and push"
+		}
+		return "Flux waits for dependency " + dep + ": flux get kustomizations -A shows why it is not Ready; fix it, or flux.dependsOn in the spec if it is the wrong dependency"
+	case fluxmeta.ArtifactFailedReason:
+		s := r.sys.Flux.SourceRef
+		return fmt.Sprintf("the source has no artifact: check flux.sourceRef in the spec (now %s %s/%s) and flux get sources all -A", s.Kind, s.Namespace, s.Name) + then
+	case fluxmeta.BuildFailedReason:
+		return "the committed files do not build (kustomize build or postBuild substitution): fix what the message names; ocw render -f " + r.opts.SpecFile + " -o REPO --check tells whether the tree is current; commit and push" + then
+	case fluxmeta.ReconciliationFailedReason:
+		return "the API server rejected an object (a schema error, or a CRD that is not installed): fix what the message names" + then
+	case fluxmeta.HealthCheckFailedReason:
+		why := "the other checks of this workspace say why"
+		if scope == ScopeNamespace {
+			why = "the externalsecret checks say why"
+		}
+		return "the objects were applied but did not become ready in time: " + why + then
+	}
+	return "fix what the message says" + then
+}
+
+// fluxOwner is "namespace/name" of the Kustomization that applied an
+// object, from its labels; "" when Flux did not apply it.
+func fluxOwner(labels map[string]string) string {
+	name := labels[fluxNameLabel]
+	if name == "" {
+		return ""
+	}
+	if ns := labels[fluxNamespaceLabel]; ns != "" {
+		return ns + "/" + name
+	}
+	return name
+}
