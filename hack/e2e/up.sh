@@ -31,26 +31,9 @@ IMAGES="$("${REPO_ROOT}/hack/e2e/images.sh" "${W}")"
 mkdir -p "${L}" "${R}" "${V}"/{etcd,kubelet,pods-log,cni-ipam,plugins,pv} "${C}/net.d"
 t0=$(date +%s%N)
 ts() { log "[$(( ($(date +%s%N) - t0) / 1000000 ))ms] $*"; }
-running() { [ -f "${R}/$1.pid" ] && kill -0 "$(cat "${R}/$1.pid")" 2>/dev/null; }
-start() {
-	local n=$1
-	shift
-	if running "${n}"; then ts "${n} already running"; return 0; fi
-	nohup "$@" >"${L}/${n}.log" 2>&1 &
-	echo $! >"${R}/${n}.pid"
-	ts "started ${n} (pid $!)"
-}
-waitfor() {
-	local what=$1 i
-	shift
-	for i in $(seq 1 240); do
-		if "$@" >/dev/null 2>&1; then ts "${what} ready"; return 0; fi
-		sleep 0.5
-	done
-	log "TIMEOUT waiting for ${what}; tail of logs:"
-	tail -n 20 "${L}"/*.log >&2 || true
-	return 1
-}
+say() { ts "$@"; }
+# shellcheck source=hack/e2e/lib.sh
+. "${REPO_ROOT}/hack/e2e/lib.sh"
 
 # --- PKI (once) -------------------------------------------------------------
 if [ ! -f "${P}/admin.kubeconfig" ]; then
