@@ -190,11 +190,21 @@ func TestDopplerMode(t *testing.T) {
 
 func setReady(t *testing.T, u *unstructured.Unstructured, st, reason, msg string) {
 	t.Helper()
+	setStatus(t, u, st, reason, msg, nil)
+}
+
+// setStatus writes the Ready condition and any other status fields through
+// the status subresource, as the object's controller would.
+func setStatus(t *testing.T, u *unstructured.Unstructured, st, reason, msg string, fields map[string]any) {
+	t.Helper()
 	must(t, env.Client.Get(t.Context(), client.ObjectKeyFromObject(u), u))
 	must(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{
 		"type": "Ready", "status": st, "reason": reason, "message": msg,
 		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
 	}}, "status", "conditions"))
+	for k, v := range fields {
+		must(t, unstructured.SetNestedField(u.Object, v, "status", k))
+	}
 	must(t, env.Client.Status().Update(t.Context(), u))
 }
 
@@ -707,11 +717,5 @@ func createKustomization(t *testing.T, ks any) *unstructured.Unstructured {
 // kustomize-controller does.
 func setFluxStatus(t *testing.T, u *unstructured.Unstructured, st, reason, msg, revision string) {
 	t.Helper()
-	must(t, env.Client.Get(t.Context(), client.ObjectKeyFromObject(u), u))
-	must(t, unstructured.SetNestedSlice(u.Object, []any{map[string]any{
-		"type": "Ready", "status": st, "reason": reason, "message": msg,
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
-	}}, "status", "conditions"))
-	must(t, unstructured.SetNestedField(u.Object, revision, "status", "lastAppliedRevision"))
-	must(t, env.Client.Status().Update(t.Context(), u))
+	setStatus(t, u, st, reason, msg, map[string]any{"lastAppliedRevision": revision})
 }
