@@ -2,7 +2,6 @@ package layout_test
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/layout"
+	"github.com/opencode-workspaces/ocw/internal/layout/layouttest"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/output"
 )
@@ -36,19 +36,6 @@ func loadSystem(t testing.TB, file string) *model.System {
 	return sys
 }
 
-func render(t testing.TB, sys *model.System, name string) map[string][]byte {
-	t.Helper()
-	tree, err := layout.Build(sys, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := layout.Render(sys, tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 // goldens are the specs and layouts whose output is kept under testdata/
 // and reviewed like code. Regenerate with: go test ./internal/layout -update
 var goldens = []struct{ spec, layout, dir string }{
@@ -61,13 +48,13 @@ var goldens = []struct{ spec, layout, dir string }{
 func TestGolden(t *testing.T) {
 	for _, g := range goldens {
 		t.Run(g.dir, func(t *testing.T) {
-			files := render(t, loadSystem(t, g.spec), g.layout)
+			files := layouttest.Render(t, loadSystem(t, g.spec), g.layout)
 			dir := filepath.Join("testdata", g.dir)
 			if *update {
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}
-				writeTree(t, dir, files)
+				layouttest.WriteFiles(t, dir, files)
 				return
 			}
 			got := readTree(t, dir)
@@ -86,26 +73,13 @@ func TestGolden(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	sys := loadSystem(t, "../../examples/everything.yaml")
-	a, b := render(t, sys, layout.Flux), render(t, loadSystem(t, "../../examples/everything.yaml"), layout.Flux)
+	a, b := layouttest.Render(t, sys, layout.Flux), layouttest.Render(t, loadSystem(t, "../../examples/everything.yaml"), layout.Flux)
 	if len(a) != len(b) {
 		t.Fatal("file count differs between two renders")
 	}
 	for p := range a {
 		if !bytes.Equal(a[p], b[p]) {
 			t.Errorf("%s differs between two renders", p)
-		}
-	}
-}
-
-func writeTree(t testing.TB, root string, files map[string][]byte) {
-	t.Helper()
-	for p, data := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
@@ -133,7 +107,7 @@ func TestKustomizeLayoutBuilds(t *testing.T) {
 	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
 		sys := loadSystem(t, file)
 		root := t.TempDir()
-		writeTree(t, root, render(t, sys, layout.Kustomize))
+		layouttest.WriteFiles(t, root, layouttest.Render(t, sys, layout.Kustomize))
 		res, err := kustomize.SecureBuild(root, root, false)
 		if err != nil {
 			t.Fatalf("%s: kustomize build: %v", file, err)
@@ -197,9 +171,9 @@ func TestFluxTreeReconciles(t *testing.T) {
 		t.Run(path.Base(file), func(t *testing.T) {
 			sys := loadSystem(t, file)
 			root := t.TempDir()
-			files := render(t, sys, layout.Flux)
-			writeTree(t, root, files)
-			writeTree(t, root, map[string][]byte{
+			files := layouttest.Render(t, sys, layout.Flux)
+			layouttest.WriteFiles(t, root, files)
+			layouttest.WriteFiles(t, root, map[string][]byte{
 				"kubernetes/components/volsync/kustomization.yaml":     []byte(volsyncComponent),
 				"kubernetes/components/volsync/replicationsource.yaml": []byte(volsyncSource),
 			})
@@ -238,29 +212,15 @@ func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys
 	if ks.GetNamespace() != sys.Namespace {
 		t.Errorf("ks %s in namespace %q", ks.GetName(), ks.GetNamespace())
 	}
-	p, _, _ := unstructured.NestedString(m, "spec", "path")
-	dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "./")))
-	// The generator edits kustomization.yaml in place (components,
-	// targetNamespace), as the controller does in its checkout.
-	if _, err := kustomize.NewGenerator(root, ks).WriteFile(dir); err != nil {
-		t.Fatalf("ks %s: generate: %v", ks.GetName(), err)
-	}
-	res, err := kustomize.SecureBuild(root, dir, false)
-	if err != nil {
-		t.Fatalf("ks %s: build %s: %v", ks.GetName(), p, err)
-	}
-	kinds := countKinds(res)
-	for _, r := range res.Resources() {
+	kinds := map[string]int{}
+	for _, o := range layouttest.BuildKustomization(t, root, ks) {
+		r := o.Built
+		kinds[r.GetKind()]++
 		before, err := r.AsYAML()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, strict := range []bool{false, true} {
-			out, err := kustomize.SubstituteVariables(context.Background(), nil, ks, r.DeepCopy(),
-				kustomize.SubstituteWithDryRun(true), kustomize.SubstituteWithStrict(strict))
-			if err != nil {
-				t.Fatalf("ks %s: substitute %s/%s (strict=%v): %v", ks.GetName(), r.GetKind(), r.GetName(), strict, err)
-			}
+		for _, out := range []*resource.Resource{o.Lax, o.Strict} {
 			if r.GetKind() == "Deployment" {
 				if out != nil {
 					t.Errorf("ks %s: Deployment %s was substituted; its scripts must be opted out", ks.GetName(), r.GetName())
@@ -383,7 +343,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				sys := loadSystem(b, specFile)
-				plan, err := output.NewPlan(b.TempDir(), sys.Namespace, render(b, sys, layout.Flux))
+				plan, err := output.NewPlan(b.TempDir(), sys.Namespace, layouttest.Render(b, sys, layout.Flux))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/apply"
 	"github.com/opencode-workspaces/ocw/internal/layout"
+	"github.com/opencode-workspaces/ocw/internal/layout/layouttest"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/spec"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
@@ -93,16 +94,8 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 
 func checkVariant(t *testing.T, file, lay, mode, ns string) {
 	sys := variantSystem(t, file, mode, ns)
-	tree, err := layout.Build(sys, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := layout.Render(sys, tree)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
-	writeFiles(t, root, files)
+	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
 
 	var objs []*unstructured.Unstructured
 	if lay == layout.Flux {
@@ -136,28 +129,16 @@ func buildFlux(t *testing.T, root string, sys *model.System) []*unstructured.Uns
 		if ks.GetKind() != "Kustomization" {
 			continue
 		}
-		p, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
-		dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "./")))
 		comps, _, _ := unstructured.NestedStringSlice(ks.Object, "spec", "components")
 		for _, c := range comps {
-			writeVolSyncComponent(t, filepath.Join(dir, filepath.FromSlash(c)))
+			writeVolSyncComponent(t, filepath.Join(layouttest.KustomizationDir(root, *ks), filepath.FromSlash(c)))
 		}
-		if _, err := kustomize.NewGenerator(root, *ks).WriteFile(dir); err != nil {
-			t.Fatalf("Kustomization %s: generate: %v", ks.GetName(), err)
-		}
-		res, err := kustomize.SecureBuild(root, dir, false)
-		if err != nil {
-			t.Fatalf("Kustomization %s: build %s: %v", ks.GetName(), p, err)
-		}
-		for _, r := range res.Resources() {
-			// Strict, as a mistyped variable should fail here, not in a cluster.
-			sub, err := kustomize.SubstituteVariables(context.Background(), nil, *ks, r.DeepCopy(),
-				kustomize.SubstituteWithDryRun(true), kustomize.SubstituteWithStrict(true))
-			if err != nil {
-				t.Fatalf("Kustomization %s: substitute %s/%s: %v", ks.GetName(), r.GetKind(), r.GetName(), err)
-			}
+		// The strict result goes in: a mistyped variable should fail here
+		// (BuildKustomization fails the test), not in a cluster.
+		for _, o := range layouttest.BuildKustomization(t, root, *ks) {
+			sub := o.Strict
 			if sub == nil { // opted out (kustomize.toolkit.fluxcd.io/substitute: disabled)
-				sub = r
+				sub = o.Built
 			}
 			out = append(out, toUnstructured(t, sub))
 		}
@@ -170,7 +151,7 @@ func buildFlux(t *testing.T, root string, sys *model.System) []*unstructured.Uns
 // fed by the postBuild variables ocw sets.
 func writeVolSyncComponent(t *testing.T, dir string) {
 	t.Helper()
-	writeFiles(t, dir, map[string][]byte{
+	layouttest.WriteFiles(t, dir, map[string][]byte{
 		"kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [replicationsource.yaml]\n"),
 		"replicationsource.yaml": []byte(`apiVersion: volsync.backube/v1alpha1
 kind: ReplicationSource
@@ -330,16 +311,8 @@ func TestOcwApplyExamples(t *testing.T) {
 // violation in a CRD object and a pod template Pod Security forbids.
 func TestRejectionsAreReported(t *testing.T) {
 	sys := variantSystem(t, "../../examples/seed.yaml", "manual", "conf-negative")
-	tree, err := layout.Build(sys, layout.Kustomize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := layout.Render(sys, tree)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
-	writeFiles(t, root, files)
+	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, layout.Kustomize))
 	res, err := kustomize.SecureBuild(root, root, false)
 	if err != nil {
 		t.Fatal(err)
@@ -416,19 +389,6 @@ func toUnstructured(t *testing.T, r *resource.Resource) *unstructured.Unstructur
 		t.Fatal(err)
 	}
 	return u
-}
-
-func writeFiles(t *testing.T, root string, files map[string][]byte) {
-	t.Helper()
-	for p, data := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 var certOnce sync.Once
