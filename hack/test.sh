@@ -38,10 +38,12 @@ shellcheck hack/*.sh hack/e2e/*.sh
 
 # The real-node tier's GitOps controllers (Flux, external-secrets) are built
 # from Go modules (cached; minutes when cold) while the other tiers run.
+# Its own process group, so that a failing tier stops the whole build.
 ctrl_pid=""
 if [ $# -eq 0 ] && [ "$(id -u)" = 0 ]; then
-	hack/e2e/controllers.sh >/dev/null &
+	setsid hack/e2e/controllers.sh >/dev/null &
 	ctrl_pid=$!
+	trap 'kill -- "-${ctrl_pid}" 2>/dev/null || true' EXIT
 fi
 
 pkgs=("$@")
