@@ -2,11 +2,12 @@
 # Builds the GitOps controllers of the real-node e2e tier from Go modules:
 # Flux source-controller and kustomize-controller, and external-secrets (its
 # built-in fake provider stands in for Doppler). Nothing can be downloaded but
-# Go modules here, so each is compiled from its wrapper module in
-# hack/tools/<name> (tidied with `go mod tidy -e`: plain tidy fails on
-# test-only dependencies the module proxy refuses). Idempotent and cached
-# (keyed by the wrapper's go.mod and go.sum); prints the folder holding the
-# three binaries on stdout, nothing else.
+# Go modules here, so they are compiled from the wrapper modules in
+# hack/tools/flux and hack/tools/external-secrets (tidied with
+# `go mod tidy -e`: plain tidy fails on test-only dependencies the module
+# proxy refuses). Idempotent and cached (keyed by the wrapper's go.mod and
+# go.sum); prints the folder holding the three binaries on stdout, nothing
+# else.
 #
 # stakater Reloader is not built: the module proxy refuses every version of
 # github.com/stakater/Reloader (see docs/gitops.md for what stands in).
@@ -17,10 +18,11 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE_ROOT="${OCW_CACHE:-${HOME}/.cache/ocw}/e2e"
 BIN_DIR="${CACHE_ROOT}/controllers"
-# name=main package (the controllers' main packages are their module roots)
+# wrapper=main package (the controllers' main packages are their module
+# roots); the binary is named after the package's last element.
 CONTROLLERS=(
-	source-controller=github.com/fluxcd/source-controller
-	kustomize-controller=github.com/fluxcd/kustomize-controller
+	flux=github.com/fluxcd/source-controller
+	flux=github.com/fluxcd/kustomize-controller
 	external-secrets=github.com/external-secrets/external-secrets
 )
 
@@ -35,8 +37,9 @@ tmp=""
 trap '[ -z "${tmp}" ] || rm -rf "${tmp}"' EXIT
 trap 'exit 130' INT TERM
 for c in "${CONTROLLERS[@]}"; do
-	name="${c%%=*}" pkg="${c#*=}"
-	src="${REPO_ROOT}/hack/tools/${name}"
+	pkg="${c#*=}"
+	name="${pkg##*/}"
+	src="${REPO_ROOT}/hack/tools/${c%%=*}"
 	key="$(cat "${src}/go.mod" "${src}/go.sum" | sha256sum | cut -d' ' -f1)"
 	if [ -x "${BIN_DIR}/${name}" ] && [ "$(cat "${BIN_DIR}/${name}.key" 2>/dev/null)" = "${key}" ]; then
 		continue
@@ -46,7 +49,7 @@ for c in "${CONTROLLERS[@]}"; do
 	tmp="$(mktemp -d "${CACHE_ROOT}/.controllers.XXXXXX")"
 	cp -R "${src}/." "${tmp}/"
 	s=$(date +%s)
-	log "building ${name} ($(sed -n "s|^require ${pkg} ||p" "${src}/go.mod"))"
+	log "building ${name} ($(cd "${src}" && go list -m -f '{{.Version}}' "${pkg}"))"
 	(cd "${tmp}" && go build -mod=mod -trimpath -ldflags "-s -w" -o "${tmp}/${name}" "${pkg}") >&2
 	mv "${tmp}/${name}" "${BIN_DIR}/${name}"
 	echo "${key}" >"${BIN_DIR}/${name}.key"

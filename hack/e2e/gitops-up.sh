@@ -42,8 +42,8 @@ moddir() {
 	(cd "${dir}" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }
 crds=(
-	"$(moddir source-controller github.com/fluxcd/source-controller)/config/crd/bases"
-	"$(moddir kustomize-controller github.com/fluxcd/kustomize-controller)/config/crd/bases"
+	"$(moddir flux github.com/fluxcd/source-controller)/config/crd/bases"
+	"$(moddir flux github.com/fluxcd/kustomize-controller)/config/crd/bases"
 	"$(moddir external-secrets github.com/external-secrets/external-secrets)/config/crds/bases"
 	"$(moddir - sigs.k8s.io/gateway-api)/config/crd/standard"
 	"$(moddir - github.com/backube/volsync)/config/crd/bases"
