@@ -158,24 +158,28 @@ func (n *node) env(extra ...string) []string {
 	return append(append(os.Environ(), "KUBECONFIG="+n.kubeconfig, "PATH="+n.bin+":"+os.Getenv("PATH")), extra...)
 }
 
-// run runs a command in the repo root with KUBECONFIG set; returns combined output.
-func (n *node) run(stdin string, extraEnv []string, name string, args ...string) (string, error) {
+// command is name with args in the repo root, KUBECONFIG and the node's
+// binaries in the environment, and stdin when not "".
+func (n *node) command(stdin string, extraEnv []string, name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = n.repo
 	cmd.Env = n.env(extraEnv...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// run runs a command (see command); returns combined output.
+func (n *node) run(stdin string, extraEnv []string, name string, args ...string) (string, error) {
+	out, err := n.command(stdin, extraEnv, name, args...).CombinedOutput()
 	return string(out), err
 }
 
 // stdout runs a command like run but returns its stdout alone (data, such
 // as JSON, without the command's messages).
 func (n *node) stdout(name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = n.repo
-	cmd.Env = n.env()
+	cmd := n.command("", nil, name, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -185,13 +189,19 @@ func (n *node) stdout(name string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func (n *node) must(name string, args ...string) string {
+// mustIn runs a command with stdin, failing the test when it fails.
+func (n *node) mustIn(stdin, name string, args ...string) string {
 	n.t.Helper()
-	out, err := n.run("", nil, name, args...)
+	out, err := n.run(stdin, nil, name, args...)
 	if err != nil {
 		n.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return out
+}
+
+func (n *node) must(name string, args ...string) string {
+	n.t.Helper()
+	return n.mustIn("", name, args...)
 }
 
 func (n *node) kubectl(args ...string) string {
@@ -202,11 +212,7 @@ func (n *node) kubectl(args ...string) string {
 // kubectlIn is kubectl with stdin (manifests carrying secrets stay out of argv).
 func (n *node) kubectlIn(stdin string, args ...string) string {
 	n.t.Helper()
-	out, err := n.run(stdin, nil, filepath.Join(n.bin, "kubectl"), args...)
-	if err != nil {
-		n.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return n.mustIn(stdin, filepath.Join(n.bin, "kubectl"), args...)
 }
 
 // logAll logs each kubectl command's output (errors included): diagnostics.
