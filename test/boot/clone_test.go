@@ -304,7 +304,10 @@ func TestCloneSIGTERMCleansUp(t *testing.T) {
 	// The kubelet signals the container's first process only.
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	r := e.finish(e.pod.clone, cmd, out, errb, sent)
-	if r.took > 3*time.Second {
+	// Normal is well under a second; the bound is far above what load adds
+	// and far below the clone's own (throttled) duration, so it still
+	// catches a script that ignores SIGTERM and runs on.
+	if r.took > 20*time.Second {
 		t.Errorf("SIGTERM took %v to stop the clone", r.took)
 	}
 	msg := e.expect(r, boot.ResultFailed)
@@ -336,8 +339,10 @@ func TestCloneFailuresAndEdgeCases(t *testing.T) {
 		if msg != want {
 			t.Errorf("message %q, want %q", msg, want)
 		}
-		if r.took > 1500*time.Millisecond {
-			t.Errorf("auth failure took %v: was it retried?", r.took)
+		// Not retried: git's first unauthenticated request and the one
+		// with the token, nothing more (a retry would double it).
+		if n := e.srv.Requests(); n > 2 {
+			t.Errorf("auth failure made %d requests to the git server: was it retried?", n)
 		}
 		if len(hits) > 0 {
 			t.Errorf("token in argv: %q", hits)
@@ -410,7 +415,9 @@ func TestCloneFailuresAndEdgeCases(t *testing.T) {
 		c := withEnv(withEnv(e.pod.clone, boot.EnvCloneAttempts, "1"), "GIT_HTTP_LOW_SPEED_TIME", "2")
 		r := e.run(c)
 		e.expect(r, boot.ResultNetwork)
-		if r.took > 10*time.Second {
+		// GIT_HTTP_LOW_SPEED_TIME=2 ends it in seconds; without it git
+		// would wait for the server for ever. 60 s is far above any load.
+		if r.took > 60*time.Second {
 			t.Errorf("stalled clone took %v", r.took)
 		}
 	})
