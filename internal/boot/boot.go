@@ -24,9 +24,15 @@
 //     set).
 //   - A repo already present whose origin equals EnvRepoURL (ignoring
 //     userinfo, a trailing ".git" and slashes) is left untouched: no network,
-//     no writes to it, only its .git/config is read. One exception: an origin
-//     URL carrying credentials (a clone made by the seed's design) is
-//     rewritten to the clean URL, because the token must not stay on disk.
+//     no writes to it, only its .git/config is read. One exception: remote
+//     URLs and push URLs carrying credentials (a clone made by the seed's
+//     design; the userinfo ends at the last "@" before the host) are
+//     rewritten to clean URLs, because the token must not stay on disk. A
+//     .git/config git cannot parse is reported as such (ResultNotARepo),
+//     never as a missing origin.
+//   - Scratch output (git's stderr) goes to EnvScratchDir, the pod's
+//     emptyDir: on a full volume it could not be written and the "no space
+//     left" diagnosis would have nothing to read.
 //   - An existing path that is not a git repo, or a repo with another origin,
 //     stops the pod with a message saying so and what to do; nothing is
 //     deleted. An empty directory counts as absent (rmdir, which cannot lose
@@ -55,16 +61,37 @@
 // empty Secret (AuthMissing) or one that is not a JSON object (AuthInvalid;
 // checked cheaply: first and last non-blank characters are { and }) leaves any
 // existing auth.json alone and exits 0: the workspace starts without Copilot
-// rather than not at all, and the termination message says why.
+// rather than not at all, and the termination message says why. A full volume
+// is no reason to keep the workspace down either (its terminal is where space
+// gets freed): a write that fails for lack of space keeps the existing
+// auth.json (AuthKept) or starts without one (AuthNoSpace), exit 0, and the
+// message says "no space left".
+//
+// # Serve (ServeScript; main container "opencode", OpenCode image)
+//
+// The container's command is sh -c ServeScript with OpenCode's own command
+// line as arguments. The script:
+//
+//   - refuses to start OpenCode when EnvServerPassword is empty (OpenCode 1.18
+//     then serves with no login at all), writing "refused: <message>"
+//     (ServeRefused) to EnvTerminationLog and exiting 1, so the pod never
+//     becomes Ready and status/doctor show why;
+//   - runs OpenCode as its child and stays PID 1, forwarding SIGTERM, SIGINT
+//     and SIGHUP to it. OpenCode as PID 1 ignores SIGTERM (no handler, and the
+//     kernel drops default-action signals to PID 1), so every stop used to
+//     wait out the grace period and end in SIGKILL; as a child it exits in
+//     seconds. The script exits with OpenCode's status.
 //
 // # Probe (ProbeScript; exec startup/readiness/liveness probe, OpenCode image)
 //
-// GET /global/health on 127.0.0.1:EnvPort with basic auth from
-// EnvServerPassword/EnvServerUsername; passes only on HTTP 200 with
+// GET /global/health on 127.0.0.1:EnvPort twice: without credentials it must
+// answer 401 (the server is password-protected; this also catches an image
+// that ignores the password variable), and with basic auth from
+// EnvServerPassword/EnvServerUsername it must answer HTTP 200 with
 // "healthy":true. A hung OpenCode keeps its port open, so a TCP probe would
-// pass. The request is built with the shell's printf and sent with busybox nc
-// so the password never appears in argv; timeout bounds it (EnvProbeTimeout
-// seconds, default 4, below the probes' timeoutSeconds).
+// pass. The requests are built with the shell's printf and sent with busybox
+// nc so the password never appears in argv; timeout bounds each
+// (EnvProbeTimeout seconds, default 4, below the probes' timeoutSeconds).
 package boot
 
 import (
@@ -84,6 +111,11 @@ var CloneScript string
 //go:embed seed-auth.sh
 var SeedAuthScript string
 
+// ServeScript is serve.sh: busybox sh in the OpenCode image.
+//
+//go:embed serve.sh
+var ServeScript string
+
 // ProbeScript is probe.sh: busybox sh in the OpenCode image.
 //
 //go:embed probe.sh
@@ -101,6 +133,7 @@ const (
 	EnvCloneAttempts  = "OCW_CLONE_ATTEMPTS"  // default 4
 	EnvCloneBackoff   = "OCW_CLONE_BACKOFF"   // first retry delay in seconds, doubled each time; default 2
 	EnvTerminationLog = "OCW_TERMINATION_LOG" // /dev/termination-log (also used by SeedAuthScript)
+	EnvScratchDir     = "OCW_SCRATCH_DIR"     // the pod's emptyDir: git's stderr, never the volume; default /tmp
 )
 
 // Env vars read by SeedAuthScript.
@@ -110,13 +143,20 @@ const (
 	EnvAuthSecretHint = "OCW_AUTH_SECRET_HINT" // "Secret <name> key <key>", for messages
 )
 
-// Env vars read by ProbeScript (OpenCode reads the first two itself).
+// Env vars read by ServeScript and ProbeScript (OpenCode reads the first two
+// itself; ServeScript also reads EnvTerminationLog).
 const (
 	EnvServerPassword = "OPENCODE_SERVER_PASSWORD"
 	EnvServerUsername = "OPENCODE_SERVER_USERNAME" // unset: "opencode"
 	EnvPort           = "OCW_PORT"                 // default 4096
 	EnvProbeTimeout   = "OCW_PROBE_TIMEOUT"        // seconds, default 4
+	// EnvServerSecretHint is "Secret <name> key <key>", for messages.
+	EnvServerSecretHint = "OCW_SERVER_SECRET_HINT"
 )
+
+// ServeRefused is ServeScript's termination code when it will not start
+// OpenCode (no password).
+const ServeRefused = "refused"
 
 // Result codes of CloneScript, in the status file and termination message.
 const (
@@ -136,7 +176,9 @@ const (
 	AuthUnchanged = "unchanged"
 	AuthMissing   = "missing"
 	AuthInvalid   = "invalid"
-	AuthFailed    = "failed" // could not write on the volume; the only non-zero exit
+	AuthKept      = "kept"     // the new login could not be written (no space); the previous auth.json stays
+	AuthNoSpace   = "no-space" // no auth.json, and none could be written (no space)
+	AuthFailed    = "failed"   // could not write on the volume for another reason; the only non-zero exit
 )
 
 // StatusFile is the name of the clone status file inside EnvStateDir.

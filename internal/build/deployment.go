@@ -147,7 +147,7 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 	if ws.Repo.Filter != "" {
 		e = append(e, env(boot.EnvCloneFilter, ws.Repo.Filter))
 	}
-	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env("HOME", "/tmp"))
+	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env(boot.EnvScratchDir, "/tmp"), env("HOME", "/tmp"))
 	e = append(e, gitEnv(ws)...)
 	return corev1.Container{
 		Name:                     ContainerClone,
@@ -208,6 +208,8 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 			},
 		}},
 		env(boot.EnvPort, strconv.Itoa(model.Port)),
+		env(boot.EnvServerSecretHint, ws.Secrets.Server.Hint()),
+		env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
 	)
 	e = append(e, gitEnv(ws)...)
 	if ws.Git.AuthorName != "" {
@@ -228,10 +230,13 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		}
 	}
 	return corev1.Container{
-		Name:       ContainerOpenCode,
-		Image:      ws.Images.OpenCode,
-		Command:    []string{"opencode"},
-		Args:       []string{"serve", "--hostname", "0.0.0.0", "--port", strconv.Itoa(model.Port)},
+		Name:  ContainerOpenCode,
+		Image: ws.Images.OpenCode,
+		// The serve script refuses to start without a password and stays
+		// PID 1 so SIGTERM reaches OpenCode; OpenCode's own command line
+		// follows as its arguments ("ocw-serve" is $0).
+		Command:    []string{"/bin/sh", "-c", boot.ServeScript, "ocw-serve"},
+		Args:       []string{"opencode", "serve", "--hostname", "0.0.0.0", "--port", strconv.Itoa(model.Port)},
 		WorkingDir: ws.Repo.Path(),
 		Env:        e,
 		Ports: []corev1.ContainerPort{{

@@ -330,15 +330,34 @@ func (sb *sandbox) env(c corev1.Container, extraPath string) []string {
 }
 
 // command builds the process for argv run inside container c: sh is busybox,
-// opencode is the pinned npm binary, and the server binds 127.0.0.1 on the
-// sandbox port.
+// opencode (run directly or by the serve script through PATH) is the pinned
+// npm binary, and the server binds 127.0.0.1 on the sandbox port.
 func (sb *sandbox) command(ctx context.Context, c corev1.Container, argv []string) *exec.Cmd {
 	if len(argv) == 0 {
 		sb.t.Fatalf("container %s: empty command", c.Name)
 	}
 	args := append([]string(nil), argv[1:]...)
-	var cmd *exec.Cmd
+	for i := range args {
+		switch {
+		case i > 0 && args[i-1] == "--hostname":
+			args[i] = "127.0.0.1"
+		case i > 0 && args[i-1] == "--port" && sb.port != 0:
+			args[i] = strconv.Itoa(sb.port)
+		}
+	}
 	extraPath := ""
+	if sb.ocBin != "" {
+		// The image's PATH finds opencode; ripgrep and friends come from
+		// the host.
+		link := filepath.Join(sb.bin, "opencode")
+		if _, err := os.Lstat(link); err != nil {
+			if err := os.Symlink(sb.ocBin, link); err != nil {
+				sb.t.Fatal(err)
+			}
+		}
+		extraPath = "/usr/local/bin:/usr/bin:/bin"
+	}
+	var cmd *exec.Cmd
 	switch argv[0] {
 	case "sh", "/bin/sh":
 		cmd = exec.CommandContext(ctx, busybox, append([]string{"sh"}, args...)...)
@@ -346,16 +365,7 @@ func (sb *sandbox) command(ctx context.Context, c corev1.Container, argv []strin
 		if sb.ocBin == "" {
 			sb.t.Fatal("container runs opencode but the sandbox has no OpenCode binary")
 		}
-		for i := range args {
-			switch {
-			case i > 0 && args[i-1] == "--hostname":
-				args[i] = "127.0.0.1"
-			case i > 0 && args[i-1] == "--port" && sb.port != 0:
-				args[i] = strconv.Itoa(sb.port)
-			}
-		}
 		cmd = exec.CommandContext(ctx, sb.ocBin, args...)
-		extraPath = "/usr/local/bin:/usr/bin:/bin"
 	default:
 		sb.t.Fatalf("container %s: unexpected command %q", c.Name, argv[0])
 	}
@@ -397,6 +407,10 @@ func (sb *sandbox) start(ctx context.Context, c corev1.Container) (*exec.Cmd, *b
 		sb.t.Fatal(err)
 	}
 	cmd := sb.command(ctx, c, append(append([]string(nil), c.Command...), c.Args...))
+	// A container runtime creates a missing working directory.
+	if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
+		sb.t.Fatal(err)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
