@@ -17,20 +17,55 @@ filter="${OCW_CLONE_FILTER:-}"
 attempts="${OCW_CLONE_ATTEMPTS:-4}"
 backoff="${OCW_CLONE_BACKOFF:-2}"
 termlog="${OCW_TERMINATION_LOG:-}"
+# Scratch output (git's stderr) goes to the pod's emptyDir, never the
+# workspace volume: on a full volume it could not be written, and the
+# "no space" diagnosis would read an empty file.
+scratch="${OCW_SCRATCH_DIR:-/tmp}"
 tmp=""
 child=""
 sleeper=""
 
 # strip_userinfo URL: scheme://user:secret@host/... -> scheme://host/...
-# Input goes through a pipe, never argv: a legacy origin may embed a token.
+# The userinfo ends at the last "@" before the path (a password may itself
+# hold "@"). Input goes through a pipe, never argv: a legacy URL may embed a
+# token.
 strip_userinfo() {
-	printf '%s\n' "$1" | sed -e 's#^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/@]*@#\1#'
+	printf '%s\n' "$1" | sed -e 's#^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/]*@#\1#'
 }
 
 # normalise URL: the form compared to decide "same repo".
 normalise() {
-	printf '%s\n' "$1" | sed -e 's#^\([A-Za-z][A-Za-z0-9+.-]*://\)[^/@]*@#\1#' \
-		-e 's#/*$##' -e 's#\.git$##' -e 's#/*$##'
+	strip_userinfo "$1" | sed -e 's#/*$##' -e 's#\.git$##' -e 's#/*$##'
+}
+
+# clean_remotes CONFIG: rewrite every remote URL and push URL in CONFIG that
+# embeds credentials (a clone made by the seed's design) to the clean URL.
+# Values are read through git's output, never argv; only clean URLs are
+# written. Prints how many values were cleaned.
+clean_remotes() {
+	cleaned=0
+	# One value per line; no globbing of URL characters.
+	set -f
+	oldifs=$IFS
+	IFS='
+'
+	for key in $(git config --file "$1" --name-only --get-regexp '^remote\..*\.(url|pushurl)$' 2>/dev/null | sort -u); do
+		vals=$(git config --file "$1" --get-all "$key") || continue
+		dirty=0
+		for v in $vals; do
+			[ "$(strip_userinfo "$v")" = "$v" ] || dirty=1
+		done
+		[ "$dirty" -eq 1 ] || continue
+		git config --file "$1" --unset-all "$key" || return 1
+		for v in $vals; do
+			c=$(strip_userinfo "$v")
+			[ "$c" = "$v" ] || cleaned=$((cleaned + 1))
+			git config --file "$1" --add "$key" "$c" || return 1
+		done
+	done
+	IFS=$oldifs
+	set +f
+	echo "$cleaned"
 }
 
 # finish CODE MESSAGE EXIT: record the outcome (status file + termination
@@ -99,7 +134,8 @@ case "$attempts" in '' | *[!0-9]*) attempts=4 ;; esac
 [ "$attempts" -ge 1 ] || attempts=1
 case "$backoff" in '' | *[!0-9]*) backoff=2 ;; esac
 
-mkdir -p "$state" || finish failed "cannot create state dir $state" 1
+mkdir -p "$scratch" || finish failed "cannot create scratch dir $scratch" 1
+mkdir -p "$state" 2>"$scratch/mkdir-err" || finish failed "cannot create state dir $state: $(head -n 1 "$scratch/mkdir-err")" 1
 
 # Temp dirs of a killed earlier attempt (SIGKILL cannot be trapped) hold
 # nothing of value: a clone only becomes the repo by the final rename.
@@ -111,7 +147,14 @@ done
 # repo, no safe.directory dependence, no index refresh).
 if [ -e "$dir" ] || [ -L "$dir" ]; then
 	if [ -d "$dir/.git" ] && [ -f "$dir/.git/HEAD" ] && [ -f "$dir/.git/config" ]; then
-		origin=$(git config --file "$dir/.git/config" --get remote.origin.url 2>/dev/null) || origin=""
+		# git config exits 1 for a missing key and 3 for a file it cannot
+		# parse: a corrupt config is not "no origin".
+		origin=$(git config --file "$dir/.git/config" --get remote.origin.url 2>"$scratch/config-err")
+		rc=$?
+		if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+			why=$(head -n 1 "$scratch/config-err")
+			finish not-a-repo "$dir/.git/config cannot be read (${why:-git config exit $rc}); nothing was changed: repair or restore that file from the workspace terminal or a pod that mounts the volume, then restart" 1
+		fi
 		if [ -z "$origin" ]; then
 			finish origin-mismatch "$dir is a git repository without an origin remote but the spec asks for $url; nothing was changed: add it (git remote add origin $url) or move the directory aside on the volume, then restart" 1
 		fi
@@ -119,12 +162,13 @@ if [ -e "$dir" ] || [ -L "$dir" ]; then
 		if [ "$(normalise "$clean")" != "$want" ]; then
 			finish origin-mismatch "$dir is a clone of $clean but the spec asks for $url; nothing was changed: fix the repository URL in the spec, or move the directory aside on the volume, or run git remote set-url origin $url if it is the same repository, then restart" 1
 		fi
-		if [ "$clean" != "$origin" ]; then
-			# A clone made with a token in its URL keeps that token in
-			# .git/config; credentials now come from the helper.
-			git config --file "$dir/.git/config" remote.origin.url "$clean" ||
-				finish failed "cannot remove credentials from the origin URL in $dir/.git/config" 1
-			finish present "$dir already holds $url; removed credentials embedded in its origin URL" 0
+		# A clone made with a token in its URL keeps that token in
+		# .git/config (origin, its push URL, other remotes); credentials
+		# now come from the helper.
+		n=$(clean_remotes "$dir/.git/config") ||
+			finish failed "cannot remove credentials from the remote URLs in $dir/.git/config" 1
+		if [ "${n:-0}" -gt 0 ]; then
+			finish present "$dir already holds $url; removed credentials embedded in $n remote URL(s) of .git/config" 0
 		fi
 		finish present "$dir already holds $url; left untouched" 0
 	fi
@@ -149,13 +193,19 @@ mkdir -p "$(dirname "$dir")" || finish failed "cannot create $(dirname "$dir")" 
 n=1
 delay=$backoff
 while :; do
-	tmp=$(mktemp -d "$state/clone.XXXXXX") || finish failed "cannot create a temp dir in $state" 1
+	tmp=$(mktemp -d "$state/clone.XXXXXX" 2>"$scratch/mktemp-err") || {
+		why=$(head -n 1 "$scratch/mktemp-err")
+		case "$why" in
+		*"No space"* | *"Disk quota"*) finish failed "no space left on the volume: cannot create a temp dir in $state to clone $url ($why); free space on the volume, then restart" 1 ;;
+		esac
+		finish failed "cannot create a temp dir in $state: $why" 1
+	}
 	set -- clone --quiet
 	[ -n "$branch" ] && set -- "$@" --branch "$branch"
 	[ -n "$filter" ] && set -- "$@" --filter="$filter"
 	# Background + wait: a trapped SIGTERM interrupts wait at once, whereas
 	# a foreground child would delay the trap until git finished.
-	$group git "$@" -- "$url" "$tmp/repo" 2>"$tmp/err" &
+	$group git "$@" -- "$url" "$tmp/repo" 2>"$scratch/clone-err" &
 	child=$!
 	wait "$child"
 	rc=$?
@@ -171,8 +221,8 @@ while :; do
 		cleanup
 		finish cloned "cloned $url into $dir${branch:+ (branch $branch)}${filter:+ (filter $filter)}" 0
 	fi
-	err=$(cat "$tmp/err")
-	cat "$tmp/err" >&2
+	err=$(cat "$scratch/clone-err")
+	printf '%s\n' "$err" >&2
 	last=$(printf '%s\n' "$err" | grep -v '^[[:space:]]*$' | tail -n 1)
 	rm -rf "$tmp"
 	tmp=""
@@ -185,7 +235,7 @@ while :; do
 		esac
 		finish not-found "repository $url not found: check the URL, and that the token in $hint can read it$notoken" 1 ;;
 	*"No space left"* | *"Disk quota"*)
-		finish failed "no space left on the volume while cloning $url: $last" 1 ;;
+		finish failed "no space left on the volume while cloning $url ($last); free space on the volume or raise the PVC size, then restart" 1 ;;
 	*"Could not resolve"* | *"Failed to connect"* | *"Connection refused"* | *"onnection reset"* | *"timed out"* | *"Timeout"* | *"returned error: 5"* | *"returned error: 429"* | *"RPC failed"* | *"early EOF"* | *"unexpected disconnect"* | *"remote end hung up"* | *"transfer closed"* | *"SSL"* | *"TLS"* | *"gnutls"* | *"too slow"* | *"curl "*)
 		if [ "$n" -ge "$attempts" ]; then
 			finish network "could not fetch $url after $n attempts: $last" 1

@@ -61,16 +61,38 @@ else
 	why="first seeding"
 fi
 
+# nospace ERROR_TEXT: stop trying and start anyway when the volume is full.
+# The workspace is where the user frees space, so it must not crash-loop.
+nospace() {
+	case "$1" in
+	*"No space"* | *"Disk quota"*) ;;
+	*) return 0 ;;
+	esac
+	rm -f "$dest.ocw-tmp" "$record.tmp" 2>/dev/null
+	if [ -f "$dest" ]; then
+		finish kept "no space left on the volume: could not write the login from $hint to $dest ($why); kept the previous auth.json; free space on the volume, then restart the pod" 0
+	fi
+	finish no-space "no space left on the volume: could not write the login from $hint to $dest ($why); the workspace starts without GitHub Copilot; free space on the volume, then restart the pod" 0
+}
+
 parent=$(dirname "$dest")
-mkdir -p "$parent" || finish failed "cannot create $parent" 1
+err=$(mkdir -p "$parent" 2>&1) || { nospace "$err"; finish failed "cannot create $parent: $err" 1; }
 # Temp file + rename: OpenCode never sees a half-written auth.json, and a
-# kill between the two renames only makes the next start seed again.
-if ! { printf '%s' "$content" >"$dest.ocw-tmp" && chmod 600 "$dest.ocw-tmp" && mv -f "$dest.ocw-tmp" "$dest"; }; then
+# kill between the two renames only makes the next start seed again. The
+# content goes through the builtin printf and a pipe, never argv; cat does
+# the writing because it reports a failed write (the builtin says nothing).
+if ! err=$({ printf '%s' "$content" | cat >"$dest.ocw-tmp" && chmod 600 "$dest.ocw-tmp" && mv -f "$dest.ocw-tmp" "$dest"; } 2>&1); then
 	rm -f "$dest.ocw-tmp"
-	finish failed "cannot write $dest" 1
+	nospace "$err"
+	finish failed "cannot write $dest: $err" 1
 fi
-if ! { printf '%s\n' "$hash" >"$record.tmp" && mv -f "$record.tmp" "$record"; }; then
+if ! err=$({ printf '%s\n' "$hash" | cat >"$record.tmp" && mv -f "$record.tmp" "$record"; } 2>&1); then
 	rm -f "$record.tmp"
-	finish failed "cannot write $record" 1
+	# auth.json is the new login already; without the record the next
+	# start only seeds it again.
+	case "$err" in
+	*"No space"* | *"Disk quota"*) finish seeded "copied $hint to $dest ($why); no space left on the volume to record it, so the next start copies it again" 0 ;;
+	esac
+	finish failed "cannot write $record: $err" 1
 fi
 finish seeded "copied $hint to $dest ($why)" 0

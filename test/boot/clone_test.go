@@ -487,6 +487,59 @@ func TestCloneFailuresAndEdgeCases(t *testing.T) {
 			t.Error("token in output")
 		}
 	})
+	t.Run("legacy credentials in every remote URL are removed", func(t *testing.T) {
+		t.Parallel()
+		e := newCloneEnv(t, specOpts{}, nil, 1)
+		e.expect(e.run(e.pod.clone), boot.ResultCloned)
+		clean := e.srv.RepoURL("myrepo")
+		// A password holding "@": the userinfo ends at the last "@".
+		secretA, secretB := "pa"+randomHex(6), "ss"+randomHex(6)
+		withCreds := func(userinfo string) string { return strings.Replace(clean, "http://", "http://"+userinfo+"@", 1) }
+		gitserver.Git(t, e.repoDir(), "remote", "set-url", "origin", withCreds("user:"+secretA+"@"+secretB))
+		gitserver.Git(t, e.repoDir(), "config", "--add", "remote.origin.pushurl", withCreds(e.pat))
+		gitserver.Git(t, e.repoDir(), "config", "--add", "remote.origin.pushurl", clean+"-mirror")
+		gitserver.Git(t, e.repoDir(), "remote", "add", "fork", withCreds("x-access-token:"+e.pat))
+		scan := scanProcs(e.pat)
+		r := e.run(e.pod.clone)
+		if hits := scan.finish(); len(hits) > 0 {
+			t.Errorf("token in argv: %q", hits)
+		}
+		msg := e.expect(r, boot.ResultPresent)
+		if !strings.Contains(msg, "removed credentials embedded in 3 remote URL(s)") {
+			t.Errorf("message %q", msg)
+		}
+		for _, secret := range []string{secretA, secretB, e.pat} {
+			if f := grepTree(t, e.repoDir(), secret); len(f) > 0 {
+				t.Errorf("credential %s still in %v", secret[:4], f)
+			}
+			if strings.Contains(r.stdout+r.stderr+r.termination, secret) {
+				t.Error("credential in output")
+			}
+		}
+		e.checkRepo(e.head)
+		if got := gitserver.Git(t, e.repoDir(), "config", "--get-all", "remote.origin.pushurl"); got != clean+"\n"+clean+"-mirror" {
+			t.Errorf("push URLs %q, want both kept, clean, in order", got)
+		}
+		if got := gitserver.Git(t, e.repoDir(), "config", "--get", "remote.fork.url"); got != clean {
+			t.Errorf("fork URL %q, want %q", got, clean)
+		}
+	})
+	t.Run("corrupt .git/config", func(t *testing.T) {
+		t.Parallel()
+		e := newCloneEnv(t, specOpts{}, nil, 1)
+		e.expect(e.run(e.pod.clone), boot.ResultCloned)
+		cfg := filepath.Join(e.repoDir(), ".git", "config")
+		writeFile(t, cfg, "[remote \"origin\"\n\turl = "+e.srv.RepoURL("myrepo")+"\n[[broken\n")
+		before := treeDigest(t, e.repoDir())
+		e.srv.ResetCounters()
+		msg := e.expect(e.run(e.pod.clone), boot.ResultNotARepo)
+		if !strings.Contains(msg, ".git/config cannot be read") || strings.Contains(msg, "git remote add") {
+			t.Errorf("message %q", msg)
+		}
+		if treeDigest(t, e.repoDir()) != before || e.srv.Requests() != 0 {
+			t.Error("a corrupt config made the clone step touch the directory or the network")
+		}
+	})
 	t.Run("branch", func(t *testing.T) {
 		t.Parallel()
 		e := newCloneEnv(t, specOpts{branch: "dev"}, nil, 1)
