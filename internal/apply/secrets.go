@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -27,6 +28,8 @@ type MissingSecret struct {
 	// NoSecret: the whole Secret is missing; otherwise only its key is
 	// (or is empty).
 	NoSecret bool
+	// Empty: the key is there but its value is blank.
+	Empty bool
 }
 
 // CheckSecrets reports, in manual-secrets mode, which of the three shared
@@ -53,8 +56,11 @@ func (e *Engine) CheckSecrets(ctx context.Context, sys *model.System) ([]Missing
 			out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref, NoSecret: true})
 		case err != nil:
 			return out, fmt.Errorf("reading Secret %s/%s: %w", sys.Namespace, r.ref.Name, err)
-		case len(s.Data[r.ref.Key]) == 0:
-			out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref})
+		default:
+			v, ok := s.Data[r.ref.Key]
+			if !ok || len(bytes.TrimSpace(v)) == 0 {
+				out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref, Empty: ok})
+			}
 		}
 		// The bytes are no longer needed; drop them now.
 		s.Data = nil

@@ -106,6 +106,20 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		return err
 	}
 
+	// Read before any write: a blank server password is refused outright.
+	// The pod would never start (the serve script refuses to run OpenCode
+	// without a login), and an image without that check would serve
+	// everyone. A Secret that is missing altogether only gets a hint below:
+	// the pod then cannot start at all, and creating it next is the normal
+	// first-apply flow.
+	missing, secretsErr := eng.CheckSecrets(ctx, sys)
+	for _, m := range missing {
+		if m.Role == apply.SecretServer && m.Empty {
+			return fmt.Errorf("Secret %s/%s key %s is empty: the workspaces would run without a login; nothing was applied. Set a password first: ocw secrets password -f %s",
+				m.Namespace, m.Ref.Name, m.Ref.Key, o.specName())
+		}
+	}
+
 	start := time.Now()
 	res, applyErr := eng.Apply(ctx, desired, apply.Options{DryRun: dryRun, Prune: o.prune, PurgeData: o.purgeData})
 	if res != nil {
@@ -125,9 +139,8 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		fmt.Fprintf(s.Err, "apply: %d object(s) ocw applied earlier are no longer in the spec; %s\n", n, hint)
 	}
 
-	missing, err := eng.CheckSecrets(ctx, sys)
-	if err != nil {
-		fmt.Fprintf(s.Err, "note: could not check the workspaces' Secrets: %v\n", err)
+	if secretsErr != nil {
+		fmt.Fprintf(s.Err, "note: could not check the workspaces' Secrets: %v\n", secretsErr)
 	}
 	for _, m := range missing {
 		fmt.Fprint(s.Err, o.secretHint(m))
@@ -170,6 +183,14 @@ var secretRoles = map[string]struct {
 		ocw: "auth seed", file: "~/.local/share/opencode/auth.json after `opencode auth login`"},
 }
 
+// specName is the spec file as a command line names it in hints.
+func (o *applyOptions) specName() string {
+	if o.file == "" || o.file == "-" {
+		return "FILE"
+	}
+	return o.file
+}
+
 // secretHint says exactly how to create a missing Secret or key. Values
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
@@ -185,10 +206,7 @@ func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	if len(kubeFlags) > 0 {
 		flags = " " + strings.Join(kubeFlags, " ")
 	}
-	file := o.file
-	if file == "" || file == "-" {
-		file = "FILE"
-	}
+	file := o.specName()
 	var b strings.Builder
 	need := "optional"
 	if r.required {

@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
@@ -128,6 +131,48 @@ func TestApplyTellsHowToCreateMissingSecrets(t *testing.T) {
 	pipe := "create secret generic opencode-server-auth --from-file=OPENCODE_SERVER_PASSWORD=PATH --dry-run=client -o yaml | kubectl " + k + " apply -f -"
 	if !strings.Contains(r.err, want) || !strings.Contains(r.err, pipe) {
 		t.Errorf("stderr lacks %q / %q:\n%s", want, pipe, r.err)
+	}
+}
+
+// TestApplyRefusesEmptyPassword: in manual mode, a server password Secret
+// whose key is empty (or blank) stops apply before any write; ocw secrets
+// password fills it, and apply then goes through.
+func TestApplyRefusesEmptyPassword(t *testing.T) {
+	ns := "cli-empty-pw"
+	file := filepath.Join(t.TempDir(), "ws.yaml")
+	writeFile(t, file, fmt.Sprintf(applySpec, ns))
+	if r := run(t, "", applyArgs(file)...); r.code != 0 {
+		t.Fatalf("first apply: %+v", r)
+	}
+	ctx := t.Context()
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opencode-server-auth", Namespace: ns},
+		Data: map[string][]byte{"OPENCODE_SERVER_PASSWORD": []byte("\n")}}
+	if err := kubeEnv.Client.Create(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	// A change apply would make: the refusal must come before it.
+	writeFile(t, file, fmt.Sprintf(applySpec, ns)+"  - name: gamma\n    repo: https://github.com/o/gamma\n")
+	for _, extra := range [][]string{nil, {"--dry-run=server"}} {
+		r := run(t, "", applyArgs(file, extra...)...)
+		if r.code == 0 || !strings.Contains(r.err, "Secret "+ns+"/opencode-server-auth key OPENCODE_SERVER_PASSWORD is empty") ||
+			!strings.Contains(r.err, "nothing was applied") || !strings.Contains(r.err, "ocw secrets password -f "+file) {
+			t.Errorf("apply %v with an empty password: %+v", extra, r)
+		}
+		if strings.Contains(r.out, "gamma") {
+			t.Errorf("apply %v wrote before refusing: %s", extra, r.out)
+		}
+	}
+	d := &appsv1.Deployment{}
+	if err := kubeEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gamma"}, d); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment gamma exists after a refused apply: %v", err)
+	}
+
+	r := run(t, "", "secrets", "password", "-f", file, "--kubeconfig", kubeEnv.KubeconfigPath)
+	if r.code != 0 || len(strings.TrimSpace(r.out)) < 16 {
+		t.Fatalf("ocw secrets password did not fill the blank key: %+v", r)
+	}
+	if r := run(t, "", applyArgs(file)...); r.code != 0 || !strings.Contains(r.out, "Deployment/"+ns+"/gamma created") {
+		t.Fatalf("apply after setting the password: %+v", r)
 	}
 }
 

@@ -183,6 +183,14 @@ func TestDopplerMode(t *testing.T) {
 	setReady(t, cs, "True", "Valid", "store validated")
 	expect(t, f.run(), ScopeCluster, "secret-store", OK, "is Ready")
 
+	// An empty value synced from the store is flagged as empty, with the
+	// store's key to fix.
+	f.putSecret(f.sys.Secrets.Server, "")
+	c = expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set OPENCODE_SERVER_PASSWORD in Doppler")
+	if !strings.Contains(c.Message, "is empty: the workspaces refuse to start") {
+		t.Error(c.Message)
+	}
+
 	// A missing Secret in doppler mode points at Doppler.
 	must(t, env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: f.sys.Secrets.Server.Name, Namespace: f.ns}}))
 	expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set OPENCODE_SERVER_PASSWORD in Doppler")
@@ -469,12 +477,25 @@ func TestSecretRules(t *testing.T) {
 	rep := f.run()
 	expect(t, rep, ScopeNamespace, "secret-server", Fail, "ocw secrets password -f ws.yaml")
 	c := expect(t, rep, ScopeNamespace, "secret-git", Warn, "ocw secrets git-token -f ws.yaml")
-	if !strings.Contains(c.Message, "Secret opencode-git-credentials key GITHUB_PAT is missing or empty") {
+	if !strings.Contains(c.Message, "Secret opencode-git-credentials key GITHUB_PAT is missing: clones are anonymous") {
 		t.Error(c.Message)
 	}
 	c = expect(t, rep, ScopeNamespace, "secret-copilot", Fail, "ocw auth seed -f ws.yaml")
 	if !strings.Contains(c.Message, `type "api", want oauth`) || strings.Contains(text(rep), "sk-LEAKME") {
 		t.Error(c.Message)
+	}
+	if c := rep.Find(ScopeNamespace, "secret-server"); !strings.Contains(c.Message, "does not exist: OpenCode cannot start without its password (CreateContainerConfigError)") {
+		t.Error(c.Message)
+	}
+
+	// An empty (or blank) password is no missing Secret: the pod starts
+	// and the serve script refuses to run OpenCode without a login.
+	for _, v := range []string{"", "\n"} {
+		f.putSecret(s.Server, v)
+		c = expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "ocw secrets password -f ws.yaml")
+		if want := "Secret opencode-server-auth key OPENCODE_SERVER_PASSWORD is empty: the workspaces refuse to start (OpenCode would serve without a login)"; c.Message != want {
+			t.Errorf("message %q, want %q", c.Message, want)
+		}
 	}
 }
 
@@ -487,6 +508,11 @@ func TestSeedAuthRules(t *testing.T) {
 	expect(t, f.run(), "app", "seed-auth", Fail, "ocw auth seed -f ws.yaml, then kubectl -n "+f.ns+" rollout restart deployment/app")
 	seed("missing: Secret opencode-copilot-auth key auth.json is missing; the workspace starts without GitHub Copilot")
 	expect(t, f.run(), "app", "seed-auth", Warn, "ocw auth seed -f ws.yaml")
+	seed("kept: no space left on the volume: could not write the login from Secret opencode-copilot-auth key auth.json; kept the previous auth.json")
+	c := expect(t, f.run(), "app", "seed-auth", Warn, "free space on PVC app")
+	if !strings.Contains(c.Message, "could not be written: no space left on the volume") {
+		t.Error(c.Message)
+	}
 
 	// Seeded an hour ago; the Secret changed since.
 	f.setPod(func(st *corev1.PodStatus) {
@@ -521,6 +547,21 @@ func TestPodRules(t *testing.T) {
 		})
 		c := expect(t, f.run(), "app", "pod", Fail, "logs app-7d9f-abcde -c opencode --previous")
 		if !strings.Contains(c.Message, "(exit 1, 7 restarts): EACCES") {
+			t.Error(c.Message)
+		}
+	})
+	t.Run("refused without a password", func(t *testing.T) {
+		f := newFixture(t, fixtureOpts{})
+		f.setPod(func(st *corev1.PodStatus) {
+			st.Conditions = st.Conditions[:1]
+			cs := &st.ContainerStatuses[0]
+			cs.Ready, cs.RestartCount = false, 3
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+			cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error",
+				"refused: OPENCODE_SERVER_PASSWORD is empty (Secret opencode-server-auth key OPENCODE_SERVER_PASSWORD): OpenCode would serve without a login, so it was not started", time.Now())}
+		})
+		c := expect(t, f.run(), "app", "pod", Fail, "ocw secrets password -f ws.yaml")
+		if !strings.HasPrefix(c.Message, "OpenCode refused to start: OPENCODE_SERVER_PASSWORD is empty") {
 			t.Error(c.Message)
 		}
 	})

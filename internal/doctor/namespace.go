@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,15 +30,16 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	r.fluxNamespaceChecks(ctx)
 
 	s := r.sys.Secrets
-	r.checkSecret(ctx, "secret-server", s.Server, Fail,
-		"OpenCode cannot start without its password (CreateContainerConfigError)",
-		"ocw secrets password -f "+r.opts.SpecFile)
-	r.checkSecret(ctx, "secret-git", s.Git, Warn,
-		"clones are anonymous: a private repository fails with auth-failed",
-		"ocw secrets git-token -f "+r.opts.SpecFile+" (reads the token from stdin)")
-	r.checkSecret(ctx, "secret-copilot", s.Copilot, Warn,
-		"workspaces start without GitHub Copilot",
-		"ocw auth seed -f "+r.opts.SpecFile)
+	r.checkSecret(ctx, "secret-server", s.Server, Fail, secretImpact{
+		absent: "OpenCode cannot start without its password (CreateContainerConfigError)",
+		empty:  "the workspaces refuse to start (OpenCode would serve without a login)",
+	}, "ocw secrets password -f "+r.opts.SpecFile)
+	r.checkSecret(ctx, "secret-git", s.Git, Warn, secretImpact{
+		absent: "clones are anonymous: a private repository fails with auth-failed",
+	}, "ocw secrets git-token -f "+r.opts.SpecFile+" (reads the token from stdin)")
+	r.checkSecret(ctx, "secret-copilot", s.Copilot, Warn, secretImpact{
+		absent: "workspaces start without GitHub Copilot",
+	}, "ocw auth seed -f "+r.opts.SpecFile)
 
 	if s.Doppler {
 		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
@@ -46,26 +48,38 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	}
 }
 
+// secretImpact says what a missing Secret or key (absent) and a key that
+// is there but empty (empty; "" means the same as absent) do to the
+// workspaces.
+type secretImpact struct{ absent, empty string }
+
 // checkSecret verifies that the Secret has a non-empty value under its key
 // (and, for the Copilot Secret, a valid auth.json). missing is the verdict
 // when it does not.
-func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact, manualFix string) {
+func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact secretImpact, manualFix string) {
 	fix := manualFix
 	if r.sys.Secrets.Doppler {
 		fix = fmt.Sprintf("set %s in Doppler; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.RemoteKey, ref.Name)
 	}
+	if impact.empty == "" {
+		impact.empty = impact.absent
+	}
 	sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, impact), fix)
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, impact.absent), fix)
 		return
 	case err != nil:
 		r.add(ScopeNamespace, id, Warn, fmt.Sprintf("cannot read Secret %s: %v", ref.Name, err), "run doctor with permission to read Secrets in "+r.sys.Namespace)
 		return
 	}
 	v, ok := sec.Data[ref.Key]
-	if !ok || len(v) == 0 {
-		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is missing or empty: %s", ref.Hint(), impact), fix)
+	switch {
+	case !ok:
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is missing: %s", ref.Hint(), impact.absent), fix)
+		return
+	case len(strings.TrimSpace(string(v))) == 0:
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is empty: %s", ref.Hint(), impact.empty), fix)
 		return
 	}
 	if ref == r.sys.Secrets.Copilot {

@@ -272,6 +272,12 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 				r.add(ws.Name, "pod", Fail, "OpenCode keeps getting OOMKilled", "see the oom check")
 				return
 			}
+			if t != nil {
+				if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
+					r.add(ws.Name, "pod", Fail, "OpenCode refused to start: "+truncate(m, 300), r.passwordFix())
+					return
+				}
+			}
 			msg := "OpenCode keeps crashing"
 			if t != nil {
 				msg += fmt.Sprintf(" (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
@@ -289,6 +295,15 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 		fix = "see the " + check + " check"
 	}
 	r.add(ws.Name, "pod", Warn, "pod "+pod.Name+" is not Ready yet: "+reason, fix)
+}
+
+// passwordFix says how to set the server password in this spec's mode.
+func (r *run) passwordFix() string {
+	ref := r.sys.Secrets.Server
+	if r.sys.Secrets.Doppler {
+		return fmt.Sprintf("set %s in Doppler to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.RemoteKey, ref.Name, ref.Name)
+	}
+	return "ocw secrets password -f " + r.opts.SpecFile + " (fills an empty key with a new password and prints it); the pod starts at its next restart"
 }
 
 // notReadyReason describes a not-ready pod briefly and names the check
@@ -488,6 +503,10 @@ func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 		return
 	case boot.AuthInvalid:
 		r.add(ws.Name, "seed-auth", Fail, "the Copilot Secret is not a valid auth.json: "+st.Message, seed+", then "+restart)
+		return
+	case boot.AuthKept, boot.AuthNoSpace:
+		r.add(ws.Name, "seed-auth", Warn, "the Copilot login from the Secret could not be written: "+truncate(st.Message, 300),
+			"free space on PVC "+ws.Name+" (du -sh ~ "+model.WorkspaceMount+"/* in the workspace terminal shows what uses it; or raise its size in the spec), then "+restart)
 		return
 	}
 	c := status.CopilotOf(pod, r.snap.Secret(r.sys.Secrets.Copilot.Name))

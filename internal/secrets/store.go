@@ -103,7 +103,8 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 	if err != nil {
 		return false, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
 	}
-	if len(cur.Data[ref.Key]) > 0 {
+	// A blank value (an empty key, a stray newline) is no password: fill it.
+	if len(bytes.TrimSpace(cur.Data[ref.Key])) > 0 {
 		return false, nil
 	}
 	// The Secret exists without the key: add it with an update guarded by

@@ -61,6 +61,8 @@ var scriptCodes = map[string]bool{
 	boot.ResultNotFound: true, boot.ResultNotARepo: true, boot.ResultOriginMismatch: true,
 	boot.ResultNetwork: true, boot.ResultFailed: true,
 	boot.AuthSeeded: true, boot.AuthUnchanged: true, boot.AuthMissing: true, boot.AuthInvalid: true,
+	boot.AuthKept: true, boot.AuthNoSpace: true,
+	boot.ServeRefused: true,
 }
 
 // StepOf reads a boot script container's outcome; nil when the pod has no

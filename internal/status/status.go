@@ -233,6 +233,11 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	switch step.Code {
 	case boot.AuthSeeded, boot.AuthUnchanged:
 		c.Seeded = CopilotYes
+	case boot.AuthKept:
+		// The previous login is in use; the Secret's newer one could not
+		// be written (full volume).
+		c.Seeded = CopilotChanged
+		return c
 	default:
 		c.Seeded = CopilotNo
 		if !pushed.IsZero() {
