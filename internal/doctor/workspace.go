@@ -417,8 +417,8 @@ func memoryLimit(pod *corev1.Pod, name string) string {
 func (r *run) cloneFix(ws *model.Workspace, code string) string {
 	restart := r.kubectl("rollout restart deployment/" + ws.Name)
 	token := "ocw secrets git-token -f " + r.opts.SpecFile
-	if r.sys.Secrets.Doppler {
-		token = "update " + r.sys.Secrets.Git.RemoteKey + " in Doppler"
+	if r.sys.Secrets.External {
+		token = "update " + r.sys.Secrets.Git.Remote() + " in " + r.sys.Secrets.Store()
 	}
 	switch code {
 	case boot.ResultAuthFailed:
@@ -465,8 +465,8 @@ func (r *run) checkClone(ws *model.Workspace, pod *corev1.Pod) {
 func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 	st := status.StepOf(pod, build.ContainerSeedAuth)
 	seed := "ocw auth seed -f " + r.opts.SpecFile
-	if r.sys.Secrets.Doppler {
-		seed = "put auth.json in Doppler key " + r.sys.Secrets.Copilot.RemoteKey + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
+	if r.sys.Secrets.External {
+		seed = "put auth.json in " + r.sys.Secrets.Store() + " " + r.sys.Secrets.Copilot.Remote() + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
 	}
 	restart := r.kubectl("rollout restart deployment/" + ws.Name)
 	switch {
