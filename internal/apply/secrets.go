@@ -36,7 +36,7 @@ type MissingSecret struct {
 // Secrets or keys are missing. Values are read only to see that a key is
 // there and non-empty; they are never kept or shown.
 func (e *Engine) CheckSecrets(ctx context.Context, sys *model.System) ([]MissingSecret, error) {
-	if sys.Secrets.Doppler {
+	if sys.Secrets.External {
 		return nil, nil
 	}
 	refs := []struct {

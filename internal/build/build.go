@@ -31,7 +31,10 @@ const (
 
 // Workspace returns every object of one workspace's app, in apply order.
 func Workspace(ws model.Workspace) []client.Object {
-	objs := []client.Object{PVC(ws)}
+	var objs []client.Object
+	if ws.RendersPVC() {
+		objs = append(objs, PVC(ws))
+	}
 	if ws.ClusterAccess != "none" {
 		objs = append(objs, ServiceAccount(ws), RoleBinding(ws))
 	}
@@ -64,8 +67,7 @@ func Namespace(sys *model.System) *corev1.Namespace {
 	return &corev1.Namespace{
 		TypeMeta: typeMeta("v1", "Namespace"),
 		// Deleting the namespace would delete every workspace's PVC.
-		ObjectMeta: metav1.ObjectMeta{Name: sys.Namespace, Labels: labels,
-			Annotations: map[string]string{AnnotationFluxPrune: Disabled, AnnotationKeepData: "true"}},
+		ObjectMeta: metav1.ObjectMeta{Name: sys.Namespace, Labels: labels, Annotations: keepData()},
 	}
 }
 

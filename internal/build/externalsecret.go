@@ -15,20 +15,16 @@ import (
 // owning one Secret would overwrite each other forever.
 func ExternalSecrets(sys *model.System) []*esv1.ExternalSecret {
 	s := sys.Secrets
-	if !s.Doppler {
+	if !s.External {
 		return nil
 	}
 	plain := func(ref model.SecretRef) *esv1.ExternalSecret {
-		return externalSecret(sys, ref, []esv1.ExternalSecretData{{
-			SecretKey: ref.Key, RemoteRef: esv1.RemoteRef{Key: ref.RemoteKey},
-		}}, nil)
+		return externalSecret(sys, ref, []esv1.ExternalSecretData{{SecretKey: ref.Key, RemoteRef: remoteRef(ref)}}, nil)
 	}
 	// auth.json is a whole JSON file kept in one store entry; the template
 	// writes it byte for byte under the file name OpenCode expects.
 	c := s.Copilot
-	copilot := externalSecret(sys, c, []esv1.ExternalSecretData{{
-		SecretKey: c.RemoteKey, RemoteRef: esv1.RemoteRef{Key: c.RemoteKey},
-	}}, &esv1.SecretTemplate{
+	copilot := externalSecret(sys, c, []esv1.ExternalSecretData{{SecretKey: c.RemoteKey, RemoteRef: remoteRef(c)}}, &esv1.SecretTemplate{
 		EngineVersion: "v2",
 		Data:          map[string]string{c.Key: templateRef(c.RemoteKey)},
 	})
@@ -48,6 +44,12 @@ func externalSecret(sys *model.System, ref model.SecretRef, data []esv1.External
 			Data:            data,
 		},
 	}
+}
+
+// remoteRef reads a whole store entry (Doppler: a key) or one field of it
+// (1Password Connect, Bitwarden: an item and its property).
+func remoteRef(ref model.SecretRef) esv1.RemoteRef {
+	return esv1.RemoteRef{Key: ref.RemoteKey, Property: ref.Property}
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -15,41 +15,66 @@ import (
 func SecretsKustomizationName(sys *model.System) string { return sys.Namespace + "-secrets" }
 
 // WorkspaceKustomization is a workspace's ks.yaml: it applies the app
-// folder at path and waits for the workspace to become ready.
+// folder at path, with the cluster's VolSync component in component mode.
 func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) *kustomizev1.Kustomization {
 	deps := sys.Flux.DependsOn
-	if sys.Secrets.Doppler {
+	if sys.Secrets.External {
 		deps = []model.Dependency{{Name: SecretsKustomizationName(sys)}}
 	}
 	ks := fluxKustomization(sys, ws.Name, path, deps)
 	ks.ObjectMeta.Labels = ws.Labels()
+	ks.Spec.Wait = sys.Flux.Wait
 	vars := map[string]string{"APP": ws.Name}
 	if ws.Backup.Mode == model.BackupComponent {
 		ks.Spec.Components = []string{ws.Backup.Component}
-		vars["VOLSYNC_CAPACITY"] = ws.Storage.Size.String()
-		vars["VOLSYNC_SCHEDULE"] = ws.Backup.Schedule
-		if ws.Storage.StorageClass != "" {
-			vars["VOLSYNC_STORAGECLASS"] = ws.Storage.StorageClass
-		}
-		if ws.Backup.SnapshotClass != "" {
-			vars["VOLSYNC_SNAPSHOTCLASS"] = ws.Backup.SnapshotClass
-		}
-		vars["VOLSYNC_CACHE_CAPACITY"] = ws.Backup.CacheCapacity.String()
-		vars["VOLSYNC_PUID"] = itoa(ws.UID)
-		vars["VOLSYNC_PGID"] = itoa(ws.GID)
-		for k, v := range ws.Backup.Variables {
+		for k, v := range volsyncVariables(ws) {
 			vars[k] = v
 		}
 	}
 	ks.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: vars}
+	for _, r := range sys.Flux.SubstituteFrom {
+		ks.Spec.PostBuild.SubstituteFrom = append(ks.Spec.PostBuild.SubstituteFrom,
+			kustomizev1.SubstituteReference{Kind: r.Kind, Name: r.Name, Optional: r.Optional})
+	}
 	return ks
 }
 
+// volsyncVariables feed a home-ops VolSync component: the PVC it creates
+// (size, class, access mode), its backup and its restore (schedule,
+// snapshot class, copy method, cache, the mover's uid/gid). Unset classes
+// are left out so the component's own defaults apply: an empty
+// storageClassName would mean "no class", not the cluster's default.
+// backup.variables come last and win.
+func volsyncVariables(ws model.Workspace) map[string]string {
+	b := ws.Backup
+	vars := map[string]string{
+		"VOLSYNC_CAPACITY":       ws.Storage.Size.String(),
+		"VOLSYNC_ACCESSMODES":    string(ws.Storage.AccessMode),
+		"VOLSYNC_SCHEDULE":       b.Schedule,
+		"VOLSYNC_COPYMETHOD":     b.CopyMethod,
+		"VOLSYNC_CACHE_CAPACITY": b.CacheCapacity.String(),
+		"VOLSYNC_PUID":           itoa(ws.UID),
+		"VOLSYNC_PGID":           itoa(ws.GID),
+	}
+	if ws.Storage.StorageClass != "" {
+		vars["VOLSYNC_STORAGECLASS"] = ws.Storage.StorageClass
+	}
+	if b.SnapshotClass != "" {
+		vars["VOLSYNC_SNAPSHOTCLASS"] = b.SnapshotClass
+	}
+	for k, v := range b.Variables {
+		vars[k] = v
+	}
+	return vars
+}
+
 // SecretsKustomization applies the shared ExternalSecrets once the secret
-// store exists, and waits until they have produced their Secrets.
+// store exists. It always waits until they have produced their Secrets:
+// the workspaces depend on it, and a dependency counts only once Ready.
 func SecretsKustomization(sys *model.System, path string) *kustomizev1.Kustomization {
 	ks := fluxKustomization(sys, SecretsKustomizationName(sys), path, sys.Flux.DependsOn)
 	ks.ObjectMeta.Labels = model.SharedLabels()
+	ks.Spec.Wait = true
 	return ks
 }
 
@@ -63,7 +88,6 @@ func fluxKustomization(sys *model.System, name, path string, deps []model.Depend
 			Timeout:       &metav1.Duration{Duration: sys.Flux.Timeout},
 			Path:          path,
 			Prune:         true,
-			Wait:          true,
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{
 				Kind: sys.Flux.SourceRef.Kind, Name: sys.Flux.SourceRef.Name, Namespace: sys.Flux.SourceRef.Namespace,
 			},

@@ -2,6 +2,7 @@ package build
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
@@ -11,12 +12,12 @@ import (
 // workspace leaves the spec: removing a workspace must not lose work.
 func PVC(ws model.Workspace) *corev1.PersistentVolumeClaim {
 	meta := objectMeta(ws, ws.Name)
-	meta.Annotations = map[string]string{AnnotationFluxPrune: Disabled, AnnotationKeepData: "true"}
+	meta.Annotations = keepData()
 	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),
 		ObjectMeta: meta,
 		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			AccessModes: []corev1.PersistentVolumeAccessMode{ws.Storage.AccessMode},
 			Resources: corev1.VolumeResourceRequirements{
 				Requests: corev1.ResourceList{corev1.ResourceStorage: ws.Storage.Size},
 			},
@@ -26,4 +27,25 @@ func PVC(ws model.Workspace) *corev1.PersistentVolumeClaim {
 		pvc.Spec.StorageClassName = ptr(ws.Storage.StorageClass)
 	}
 	return pvc
+}
+
+// ComponentPVCMark is a strategic-merge patch that gives the PVC a VolSync
+// component creates (backup mode component, the component owns the PVC)
+// the same protection as ocw's own PVC. It goes into the app folder's
+// kustomization.yaml, whose patches kustomize applies after its
+// components; a ks.yaml spec.patches entry would be lost in repos whose
+// parent Kustomization patches every child's spec.patches
+// (cluster-template). The name is for the reader: a patch with a target
+// keeps each matched object's own name (here still "${APP}").
+func ComponentPVCMark(ws model.Workspace) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),
+		ObjectMeta: metav1.ObjectMeta{Name: ws.Name, Annotations: keepData()},
+	}
+}
+
+// keepData marks an object that holds the user's data: Flux never prunes
+// it, ocw apply --prune only with --purge-data.
+func keepData() map[string]string {
+	return map[string]string{AnnotationFluxPrune: Disabled, AnnotationKeepData: "true"}
 }

@@ -8,13 +8,13 @@ import (
 )
 
 // ReplicationSource backs the workspace PVC up with restic (VolSync),
-// from a snapshot so the running workspace is never stopped. The mover
+// by default from a snapshot so the running workspace is never stopped. The mover
 // runs as the workspace user so it can read every file.
 func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	b := ws.Backup
 	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
 		ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{
-			CopyMethod: volsyncv1alpha1.CopyMethodSnapshot,
+			CopyMethod: volsyncv1alpha1.CopyMethodType(b.CopyMethod),
 		},
 		PruneIntervalDays: ptr[int32](14),
 		Repository:        b.Repository,

@@ -30,7 +30,7 @@ func newApplyCmd(s Streams) *cobra.Command {
 		Use:   "apply -f FILE [--context C] [--kubeconfig K] [--dry-run=server] [--wait] [--timeout 5m] [--prune [--purge-data]]",
 		Short: "Apply the workspaces to a cluster directly (server-side apply, no Flux)",
 		Long: `Apply the spec's objects to the cluster with server-side apply (field
-manager "ocw"): the namespace, the ExternalSecrets (doppler mode) and every
+manager "ocw"): the namespace, the ExternalSecrets (external-secrets modes) and every
 workspace's objects, the same objects "ocw render --layout kustomize" writes.
 For clusters without Flux, or to try a workspace before committing it.
 

@@ -79,7 +79,7 @@ and touches no cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, s) },
 	}
-	o.add(cmd, "doppler mode: print the auth.json to store in Doppler to stdout")
+	o.add(cmd, "external-secrets modes: print the auth.json to put in the store to stdout")
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the Secret with its data redacted; write nothing")
@@ -107,19 +107,19 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	fmt.Fprintln(s.Err)
 
-	if o.printValue && !sys.Secrets.Doppler {
-		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the login goes into the Secret")
+	if o.printValue && !sys.Secrets.External {
+		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the login goes into the Secret")
 	}
 	if o.dryRun {
 		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
 	}
-	if sys.Secrets.Doppler {
+	if sys.Secrets.External {
 		if o.printValue {
 			_, err := s.Out.Write(auth.Content)
 			return err
 		}
-		dopplerHint(s, sys, ref, "this auth.json ("+auth.Summary()+")")
-		fmt.Fprintln(s.Err, "To print it for your Doppler CLI: ocw auth seed --print-value -f FILE")
+		storeHint(s, sys, ref, "this auth.json ("+auth.Summary()+")")
+		fmt.Fprintln(s.Err, "To print it for your store's CLI: ocw auth seed --print-value -f FILE")
 		return nil
 	}
 
@@ -319,9 +319,9 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 
 	pushedAt := time.Now().UTC()
 	if o.updateSecret {
-		if sys.Secrets.Doppler {
-			fmt.Fprintf(s.Err, "secrets.mode is doppler: update Doppler key %s too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-				sys.Secrets.Copilot.RemoteKey, o.file)
+		if sys.Secrets.External {
+			fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
+				sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
 		} else if t, err := o.storeLogin(ctx, s, sys, store, auth); err != nil {
 			return err
 		} else if t.After(pushedAt) {

@@ -108,7 +108,7 @@ func TestAuthSeedDoppler(t *testing.T) {
 	file := opsSpec(t, "dop", "doppler", "")
 	writeLocalAuth(t, localRefresh)
 	r := run(t, "", "auth", "seed", "-f", file, "--kubeconfig", filepath.Join(t.TempDir(), "none"))
-	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "Doppler under the key OPENCODE_COPILOT_AUTH_JSON") {
+	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "in ClusterSecretStore doppler under key OPENCODE_COPILOT_AUTH_JSON") {
 		t.Fatalf("hint: %+v", r)
 	}
 	noLeak(t, []result{r}, localRefresh, localAPIKey)

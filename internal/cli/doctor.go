@@ -21,7 +21,7 @@ func newDoctorCmd(s Streams) *cobra.Command {
 		Use:   "doctor -f FILE [WORKSPACE] [-o text|json|yaml] [--strict]",
 		Short: "Check the cluster and the workspaces; say how to fix what is wrong",
 		Long: `Check the cluster prerequisites (Gateway API and the Gateway's listener,
-external-secrets and the store in doppler mode, Reloader, VolSync and the
+external-secrets and the store in the external-secrets modes, Reloader, VolSync and the
 VolumeSnapshotClass when backups are on, the storage class), the shared
 Secrets, and each workspace (or only WORKSPACE): PVC, HTTPRoute, pod
 scheduling, image pulls, the clone and auth seeding steps, OOM kills, and

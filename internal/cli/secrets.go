@@ -62,8 +62,9 @@ Secret values are never taken from flags (they would show in the process
 list and shell history) and never printed, except the generated server
 password, which ocw secrets password prints once.
 
-With secrets.mode: doppler in the spec, ocw writes no Secrets: the
-ExternalSecrets make them. The commands then say which Doppler key to set.`,
+With secrets.mode external-secrets (or doppler) in the spec, ocw writes no
+Secrets: the ExternalSecrets make them from the store. The commands then
+say which key of the store to set.`,
 	}
 	cmd.AddCommand(newSecretsGitTokenCmd(s), newSecretsPasswordCmd(s))
 	return cmd
@@ -95,7 +96,7 @@ it within about a minute), so no restart is needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, s) },
 	}
-	o.add(cmd, "doppler mode: print the token read from stdin/env to stdout, for piping into your Doppler CLI")
+	o.add(cmd, "external-secrets modes: print the token read from stdin/env to stdout, for piping into your store's CLI")
 	cmd.Flags().StringVar(&o.fromEnv, "from-env", "", "read the token from this environment variable (default: $"+defaultTokenEnv+" when set, else stdin)")
 	return cmd
 }
@@ -106,12 +107,12 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 		return err
 	}
 	ref := sys.Secrets.Git
-	if sys.Secrets.Doppler && !o.printValue {
-		dopplerHint(s, sys, ref, "the git token (PAT)")
+	if sys.Secrets.External && !o.printValue {
+		storeHint(s, sys, ref, "the git token (PAT)")
 		return nil
 	}
-	if o.printValue && !sys.Secrets.Doppler {
-		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the token goes into the Secret")
+	if o.printValue && !sys.Secrets.External {
+		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the token goes into the Secret")
 	}
 	token, err := readSecretInput(s, o.fromEnv, defaultTokenEnv, "git token")
 	if err != nil {
@@ -178,12 +179,12 @@ func readSecretInput(s Streams, fromEnv, defaultEnv, what string) (string, error
 	return v, nil
 }
 
-// dopplerHint says where a value goes in doppler mode.
-func dopplerHint(s Streams, sys *model.System, ref model.SecretRef, what string) {
-	fmt.Fprintf(s.Err, "secrets.mode is doppler: ocw writes no Secrets.\n")
-	fmt.Fprintf(s.Err, "Put %s in Doppler under the key %s.\n", what, ref.RemoteKey)
-	fmt.Fprintf(s.Err, "ExternalSecret %s/%s (store %s %s) copies it into Secret %s key %s.\n",
-		sys.Namespace, ref.Name, sys.Secrets.StoreKind, sys.Secrets.StoreName, ref.Name, ref.Key)
+// storeHint says where a value goes when ExternalSecrets make the Secrets.
+func storeHint(s Streams, sys *model.System, ref model.SecretRef, what string) {
+	fmt.Fprintf(s.Err, "The Secrets come from %s through ExternalSecrets: ocw writes none.\n", sys.Secrets.Store())
+	fmt.Fprintf(s.Err, "Put %s in %s under %s.\n", what, sys.Secrets.Store(), ref.Remote())
+	fmt.Fprintf(s.Err, "ExternalSecret %s/%s (store %s) copies it into Secret %s key %s.\n",
+		sys.Namespace, ref.Name, sys.Secrets.Store(), ref.Name, ref.Key)
 }
 
 type passwordOptions struct {
@@ -210,7 +211,7 @@ it at start, so workspaces need a restart (Reloader does that when enabled).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, s) },
 	}
-	o.add(cmd, "doppler mode: generate a password and print it to stdout, for piping into your Doppler CLI")
+	o.add(cmd, "external-secrets modes: generate a password and print it to stdout, for piping into your store's CLI")
 	cmd.Flags().BoolVar(&o.show, "show", false, "print the stored password")
 	cmd.Flags().BoolVar(&o.rotate, "rotate", false, "replace the stored password with a new one and print it")
 	cmd.MarkFlagsMutuallyExclusive("show", "rotate", "print-value")
@@ -224,15 +225,15 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	ref := sys.Secrets.Server
 	ctx := cmd.Context()
-	if o.printValue && !sys.Secrets.Doppler {
-		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the password goes into the Secret")
+	if o.printValue && !sys.Secrets.External {
+		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the password goes into the Secret")
 	}
-	if sys.Secrets.Doppler && !o.show {
+	if sys.Secrets.External && !o.show {
 		if o.rotate {
-			return fmt.Errorf("secrets.mode is doppler: rotate the password in Doppler (key %s); ocw secrets password --print-value -f FILE generates one", ref.RemoteKey)
+			return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
 		}
 		if !o.printValue {
-			dopplerHint(s, sys, ref, "the server password")
+			storeHint(s, sys, ref, "the server password")
 			fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
 			return nil
 		}

@@ -11,7 +11,8 @@ import (
 )
 
 // opsSpec writes a spec for namespace ns with one workspace "app";
-// secretsMode is manual or doppler.
+// secretsMode is manual, external-secrets or doppler; extra continues the
+// secrets mapping.
 func opsSpec(t *testing.T, ns, secretsMode, extra string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "ws.yaml")
@@ -189,7 +190,7 @@ func TestSecretsDopplerMode(t *testing.T) {
 	const tok = "ghp_DOPPLERTOKEN123456"
 
 	r := run(t, tok+"\n", append([]string{"secrets", "git-token", "-f", file}, noKube...)...)
-	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "Put the git token (PAT) in Doppler under the key OPENCODE_GITHUB_PAT") ||
+	if r.code != 0 || r.out != "" || !strings.Contains(r.err, "Put the git token (PAT) in ClusterSecretStore doppler under key OPENCODE_GITHUB_PAT") ||
 		!strings.Contains(r.err, "ExternalSecret dop/opencode-git-credentials (store ClusterSecretStore doppler)") {
 		t.Fatalf("hint: %+v", r)
 	}
@@ -208,12 +209,36 @@ func TestSecretsDopplerMode(t *testing.T) {
 	if r.code != 0 || len(r.out) != 43 {
 		t.Fatalf("password --print-value: %+v", r)
 	}
-	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "rotate the password in Doppler") {
+	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore doppler: rotate the password there (key OPENCODE_SERVER_PASSWORD)") {
 		t.Fatalf("--rotate: %+v", r)
 	}
 
 	manual := opsSpec(t, "man", "manual", "")
-	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "--print-value is for secrets.mode: doppler") || strings.Contains(r.out+r.err, tok) {
+	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "--print-value is for secrets.mode external-secrets or doppler") || strings.Contains(r.out+r.err, tok) {
 		t.Fatalf("manual --print-value: %+v", r)
+	}
+}
+
+// The external-secrets mode names the store of the spec, and the item and
+// field a 1Password or Bitwarden store reads, in every hint.
+func TestSecretsExternalStoreNamed(t *testing.T) {
+	file := opsSpec(t, "op", "external-secrets", `  store: {kind: ClusterSecretStore, name: onepassword}
+  gitCredentials: {remoteKey: opencode, property: github-pat}
+  serverAuth: {remoteKey: opencode, property: password}
+`)
+	noKube := []string{"--kubeconfig", filepath.Join(t.TempDir(), "none")}
+	t.Setenv(defaultTokenEnv, "")
+	const tok = "ghp_ONEPASSWORDTOKEN123"
+	r := run(t, tok+"\n", append([]string{"secrets", "git-token", "-f", file}, noKube...)...)
+	if r.code != 0 || r.out != "" ||
+		!strings.Contains(r.err, "Put the git token (PAT) in ClusterSecretStore onepassword under key opencode, property github-pat.") ||
+		!strings.Contains(r.err, "ExternalSecret op/opencode-git-credentials (store ClusterSecretStore onepassword)") ||
+		strings.Contains(strings.ToLower(r.err), "doppler") {
+		t.Fatalf("hint: %+v", r)
+	}
+	noLeak(t, []result{r}, tok)
+	r = run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...)
+	if r.code != 1 || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore onepassword: rotate the password there (key opencode, property password)") {
+		t.Fatalf("--rotate: %+v", r)
 	}
 }

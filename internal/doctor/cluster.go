@@ -33,7 +33,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)")
 	r.checkGateways(ctx)
 
-	if r.sys.Secrets.Doppler {
+	if r.sys.Secrets.External {
 		storeCRD := "clustersecretstores." + esGroup
 		if r.sys.Secrets.StoreKind == "SecretStore" {
 			storeCRD = "secretstores." + esGroup
@@ -250,7 +250,7 @@ func (r *run) checkSecretStore(ctx context.Context) {
 	switch {
 	case apierrors.IsNotFound(err):
 		r.add(ScopeCluster, "secret-store", Fail, ref+" not found",
-			"create it (e.g. a Doppler store with its service token), or set secrets.store in the spec to your store")
+			"create it (for Doppler, a store with its service token; for 1Password, one pointing at your Connect server), or set secrets.store in the spec to your store")
 		return
 	case err != nil:
 		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
@@ -263,7 +263,7 @@ func (r *run) checkSecretStore(ctx context.Context) {
 			"check that the external-secrets controller runs")
 	case st != "True":
 		r.add(ScopeCluster, "secret-store", Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
-			"fix the store's credentials (for Doppler, the service token Secret it references): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+			"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
 	default:
 		r.add(ScopeCluster, "secret-store", OK, ref+" is Ready", "")
 	}

@@ -186,14 +186,14 @@ func TestDopplerMode(t *testing.T) {
 	// An empty value synced from the store is flagged as empty, with the
 	// store's key to fix.
 	f.putSecret(f.sys.Secrets.Server, "")
-	c = expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set OPENCODE_SERVER_PASSWORD in Doppler")
+	c = expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set key OPENCODE_SERVER_PASSWORD in ClusterSecretStore "+store)
 	if !strings.Contains(c.Message, "is empty: the workspaces refuse to start") {
 		t.Error(c.Message)
 	}
 
-	// A missing Secret in doppler mode points at Doppler.
+	// A missing Secret in doppler mode points at the spec's store.
 	must(t, env.Client.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: f.sys.Secrets.Server.Name, Namespace: f.ns}}))
-	expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set OPENCODE_SERVER_PASSWORD in Doppler")
+	expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "set key OPENCODE_SERVER_PASSWORD in ClusterSecretStore "+store)
 }
 
 func setReady(t *testing.T, u *unstructured.Unstructured, st, reason, msg string) {
@@ -672,7 +672,7 @@ func TestFluxKustomizations(t *testing.T) {
 	}
 
 	setFluxStatus(t, ks, "Unknown", "Progressing", "Reconciliation in progress", "main@sha1:0123abcd")
-	c = expect(t, f.run(), "app", "flux", Warn, "wait for Flux to apply it and for the objects to become ready (it waits up to 10m0s)")
+	c = expect(t, f.run(), "app", "flux", Warn, "wait for Flux to apply it and for the objects to become ready (it waits up to 5m0s)")
 	if !strings.Contains(c.Message, "is reconciling: Progressing: Reconciliation in progress") {
 		t.Error(c.Message)
 	}

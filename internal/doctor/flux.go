@@ -65,7 +65,7 @@ type applied struct {
 	labels map[string]string
 }
 
-// fluxNamespaceChecks: in doppler mode, the Kustomization of the shared
+// fluxNamespaceChecks: in the external-secrets modes, the Kustomization of the shared
 // ExternalSecrets, which every workspace Kustomization depends on.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	switch {
@@ -77,7 +77,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace)
 		return
 	}
-	if !r.sys.Secrets.Doppler {
+	if !r.sys.Secrets.External {
 		return
 	}
 	es := r.sys.Secrets.Server.Name
@@ -184,7 +184,7 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 		}
 		// The workspaces depend on the secrets Kustomization, which has its
 		// own check.
-		if scope != ScopeNamespace && r.sys.Secrets.Doppler && dep == ns+"/"+build.SecretsKustomizationName(r.sys) {
+		if scope != ScopeNamespace && r.sys.Secrets.External && dep == ns+"/"+build.SecretsKustomizationName(r.sys) {
 			return "Flux waits for dependency " + dep + ": see the flux-secrets check (flux get kustomizations -A)"
 		}
 		if strings.Contains(msg, "not found") {

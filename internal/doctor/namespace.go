@@ -12,9 +12,9 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
 
-// namespaceChecks: the namespace, the three shared Secrets and, in doppler
-// mode, the Flux Kustomization and the ExternalSecrets that make them. Secret values are read to check
-// them, never printed.
+// namespaceChecks: the namespace, the three shared Secrets and, in the
+// external-secrets modes, the Flux Kustomization and the ExternalSecrets
+// that make them. Secret values are read to check them, never printed.
 func (r *run) namespaceChecks(ctx context.Context) {
 	ns := r.sys.Namespace
 	_, err := r.c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -41,7 +41,7 @@ func (r *run) namespaceChecks(ctx context.Context) {
 		absent: "workspaces start without GitHub Copilot",
 	}, "ocw auth seed -f "+r.opts.SpecFile)
 
-	if s.Doppler {
+	if s.External {
 		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
 		r.checkExternalSecret(ctx, "externalsecret-server", s.Server)
 		r.checkExternalSecret(ctx, "externalsecret-copilot", s.Copilot)
@@ -58,8 +58,8 @@ type secretImpact struct{ absent, empty string }
 // when it does not.
 func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact secretImpact, manualFix string) {
 	fix := manualFix
-	if r.sys.Secrets.Doppler {
-		fix = fmt.Sprintf("set %s in Doppler; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.RemoteKey, ref.Name)
+	if r.sys.Secrets.External {
+		fix = fmt.Sprintf("set %s in %s; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.Remote(), r.sys.Secrets.Store(), ref.Name)
 	}
 	if impact.empty == "" {
 		impact.empty = impact.absent
@@ -112,7 +112,7 @@ func (r *run) checkExternalSecret(ctx context.Context, id string, ref model.Secr
 			"check that the external-secrets controller runs")
 	case st != "True":
 		r.add(ScopeNamespace, id, Fail, fmt.Sprintf("ExternalSecret %s is not Ready: %s: %s", ref.Name, reason, msg),
-			fmt.Sprintf("check that key %s exists in the store %s %s and that the store is Ready", ref.RemoteKey, r.sys.Secrets.StoreKind, r.sys.Secrets.StoreName))
+			fmt.Sprintf("check that %s exists in the store %s and that the store is Ready", ref.Remote(), r.sys.Secrets.Store()))
 	default:
 		r.add(ScopeNamespace, id, OK, "ExternalSecret "+ref.Name+" is synced (Ready)", "")
 	}

@@ -300,8 +300,8 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 // passwordFix says how to set the server password in this spec's mode.
 func (r *run) passwordFix() string {
 	ref := r.sys.Secrets.Server
-	if r.sys.Secrets.Doppler {
-		return fmt.Sprintf("set %s in Doppler to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.RemoteKey, ref.Name, ref.Name)
+	if r.sys.Secrets.External {
+		return fmt.Sprintf("set %s in %s to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.Remote(), r.sys.Secrets.Store(), ref.Name, ref.Name)
 	}
 	return "ocw secrets password -f " + r.opts.SpecFile + " (fills an empty key with a new password and prints it); the pod starts at its next restart"
 }
@@ -432,8 +432,8 @@ func memoryLimit(pod *corev1.Pod, name string) string {
 func (r *run) cloneFix(ws *model.Workspace, code string) string {
 	restart := r.kubectl("rollout restart deployment/" + ws.Name)
 	token := "ocw secrets git-token -f " + r.opts.SpecFile
-	if r.sys.Secrets.Doppler {
-		token = "update " + r.sys.Secrets.Git.RemoteKey + " in Doppler"
+	if r.sys.Secrets.External {
+		token = "update " + r.sys.Secrets.Git.Remote() + " in " + r.sys.Secrets.Store()
 	}
 	switch code {
 	case boot.ResultAuthFailed:
@@ -480,8 +480,8 @@ func (r *run) checkClone(ws *model.Workspace, pod *corev1.Pod) {
 func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 	st := status.StepOf(pod, build.ContainerSeedAuth)
 	seed := "ocw auth seed -f " + r.opts.SpecFile
-	if r.sys.Secrets.Doppler {
-		seed = "put auth.json in Doppler key " + r.sys.Secrets.Copilot.RemoteKey + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
+	if r.sys.Secrets.External {
+		seed = "put auth.json in " + r.sys.Secrets.Store() + " " + r.sys.Secrets.Copilot.Remote() + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
 	}
 	restart := r.kubectl("rollout restart deployment/" + ws.Name)
 	switch {

@@ -45,7 +45,7 @@ type File struct {
 func Build(sys *model.System, name string) (*Tree, error) {
 	switch name {
 	case Flux:
-		return fluxTree(sys), nil
+		return fluxTree(sys)
 	case Kustomize:
 		return kustomizeTree(sys), nil
 	}
@@ -55,7 +55,6 @@ func Build(sys *model.System, name string) (*Tree, error) {
 // Render marshals a tree into file contents with the generated header.
 // Files are independent, so they are marshalled on every CPU.
 func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
-	header := []byte(output.Header(sys.Namespace))
 	bodies := make([][]byte, len(t.Files))
 	errs := make([]error, len(t.Files))
 	var wg sync.WaitGroup
@@ -65,9 +64,7 @@ func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				body, err := output.Marshal(t.Files[i].Objects...)
-				bodies[i] = append(append(make([]byte, 0, len(header)+len(body)), header...), body...)
-				errs[i] = err
+				bodies[i], errs[i] = output.File(sys.Namespace, t.Files[i].Objects...)
 			}
 		}()
 	}
@@ -97,8 +94,9 @@ func fileName(o client.Object) string {
 }
 
 // appFiles puts each workspace object in a file named after its kind and
-// returns them with the kustomization.yaml listing them.
-func appFiles(dir string, objs []client.Object) []File {
+// returns them with the kustomization.yaml listing them (and applying
+// patches, if any).
+func appFiles(dir string, objs []client.Object, patches []patch) []File {
 	var files []File
 	var resources []string
 	for _, o := range objs {
@@ -106,25 +104,87 @@ func appFiles(dir string, objs []client.Object) []File {
 		files = append(files, File{Path: path.Join(dir, name), Objects: []any{o}})
 		resources = append(resources, "./"+name)
 	}
-	files = append(files, File{Path: path.Join(dir, "kustomization.yaml"), Objects: []any{kustomization("", resources)}})
+	k := kustomization("", resources)
+	k.Patches = patches
+	files = append(files, File{Path: path.Join(dir, "kustomization.yaml"), Objects: []any{k}})
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files
 }
 
-func kustomization(namespace string, resources []string) *types.Kustomization {
-	return &types.Kustomization{
-		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+// kustomizationFile is the part of kustomize's kustomization.yaml that ocw
+// writes. (kustomize's own type does not marshal cleanly: its patch
+// target carries an unexported field the unstructured converter emits.)
+type kustomizationFile struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Namespace  string   `json:"namespace,omitempty"`
+	Components []string `json:"components,omitempty"`
+	Resources  []string `json:"resources"`
+	Patches    []patch  `json:"patches,omitempty"`
+}
+
+// patch is a strategic-merge patch of every object of one kind.
+type patch struct {
+	Patch  string      `json:"patch"`
+	Target patchTarget `json:"target"`
+}
+
+type patchTarget struct {
+	Kind string `json:"kind"`
+}
+
+func kustomization(namespace string, resources []string) *kustomizationFile {
+	return &kustomizationFile{
+		APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind,
 		Namespace: namespace,
 		Resources: resources,
 	}
 }
 
-func fluxTree(sys *model.System) *Tree {
+// kindPatch patches every object of obj's kind in the kustomization's
+// build, components' objects included: kustomize applies a
+// kustomization's patches after its components.
+func kindPatch(obj client.Object) (patch, error) {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	body, err := output.Marshal(obj)
+	if err != nil {
+		return patch{}, fmt.Errorf("patch of %s %s: %w", kind, obj.GetName(), err)
+	}
+	return patch{Patch: string(body), Target: patchTarget{Kind: kind}}, nil
+}
+
+// workspacePatches: with a VolSync component that creates the PVC, the
+// app folder has no PVC of ocw's, and the component's gets ocw's
+// protection from pruning through a patch here (see build.ComponentPVCMark).
+func workspacePatches(ws model.Workspace) ([]patch, error) {
+	if ws.RendersPVC() {
+		return nil, nil
+	}
+	p, err := kindPatch(build.ComponentPVCMark(ws))
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", ws.Name, err)
+	}
+	return []patch{p}, nil
+}
+
+func fluxTree(sys *model.System) (*Tree, error) {
 	t := &Tree{}
 	nsDir := path.Join(sys.Flux.AppsPath, sys.Namespace)
 	ksPath := func(dir string) string { return "./" + path.Join(nsDir, dir, "app") }
-	resources := []string{"./namespace.yaml"}
-	t.Files = append(t.Files, File{Path: path.Join(nsDir, "namespace.yaml"), Objects: []any{build.Namespace(sys)}})
+	var resources []string
+	var nsPatches []patch
+	if sys.Flux.RenderNamespace {
+		resources = append(resources, "./namespace.yaml")
+		t.Files = append(t.Files, File{Path: path.Join(nsDir, "namespace.yaml"), Objects: []any{build.Namespace(sys)}})
+	} else {
+		// A namespace component brings the Namespace (renamed by the
+		// kustomization's namespace); ocw adds its labels and marks.
+		p, err := kindPatch(build.Namespace(sys))
+		if err != nil {
+			return nil, err
+		}
+		nsPatches = append(nsPatches, p)
+	}
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
 		dir := path.Join(nsDir, "secrets")
 		objs := make([]any, len(es))
@@ -141,11 +201,18 @@ func fluxTree(sys *model.System) *Tree {
 	for _, ws := range sys.Workspaces {
 		dir := path.Join(nsDir, ws.Name)
 		t.Files = append(t.Files, File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.WorkspaceKustomization(sys, ws, ksPath(ws.Name))}})
-		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), build.Workspace(ws))...)
+		patches, err := workspacePatches(ws)
+		if err != nil {
+			return nil, err
+		}
+		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), build.Workspace(ws), patches)...)
 		resources = append(resources, "./"+ws.Name+"/ks.yaml")
 	}
-	t.Files = append(t.Files, File{Path: path.Join(nsDir, "kustomization.yaml"), Objects: []any{kustomization(sys.Namespace, resources)}})
-	return t
+	k := kustomization(sys.Namespace, resources)
+	k.Components = sys.Flux.NamespaceComponents
+	k.Patches = nsPatches
+	t.Files = append(t.Files, File{Path: path.Join(nsDir, "kustomization.yaml"), Objects: []any{k}})
+	return t, nil
 }
 
 func kustomizeTree(sys *model.System) *Tree {
@@ -170,7 +237,7 @@ func kustomizeTree(sys *model.System) *Tree {
 			ws.Backup.Mode = model.BackupInline
 			t.Notes = append(t.Notes, fmt.Sprintf("workspace %s: the VolSync component needs the flux layout; rendering an inline ReplicationSource (Secret %s) instead", ws.Name, ws.Backup.Repository))
 		}
-		t.Files = append(t.Files, appFiles(ws.Name, build.Workspace(ws))...)
+		t.Files = append(t.Files, appFiles(ws.Name, build.Workspace(ws), nil)...)
 		resources = append(resources, "./"+ws.Name)
 	}
 	t.Files = append(t.Files, File{Path: "kustomization.yaml", Objects: []any{kustomization("", resources)}})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/yaml"
@@ -117,7 +118,7 @@ func TestKustomizeLayoutBuilds(t *testing.T) {
 			kinds["HTTPRoute"] != len(sys.Workspaces) || kinds["Namespace"] != 1 {
 			t.Errorf("%s: unexpected objects %v", file, kinds)
 		}
-		if sys.Secrets.Doppler && kinds["ExternalSecret"] != 3 {
+		if sys.Secrets.External && kinds["ExternalSecret"] != 3 {
 			t.Errorf("%s: want 3 ExternalSecrets once per namespace, got %d", file, kinds["ExternalSecret"])
 		}
 		for _, r := range res.Resources() {
@@ -136,52 +137,26 @@ func countKinds(res resmap.ResMap) map[string]int {
 	return kinds
 }
 
-// volsyncComponent stands in for the cluster repo's own VolSync component
-// (kubernetes/components/volsync in home-ops): it uses the variables ocw
-// passes through postBuild.substitute.
-const volsyncComponent = `apiVersion: kustomize.config.k8s.io/v1alpha1
-kind: Component
-resources:
-  - ./replicationsource.yaml
-`
-
-const volsyncSource = `apiVersion: volsync.backube/v1alpha1
-kind: ReplicationSource
-metadata:
-  name: "${APP}"
-spec:
-  sourcePVC: "${APP}"
-  trigger:
-    schedule: "${VOLSYNC_SCHEDULE:=0 * * * *}"
-  restic:
-    copyMethod: Snapshot
-    repository: "${APP}-volsync-secret"
-    volumeSnapshotClassName: "${VOLSYNC_SNAPSHOTCLASS:=csi-ceph-blockpool}"
-    cacheCapacity: "${VOLSYNC_CACHE_CAPACITY:=5Gi}"
-    moverSecurityContext:
-      runAsUser: ${VOLSYNC_PUID:=1000}
-`
-
 // TestFluxTreeReconciles does what kustomize-controller does with every
-// rendered ks.yaml: generate and build its path with Flux's own kustomize
-// code, then run Flux's post-build substitution on each object. The
-// scripts in the Deployment must come out byte-identical.
+// rendered ks.yaml, in a home-ops cluster repository (layouttest's
+// fixture: its VolSync component creates the PVC): generate and build its
+// path with Flux's own kustomize code, then run Flux's post-build
+// substitution on each object, with substituteFrom read from what the
+// namespace folder brings. Each workspace has exactly one PVC, protected
+// from pruning; the scripts in the Deployment come out byte-identical.
 func TestFluxTreeReconciles(t *testing.T) {
 	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
 		t.Run(path.Base(file), func(t *testing.T) {
 			sys := loadSystem(t, file)
 			root := t.TempDir()
-			files := layouttest.Render(t, sys, layout.Flux)
-			layouttest.WriteFiles(t, root, files)
-			layouttest.WriteFiles(t, root, map[string][]byte{
-				"kubernetes/components/volsync/kustomization.yaml":     []byte(volsyncComponent),
-				"kubernetes/components/volsync/replicationsource.yaml": []byte(volsyncSource),
-			})
+			layouttest.WriteHomeOps(t, root)
+			layouttest.WriteFiles(t, root, layouttest.Render(t, sys, layout.Flux))
 			nsDir := path.Join(sys.Flux.AppsPath, sys.Namespace)
 			top, err := kustomize.SecureBuild(root, filepath.Join(root, nsDir), false)
 			if err != nil {
 				t.Fatalf("building %s: %v", nsDir, err)
 			}
+			vars := layouttest.VariableSource(t, top.Resources())
 			var kss []*resource.Resource
 			for _, r := range top.Resources() {
 				if r.GetKind() == "Kustomization" {
@@ -189,20 +164,20 @@ func TestFluxTreeReconciles(t *testing.T) {
 				}
 			}
 			want := len(sys.Workspaces)
-			if sys.Secrets.Doppler {
+			if sys.Secrets.External {
 				want++
 			}
 			if len(kss) != want {
 				t.Fatalf("%d Flux Kustomizations, want %d", len(kss), want)
 			}
 			for _, ks := range kss {
-				checkKustomization(t, root, ks, sys)
+				checkKustomization(t, root, ks, sys, vars)
 			}
 		})
 	}
 }
 
-func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys *model.System) {
+func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys *model.System, vars client.Client) {
 	t.Helper()
 	m, err := ksRes.Map()
 	if err != nil {
@@ -213,32 +188,28 @@ func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys
 		t.Errorf("ks %s in namespace %q", ks.GetName(), ks.GetNamespace())
 	}
 	kinds := map[string]int{}
-	for _, o := range layouttest.BuildKustomization(t, root, ks) {
+	var final []*resource.Resource
+	for _, o := range layouttest.BuildKustomization(t, root, ks, vars) {
 		r := o.Built
 		kinds[r.GetKind()]++
 		before, err := r.AsYAML()
 		if err != nil {
 			t.Fatal(err)
 		}
+		if r.GetKind() == "Deployment" {
+			if o.Lax != nil || o.Strict != nil {
+				t.Errorf("ks %s: Deployment %s was substituted; its scripts must be opted out", ks.GetName(), r.GetName())
+			}
+			checkScripts(t, before)
+			final = append(final, r)
+			continue
+		}
 		for _, out := range []*resource.Resource{o.Lax, o.Strict} {
-			if r.GetKind() == "Deployment" {
-				if out != nil {
-					t.Errorf("ks %s: Deployment %s was substituted; its scripts must be opted out", ks.GetName(), r.GetName())
-				}
-				checkScripts(t, before)
-				continue
-			}
-			if out == nil {
-				continue
-			}
-			after, _ := out.AsYAML()
-			if bytes.Contains(after, []byte("${")) {
+			if after, _ := out.AsYAML(); bytes.Contains(after, []byte("${")) {
 				t.Errorf("ks %s: %s/%s still has an unsubstituted variable:\n%s", ks.GetName(), r.GetKind(), r.GetName(), after)
 			}
-			if r.GetKind() == "ReplicationSource" && !bytes.Contains(after, []byte("sourcePVC: "+ks.GetName())) {
-				t.Errorf("ks %s: component ReplicationSource not fed by APP:\n%s", ks.GetName(), after)
-			}
 		}
+		final = append(final, o.Strict)
 	}
 	if ks.GetName() == sys.Namespace+"-secrets" {
 		if kinds["ExternalSecret"] != 3 {
@@ -246,9 +217,48 @@ func checkKustomization(t *testing.T, root string, ksRes *resource.Resource, sys
 		}
 		return
 	}
-	if kinds["Deployment"] != 1 || kinds["PersistentVolumeClaim"] != 1 || kinds["Service"] != 1 || kinds["HTTPRoute"] != 1 {
+	if kinds["Deployment"] != 1 || kinds["Service"] != 1 || kinds["HTTPRoute"] != 1 {
 		t.Errorf("ks %s builds %v", ks.GetName(), kinds)
 	}
+	checkWorkspaceVolume(t, ks.GetName(), final)
+}
+
+// checkWorkspaceVolume: after Flux's build and substitution the workspace
+// has exactly one PVC, the one its Deployment mounts, marked so that
+// neither Flux nor ocw apply deletes it; a backup reads that PVC.
+func checkWorkspaceVolume(t *testing.T, ws string, objs []*resource.Resource) {
+	t.Helper()
+	var pvcs []string
+	for _, r := range objs {
+		switch r.GetKind() {
+		case "PersistentVolumeClaim":
+			pvcs = append(pvcs, r.GetName())
+			a := r.GetAnnotations()
+			if a["kustomize.toolkit.fluxcd.io/prune"] != "disabled" || a["ocw.dev/keep-data"] != "true" {
+				t.Errorf("ks %s: PVC %s is not protected from pruning: annotations %v", ws, r.GetName(), a)
+			}
+		case "Deployment":
+			vols, _, _ := unstructured.NestedSlice(object(t, r), "spec", "template", "spec", "volumes")
+			for _, v := range vols {
+				if claim, ok, _ := unstructured.NestedString(v.(map[string]any), "persistentVolumeClaim", "claimName"); ok && claim != ws {
+					t.Errorf("ks %s: the Deployment mounts PVC %q", ws, claim)
+				}
+			}
+		case "ReplicationSource":
+			if src, _, _ := unstructured.NestedString(object(t, r), "spec", "sourcePVC"); src != ws {
+				t.Errorf("ks %s: ReplicationSource backs up %q", ws, src)
+			}
+		}
+	}
+	if len(pvcs) != 1 || pvcs[0] != ws {
+		t.Errorf("ks %s: PVCs %q, want exactly one named %s", ws, pvcs, ws)
+	}
+}
+
+// object is r's data as the unstructured helpers want it.
+func object(t *testing.T, r *resource.Resource) map[string]any {
+	t.Helper()
+	return layouttest.Unstructured(t, r).Object
 }
 
 // checkScripts asserts the Deployment carries the boot scripts exactly as

@@ -51,8 +51,9 @@ type System struct {
 
 // Secrets are the three Secrets every workspace in the namespace shares.
 type Secrets struct {
-	// Doppler is true when ExternalSecrets create the Secrets.
-	Doppler         bool
+	// External is true when ExternalSecrets create the Secrets from the
+	// store (modes external-secrets and doppler).
+	External        bool
 	StoreKind       string
 	StoreName       string
 	RefreshInterval time.Duration
@@ -61,21 +62,52 @@ type Secrets struct {
 	Copilot         SecretRef
 }
 
-// SecretRef is one Secret and the key ocw reads from it.
+// Store is how messages name the secret store, e.g. "ClusterSecretStore
+// doppler".
+func (s Secrets) Store() string { return s.StoreKind + " " + s.StoreName }
+
+// SecretRef is one Secret and the key ocw reads from it, and where the
+// store keeps its value.
 type SecretRef struct {
 	Name, Key, RemoteKey string
+	// Property is the field of the store's entry ("" for the whole entry).
+	Property string
 }
 
 // Hint is how messages name the Secret key for a person to fix.
 func (r SecretRef) Hint() string { return "Secret " + r.Name + " key " + r.Key }
 
-// Flux holds the Kustomization (ks.yaml) settings.
+// Remote is how messages name the value's place in the store, e.g.
+// "key OPENCODE_GITHUB_PAT" or "key opencode, property github-pat".
+func (r SecretRef) Remote() string {
+	if r.Property != "" {
+		return "key " + r.RemoteKey + ", property " + r.Property
+	}
+	return "key " + r.RemoteKey
+}
+
+// Flux holds the Kustomization (ks.yaml) settings and those of the
+// namespace folder's kustomization.yaml.
 type Flux struct {
-	AppsPath  string
-	Interval  time.Duration
-	Timeout   time.Duration
-	SourceRef SourceRef
-	DependsOn []Dependency
+	AppsPath string
+	Interval time.Duration
+	Timeout  time.Duration
+	// Wait is the workspace Kustomizations' spec.wait.
+	Wait           bool
+	SourceRef      SourceRef
+	DependsOn      []Dependency
+	SubstituteFrom []SubstituteReference
+	// NamespaceComponents go into the namespace kustomization.yaml.
+	NamespaceComponents []string
+	// RenderNamespace is false when a namespace component brings the
+	// Namespace object.
+	RenderNamespace bool
+}
+
+// SubstituteReference is a postBuild.substituteFrom entry.
+type SubstituteReference struct {
+	Kind, Name string
+	Optional   bool
 }
 
 // SourceRef is the Flux source of the cluster repo.
@@ -125,10 +157,11 @@ func (r Repo) Path() string { return WorkspaceMount + "/" + r.Dir }
 // Images of the three containers.
 type Images struct{ OpenCode, Clone, Seed string }
 
-// Storage is the PVC's size and class ("" = cluster default).
+// Storage is the PVC's size, class ("" = cluster default) and access mode.
 type Storage struct {
 	Size         resource.Quantity
 	StorageClass string
+	AccessMode   corev1.PersistentVolumeAccessMode
 }
 
 // Gateway is the HTTPRoute's parent.
@@ -146,14 +179,24 @@ const (
 
 // Backup is the VolSync configuration.
 type Backup struct {
-	Mode          string
-	Component     string
-	Variables     map[string]string
-	Schedule      string
-	Repository    string
-	SnapshotClass string
-	CacheCapacity resource.Quantity
-	Retain        Retain
+	Mode      string
+	Component string
+	// ComponentOwnsPVC: in component mode, the component creates the PVC
+	// (named ${APP}) and ocw renders none.
+	ComponentOwnsPVC bool
+	Variables        map[string]string
+	Schedule         string
+	Repository       string
+	SnapshotClass    string
+	CopyMethod       string
+	CacheCapacity    resource.Quantity
+	Retain           Retain
+}
+
+// RendersPVC reports whether ocw renders the workspace PVC itself rather
+// than the cluster's VolSync component.
+func (w Workspace) RendersPVC() bool {
+	return w.Backup.Mode != BackupComponent || !w.Backup.ComponentOwnsPVC
 }
 
 // Retain is restic's retention; nil means unset.
@@ -196,7 +239,7 @@ func New(r *spec.Resolved) *System {
 	sys := &System{
 		Namespace: r.Namespace,
 		Secrets: Secrets{
-			Doppler:         *s.Mode == "doppler",
+			External:        *s.Mode != spec.SecretsManual,
 			StoreKind:       *s.Store.Kind,
 			StoreName:       *s.Store.Name,
 			RefreshInterval: mustDuration(*s.RefreshInterval),
@@ -207,17 +250,23 @@ func New(r *spec.Resolved) *System {
 	}
 	f := r.Flux
 	sys.Flux = Flux{
-		AppsPath:  *f.Path,
-		Interval:  mustDuration(*f.Interval),
-		Timeout:   mustDuration(*f.Timeout),
-		SourceRef: SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
+		AppsPath:            *f.Path,
+		Interval:            mustDuration(*f.Interval),
+		Timeout:             mustDuration(*f.Timeout),
+		Wait:                *f.Wait,
+		SourceRef:           SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
+		NamespaceComponents: f.NamespaceComponents,
+		RenderNamespace:     *f.RenderNamespace,
+	}
+	for _, r := range f.SubstituteFrom {
+		sys.Flux.SubstituteFrom = append(sys.Flux.SubstituteFrom, SubstituteReference{Kind: r.Kind, Name: r.Name, Optional: r.Optional})
 	}
 	switch {
 	case f.DependsOn != nil:
 		for _, d := range f.DependsOn {
 			sys.Flux.DependsOn = append(sys.Flux.DependsOn, Dependency{Name: d.Name, Namespace: d.Namespace})
 		}
-	case sys.Secrets.Doppler:
+	case sys.Secrets.External:
 		// home-ops: the ExternalSecrets need the store to exist first.
 		sys.Flux.DependsOn = []Dependency{{Name: "external-secrets-stores", Namespace: "external-secrets"}}
 	}
@@ -241,8 +290,9 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 			Branch: w.Branch,
 			Filter: *w.Git.Filter,
 		},
-		Images:  Images{OpenCode: *w.Images.OpenCode, Clone: *w.Images.Clone, Seed: *w.Images.Seed},
-		Storage: Storage{Size: resource.MustParse(*w.Storage.Size), StorageClass: *w.Storage.StorageClass},
+		Images: Images{OpenCode: *w.Images.OpenCode, Clone: *w.Images.Clone, Seed: *w.Images.Seed},
+		Storage: Storage{Size: resource.MustParse(*w.Storage.Size), StorageClass: *w.Storage.StorageClass,
+			AccessMode: corev1.PersistentVolumeAccessMode(*w.Storage.AccessMode)},
 		Gateway: Gateway{Name: *w.Gateway.Name, Namespace: *w.Gateway.Namespace, SectionName: *w.Gateway.SectionName},
 		Git: Git{
 			Username:    *w.Git.Username,
@@ -268,13 +318,15 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 	}
 	b := w.Backup
 	ws.Backup = Backup{
-		Mode:          *b.Mode,
-		Component:     *b.Component,
-		Variables:     b.Variables,
-		Schedule:      *b.Schedule,
-		Repository:    strings.ReplaceAll(*b.Repository, "{name}", w.Name),
-		SnapshotClass: *b.VolumeSnapshotClass,
-		CacheCapacity: resource.MustParse(*b.CacheCapacity),
+		Mode:             *b.Mode,
+		Component:        *b.Component,
+		ComponentOwnsPVC: *b.PVCOwner == spec.PVCOwnerComponent,
+		Variables:        b.Variables,
+		Schedule:         *b.Schedule,
+		Repository:       strings.ReplaceAll(*b.Repository, "{name}", w.Name),
+		SnapshotClass:    *b.VolumeSnapshotClass,
+		CopyMethod:       *b.CopyMethod,
+		CacheCapacity:    resource.MustParse(*b.CacheCapacity),
 	}
 	if r := b.Retain; r != nil {
 		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
@@ -283,7 +335,7 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 }
 
 func secretRef(r *spec.SecretRef) SecretRef {
-	return SecretRef{Name: *r.Name, Key: *r.Key, RemoteKey: *r.RemoteKey}
+	return SecretRef{Name: *r.Name, Key: *r.Key, RemoteKey: *r.RemoteKey, Property: *r.Property}
 }
 
 func resourceList(l *spec.ResourceList) corev1.ResourceList {

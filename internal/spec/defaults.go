@@ -29,13 +29,15 @@ func BuiltinSettings() Settings {
 			Requests: &ResourceList{CPU: ptr("100m"), Memory: ptr("768Mi")},
 			Limits:   &ResourceList{CPU: ptr("2"), Memory: ptr("2Gi")},
 		},
-		Storage:     &Storage{Size: ptr("5Gi"), StorageClass: ptr("")},
+		Storage:     &Storage{Size: ptr("5Gi"), StorageClass: ptr(""), AccessMode: ptr("ReadWriteOnce")},
 		Gateway:     &Gateway{Name: ptr("envoy-internal"), Namespace: ptr("network"), SectionName: ptr("https")},
 		ExternalDNS: &ExternalDNS{Enabled: ptr(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
 		Certificate: &Certificate{Enabled: ptr(false), IssuerName: ptr("letsencrypt-production"), IssuerKind: ptr("ClusterIssuer")},
 		Backup: &Backup{
 			Mode:                ptr("none"),
 			Component:           ptr(DefaultVolSyncPath),
+			PVCOwner:            ptr(PVCOwnerComponent),
+			CopyMethod:          ptr("Snapshot"),
 			Schedule:            ptr("0 * * * *"),
 			Repository:          ptr("{name}-volsync-secret"),
 			VolumeSnapshotClass: ptr("csi-ceph-blockpool"),
@@ -50,26 +52,46 @@ func BuiltinSettings() Settings {
 	}
 }
 
-// BuiltinSecrets are the seed's Secret names and keys.
+// Secret modes. "doppler" is the seed's name for the external-secrets
+// mode; it only changes the store's default name.
+const (
+	SecretsManual          = "manual"
+	SecretsExternalSecrets = "external-secrets"
+	SecretsDoppler         = "doppler"
+	// DopplerStore is the store "doppler" mode reads unless the spec names one.
+	DopplerStore = "doppler"
+)
+
+// Owners of the workspace PVC in backup mode "component".
+const (
+	PVCOwnerComponent = "component"
+	PVCOwnerOcw       = "ocw"
+)
+
+// BuiltinSecrets are the seed's Secret names and keys. The store's name
+// has no default: it depends on the mode (see Resolve).
 func BuiltinSecrets() Secrets {
 	return Secrets{
-		Mode:            ptr("manual"),
-		Store:           &SecretStore{Kind: ptr("ClusterSecretStore"), Name: ptr("doppler")},
+		Mode:            ptr(SecretsManual),
+		Store:           &SecretStore{Kind: ptr("ClusterSecretStore"), Name: ptr("")},
 		RefreshInterval: ptr("1h"),
-		GitCredentials:  &SecretRef{Name: ptr("opencode-git-credentials"), Key: ptr("GITHUB_PAT"), RemoteKey: ptr("OPENCODE_GITHUB_PAT")},
-		ServerAuth:      &SecretRef{Name: ptr("opencode-server-auth"), Key: ptr("OPENCODE_SERVER_PASSWORD"), RemoteKey: ptr("OPENCODE_SERVER_PASSWORD")},
-		CopilotAuth:     &SecretRef{Name: ptr("opencode-copilot-auth"), Key: ptr("auth.json"), RemoteKey: ptr("OPENCODE_COPILOT_AUTH_JSON")},
+		GitCredentials:  &SecretRef{Name: ptr("opencode-git-credentials"), Key: ptr("GITHUB_PAT"), RemoteKey: ptr("OPENCODE_GITHUB_PAT"), Property: ptr("")},
+		ServerAuth:      &SecretRef{Name: ptr("opencode-server-auth"), Key: ptr("OPENCODE_SERVER_PASSWORD"), RemoteKey: ptr("OPENCODE_SERVER_PASSWORD"), Property: ptr("")},
+		CopilotAuth:     &SecretRef{Name: ptr("opencode-copilot-auth"), Key: ptr("auth.json"), RemoteKey: ptr("OPENCODE_COPILOT_AUTH_JSON"), Property: ptr("")},
 	}
 }
 
-// BuiltinFlux are home-ops' usual Kustomization settings. DependsOn is
-// left nil: its default depends on the secrets mode (see model).
+// BuiltinFlux are home-ops' usual Kustomization settings: apps there have
+// wait: false and timeout: 5m. DependsOn is left nil: its default depends
+// on the secrets mode (see model).
 func BuiltinFlux() Flux {
 	return Flux{
-		Path:      ptr(DefaultFluxPath),
-		Interval:  ptr("1h"),
-		Timeout:   ptr("10m"),
-		SourceRef: &SourceRef{Kind: ptr("GitRepository"), Name: ptr("flux-system"), Namespace: ptr("flux-system")},
+		Path:            ptr(DefaultFluxPath),
+		Interval:        ptr("1h"),
+		Timeout:         ptr("5m"),
+		Wait:            ptr(false),
+		SourceRef:       &SourceRef{Kind: ptr("GitRepository"), Name: ptr("flux-system"), Namespace: ptr("flux-system")},
+		RenderNamespace: ptr(true),
 	}
 }
 

@@ -79,13 +79,30 @@ func TestValidationErrors(t *testing.T) {
 		{"secrets and flux", header + "domain: d.io\nsecrets:\n  mode: vault\n  serverAuth: {name: opencode-git-credentials, key: 'a b'}\n" +
 			"flux:\n  path: /abs\n  interval: soon\n  sourceRef: {kind: HelmRepository}\n" + okWS,
 			[]string{
-				`ws.yaml:5:9: secrets.mode: "vault" is not one of manual, doppler`,
+				`ws.yaml:5:9: secrets.mode: "vault" is not one of manual, external-secrets, doppler`,
 				`ws.yaml:6:22: secrets.serverAuth.name: Secret "opencode-git-credentials" is also used by secrets.gitCredentials: each needs its own Secret`,
 				`ws.yaml:6:53: secrets.serverAuth.key: "a b" is not a valid Secret key: a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
 				`ws.yaml:8:9: flux.path: "/abs" must be a clean relative path inside the repository (e.g. kubernetes/apps)`,
 				`ws.yaml:9:13: flux.interval: "soon" is not a positive duration (e.g. 30m, 1h)`,
 				`ws.yaml:10:21: flux.sourceRef.kind: "HelmRepository" is not one of GitRepository, OCIRepository, Bucket`,
 			}},
+		{"drop-in fields", header + "domain: d.io\nsecrets:\n  mode: external-secrets\n  copilotAuth: {property: \"a\\nb\"}\n" +
+			"flux:\n  substituteFrom: [{kind: Vault, name: x}, {kind: Secret, name: Bad_Name}]\n" +
+			"  namespaceComponents: [/abs/sops]\n" +
+			"defaults:\n  storage: {accessMode: ReadOnlyMany}\n  backup: {pvcOwner: nobody, copyMethod: Rsync}\n" + okWS,
+			[]string{
+				"ws.yaml:5:3: secrets.store.name: required with mode external-secrets: the name of the ClusterSecretStore the ExternalSecrets read",
+				"ws.yaml:6:27: secrets.copilotAuth.property: must not contain newlines",
+				`ws.yaml:8:27: flux.substituteFrom[0].kind: "Vault" is not one of Secret, ConfigMap`,
+				`ws.yaml:8:65: flux.substituteFrom[1].name: "Bad_Name" is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit`,
+				`ws.yaml:9:25: flux.namespaceComponents[0]: "/abs/sops" must be a clean path relative to the namespace folder (e.g. ../../components/sops)`,
+				`ws.yaml:11:25: defaults.storage.accessMode: "ReadOnlyMany" is not one of ReadWriteOnce, ReadWriteOncePod, ReadWriteMany`,
+				`ws.yaml:12:22: defaults.backup.pvcOwner: "nobody" is not one of component, ocw`,
+				`ws.yaml:12:42: defaults.backup.copyMethod: "Rsync" is not one of Snapshot, Clone, Direct`,
+			}},
+		{"namespace from nowhere", header + "domain: d.io\nflux: {renderNamespace: false}\n" + okWS, []string{
+			"ws.yaml:4:25: flux.renderNamespace: false needs a namespace component that brings the Namespace (flux.namespaceComponents)",
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,6 +168,35 @@ workspaces:
 	}
 	if got := b.ExternalDNS.Annotations; len(got) != 1 || got["x.io/y"] != "1" || !*b.ExternalDNS.Enabled {
 		t.Errorf("b annotations replace the inherited map whole: got %v", got)
+	}
+}
+
+// The secret modes: doppler is external-secrets with the seed's store
+// name unless the spec names one; the Flux settings default to what
+// home-ops apps use.
+func TestSecretModesAndFluxDefaults(t *testing.T) {
+	ws := "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n"
+	for _, c := range []struct{ secrets, kind, name string }{
+		{"secrets: {mode: doppler}\n", "ClusterSecretStore", "doppler"},
+		{"secrets: {mode: doppler, store: {name: doppler-prod}}\n", "ClusterSecretStore", "doppler-prod"},
+		{"secrets: {mode: external-secrets, store: {kind: SecretStore, name: vault}}\n", "SecretStore", "vault"},
+		{"", "ClusterSecretStore", ""},
+	} {
+		r, err := resolve(t, header+c.secrets+ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *r.Secrets.Store.Kind != c.kind || *r.Secrets.Store.Name != c.name {
+			t.Errorf("%q: store %s %s, want %s %s", c.secrets, *r.Secrets.Store.Kind, *r.Secrets.Store.Name, c.kind, c.name)
+		}
+		f := r.Flux
+		if *f.Wait || *f.Timeout != "5m" || *f.Interval != "1h" || !*f.RenderNamespace || f.SubstituteFrom != nil || f.NamespaceComponents != nil {
+			t.Errorf("flux defaults: wait %v timeout %s interval %s", *f.Wait, *f.Timeout, *f.Interval)
+		}
+		b := r.Workspaces[0].Backup
+		if *b.PVCOwner != PVCOwnerComponent || *b.CopyMethod != "Snapshot" || *r.Workspaces[0].Storage.AccessMode != "ReadWriteOnce" {
+			t.Errorf("backup defaults: pvcOwner %s copyMethod %s", *b.PVCOwner, *b.CopyMethod)
+		}
 	}
 }
 

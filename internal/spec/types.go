@@ -95,6 +95,8 @@ type Storage struct {
 	Size *string `yaml:"size,omitempty"`
 	// StorageClass "" means the cluster's default class.
 	StorageClass *string `yaml:"storageClass,omitempty"`
+	// AccessMode of the PVC (default ReadWriteOnce).
+	AccessMode *string `yaml:"accessMode,omitempty"`
 }
 
 // Gateway is the Gateway API parent the HTTPRoute attaches to.
@@ -125,6 +127,13 @@ type Backup struct {
 	Mode *string `yaml:"mode,omitempty"`
 	// Component is the component path relative to the workspace's app dir.
 	Component *string `yaml:"component,omitempty"`
+	// PVCOwner says who renders the workspace PVC in component mode:
+	// "component" (the home-ops shape: the component creates PVC ${APP},
+	// restored from backup) or "ocw" (a component that only backs up).
+	PVCOwner *string `yaml:"pvcOwner,omitempty"`
+	// CopyMethod is how VolSync takes the point-in-time copy it backs up:
+	// Snapshot, Clone or Direct (no CSI driver needed).
+	CopyMethod *string `yaml:"copyMethod,omitempty"`
 	// Variables are extra postBuild substitutions for the component.
 	Variables map[string]string `yaml:"variables,omitempty"`
 	// Schedule is the cron schedule of backups.
@@ -165,8 +174,10 @@ type User struct {
 
 // Secrets says where the three shared Secrets come from.
 type Secrets struct {
-	// Mode "doppler" renders ExternalSecrets; "manual" renders nothing
-	// secret and expects the Secrets to be created (ocw secrets …).
+	// Mode "external-secrets" renders ExternalSecrets reading Store;
+	// "doppler" is the same with the store defaulting to the seed's
+	// ClusterSecretStore "doppler"; "manual" renders nothing secret and
+	// expects the Secrets to be created (ocw secrets …).
 	Mode  *string      `yaml:"mode,omitempty"`
 	Store *SecretStore `yaml:"store,omitempty"`
 	// RefreshInterval of the ExternalSecrets (default 1h).
@@ -182,21 +193,47 @@ type SecretStore struct {
 	Name *string `yaml:"name,omitempty"`
 }
 
-// SecretRef names a Secret, the key in it, and (doppler mode) the remote key.
+// SecretRef names a Secret, the key in it, and (external-secrets modes)
+// where the store keeps the value.
 type SecretRef struct {
 	Name      *string `yaml:"name,omitempty"`
 	Key       *string `yaml:"key,omitempty"`
 	RemoteKey *string `yaml:"remoteKey,omitempty"`
+	// Property picks one field of the store's entry (1Password Connect,
+	// Bitwarden: remoteKey is the item, property its field).
+	Property *string `yaml:"property,omitempty"`
 }
 
-// Flux configures the Flux Kustomizations (ks.yaml).
+// Flux configures the Flux Kustomizations (ks.yaml) and the namespace
+// folder's kustomization.yaml.
 type Flux struct {
 	// Path is the apps folder in the cluster repo (default kubernetes/apps).
-	Path      *string      `yaml:"path,omitempty"`
-	Interval  *string      `yaml:"interval,omitempty"`
-	Timeout   *string      `yaml:"timeout,omitempty"`
+	Path     *string `yaml:"path,omitempty"`
+	Interval *string `yaml:"interval,omitempty"`
+	Timeout  *string `yaml:"timeout,omitempty"`
+	// Wait makes each workspace Kustomization Ready only once its objects
+	// are healthy (default false, as home-ops apps do).
+	Wait      *bool        `yaml:"wait,omitempty"`
 	SourceRef *SourceRef   `yaml:"sourceRef,omitempty"`
 	DependsOn []Dependency `yaml:"dependsOn,omitempty"`
+	// SubstituteFrom is every workspace ks.yaml's postBuild.substituteFrom
+	// (cluster-template: the cluster-secrets Secret).
+	SubstituteFrom []SubstituteReference `yaml:"substituteFrom,omitempty"`
+	// NamespaceComponents are the components of the namespace folder's
+	// kustomization.yaml, relative to it (cluster-template:
+	// ../../components/sops).
+	NamespaceComponents []string `yaml:"namespaceComponents,omitempty"`
+	// RenderNamespace false leaves the Namespace object to a namespace
+	// component that brings one; ocw then only labels it.
+	RenderNamespace *bool `yaml:"renderNamespace,omitempty"`
+}
+
+// SubstituteReference is a ConfigMap or Secret whose data Flux reads as
+// post-build variables.
+type SubstituteReference struct {
+	Kind     string `yaml:"kind"`
+	Name     string `yaml:"name"`
+	Optional bool   `yaml:"optional,omitempty"`
 }
 
 // SourceRef is the Flux source the Kustomizations build from.

@@ -52,7 +52,7 @@ func (d *Document) Resolve() (*Resolved, error) {
 	}
 
 	r.Secrets = Merge(deref(s.Secrets), BuiltinSecrets())
-	v.secrets(r.Secrets)
+	v.secrets(&r.Secrets)
 	r.Flux = Merge(deref(s.Flux), BuiltinFlux())
 	v.flux(r.Flux)
 
@@ -329,6 +329,7 @@ func (v *validator) settings(p string, s Settings) {
 		if st.StorageClass != nil && *st.StorageClass != "" {
 			v.dnsSubdomain(p+".storage.storageClass", *st.StorageClass)
 		}
+		v.oneOf(p+".storage.accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
 	}
 	if g := s.Gateway; g != nil {
 		v.optName(p+".gateway.name", g.Name)
@@ -355,6 +356,8 @@ func (v *validator) settings(p string, s Settings) {
 		if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
 			v.errorf(p+".backup.component", "must be a path relative to the workspace's app folder")
 		}
+		v.oneOf(p+".backup.pvcOwner", b.PVCOwner, PVCOwnerComponent, PVCOwnerOcw)
+		v.oneOf(p+".backup.copyMethod", b.CopyMethod, "Snapshot", "Clone", "Direct")
 		for _, k := range sortedKeys(b.Variables) {
 			if !envVarRE.MatchString(k) {
 				v.errorf(p+".backup.variables."+k, "not a valid variable name")
@@ -423,10 +426,19 @@ func (v *validator) requestsWithinLimits(p string, own, merged Settings) {
 	}
 }
 
-func (v *validator) secrets(s Secrets) {
-	v.oneOf("secrets.mode", s.Mode, "manual", "doppler")
+// secrets validates the merged secrets settings and fills in the store
+// name "doppler" mode implies.
+func (v *validator) secrets(s *Secrets) {
+	v.oneOf("secrets.mode", s.Mode, SecretsManual, SecretsExternalSecrets, SecretsDoppler)
 	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
-	v.optName("secrets.store.name", s.Store.Name)
+	switch {
+	case *s.Store.Name != "":
+		v.dnsSubdomain("secrets.store.name", *s.Store.Name)
+	case *s.Mode == SecretsDoppler:
+		s.Store.Name = ptr(DopplerStore)
+	case *s.Mode == SecretsExternalSecrets:
+		v.errorf("secrets.store.name", "required with mode %s: the name of the %s the ExternalSecrets read", SecretsExternalSecrets, *s.Store.Kind)
+	}
 	v.duration("secrets.refreshInterval", s.RefreshInterval)
 	seen := map[string]string{}
 	for _, r := range []struct {
@@ -445,6 +457,9 @@ func (v *validator) secrets(s Secrets) {
 		}
 		if *r.ref.RemoteKey == "" {
 			v.errorf(p+".remoteKey", "must not be empty")
+		}
+		if strings.ContainsAny(*r.ref.Property, "\n") {
+			v.errorf(p+".property", "must not contain newlines")
 		}
 	}
 }
@@ -466,6 +481,19 @@ func (v *validator) flux(f Flux) {
 		if d.Namespace != "" {
 			v.dnsLabel(fmt.Sprintf("flux.dependsOn[%d].namespace", i), d.Namespace)
 		}
+	}
+	for i, r := range f.SubstituteFrom {
+		kind := r.Kind
+		v.oneOf(fmt.Sprintf("flux.substituteFrom[%d].kind", i), &kind, "Secret", "ConfigMap")
+		v.dnsSubdomain(fmt.Sprintf("flux.substituteFrom[%d].name", i), r.Name)
+	}
+	for i, c := range f.NamespaceComponents {
+		if c == "" || path.IsAbs(c) || path.Clean(c) != c {
+			v.errorf(fmt.Sprintf("flux.namespaceComponents[%d]", i), "%q must be a clean path relative to the namespace folder (e.g. ../../components/sops)", c)
+		}
+	}
+	if !*f.RenderNamespace && len(f.NamespaceComponents) == 0 {
+		v.errorf("flux.renderNamespace", "false needs a namespace component that brings the Namespace (flux.namespaceComponents)")
 	}
 }
 

@@ -1,11 +1,13 @@
 // Package conformance proves that what ocw renders is accepted by a real
 // API server with the real CRDs: every example spec, in both layouts and
-// both secret modes, is rendered, built the way its consumer builds it
+// every secret mode, is rendered, built the way its consumer builds it
 // (kustomize for the plain tree; kustomize-controller's generator, build
-// and post-build substitution for the Flux tree), and every resulting
-// object is created for real. The namespace is Pod Security "restricted"
-// as rendered, and a Pod made from each Deployment's template must be
-// admitted (server dry run). Any rejection fails naming object and field.
+// and post-build substitution for the Flux tree, in a home-ops cluster
+// repository whose VolSync component creates the PVC), and every
+// resulting object is created for real. The namespace is Pod Security
+// "restricted" as rendered, and a Pod made from each Deployment's template
+// must be admitted (server dry run). Any rejection fails naming object and
+// field.
 package conformance_test
 
 import (
@@ -15,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -60,7 +64,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 	n := 0
 	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
 		for _, lay := range layout.Names {
-			for _, mode := range []string{"doppler", "manual"} {
+			for _, mode := range secretModes {
 				n++
 				name := fmt.Sprintf("%s/%s/%s", strings.TrimSuffix(path.Base(file), ".yaml"), lay, mode)
 				// Namespaces can't be reused on envtest (nothing finalizes
@@ -71,6 +75,9 @@ func TestExamplesAreAccepted(t *testing.T) {
 		}
 	}
 }
+
+// secretModes are the values of secrets.mode; the examples name a store.
+var secretModes = []string{"doppler", "external-secrets", "manual"}
 
 // variantSystem loads an example with its namespace and secret mode
 // replaced; everything else ("every option on" in everything.yaml) stays.
@@ -95,145 +102,151 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 func checkVariant(t *testing.T, file, lay, mode, ns string) {
 	sys := variantSystem(t, file, mode, ns)
 	root := t.TempDir()
-	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
-
-	var objs []*unstructured.Unstructured
-	if lay == layout.Flux {
-		objs = buildFlux(t, root, sys)
-	} else {
+	if lay == layout.Kustomize {
+		layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
 		res, err := kustomize.SecureBuild(root, root, false)
 		if err != nil {
 			t.Fatalf("kustomize build: %v", err)
 		}
-		objs = objects(t, res)
+		objs := objects(t, res)
+		checkObjectSet(t, sys, lay, objs)
+		for _, p := range createAll(t, sys, objs) {
+			t.Error(p)
+		}
+		checkPods(t, sys, objs)
+		return
 	}
-	checkObjectSet(t, sys, lay, objs)
-	for _, p := range createAll(t, sys, objs) {
-		t.Error(p)
-	}
-}
-
-// buildFlux does what kustomize-controller does: build the namespace
-// folder (Namespace + Kustomizations), then for every Kustomization
-// generate and build its path and run post-build substitution on each
-// object. The Kustomizations themselves are objects too.
-func buildFlux(t *testing.T, root string, sys *model.System) []*unstructured.Unstructured {
-	t.Helper()
+	// The Flux tree goes into a home-ops repository (its components). Flux
+	// applies the namespace folder first; the workspace Kustomizations then
+	// read substituteFrom from what it applied.
+	layouttest.WriteHomeOps(t, root)
+	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
 	top, err := kustomize.SecureBuild(root, filepath.Join(root, sys.Flux.AppsPath, sys.Namespace), false)
 	if err != nil {
 		t.Fatalf("building the namespace folder: %v", err)
 	}
+	objs := objects(t, top)
+	for _, p := range createAll(t, sys, objs) {
+		t.Error(p)
+	}
+	var built []*unstructured.Unstructured
+	for _, ks := range objs {
+		if ks.GetKind() == "Kustomization" {
+			built = append(built, buildFlux(t, root, ks)...)
+		}
+	}
+	for _, p := range createAll(t, sys, built) {
+		t.Error(p)
+	}
+	objs = append(objs, built...)
+	checkObjectSet(t, sys, lay, objs)
+	checkPods(t, sys, objs)
+}
+
+// buildFlux does what kustomize-controller does with a Kustomization:
+// generate and build its path and run post-build substitution on each
+// object, variables from substituteFrom read from the API server.
+func buildFlux(t *testing.T, root string, ks *unstructured.Unstructured) []*unstructured.Unstructured {
+	t.Helper()
 	var out []*unstructured.Unstructured
-	for _, ks := range objects(t, top) {
-		out = append(out, ks)
-		if ks.GetKind() != "Kustomization" {
-			continue
+	// The strict result goes in: a mistyped variable should fail here
+	// (BuildKustomization fails the test), not in a cluster.
+	for _, o := range layouttest.BuildKustomization(t, root, *ks, env.Client) {
+		sub := o.Strict
+		if sub == nil { // opted out (kustomize.toolkit.fluxcd.io/substitute: disabled)
+			sub = o.Built
 		}
-		comps, _, _ := unstructured.NestedStringSlice(ks.Object, "spec", "components")
-		for _, c := range comps {
-			writeVolSyncComponent(t, filepath.Join(layouttest.KustomizationDir(root, *ks), filepath.FromSlash(c)))
-		}
-		// The strict result goes in: a mistyped variable should fail here
-		// (BuildKustomization fails the test), not in a cluster.
-		for _, o := range layouttest.BuildKustomization(t, root, *ks) {
-			sub := o.Strict
-			if sub == nil { // opted out (kustomize.toolkit.fluxcd.io/substitute: disabled)
-				sub = o.Built
-			}
-			out = append(out, toUnstructured(t, sub))
-		}
+		out = append(out, layouttest.Unstructured(t, sub))
 	}
 	return out
 }
 
-// writeVolSyncComponent stands in for the cluster repo's VolSync component,
-// which home-ops repos keep outside the apps folder: a ReplicationSource
-// fed by the postBuild variables ocw sets.
-func writeVolSyncComponent(t *testing.T, dir string) {
-	t.Helper()
-	layouttest.WriteFiles(t, dir, map[string][]byte{
-		"kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [replicationsource.yaml]\n"),
-		"replicationsource.yaml": []byte(`apiVersion: volsync.backube/v1alpha1
-kind: ReplicationSource
-metadata:
-  name: ${APP}
-spec:
-  sourcePVC: ${APP}
-  trigger:
-    schedule: "${VOLSYNC_SCHEDULE}"
-  restic:
-    repository: ${APP}-volsync-secret
-    copyMethod: Snapshot
-    storageClassName: ${VOLSYNC_STORAGECLASS:=standard}
-    volumeSnapshotClassName: ${VOLSYNC_SNAPSHOTCLASS:=standard}
-    cacheCapacity: ${VOLSYNC_CACHE_CAPACITY}
-    moverSecurityContext:
-      runAsUser: ${VOLSYNC_PUID}
-      runAsGroup: ${VOLSYNC_PGID}
-      fsGroup: ${VOLSYNC_PGID}
-    retain:
-      hourly: 24
-      daily: 7
-`),
-	})
-}
-
 // checkObjectSet asserts the build produced each workspace's objects once,
-// so that "all created" means all of them.
+// so that "all created" means all of them: in particular exactly one PVC
+// per workspace, ocw's or (Flux, backup through the component) the
+// component's, restored from its ReplicationDestination.
 func checkObjectSet(t *testing.T, sys *model.System, lay string, objs []*unstructured.Unstructured) {
 	t.Helper()
 	kinds := map[string]int{}
+	pvcs := map[string]int{}
+	ocwES := 0
 	for _, o := range objs {
 		kinds[o.GetKind()]++
+		switch o.GetKind() {
+		case "PersistentVolumeClaim":
+			pvcs[o.GetName()]++
+		case "ExternalSecret":
+			if o.GetLabels()[model.LabelManagedBy] == model.ManagedBy {
+				ocwES++
+			}
+		}
 	}
 	n := len(sys.Workspaces)
-	for _, k := range []string{"Deployment", "PersistentVolumeClaim", "Service", "HTTPRoute"} {
+	for _, k := range []string{"Deployment", "Service", "HTTPRoute"} {
 		if kinds[k] != n {
 			t.Errorf("%d %s objects for %d workspaces: %v", kinds[k], k, n, kinds)
 		}
+	}
+	backups, fromComponent := 0, 0
+	for _, ws := range sys.Workspaces {
+		if pvcs[ws.Name] != 1 {
+			t.Errorf("workspace %s has %d PVCs named after it (%s layout)", ws.Name, pvcs[ws.Name], lay)
+		}
+		if ws.Backup.Mode != model.BackupNone {
+			backups++
+		}
+		if lay == layout.Flux && !ws.RendersPVC() {
+			fromComponent++
+		}
+	}
+	if len(pvcs) != n {
+		t.Errorf("PVCs %v for %d workspaces", pvcs, n)
 	}
 	if kinds["Namespace"] != 1 {
 		t.Errorf("%d Namespaces", kinds["Namespace"])
 	}
 	wantES := 0
-	if sys.Secrets.Doppler {
+	if sys.Secrets.External {
 		wantES = 3
 	}
-	if kinds["ExternalSecret"] != wantES {
-		t.Errorf("%d ExternalSecrets, want %d", kinds["ExternalSecret"], wantES)
+	if ocwES != wantES || kinds["ExternalSecret"]-ocwES != fromComponent {
+		t.Errorf("%d ExternalSecrets of ocw's, want %d; %d of the component's, want %d", ocwES, wantES, kinds["ExternalSecret"]-ocwES, fromComponent)
 	}
-	backups := 0
-	for _, ws := range sys.Workspaces {
-		if ws.Backup.Mode != model.BackupNone {
-			backups++
-		}
-	}
-	if kinds["ReplicationSource"] != backups {
-		t.Errorf("%d ReplicationSources for %d backed-up workspaces (%s layout)", kinds["ReplicationSource"], backups, lay)
+	if kinds["ReplicationSource"] != backups || kinds["ReplicationDestination"] != fromComponent {
+		t.Errorf("%d ReplicationSources for %d backed-up workspaces, %d ReplicationDestinations for %d restored by the component (%s layout)",
+			kinds["ReplicationSource"], backups, kinds["ReplicationDestination"], fromComponent, lay)
 	}
 }
 
-// createAll creates every object for real (namespace first), then a Pod
-// from each Deployment's template with a server dry run, and returns a
-// line per rejection.
+// createAll creates every object for real (namespaces first, each with
+// the default ServiceAccount the controller would add) and returns a line
+// per rejection.
 func createAll(t *testing.T, sys *model.System, objs []*unstructured.Unstructured) (problems []string) {
 	t.Helper()
 	ctx := t.Context()
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].GetKind() == "Namespace" && objs[j].GetKind() != "Namespace" })
-	for i, o := range objs {
+	for _, o := range objs {
 		if err := env.Client.Create(ctx, o); err != nil {
 			problems = append(problems, fmt.Sprintf("%s rejected: %s", id(o), reason(err)))
 			continue
 		}
-		if i == 0 {
+		if o.GetKind() == "Namespace" {
 			// What the ServiceAccount controller would add; Pod admission
 			// needs it.
-			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: sys.Namespace}}
+			sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: o.GetName()}}
 			if err := env.Client.Create(ctx, sa); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	return problems
+}
+
+// checkPods: the namespace is Pod Security "restricted" as rendered, and
+// a Pod from each Deployment's template is admitted (server dry run).
+func checkPods(t *testing.T, sys *model.System, objs []*unstructured.Unstructured) {
+	t.Helper()
+	ctx := t.Context()
 	var ns corev1.Namespace
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: sys.Namespace}, &ns); err != nil {
 		t.Fatal(err)
@@ -241,7 +254,23 @@ func createAll(t *testing.T, sys *model.System, objs []*unstructured.Unstructure
 	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 		t.Fatalf("namespace %s is not Pod Security restricted as rendered: %v", ns.Name, ns.Labels)
 	}
-	pods := 0
+	for _, p := range admitPods(t, objs) {
+		t.Error(p)
+	}
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+	}
+	if kinds["Deployment"] != len(sys.Workspaces) {
+		t.Errorf("checked %d pods for %d workspaces", kinds["Deployment"], len(sys.Workspaces))
+	}
+	t.Logf("created %d objects %v", len(objs), kinds)
+}
+
+// admitPods creates a Pod from each Deployment's template with a server
+// dry run and returns a line per rejection.
+func admitPods(t *testing.T, objs []*unstructured.Unstructured) (problems []string) {
+	t.Helper()
 	for _, o := range objs {
 		if o.GetKind() != "Deployment" {
 			continue
@@ -253,20 +282,71 @@ func createAll(t *testing.T, sys *model.System, objs []*unstructured.Unstructure
 		}
 		pod := &corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec}
 		pod.Name, pod.Namespace = o.GetName()+"-pod", o.GetNamespace()
-		if err := env.Client.Create(ctx, pod, client.DryRunAll); err != nil {
+		if err := env.Client.Create(t.Context(), pod, client.DryRunAll); err != nil {
 			problems = append(problems, fmt.Sprintf("a Pod from %s's template is not admitted: %s", id(o), reason(err)))
 		}
-		pods++
 	}
-	if pods != len(sys.Workspaces) {
-		t.Errorf("checked %d pods for %d workspaces", pods, len(sys.Workspaces))
-	}
-	kinds := map[string]int{}
-	for _, o := range objs {
-		kinds[o.GetKind()]++
-	}
-	t.Logf("created %d objects %v; %d pods checked", len(objs), kinds, pods)
 	return problems
+}
+
+// The seed's example dropped into a cluster-template shaped repository
+// (layouttest's home-ops fixture), reconciled from its entry point the way
+// Flux does (the entry point patches every child Kustomization), with
+// substituteFrom read from the cluster-secrets Secret the namespace
+// component brought into the real API server. Every object is created:
+// the component's PVC, with its dataSourceRef to the ReplicationDestination
+// that restores it, is admitted and carries ocw's prune mark.
+func TestHomeOpsDropInIsAccepted(t *testing.T) {
+	sys := variantSystem(t, "../../examples/seed.yaml", "doppler", "conf-homeops")
+	root := t.TempDir()
+	layouttest.WriteHomeOps(t, root)
+	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, layout.Flux))
+	var objs []*unstructured.Unstructured
+	rec := layouttest.ReconcileHomeOps(t, root, sys.Namespace, func(top []*resource.Resource) client.Client {
+		// Only this namespace's folder: the fixture's other namespace
+		// ("default") is not under test.
+		for _, r := range top {
+			if r.GetNamespace() == sys.Namespace || (r.GetKind() == "Namespace" && r.GetName() == sys.Namespace) {
+				objs = append(objs, layouttest.Unstructured(t, r))
+			}
+		}
+		for _, p := range createAll(t, sys, objs) {
+			t.Error(p)
+		}
+		return env.Client
+	})
+	var built []*unstructured.Unstructured
+	for _, name := range slices.Sorted(maps.Keys(rec.Objects)) {
+		for _, o := range rec.Objects[name] {
+			sub := o.Strict
+			if sub == nil {
+				sub = o.Built
+			}
+			built = append(built, layouttest.Unstructured(t, sub))
+		}
+	}
+	for _, p := range createAll(t, sys, built) {
+		t.Error(p)
+	}
+	objs = append(objs, built...)
+	checkObjectSet(t, sys, layout.Flux, objs)
+	checkPods(t, sys, objs)
+	for _, ws := range sys.Workspaces {
+		var pvc corev1.PersistentVolumeClaim
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: sys.Namespace, Name: ws.Name}, &pvc); err != nil {
+			t.Fatal(err)
+		}
+		ref := pvc.Spec.DataSourceRef
+		if ref == nil || ref.Kind != "ReplicationDestination" || ref.Name != ws.Name+"-dst" || ref.APIGroup == nil || *ref.APIGroup != "volsync.backube" {
+			t.Errorf("PVC %s in the API server: dataSourceRef %+v", ws.Name, ref)
+		}
+		if pvc.Annotations["kustomize.toolkit.fluxcd.io/prune"] != "disabled" || pvc.Annotations["ocw.dev/keep-data"] != "true" {
+			t.Errorf("PVC %s in the API server: annotations %v", ws.Name, pvc.Annotations)
+		}
+		if got := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; got.Cmp(ws.Storage.Size) != 0 {
+			t.Errorf("PVC %s requests %s, want %s", ws.Name, got.String(), ws.Storage.Size.String())
+		}
+	}
 }
 
 // ocw apply's object set (the kustomize tree's objects) goes in whole for
@@ -275,7 +355,7 @@ func TestOcwApplyExamples(t *testing.T) {
 	installCertManagerCRD(t)
 	n := 0
 	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
-		for _, mode := range []string{"doppler", "manual"} {
+		for _, mode := range secretModes {
 			n++
 			base := strings.TrimSuffix(path.Base(file), ".yaml")
 			t.Run(base+"/"+mode, func(t *testing.T) {
@@ -330,7 +410,7 @@ func TestRejectionsAreReported(t *testing.T) {
 			_ = unstructured.SetNestedSlice(o.Object, cs, "spec", "template", "spec", "containers")
 		}
 	}
-	problems := createAll(t, sys, objs)
+	problems := append(createAll(t, sys, objs), admitPods(t, objs)...)
 	want := []string{
 		"HTTPRoute/conf-negative/flux rejected: spec.rules[0].timeouts.request: Invalid value",
 		`a Pod from Deployment/conf-negative/ha's template is not admitted: pods "ha-pod" is forbidden: violates PodSecurity "restricted:latest": privileged`,
@@ -371,24 +451,9 @@ func objects(t *testing.T, res resmap.ResMap) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, r := range res.Resources() {
-		out = append(out, toUnstructured(t, r))
+		out = append(out, layouttest.Unstructured(t, r))
 	}
 	return out
-}
-
-// toUnstructured goes through JSON so numbers are int64, as unstructured
-// helpers require.
-func toUnstructured(t *testing.T, r *resource.Resource) *unstructured.Unstructured {
-	t.Helper()
-	j, err := r.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(j); err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 var certOnce sync.Once

@@ -70,7 +70,11 @@ func (r *clusterRepo) exists(rel string) bool {
 }
 
 // writeGitOpsSpec writes the workspace spec of the scenario: the seed's
-// doppler mode and VolSync component, with the named workspaces.
+// doppler mode and VolSync component, with the named workspaces. The
+// component here only backs the PVC up and ocw renders the PVC
+// (pvcOwner: ocw): a component that creates it restored from backup needs
+// VolSync's populator and a CSI driver with snapshots, which this node
+// lacks; the layout and conformance tests cover that shape.
 func writeGitOpsSpec(t *testing.T, path, ns, gitURL string, names ...string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: ocw.dev/v1alpha1
@@ -87,7 +91,7 @@ defaults:
   resources:
     requests: {cpu: 50m, memory: 256Mi}
   externalDNS: {enabled: true}
-  backup: {mode: component}
+  backup: {mode: component, pvcOwner: ocw}
 workspaces:
 `, ns, storageSC)
 	repos := map[string]string{"alpha": "repo-a", "beta": "repo-b"}

@@ -55,9 +55,11 @@ type ExternalSecretData struct {
 	RemoteRef RemoteRef `json:"remoteRef"`
 }
 
-// RemoteRef is the key in the store.
+// RemoteRef is the key in the store and, for stores whose entries have
+// fields (1Password, Bitwarden), the field.
 type RemoteRef struct {
-	Key string `json:"key"`
+	Key      string `json:"key"`
+	Property string `json:"property,omitempty"`
 }
 
 // DeepCopyObject implements runtime.Object.
