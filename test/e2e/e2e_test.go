@@ -3,10 +3,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +145,11 @@ func TestRealNode(t *testing.T) {
 	}
 	stopFwd()
 
+	// 4b. A stop takes seconds, not the 30 s grace period (OpenCode under
+	// the serve script, not PID 1, handles SIGTERM), and leaves the
+	// session database intact.
+	n.stopAndCheckDB("alpha", sess.ID)
+
 	// 5. A changed Copilot Secret reaches the pod at restart; an unchanged
 	// one leaves an OpenCode-style rewrite of auth.json alone.
 	writeAuth("gho_second")
@@ -221,7 +230,155 @@ func TestRealNode(t *testing.T) {
 	if got := n.kubectl("get", "ns", n.ns, "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`); got != "restricted" {
 		t.Fatalf("namespace enforce label = %q at the end, want restricted", got)
 	}
+	n.emptyPasswordNeverServes(gw + "/repo-a.git")
 	t.Logf("scenario done in %s", time.Since(start).Round(time.Second))
 	// The next tests share the node: free its CPU (the PVs stay Released).
 	n.kubectl("delete", "namespace", n.ns, "--wait=false")
+}
+
+// stopAndCheckDB scales the workspace to 0 and measures from the request to
+// the pod's end; its OpenCode container must have ended on SIGTERM, well
+// before the kubelet's SIGKILL at the end of the 30 s grace period. The
+// session database, copied from the local PV as a backup would, must pass
+// SQLite's integrity check and hold session id. Then the workspace starts
+// again.
+func (n *node) stopAndCheckDB(name, id string) {
+	n.t.Helper()
+	pod := n.kubectl("get", "pods", "-n", n.ns, "-l", "ocw.dev/workspace="+name, "-o", "jsonpath={.items[0].metadata.name}")
+	began := time.Now()
+	n.kubectl("scale", "-n", n.ns, "deploy/"+name, "--replicas=0")
+	// The kubelet reports the container's end before the pod object goes.
+	exit := ""
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		out, err := n.run("", nil, filepath.Join(n.bin, "kubectl"), "get", "pod", "-n", n.ns, pod, "-o",
+			`jsonpath={.status.containerStatuses[?(@.name=="opencode")].state.terminated.exitCode}`)
+		if err != nil && strings.Contains(out, "NotFound") {
+			break
+		}
+		if v := strings.TrimSpace(out); v != "" {
+			exit = v
+		}
+	}
+	took := time.Since(began)
+	n.t.Logf("scale to 0: pod %s gone %s after the request (OpenCode container exit code %q)", pod, took.Round(100*time.Millisecond), exit)
+	if exit == "137" {
+		n.t.Errorf("OpenCode was SIGKILLed at the end of the grace period (exit 137): SIGTERM did not stop it")
+	}
+	// Under the grace period's 30 s with room to spare: a container that
+	// ignores SIGTERM cannot end sooner than that.
+	if took > 25*time.Second {
+		n.t.Errorf("stopping the workspace took %s: SIGTERM did not stop OpenCode", took)
+	}
+
+	pv := n.kubectl("get", "pvc", "-n", n.ns, name, "-o", "jsonpath={.spec.volumeName}")
+	root := n.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.local.path}")
+	src := filepath.Join(root, "home/.local/share/opencode")
+	dst := n.t.TempDir()
+	for _, f := range []string{"opencode.db", "opencode.db-wal", "opencode.db-shm"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if os.IsNotExist(err) && f != "opencode.db" {
+			continue
+		}
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, f), b, 0o600); err != nil {
+			n.t.Fatal(err)
+		}
+	}
+	db := filepath.Join(dst, "opencode.db")
+	if out := strings.TrimSpace(n.must("sqlite3", db, "PRAGMA integrity_check;")); out != "ok" {
+		n.t.Errorf("integrity_check after the stop: %s", out)
+	}
+	if out := n.must("sqlite3", db, "SELECT id FROM session;"); !strings.Contains(out, id) {
+		n.t.Errorf("session %s missing from the database after the stop: %s", id, out)
+	}
+	n.kubectl("scale", "-n", n.ns, "deploy/"+name, "--replicas=1")
+	n.waitReady(name)
+}
+
+// emptyPasswordNeverServes: in a namespace whose password Secret holds an
+// empty value, the workspace never becomes Ready and no unauthenticated
+// request through a port-forward ever gets a 200; status and doctor say why.
+func (n *node) emptyPasswordNeverServes(repo string) {
+	n.t.Helper()
+	e := &node{cluster: n.cluster, t: n.t, ns: n.ns + "-nopw"}
+	dir := n.t.TempDir()
+	spec := filepath.Join(dir, "workspaces.yaml")
+	writeSpec(n.t, spec, e.ns, map[string]string{"alpha": repo})
+	e.must(e.ocw, "apply", "-f", spec)
+	// Made by hand, as a blank store entry or a careless kubectl would.
+	e.kubectlIn(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"opencode-server-auth","namespace":"`+e.ns+`"},"data":{"OPENCODE_SERVER_PASSWORD":""}}`,
+		"apply", "-f", "-")
+	// ocw apply refuses from now on.
+	if out, err := e.run("", nil, e.ocw, "apply", "-f", spec); err == nil || !strings.Contains(out, "is empty") {
+		n.t.Errorf("ocw apply with an empty password Secret: %v\n%s", err, out)
+	}
+	var msg string
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && msg == ""; time.Sleep(2 * time.Second) {
+		for _, st := range []string{"state", "lastState"} {
+			out, _ := e.run("", nil, filepath.Join(e.bin, "kubectl"), "get", "pod", "-n", e.ns, "-l", "ocw.dev/workspace=alpha",
+				"-o", `jsonpath={.items[0].status.containerStatuses[?(@.name=="opencode")].`+st+`.terminated.message}`)
+			if m := strings.TrimSpace(out); m != "" {
+				msg = m
+				break
+			}
+		}
+	}
+	if !strings.HasPrefix(msg, "refused: OPENCODE_SERVER_PASSWORD is empty") {
+		e.diagnose()
+		n.t.Fatalf("opencode container termination message %q, want the serve script's refusal", msg)
+	}
+	// Whatever the port-forward reaches (nothing, most of the time), it is
+	// never a 200 without credentials.
+	for i := 0; i < 5; i++ {
+		if code := unauthenticatedStatus(e, "alpha"); code == 200 {
+			n.t.Fatalf("a workspace with an empty password answered 200 without credentials")
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if ready := e.kubectl("get", "pod", "-n", e.ns, "-l", "ocw.dev/workspace=alpha", "-o", `jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}`); ready == "True" {
+		n.t.Fatal("a workspace with an empty password became Ready")
+	}
+	st, _ := e.run("", nil, e.ocw, "status", "-f", spec)
+	doc, _ := e.run("", nil, e.ocw, "doctor", "-f", spec)
+	n.t.Logf("empty password: ocw status:\n%s\nocw doctor:\n%s", st, doc)
+	if !strings.Contains(st, "refused") {
+		n.t.Errorf("ocw status does not show the refusal")
+	}
+	if !strings.Contains(doc, "OPENCODE_SERVER_PASSWORD is empty") {
+		n.t.Errorf("ocw doctor does not flag the empty password")
+	}
+	e.kubectl("delete", "namespace", e.ns, "--wait=false")
+}
+
+// unauthenticatedStatus starts a port-forward to the workspace and sends
+// one request without credentials: the HTTP status, or 0 when nothing
+// answers (the forward cannot start, or the connection is refused).
+func unauthenticatedStatus(n *node, name string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, "kubectl"), "port-forward", "-n", n.ns, "--address", "127.0.0.1", "deploy/"+name, ":4096")
+	cmd.Env = n.env()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0
+	}
+	if err := cmd.Start(); err != nil {
+		return 0
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	buf := make([]byte, 256)
+	k, _ := out.Read(buf)
+	m := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindStringSubmatch(string(buf[:k]))
+	if m == nil {
+		return 0
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://127.0.0.1:" + m[1] + "/global/health")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
