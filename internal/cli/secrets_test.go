@@ -116,14 +116,14 @@ func TestSecretsGitToken(t *testing.T) {
 	} {
 		r = run(t, bad.stdin, args...)
 		all = append(all, r)
-		if r.code != 1 || !strings.Contains(r.err, bad.want) {
+		if r.code != ExitFailure || !strings.Contains(r.err, bad.want) {
 			t.Errorf("stdin %q: %+v", bad.stdin, r)
 		}
 	}
-	if r := run(t, "", append(args, "--from-env", "UNSET_VAR_FOR_TEST")...); r.code != 1 || !strings.Contains(r.err, "UNSET_VAR_FOR_TEST is unset or empty") {
+	if r := run(t, "", append(args, "--from-env", "UNSET_VAR_FOR_TEST")...); r.code != ExitFailure || !strings.Contains(r.err, "UNSET_VAR_FOR_TEST is unset or empty") {
 		t.Errorf("unset env: %+v", r)
 	}
-	if r := run(t, tok1, "secrets", "git-token", "-f", "-"); r.code != 1 || !strings.Contains(r.err, "stdin carries the secret") {
+	if r := run(t, tok1, "secrets", "git-token", "-f", "-"); r.code != ExitFailure || !strings.Contains(r.err, "stdin carries the secret") {
 		t.Errorf("-f -: %+v", r)
 	}
 	noLeak(t, all, tok1, tok2, tok3, "ghp_with")
@@ -171,11 +171,11 @@ func TestSecretsPassword(t *testing.T) {
 	}
 	noLeak(t, []result{r2, {err: r.err}, {err: r3.err}, {err: r4.err}}, pw, pw2)
 
-	if r := run(t, "", append(args, "--show", "--rotate")...); r.code != 1 || !strings.Contains(r.err, "none of the others can be") {
+	if r := run(t, "", append(args, "--show", "--rotate")...); r.code != ExitFailure || !strings.Contains(r.err, "none of the others can be") {
 		t.Errorf("--show --rotate: %+v", r)
 	}
 	empty := opsSpec(t, opsNamespace(t, "cli-pw-empty-"), "manual", "")
-	if r := run(t, "", kubeArgs("secrets", "password", "-f", empty, "--show")...); r.code != 1 || !strings.Contains(r.err, "is not set: ocw secrets password -f FILE creates it") {
+	if r := run(t, "", kubeArgs("secrets", "password", "-f", empty, "--show")...); r.code != ExitFailure || !strings.Contains(r.err, "is not set: ocw secrets password -f FILE creates it") {
 		t.Errorf("--show without Secret: %+v", r)
 	}
 }
@@ -208,12 +208,12 @@ func TestSecretsDopplerMode(t *testing.T) {
 	if r.code != 0 || len(r.out) != 43 {
 		t.Fatalf("password --print-value: %+v", r)
 	}
-	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "rotate the password in Doppler") {
+	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != ExitFailure || !strings.Contains(r.err, "rotate the password in Doppler") {
 		t.Fatalf("--rotate: %+v", r)
 	}
 
 	manual := opsSpec(t, "man", "manual", "")
-	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "--print-value is for secrets.mode: doppler") || strings.Contains(r.out+r.err, tok) {
+	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != ExitFailure || !strings.Contains(r.err, "--print-value is for secrets.mode: doppler") || strings.Contains(r.out+r.err, tok) {
 		t.Fatalf("manual --print-value: %+v", r)
 	}
 }

@@ -43,6 +43,9 @@ func (p *Plan) Summary() string {
 // holds a file ocw did not generate is an error, never overwritten.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	p := &Plan{Root: root, Owner: owner, files: files, old: map[string][]byte{}}
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("output %s is not a folder", root)
+	}
 	header := []byte(Header(owner))
 	// One walk finds what exists and which unwanted files are ours, so a
 	// new file costs no failed open.
