@@ -21,6 +21,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
@@ -315,7 +316,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err := oc.Dispose(ctx); err != nil {
 		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
 	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), h.Version)
+	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), safetext.Line(h.Version))
 
 	pushedAt := time.Now().UTC()
 	if o.updateSecret {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
 // Streams are the command's standard streams: data goes to Out, messages
@@ -78,11 +79,12 @@ func Run(args []string, s Streams) int {
 	var exit *ExitError
 	if errors.As(err, &exit) {
 		if exit.Msg != "" {
-			fmt.Fprintln(s.Err, exit.Msg)
+			fmt.Fprintln(s.Err, safetext.Text(exit.Msg))
 		}
 		return exit.Code
 	}
-	fmt.Fprintln(s.Err, "error:", err)
+	// Errors quote servers (the API server, OpenCode, git through a pod).
+	fmt.Fprintln(s.Err, "error:", safetext.Text(err.Error()))
 	return ExitFailure
 }
 
