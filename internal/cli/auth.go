@@ -89,6 +89,9 @@ and touches no cluster.`,
 }
 
 func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
 		return err
@@ -110,6 +113,9 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 
 	if o.printValue && !sys.Secrets.Doppler {
 		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the login goes into the Secret")
+	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
 	}
 	if o.dryRun {
 		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
