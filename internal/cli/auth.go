@@ -269,7 +269,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err != nil {
 		return err
 	}
-	store := &secrets.Store{Client: cs, Namespace: sys.Namespace}
+	store := &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)}
 	password, found, err := store.Get(ctx, sys.Secrets.Server)
 	if err != nil {
 		return err

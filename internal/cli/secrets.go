@@ -78,7 +78,14 @@ func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &secrets.Store{Client: cs, Namespace: sys.Namespace}, nil
+	return &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
+}
+
+// noNamespaceHint says what creates the namespace. The secret commands do
+// not: a typo in the spec or the wrong kube context would make one, and
+// the namespace is apply's (or Flux's), labelled and owned as such.
+func noNamespaceHint(file string) string {
+	return "create it with ocw apply -f " + file + " (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
 }
 
 func newSecretsCmd(s Streams) *cobra.Command {
@@ -142,6 +149,9 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 	if o.printValue && !sys.Secrets.Doppler {
 		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the token goes into the Secret")
 	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
+	}
 	token, err := readSecretInput(s, o.fromEnv, defaultTokenEnv, "git token")
 	if err != nil {
 		return err
@@ -149,9 +159,6 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 	token, err = secrets.CleanToken(token)
 	if err != nil {
 		return err
-	if err := o.refuseTerminal(s); err != nil {
-		return err
-	}
 	}
 	if o.printValue {
 		_, err := io.WriteString(s.Out, token)
@@ -259,6 +266,9 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	if o.printValue && !sys.Secrets.Doppler {
 		return errors.New("--print-value is for secrets.mode: doppler; in manual mode the password goes into the Secret")
 	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
+	}
 	if sys.Secrets.Doppler && !o.show {
 		if o.rotate {
 			return fmt.Errorf("secrets.mode is doppler: rotate the password in Doppler (key %s); ocw secrets password --print-value -f FILE generates one", ref.RemoteKey)
@@ -266,9 +276,6 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 		if !o.printValue {
 			dopplerHint(s, sys, ref, "the server password")
 			fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
-	if err := o.refuseTerminal(s); err != nil {
-		return err
-	}
 			return nil
 		}
 		pw, err := secrets.NewPassword()

@@ -217,3 +217,35 @@ func TestSecretsDopplerMode(t *testing.T) {
 		t.Fatalf("manual --print-value: %+v", r)
 	}
 }
+
+// Before the first ocw apply the namespace does not exist: the secret
+// commands say what to run first, create nothing, and print no value.
+func TestSecretsBeforeApply(t *testing.T) {
+	ns := "cli-not-applied"
+	file := opsSpec(t, ns, "manual", "")
+	t.Setenv(defaultTokenEnv, "")
+	writeLocalAuth(t, localRefresh)
+	const tok = "ghp_BEFOREAPPLY12345678"
+	want := "namespace " + ns + " does not exist yet: create it with ocw apply -f " + file +
+		" (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
+	var all []result
+	for _, c := range []struct {
+		stdin string
+		args  []string
+	}{
+		{tok + "\n", []string{"secrets", "git-token", "-f", file}},
+		{"", []string{"secrets", "password", "-f", file}},
+		{"", []string{"secrets", "password", "-f", file, "--rotate"}},
+		{"", []string{"auth", "seed", "-f", file}},
+	} {
+		r := run(t, c.stdin, kubeArgs(c.args...)...)
+		all = append(all, r)
+		if r.code != ExitFailure || r.out != "" || !strings.Contains(r.err, want) || strings.Contains(r.err, "not found") {
+			t.Errorf("%v: want exit %d and %q, got %+v", c.args[:2], ExitFailure, want, r)
+		}
+	}
+	if err := kubeEnv.Client.Get(t.Context(), client.ObjectKey{Name: ns}, &corev1.Namespace{}); client.IgnoreNotFound(err) != nil || err == nil {
+		t.Errorf("namespace %s: want not found, got %v", ns, err)
+	}
+	noLeak(t, all, tok, localRefresh)
+}
