@@ -198,19 +198,22 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 		for i, c := range n.Content {
 			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
+	case reflect.Interface:
+		// Free-form: any YAML goes.
 	default:
 		if n.Kind != yaml.ScalarNode {
 			fail("must be %s, got %s", kindName(t), describe(n))
 			return
 		}
-		switch t.Kind() {
-		case reflect.Bool:
-			if n.ShortTag() != "!!bool" {
+		tag := n.ShortTag()
+		switch kindName(t) {
+		case "true or false":
+			if tag != "!!bool" {
 				fail("%q is not a boolean: use true or false", n.Value)
 			}
-		case reflect.Int32, reflect.Int64:
+		case "a whole number":
 			// Only YAML integers: the decoder would also truncate 1.5.
-			tag, whole := n.ShortTag(), digits.MatchString(n.Value)
+			whole := digits.MatchString(n.Value)
 			switch {
 			case tag == "!!str" && whole:
 				fail("%q is a string, not a number: write it without quotes", n.Value)
@@ -218,6 +221,10 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 				fail("%q is not a whole number", n.Value)
 			case n.Decode(reflect.New(t).Interface()) != nil:
 				fail("%q is out of range", n.Value)
+			}
+		case "a number":
+			if tag != "!!int" && tag != "!!float" {
+				fail("%q is not a number", n.Value)
 			}
 		}
 	}
@@ -242,8 +249,11 @@ func kindName(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Bool:
 		return "true or false"
-	case reflect.Int32, reflect.Int64:
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	}
 	return "a string"
 }
