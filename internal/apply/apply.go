@@ -49,6 +49,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
 // FieldManager owns the fields ocw applies.
@@ -692,6 +693,7 @@ func (e *Engine) warn(id, msg string) {
 		return
 	}
 	e.warned[key] = true
+	msg = safetext.Line(msg) // the API server's text
 	if id != "" {
 		fmt.Fprintf(e.log, "warning: %s: %s\n", id, msg)
 	} else {

@@ -123,7 +123,7 @@ func TestApplyTwiceWritesNothing(t *testing.T) {
 	if first.Writes != int64(len(first.Changes)) {
 		t.Errorf("first apply: %d writes for %d created objects", first.Writes, len(first.Changes))
 	}
-	for _, id := range []string{"Namespace/" + ns, "ConfigMap/" + ns + "/ocw-inventory", "ClusterRoleBinding/" + ns + "-beta-view",
+	for _, id := range []string{"Namespace/" + ns, "ConfigMap/" + ns + "/ocw-inventory", "ClusterRoleBinding/" + model.ClusterNamePrefix(ns) + "beta:view",
 		"ReplicationSource/" + ns + "/beta", "Deployment/" + ns + "/alpha", "PersistentVolumeClaim/" + ns + "/beta"} {
 		if actions(first)[id] != apply.Created {
 			t.Errorf("%s not created: %v", id, first.Changes)
@@ -202,7 +202,7 @@ func TestPruneNeedsFlagAndKeepsData(t *testing.T) {
 	alphaOnly := text[:strings.Index(text, "  - name: beta")]
 	d := desired(t, system(t, alphaOnly))
 	betaIDs := []string{"Deployment/" + ns + "/beta", "Service/" + ns + "/beta", "HTTPRoute/" + ns + "/beta",
-		"ServiceAccount/" + ns + "/beta", "ClusterRoleBinding/" + ns + "-beta-view", "ReplicationSource/" + ns + "/beta"}
+		"ServiceAccount/" + ns + "/beta", "ClusterRoleBinding/" + model.ClusterNamePrefix(ns) + "beta:view", "ReplicationSource/" + ns + "/beta"}
 	pvc := "PersistentVolumeClaim/" + ns + "/beta"
 
 	// Without --prune: listed, nothing deleted, nothing written.

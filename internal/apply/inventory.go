@@ -19,7 +19,7 @@ import (
 //	data:
 //	  objects: |
 //	    apps/v1 Deployment dev tools
-//	    rbac.authorization.k8s.io/v1 ClusterRoleBinding - dev-monorepo-view
+//	    rbac.authorization.k8s.io/v1 ClusterRoleBinding - ocw:dev:monorepo:view
 //
 // One object per line, "apiVersion kind namespace name", "-" for no
 // namespace (never a valid namespace name), sorted: readable with kubectl

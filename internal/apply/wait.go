@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
 // WaitOptions tune Wait.
@@ -122,7 +123,7 @@ func (e *Engine) Wait(ctx context.Context, d *Desired, opts WaitOptions) error {
 				state = strings.Join(lines, "; ")
 			}
 			if state != g.last {
-				fmt.Fprintf(opts.Progress, "wait: %s: %s\n", g.name, state)
+				fmt.Fprintf(opts.Progress, "wait: %s: %s\n", g.name, safetext.Line(state))
 				g.last = state
 			}
 		}

@@ -26,7 +26,7 @@ func RoleBinding(ws model.Workspace) client.Object {
 		return &rbacv1.ClusterRoleBinding{
 			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 			ObjectMeta: metav1.ObjectMeta{
-				Name: ws.Namespace + "-" + ws.Name + "-view", Labels: ws.Labels(),
+				Name: ws.ClusterBindingName(), Labels: ws.Labels(),
 			},
 			RoleRef:  ref,
 			Subjects: subjects,

@@ -212,7 +212,7 @@ func TestApplyRejectionNamesObject(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "ws.yaml")
 	writeFile(t, file, fmt.Sprintf(applySpec, ns)+"defaults:\n  certificate: {enabled: true}\n")
 	r := run(t, "", applyArgs(file)...)
-	if r.code != 1 || r.out != "" ||
+	if r.code != ExitFailure || r.out != "" ||
 		!strings.Contains(r.err, "error: the cluster rejected 2 of 13 objects, nothing was applied:\n  Certificate/"+ns+"/alpha: the cluster does not serve cert-manager.io/v1 Certificate (is its CRD installed?)") {
 		t.Fatalf("%+v", r)
 	}
@@ -224,7 +224,7 @@ func TestApplyWaitTimesOut(t *testing.T) {
 	text := fmt.Sprintf(applySpec, ns)
 	writeFile(t, file, text[:strings.Index(text, "  - name: beta")])
 	r := run(t, "", applyArgs(file, "--wait", "--timeout", "3s")...)
-	if r.code != 1 {
+	if r.code != ExitFailure {
 		t.Fatalf("%+v", r)
 	}
 	for _, want := range []string{
@@ -251,7 +251,7 @@ func TestApplyFlags(t *testing.T) {
 		{[]string{"apply"}, "error: no spec: pass -f FILE"},
 	} {
 		r := run(t, "", c.args...)
-		if r.code != 1 || !strings.Contains(r.err, c.want) {
+		if r.code != ExitFailure || !strings.Contains(r.err, c.want) {
 			t.Errorf("%v: want %q, got %+v", c.args[len(c.args)-1], c.want, r)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
@@ -88,6 +89,9 @@ and touches no cluster.`,
 }
 
 func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
 		return err
@@ -109,6 +113,9 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 
 	if o.printValue && !sys.Secrets.External {
 		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the login goes into the Secret")
+	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
 	}
 	if o.dryRun {
 		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
@@ -262,7 +269,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err != nil {
 		return err
 	}
-	store := &secrets.Store{Client: cs, Namespace: sys.Namespace}
+	store := &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)}
 	password, found, err := store.Get(ctx, sys.Secrets.Server)
 	if err != nil {
 		return err
@@ -315,7 +322,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err := oc.Dispose(ctx); err != nil {
 		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
 	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), h.Version)
+	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), safetext.Line(h.Version))
 
 	pushedAt := time.Now().UTC()
 	if o.updateSecret {

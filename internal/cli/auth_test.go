@@ -90,7 +90,7 @@ func TestAuthSeed(t *testing.T) {
 	writeFile(t, bad, `{"github-copilot": {"type": "api", "key": "`+localAPIKey+`"}}`)
 	r = run(t, "", append(args, "--from", bad)...)
 	all = append(all, r)
-	if r.code != 1 || !strings.Contains(r.err, bad+`: github-copilot entry has type "api", want oauth`) {
+	if r.code != ExitFailure || !strings.Contains(r.err, bad+`: github-copilot entry has type "api", want oauth`) {
 		t.Fatalf("invalid file: %+v", r)
 	}
 	noLeak(t, all, localRefresh, localAPIKey)
@@ -206,7 +206,7 @@ func TestAuthPushRealOpenCode(t *testing.T) {
 	rotated := strings.TrimSpace(r.out)
 	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", srv.URL)...)
 	all = append(all, r)
-	if r.code != 1 || !strings.Contains(r.err, "HTTP 401 Unauthorized (wrong server user name or password)") {
+	if r.code != ExitFailure || !strings.Contains(r.err, "HTTP 401 Unauthorized (wrong server user name or password)") {
 		t.Fatalf("wrong password: %+v", r)
 	}
 	noLeak(t, all, localRefresh, otherKey, localAPIKey, password, rotated)
@@ -223,7 +223,7 @@ func TestAuthPushPortForwardNeedsReadyPod(t *testing.T) {
 		t.Fatal(r)
 	}
 	r := run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--port-forward")...)
-	if r.code != 1 || !strings.Contains(r.err, "workspace app: no pod found") {
+	if r.code != ExitFailure || !strings.Contains(r.err, "workspace app: no pod found") {
 		t.Fatalf("no pod: %+v", r)
 	}
 	sys := statustest.System(t, readFile(t, file))
@@ -231,7 +231,7 @@ func TestAuthPushPortForwardNeedsReadyPod(t *testing.T) {
 	st.Conditions = st.Conditions[:1]
 	statustest.CreatePod(t, kubeEnv.Client, sys.Workspaces[0], "app-starting", st)
 	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--port-forward")...)
-	if r.code != 1 || !strings.Contains(r.err, "no Ready pod: app-starting is not Ready") {
+	if r.code != ExitFailure || !strings.Contains(r.err, "no Ready pod: app-starting is not Ready") {
 		t.Fatalf("starting pod: %+v", r)
 	}
 	// Ready: the port-forward goes through the API server, which has no
@@ -239,10 +239,10 @@ func TestAuthPushPortForwardNeedsReadyPod(t *testing.T) {
 	statustest.SetPodStatus(t, kubeEnv.Client, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app-starting", Namespace: ns}},
 		statustest.HealthyStatus(sys.Workspaces[0], time.Now()))
 	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--port-forward")...)
-	if r.code != 1 || !strings.Contains(r.err, "port-forward to pod "+ns+"/app-starting: error upgrading connection") {
+	if r.code != ExitFailure || !strings.Contains(r.err, "port-forward to pod "+ns+"/app-starting: error upgrading connection") {
 		t.Fatalf("port-forward: %+v", r)
 	}
-	if r := run(t, "", kubeArgs("auth", "push", "nope", "-f", file)...); r.code != 1 || !strings.Contains(r.err, `no workspace "nope"`) {
+	if r := run(t, "", kubeArgs("auth", "push", "nope", "-f", file)...); r.code != ExitFailure || !strings.Contains(r.err, `no workspace "nope"`) {
 		t.Fatalf("unknown workspace: %+v", r)
 	}
 }

@@ -2,10 +2,15 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 type result struct {
@@ -47,13 +52,13 @@ func TestValidateReportsPosition(t *testing.T) {
 	writeFile(t, f, "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\ndomain: d.io\nworkspaces:\n  - name: a\n    repo: https://tok@github.com/o/a\n")
 	r := run(t, "", "validate", "-f", f)
 	want := f + ":6:11: workspaces[0].repo: must not contain credentials"
-	if r.code != 1 || !strings.Contains(r.err, want) {
+	if r.code != ExitFailure || !strings.Contains(r.err, want) {
 		t.Fatalf("got %+v, want stderr containing %q", r, want)
 	}
 	if r.out != "" {
 		t.Errorf("errors must go to stderr, stdout got %q", r.out)
 	}
-	if r := run(t, "", "validate"); r.code != 1 || !strings.Contains(r.err, "no spec: pass -f FILE") {
+	if r := run(t, "", "validate"); r.code != ExitFailure || !strings.Contains(r.err, "no spec: pass -f FILE") {
 		t.Errorf("no -f: %+v", r)
 	}
 }
@@ -82,7 +87,7 @@ func TestRenderCycle(t *testing.T) {
 	edited := strings.Replace(string(orig), "port: 4096", "port: 80", 1)
 	writeFile(t, svc, edited)
 	r = run(t, "", "render", "-f", specFile, "-o", out, "--check")
-	if r.code != 1 || !strings.Contains(r.out, "-    - name: http\n-      port: 80") && !strings.Contains(r.out, "+      port: 4096") {
+	if r.code != ExitFindings || !strings.Contains(r.out, "-    - name: http\n-      port: 80") && !strings.Contains(r.out, "+      port: 4096") {
 		t.Fatalf("check on stale tree: %+v", r)
 	}
 	if !strings.Contains(r.err, "is stale (0 created, 1 updated, 0 removed, 14 unchanged)") {
@@ -119,14 +124,123 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
+// TestInvalidSpecWritesNothing: every kind of bad spec is reported with
+// file:line:column: field: message, exit 2, and nothing is written: no
+// output folder, no namespace in the cluster.
 func TestInvalidSpecWritesNothing(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
-	r := run(t, "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\nworkspaces: []\n", "render", "-f", "-", "-o", out)
-	if r.code != 1 || !strings.Contains(r.err, "<stdin>:3:13: workspaces: at least one workspace is required") {
-		t.Fatalf("got %+v", r)
+	const head = "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\nnamespace: %s\ndomain: d.io\nworkspaces:\n"
+	for i, c := range []struct {
+		name, body string
+		want       []string
+	}{
+		{"no workspaces", "", []string{"5:12: workspaces: at least one workspace is required"}},
+		{"digit name", "  - name: 3dprint\n    repo: https://github.com/o/p\n",
+			[]string{`6:11: workspaces[0].name: "3dprint" is not a valid name: use at most 40 lowercase letters`}},
+		{"size without unit", "  - name: a\n    repo: https://github.com/o/a\n    storage: {size: 10}\n",
+			[]string{`8:21: workspaces[0].storage.size: "10" needs a unit`}},
+		{"absurd size", "  - name: a\n    repo: https://github.com/o/a\n    storage: {size: 99999999999999999999999Ei}\n",
+			[]string{`8:21: workspaces[0].storage.size: "99999999999999999999999Ei" is out of range: use 1Gi to 64Ti`}},
+		{"type error", "  - name: a\n    repo: https://github.com/o/a\n    reloader: maybe\n",
+			[]string{`8:15: workspaces[0].reloader: "maybe" is not a boolean: use true or false`}},
+		{"not a list", "  name: a\n", []string{"6:3: workspaces: must be a list (- item), got a mapping"}},
+		{"syntax", "  - name: a\n    repo: https://x: y\n", []string{"7:5: workspaces[0].repo: mapping values are not allowed in this context"}},
+		{"unknown field and more", "  - name: a\n    rep: https://github.com/o/a\n",
+			[]string{"7:5: workspaces[0].rep: unknown field", "6:5: workspaces[0].repo: required: the https URL of the git repository"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ns := fmt.Sprintf("cli-bad-%d", i)
+			dir := t.TempDir()
+			file := filepath.Join(dir, "ws.yaml")
+			writeFile(t, file, fmt.Sprintf(head, ns)+c.body)
+			out := filepath.Join(dir, "out")
+			for _, args := range [][]string{
+				{"validate", "-f", file},
+				{"render", "-f", file, "-o", out},
+				{"render", "-f", file, "-o", out, "--check"},
+				{"render", "-f", file, "-o", "-"},
+				applyArgs(file),
+			} {
+				r := run(t, "", args...)
+				if r.code != ExitFailure || r.out != "" {
+					t.Errorf("%v: want exit %d and no stdout, got %+v", args, ExitFailure, r)
+				}
+				for _, w := range c.want {
+					if !strings.Contains(r.err, file+":"+w) {
+						t.Errorf("%v: stderr lacks %q:\n%s", args, file+":"+w, r.err)
+					}
+				}
+				for _, goTerm := range []string{"!!", "unmarshal", "spec."} {
+					if strings.Contains(r.err, goTerm) {
+						t.Errorf("%v: message in Go terms: %s", args, r.err)
+					}
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("output folder written for an invalid spec: %v", err)
+			}
+			if err := kubeEnv.Client.Get(t.Context(), client.ObjectKey{Name: ns}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+				t.Errorf("namespace %s: want not found, got %v", ns, err)
+			}
+		})
 	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Errorf("output dir created for an invalid spec")
+}
+
+// TestRenderStdout: -o - prints the layout's objects as one YAML stream and
+// creates no folder named "-".
+func TestRenderStdout(t *testing.T) {
+	specFile, err := filepath.Abs("../../examples/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	r := run(t, "", "render", "-f", specFile, "--layout", "kustomize", "-o", "-")
+	if r.code != 0 || strings.Contains(r.err, "error") {
+		t.Fatalf("render -o -: %+v", r)
+	}
+	// Namespace, 3 ExternalSecrets, and 2 workspaces of 5 objects.
+	docs := strings.Split(r.out, "\n---\n")
+	if len(docs) != 14 || !strings.HasPrefix(docs[0], "# Code generated by ocw") || !strings.Contains(docs[0], "kind: Namespace") {
+		t.Errorf("want 14 documents, the Namespace first; got %d:\n%s", len(docs), r.out)
+	}
+	if strings.Contains(r.out, "kustomize.config.k8s.io") {
+		t.Error("the stream holds a kustomization.yaml")
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("render -o - wrote %v", entries)
+	}
+	if r := run(t, "", "render", "-f", specFile, "-o", "-", "--check"); r.code != ExitFailure || !strings.Contains(r.err, "--check compares with a folder") {
+		t.Errorf("-o - --check: %+v", r)
+	}
+}
+
+// TestRenderCheckExitCodes: --check exits 1 only for drift; a broken spec
+// or an unusable output folder is an error, 2.
+func TestRenderCheckExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "repo")
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out, "--check"); r.code != ExitFindings || !strings.Contains(r.err, "is stale (15 created") {
+		t.Fatalf("drift: %+v", r)
+	}
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out); r.code != 0 {
+		t.Fatalf("render: %+v", r)
+	}
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out, "--check"); r.code != 0 {
+		t.Fatalf("no drift: %+v", r)
+	}
+	broken := filepath.Join(dir, "broken.yaml")
+	writeFile(t, broken, strings.Replace(readFile(t, "../../examples/seed.yaml"), "  - name: ha", "  - name: 3ha", 1))
+	notDir := filepath.Join(dir, "file")
+	writeFile(t, notDir, "x\n")
+	for _, args := range [][]string{
+		{"render", "-f", broken, "-o", out, "--check"},
+		{"render", "-f", filepath.Join(dir, "missing.yaml"), "-o", out, "--check"},
+		{"render", "-f", "../../examples/seed.yaml", "-o", notDir, "--check"},
+		{"render", "-f", "../../examples/seed.yaml", "-o", out, "--check", "--layout", "helm"},
+		{"render", "-f", "../../examples/seed.yaml", "-o", out, "--check", "--no-such-flag"},
+	} {
+		if r := run(t, "", args...); r.code != ExitFailure || !strings.HasPrefix(r.err, "error: ") {
+			t.Errorf("%v: want exit %d with an error, got %+v", args, ExitFailure, r)
+		}
 	}
 }
 
@@ -135,7 +249,7 @@ func TestRenderRefusesForeignFile(t *testing.T) {
 	foreign := filepath.Join(out, "kubernetes/apps/opencode/namespace.yaml")
 	writeFile(t, foreign, "# mine\n")
 	r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out)
-	if r.code != 1 || !strings.Contains(r.err, "refusing to overwrite "+foreign) {
+	if r.code != ExitFailure || !strings.Contains(r.err, "refusing to overwrite "+foreign) {
 		t.Fatalf("got %+v", r)
 	}
 	entries, _ := os.ReadDir(filepath.Join(out, "kubernetes/apps/opencode"))
@@ -150,7 +264,7 @@ func TestKustomizeLayoutNotes(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	r = run(t, "", "render", "-f", "../../examples/seed.yaml", "--layout", "helm")
-	if r.code != 1 || !strings.Contains(r.err, `unknown layout "helm"`) {
+	if r.code != ExitFailure || !strings.Contains(r.err, `unknown layout "helm"`) {
 		t.Fatalf("got %+v", r)
 	}
 }

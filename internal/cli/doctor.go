@@ -33,7 +33,8 @@ ocw cannot verify (a pod still starting, Reloader not found under its usual
 names, a workspace without a git token).
 
 Exit status: 0 when no check failed (warnings allowed; with --strict only
-when every check is ok), 1 otherwise.`,
+when every check is ok), 1 when one did, 2 when doctor could not run (a bad
+spec, an unreachable cluster).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sys, err := loadSystem(s, o.file)
@@ -74,7 +75,7 @@ func doctorVerdict(s Streams, rep *doctor.Report, strict bool) error {
 	fails, warns, oks := rep.Count(doctor.Fail), rep.Count(doctor.Warn), rep.Count(doctor.OK)
 	summary := fmt.Sprintf("doctor: %d ok, %d warn, %d fail", oks, warns, fails)
 	if fails > 0 || strict && warns > 0 {
-		return &ExitError{Code: 1, Msg: summary}
+		return &ExitError{Code: ExitFindings, Msg: summary}
 	}
 	fmt.Fprintln(s.Err, summary)
 	return nil

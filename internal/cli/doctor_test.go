@@ -18,16 +18,16 @@ func TestDoctorCommand(t *testing.T) {
 	ns := opsNamespace(t, "cli-doctor-")
 	file := opsSpec(t, ns, "manual", "")
 	r := run(t, "", kubeArgs("doctor", "-f", file)...)
-	if r.code != 1 || !strings.Contains(r.out, "Workspace app\n") || !strings.Contains(r.out, "fail  deployment") ||
+	if r.code != ExitFindings || !strings.Contains(r.out, "Workspace app\n") || !strings.Contains(r.out, "fail  deployment") ||
 		!strings.Contains(r.out, "fix: ocw apply -f "+file) || !strings.Contains(r.err, "doctor: ") {
 		t.Fatalf("doctor: %+v", r)
 	}
 	r = run(t, "", kubeArgs("doctor", "app", "-f", file, "-o", "json")...)
 	var rep doctor.Report
-	if err := json.Unmarshal([]byte(r.out), &rep); r.code != 1 || err != nil || rep.Find("app", "deployment").Verdict != doctor.Fail {
+	if err := json.Unmarshal([]byte(r.out), &rep); r.code != ExitFindings || err != nil || rep.Find("app", "deployment").Verdict != doctor.Fail {
 		t.Fatalf("json: %v %+v", err, r)
 	}
-	if r := run(t, "", kubeArgs("doctor", "nope", "-f", file)...); r.code != 1 || !strings.Contains(r.err, `no workspace "nope" in the spec`) {
+	if r := run(t, "", kubeArgs("doctor", "nope", "-f", file)...); r.code != ExitFailure || !strings.Contains(r.err, `no workspace "nope" in the spec`) {
 		t.Fatalf("unknown workspace: %+v", r)
 	}
 

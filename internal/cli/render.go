@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,35 +21,53 @@ type renderOptions struct {
 func newRenderCmd(s Streams) *cobra.Command {
 	o := &renderOptions{}
 	cmd := &cobra.Command{
-		Use:   "render -f FILE [-o DIR] [--layout flux|kustomize] [--check]",
+		Use:   "render -f FILE [-o DIR|-] [--layout flux|kustomize] [--check]",
 		Short: "Write the workspaces' manifests as a Flux tree or a kustomize tree",
 		Long: `Write the manifests for every workspace in the spec.
 
 The flux layout (default) writes <flux.path>/<namespace>/ into DIR, a
 cluster repository: add ./<namespace> to the apps kustomization.yaml. The
-kustomize layout writes a tree that "kubectl apply -k DIR" accepts.
+kustomize layout writes a tree that "kubectl apply -k DIR" accepts. With
+-o - the layout's objects go to stdout as one YAML stream, as kustomize
+build prints them (kustomization.yaml files left out), and nothing is
+written.
 
 Only files ocw generated for the spec's namespace are ever updated or
 removed; any other file is left alone. With --check nothing is written:
-the command prints a diff and exits 1 when the files are not up to date.`,
+the command prints a diff and exits 1 when the files are not up to date,
+and 2 when it cannot tell (an invalid spec, an unreadable folder).`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return o.run(s) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	f.StringVarP(&o.out, "output", "o", ".", "output directory")
+	f.StringVarP(&o.out, "output", "o", ".", "output directory, or - for a YAML stream on stdout")
 	f.StringVar(&o.layout, "layout", layout.Flux, "layout: "+strings.Join(layout.Names, " or "))
-	f.BoolVar(&o.check, "check", false, "write nothing; exit 1 with a diff when files are stale")
+	f.BoolVar(&o.check, "check", false, "write nothing; exit 1 with a diff when files are stale (2 on errors)")
 	return cmd
 }
 
 func (o *renderOptions) run(s Streams) error {
+	if o.check && o.out == "-" {
+		return errors.New("--check compares with a folder: pass -o DIR, not -o -")
+	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
 		return err
 	}
 	tree, err := layout.Build(sys, o.layout)
 	if err != nil {
+		return err
+	}
+	for _, n := range tree.Notes {
+		fmt.Fprintln(s.Err, "note:", n)
+	}
+	if o.out == "-" {
+		stream, err := layout.Stream(tree, sys)
+		if err != nil {
+			return err
+		}
+		_, err = s.Out.Write(stream)
 		return err
 	}
 	files, err := layout.Render(sys, tree)
@@ -59,13 +78,10 @@ func (o *renderOptions) run(s Streams) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range tree.Notes {
-		fmt.Fprintln(s.Err, "note:", n)
-	}
 	if o.check {
 		if plan.Changed() {
 			fmt.Fprint(s.Out, plan.Diff())
-			return &ExitError{Code: 1, Msg: fmt.Sprintf("render --check: %s is stale (%s)", o.out, plan.Summary())}
+			return &ExitError{Code: ExitFindings, Msg: fmt.Sprintf("render --check: %s is stale (%s)", o.out, plan.Summary())}
 		}
 		fmt.Fprintf(s.Err, "render --check: %s is up to date (%d files)\n", o.out, len(plan.Unchanged))
 		return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
 // Streams are the command's standard streams: data goes to Out, messages
@@ -21,8 +22,19 @@ type Streams struct {
 	Err io.Writer
 }
 
-// ExitError carries an exit code for failures that are not errors in the
-// usual sense (e.g. render --check found stale files).
+// Exit codes, the same for every command, as diff and kubectl diff use
+// them: a check that ran and found something is not an error.
+const (
+	// ExitFindings: the command ran and found what it checks for (render
+	// --check: stale files; doctor: a failed check).
+	ExitFindings = 1
+	// ExitFailure: the command could not do its job (a bad spec or flag,
+	// an unreadable file, an unreachable cluster, a refused write).
+	ExitFailure = 2
+)
+
+// ExitError ends a command with an exit code other than ExitFailure, and
+// Msg on stderr (e.g. ExitFindings when render --check found stale files).
 type ExitError struct {
 	Code int
 	Msg  string
@@ -55,7 +67,8 @@ func NewRoot(s Streams) *cobra.Command {
 	return root
 }
 
-// Run executes ocw with args and returns the process exit code.
+// Run executes ocw with args and returns the process exit code: 0,
+// ExitFindings or ExitFailure.
 func Run(args []string, s Streams) int {
 	root := NewRoot(s)
 	root.SetArgs(args)
@@ -66,12 +79,13 @@ func Run(args []string, s Streams) int {
 	var exit *ExitError
 	if errors.As(err, &exit) {
 		if exit.Msg != "" {
-			fmt.Fprintln(s.Err, exit.Msg)
+			fmt.Fprintln(s.Err, safetext.Text(exit.Msg))
 		}
 		return exit.Code
 	}
-	fmt.Fprintln(s.Err, "error:", err)
-	return 1
+	// Errors quote servers (the API server, OpenCode, git through a pod).
+	fmt.Fprintln(s.Err, "error:", safetext.Text(err.Error()))
+	return ExitFailure
 }
 
 // loadSystem reads the spec (a file, or stdin for "-") through the front

@@ -23,11 +23,13 @@ type secretFlags struct {
 	file       string
 	kube       kubeOptions
 	printValue bool
+	force      bool
 }
 
 func (f *secretFlags) add(cmd *cobra.Command, printValueHelp string) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (namespace, Secret names and secrets mode)")
-	cmd.Flags().BoolVar(&f.printValue, "print-value", false, printValueHelp)
+	cmd.Flags().BoolVar(&f.printValue, "print-value", false, printValueHelp+" (refused when stdout is a terminal)")
+	cmd.Flags().BoolVar(&f.force, "force", false, "with --print-value: print the secret even when stdout is a terminal")
 	f.kube.addFlags(cmd.Flags())
 }
 
@@ -37,7 +39,34 @@ func (f *secretFlags) load(s Streams) (*model.System, error) {
 	if f.file == "-" {
 		return nil, errors.New("-f - is not possible here: stdin carries the secret; pass the spec as a file")
 	}
+	if err := f.check(); err != nil {
+		return nil, err
+	}
 	return loadSystem(s, f.file)
+}
+
+// check rejects flag combinations that would do nothing.
+func (f *secretFlags) check() error {
+	if f.force && !f.printValue {
+		return errors.New("--force only works together with --print-value")
+	}
+	return nil
+}
+
+// refuseTerminal keeps --print-value from writing a secret onto a
+// terminal, where it stays in the scrollback and on the screen, unless
+// --force says so: the value is meant for a pipe.
+func (f *secretFlags) refuseTerminal(s Streams) error {
+	if !f.printValue || f.force || !isTerminal(s.Out) {
+		return nil
+	}
+	return errors.New("refusing to print a secret to a terminal: --print-value is for a pipe (ocw ... --print-value | doppler secrets set KEY); add --force to print it here anyway")
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
@@ -49,7 +78,14 @@ func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &secrets.Store{Client: cs, Namespace: sys.Namespace}, nil
+	return &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
+}
+
+// noNamespaceHint says what creates the namespace. The secret commands do
+// not: a typo in the spec or the wrong kube context would make one, and
+// the namespace is apply's (or Flux's), labelled and owned as such.
+func noNamespaceHint(file string) string {
+	return "create it with ocw apply -f " + file + " (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
 }
 
 func newSecretsCmd(s Streams) *cobra.Command {
@@ -113,6 +149,9 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	if o.printValue && !sys.Secrets.External {
 		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the token goes into the Secret")
+	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
 	}
 	token, err := readSecretInput(s, o.fromEnv, defaultTokenEnv, "git token")
 	if err != nil {
@@ -227,6 +266,9 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	ctx := cmd.Context()
 	if o.printValue && !sys.Secrets.External {
 		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the password goes into the Secret")
+	}
+	if err := o.refuseTerminal(s); err != nil {
+		return err
 	}
 	if sys.Secrets.External && !o.show {
 		if o.rotate {

@@ -117,14 +117,14 @@ func TestSecretsGitToken(t *testing.T) {
 	} {
 		r = run(t, bad.stdin, args...)
 		all = append(all, r)
-		if r.code != 1 || !strings.Contains(r.err, bad.want) {
+		if r.code != ExitFailure || !strings.Contains(r.err, bad.want) {
 			t.Errorf("stdin %q: %+v", bad.stdin, r)
 		}
 	}
-	if r := run(t, "", append(args, "--from-env", "UNSET_VAR_FOR_TEST")...); r.code != 1 || !strings.Contains(r.err, "UNSET_VAR_FOR_TEST is unset or empty") {
+	if r := run(t, "", append(args, "--from-env", "UNSET_VAR_FOR_TEST")...); r.code != ExitFailure || !strings.Contains(r.err, "UNSET_VAR_FOR_TEST is unset or empty") {
 		t.Errorf("unset env: %+v", r)
 	}
-	if r := run(t, tok1, "secrets", "git-token", "-f", "-"); r.code != 1 || !strings.Contains(r.err, "stdin carries the secret") {
+	if r := run(t, tok1, "secrets", "git-token", "-f", "-"); r.code != ExitFailure || !strings.Contains(r.err, "stdin carries the secret") {
 		t.Errorf("-f -: %+v", r)
 	}
 	noLeak(t, all, tok1, tok2, tok3, "ghp_with")
@@ -172,11 +172,11 @@ func TestSecretsPassword(t *testing.T) {
 	}
 	noLeak(t, []result{r2, {err: r.err}, {err: r3.err}, {err: r4.err}}, pw, pw2)
 
-	if r := run(t, "", append(args, "--show", "--rotate")...); r.code != 1 || !strings.Contains(r.err, "none of the others can be") {
+	if r := run(t, "", append(args, "--show", "--rotate")...); r.code != ExitFailure || !strings.Contains(r.err, "none of the others can be") {
 		t.Errorf("--show --rotate: %+v", r)
 	}
 	empty := opsSpec(t, opsNamespace(t, "cli-pw-empty-"), "manual", "")
-	if r := run(t, "", kubeArgs("secrets", "password", "-f", empty, "--show")...); r.code != 1 || !strings.Contains(r.err, "is not set: ocw secrets password -f FILE creates it") {
+	if r := run(t, "", kubeArgs("secrets", "password", "-f", empty, "--show")...); r.code != ExitFailure || !strings.Contains(r.err, "is not set: ocw secrets password -f FILE creates it") {
 		t.Errorf("--show without Secret: %+v", r)
 	}
 }
@@ -209,12 +209,12 @@ func TestSecretsDopplerMode(t *testing.T) {
 	if r.code != 0 || len(r.out) != 43 {
 		t.Fatalf("password --print-value: %+v", r)
 	}
-	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore doppler: rotate the password there (key OPENCODE_SERVER_PASSWORD)") {
+	if r := run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...); r.code != ExitFailure || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore doppler: rotate the password there (key OPENCODE_SERVER_PASSWORD)") {
 		t.Fatalf("--rotate: %+v", r)
 	}
 
 	manual := opsSpec(t, "man", "manual", "")
-	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != 1 || !strings.Contains(r.err, "--print-value is for secrets.mode external-secrets or doppler") || strings.Contains(r.out+r.err, tok) {
+	if r := run(t, tok, append([]string{"secrets", "git-token", "-f", manual, "--print-value"}, noKube...)...); r.code != ExitFailure || !strings.Contains(r.err, "--print-value is for secrets.mode external-secrets or doppler") || strings.Contains(r.out+r.err, tok) {
 		t.Fatalf("manual --print-value: %+v", r)
 	}
 }
@@ -238,7 +238,39 @@ func TestSecretsExternalStoreNamed(t *testing.T) {
 	}
 	noLeak(t, []result{r}, tok)
 	r = run(t, "", append([]string{"secrets", "password", "-f", file, "--rotate"}, noKube...)...)
-	if r.code != 1 || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore onepassword: rotate the password there (key opencode, property password)") {
+	if r.code != ExitFailure || !strings.Contains(r.err, "the Secrets come from ClusterSecretStore onepassword: rotate the password there (key opencode, property password)") {
 		t.Fatalf("--rotate: %+v", r)
 	}
+}
+
+// Before the first ocw apply the namespace does not exist: the secret
+// commands say what to run first, create nothing, and print no value.
+func TestSecretsBeforeApply(t *testing.T) {
+	ns := "cli-not-applied"
+	file := opsSpec(t, ns, "manual", "")
+	t.Setenv(defaultTokenEnv, "")
+	writeLocalAuth(t, localRefresh)
+	const tok = "ghp_BEFOREAPPLY12345678"
+	want := "namespace " + ns + " does not exist yet: create it with ocw apply -f " + file +
+		" (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
+	var all []result
+	for _, c := range []struct {
+		stdin string
+		args  []string
+	}{
+		{tok + "\n", []string{"secrets", "git-token", "-f", file}},
+		{"", []string{"secrets", "password", "-f", file}},
+		{"", []string{"secrets", "password", "-f", file, "--rotate"}},
+		{"", []string{"auth", "seed", "-f", file}},
+	} {
+		r := run(t, c.stdin, kubeArgs(c.args...)...)
+		all = append(all, r)
+		if r.code != ExitFailure || r.out != "" || !strings.Contains(r.err, want) || strings.Contains(r.err, "not found") {
+			t.Errorf("%v: want exit %d and %q, got %+v", c.args[:2], ExitFailure, want, r)
+		}
+	}
+	if err := kubeEnv.Client.Get(t.Context(), client.ObjectKey{Name: ns}, &corev1.Namespace{}); client.IgnoreNotFound(err) != nil || err == nil {
+		t.Errorf("namespace %s: want not found, got %v", ns, err)
+	}
+	noLeak(t, all, tok, localRefresh)
 }

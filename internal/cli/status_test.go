@@ -45,7 +45,7 @@ func TestStatusCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || rep.Namespace != ns || rep.Workspaces[0].Phase != status.Ready {
 		t.Fatalf("json: %v %+v", err, rep)
 	}
-	if r := run(t, "", kubeArgs("status", "-f", file, "-o", "xml")...); r.code != 1 || !strings.Contains(r.err, "want one of table, json, yaml") {
+	if r := run(t, "", kubeArgs("status", "-f", file, "-o", "xml")...); r.code != ExitFailure || !strings.Contains(r.err, "want one of table, json, yaml") {
 		t.Errorf("-o xml: %+v", r)
 	}
 }

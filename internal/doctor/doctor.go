@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
@@ -165,6 +166,9 @@ func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options
 	for i := range r.ws {
 		r.workspaceChecks(ctx, &r.ws[i])
 	}
+	// Messages quote the cluster, git and Flux: no escapes reach the
+	// terminal.
+	safetext.Lines(r.report)
 	return r.report, nil
 }
 

@@ -760,3 +760,42 @@ func setFluxStatus(t *testing.T, u *unstructured.Unstructured, st, reason, msg, 
 	t.Helper()
 	setStatus(t, u, st, reason, msg, map[string]any{"lastAppliedRevision": revision})
 }
+
+// Text doctor quotes from the cluster, from git (through the clone's
+// termination message) and from commands run in the pod reaches the
+// terminal without escapes or control characters, in every format.
+func TestHostileTextIsSanitized(t *testing.T) {
+	const hostile = "\x1b[31mbad\x1b[0m \x1b]0;pwned\x07\x1b[1A\x1b[2Kok\r\nnext\u202e"
+	f := newFixture(t, fixtureOpts{})
+	f.setPod(func(st *corev1.PodStatus) {
+		st.Phase = corev1.PodPending
+		st.Conditions = st.Conditions[:1]
+		cs := &st.InitContainerStatuses[0]
+		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", boot.ResultAuthFailed+": "+hostile, time.Now())}
+		st.InitContainerStatuses = st.InitContainerStatuses[:1]
+		st.ContainerStatuses = nil
+	})
+	rep := f.run()
+	if c := expect(t, rep, "app", "clone", Fail, "ocw secrets git-token"); c.Message != "clone failed: auth-failed: bad ok  next" {
+		t.Errorf("clone message %q", c.Message)
+	}
+
+	f.setPod(func(*corev1.PodStatus) {})
+	f.exec.out = "git version 2.49.1" + hostile
+	rep = f.run()
+	if c := expect(t, rep, "app", "git", OK, "git version 2.49.1"); strings.ContainsAny(c.Message, "\x1b\r\n\u202e") {
+		t.Errorf("git message %q", c.Message)
+	}
+	for _, format := range []string{FormatText, FormatJSON, FormatYAML} {
+		var b strings.Builder
+		if err := Write(&b, rep, format); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range b.String() {
+			if r != '\n' && (r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x202e) {
+				t.Fatalf("%s output holds %U:\n%q", format, r, b.String())
+			}
+		}
+	}
+}

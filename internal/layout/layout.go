@@ -83,6 +83,26 @@ func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
 	return files, nil
 }
 
+// Stream renders the tree's objects as one YAML stream under one header,
+// in file order (the namespace first), as kustomize build prints a tree:
+// kustomize's own kustomization.yaml files are configuration, not objects,
+// and are left out.
+func Stream(t *Tree, sys *model.System) ([]byte, error) {
+	var objs []any
+	for _, f := range t.Files {
+		for _, o := range f.Objects {
+			if _, ok := o.(*kustomizationFile); !ok {
+				objs = append(objs, o)
+			}
+		}
+	}
+	body, err := output.Marshal(objs...)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the stream: %w", err)
+	}
+	return append([]byte(output.Header(sys.Namespace)), body...), nil
+}
+
 // fileName is the file an app object goes into: its kind, lowercased
 // (home-ops' short name for claims).
 func fileName(o client.Object) string {

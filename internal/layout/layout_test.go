@@ -364,3 +364,71 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestStreamMatchesKustomizeBuild: the stream `render -o -` prints holds
+// exactly the objects `kustomize build` makes of the written tree, and, for
+// the flux layout, every object of the tree's files but kustomize's own
+// kustomization.yaml files.
+func TestStreamMatchesKustomizeBuild(t *testing.T) {
+	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
+		sys := loadSystem(t, file)
+		for _, lay := range layout.Names {
+			tree, err := layout.Build(sys, lay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, err := layout.Stream(tree, sys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(stream, []byte(output.Header(sys.Namespace))) {
+				t.Errorf("%s %s: stream lacks the generated header", file, lay)
+			}
+			got := streamObjects(t, stream)
+			if got[0] != "Namespace//"+sys.Namespace {
+				t.Errorf("%s %s: stream starts with %s, want the Namespace first", file, lay, got[0])
+			}
+			var want []string
+			files := layouttest.Render(t, sys, lay)
+			if lay == layout.Kustomize {
+				root := t.TempDir()
+				layouttest.WriteFiles(t, root, files)
+				res, err := kustomize.SecureBuild(root, root, false)
+				if err != nil {
+					t.Fatalf("%s: kustomize build: %v", file, err)
+				}
+				for _, r := range res.Resources() {
+					want = append(want, r.GetKind()+"/"+r.GetNamespace()+"/"+r.GetName())
+				}
+			} else {
+				for p, data := range files {
+					if path.Base(p) != "kustomization.yaml" {
+						want = append(want, streamObjects(t, data)...)
+					}
+				}
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s %s: stream objects\n%s\nwant\n%s", file, lay, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
+	}
+}
+
+// streamObjects decodes a YAML stream into Kind/namespace/name, in order.
+func streamObjects(t *testing.T, data []byte) []string {
+	t.Helper()
+	var out []string
+	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+		var u unstructured.Unstructured
+		if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+			t.Fatalf("decoding %q: %v", doc, err)
+		}
+		if u.GetKind() == "" || u.GetAPIVersion() == "kustomize.config.k8s.io/v1beta1" {
+			t.Fatalf("not a cluster object: %q", doc)
+		}
+		out = append(out, u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName())
+	}
+	return out
+}

@@ -224,6 +224,18 @@ func (w Workspace) SelectorLabels() map[string]string {
 	return map[string]string{LabelName: AppName, LabelInstance: w.Name}
 }
 
+// ClusterNamePrefix starts the name of every cluster-scoped object ocw
+// makes for a namespace. Cluster-scoped names share one space across
+// namespaces, so the parts are joined with ':', which neither a namespace
+// nor a workspace name can hold: "dev"/"x-y" and "dev-x"/"y" never meet.
+func ClusterNamePrefix(namespace string) string { return "ocw:" + namespace + ":" }
+
+// ClusterBindingName names the workspace's ClusterRoleBinding
+// (clusterAccess: cluster).
+func (w Workspace) ClusterBindingName() string {
+	return ClusterNamePrefix(w.Namespace) + w.Name + ":view"
+}
+
 // URL is where a person opens the workspace.
 func (w Workspace) URL() string { return "https://" + w.Host + "/" }
 

@@ -43,6 +43,9 @@ func (p *Plan) Summary() string {
 // unchanged.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	p := &Plan{Root: root, Owner: owner, files: files, old: map[string][]byte{}}
+	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("output %s is not a folder", root)
+	}
 	header := strings.TrimSuffix(Header(owner), "\n")
 	// One walk finds what exists and which unwanted files are ours, so a
 	// new file costs no failed open.

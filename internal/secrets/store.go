@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -34,6 +35,21 @@ const (
 type Store struct {
 	Client    kubernetes.Interface
 	Namespace string
+	// NoNamespace says what to do when the namespace does not exist (ocw
+	// does not create it here: that is apply's or Flux's job).
+	NoNamespace string
+}
+
+// writeError explains a failed write; a missing namespace gets
+// NoNamespace instead of the API server's "not found".
+func (s *Store) writeError(what string, ref model.SecretRef, err error) error {
+	var st apierrors.APIStatus
+	if apierrors.IsNotFound(err) && errors.As(err, &st) {
+		if d := st.Status().Details; d != nil && d.Kind == "namespaces" && d.Name == s.Namespace {
+			return fmt.Errorf("namespace %s does not exist yet: %s", s.Namespace, s.NoNamespace)
+		}
+	}
+	return fmt.Errorf("%s Secret %s/%s: %w", what, s.Namespace, ref.Name, err)
 }
 
 // Get returns the value of key in Secret name; found is false when the
@@ -74,7 +90,7 @@ func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (O
 	// manager; taking the one key over is what the user asked for.
 	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	if err != nil {
-		return "", fmt.Errorf("applying Secret %s/%s: %w", s.Namespace, ref.Name, err)
+		return "", s.writeError("applying", ref, err)
 	}
 	if exists {
 		return Updated, nil
@@ -97,7 +113,7 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 		return true, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating Secret %s/%s: %w", s.Namespace, ref.Name, err)
+		return false, s.writeError("creating", ref, err)
 	}
 	cur, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {

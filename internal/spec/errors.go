@@ -43,3 +43,14 @@ func (l ErrorList) Error() string {
 	}
 	return strings.Join(msgs, "\n")
 }
+
+// covers reports whether an error in the list is about field or one of
+// its parents.
+func (l ErrorList) covers(field string) bool {
+	for _, e := range l {
+		if field == e.Field || strings.HasPrefix(field, e.Field+".") || strings.HasPrefix(field, e.Field+"[") {
+			return true
+		}
+	}
+	return false
+}

@@ -20,6 +20,10 @@ type Document struct {
 	File string
 	Spec *Workspaces
 	pos  map[string]position
+	// fieldErrs are the problems of single fields found while loading
+	// (unknown, duplicate, wrong type); Resolve reports them together with
+	// the validation errors, so one run shows everything.
+	fieldErrs ErrorList
 }
 
 type position struct{ line, col int }
@@ -33,8 +37,10 @@ func LoadFile(path string) (*Document, error) {
 	return Load(path, data)
 }
 
-// Load strictly decodes a spec: exactly one YAML document, a known
-// apiVersion and kind, and no unknown fields anywhere.
+// Load decodes a spec: exactly one YAML document with a known apiVersion
+// and kind. A document that cannot be read as a spec at all (bad YAML,
+// another version) is an error here; unknown fields and values of the
+// wrong type are reported by Resolve, with every other problem of the file.
 func Load(name string, data []byte) (*Document, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -42,13 +48,13 @@ func Load(name string, data []byte) (*Document, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: name, Line: 1, Column: 1, Msg: "empty spec: expected apiVersion " + APIVersion + ", kind " + Kind}
 		}
-		return nil, yamlError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &Error{File: name, Line: extra.Line, Column: extra.Column, Msg: "more than one YAML document: a spec is one document"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, yamlError(name, err)
+		return nil, syntaxError(name, data, err)
 	}
 
 	doc := &Document{File: name, pos: map[string]position{}}
@@ -64,13 +70,12 @@ func Load(name string, data []byte) (*Document, error) {
 	if err := doc.checkVersion(top); err != nil {
 		return nil, err
 	}
-	var errs ErrorList
-	doc.checkKnown(top, reflect.TypeOf(Workspaces{}), "", &errs)
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	doc.checkNode(top, reflect.TypeOf(Workspaces{}), "")
 	var ws Workspaces
-	if err := top.Decode(&ws); err != nil {
+	// Decoding is lenient (unknown fields are skipped, mistyped ones left
+	// unset): checkNode has reported both with their positions.
+	if err := top.Decode(&ws); err != nil && len(doc.fieldErrs) == 0 {
+		// checkNode mirrors the decoder; this is a guard, not a path.
 		return nil, yamlError(name, err)
 	}
 	doc.Spec = &ws
@@ -128,40 +133,129 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
-// checkKnown walks the YAML tree next to the Go type and reports every
-// mapping key the type does not declare, with its path and position.
-func (d *Document) checkKnown(n *yaml.Node, t reflect.Type, path string, errs *ErrorList) {
+// checkNode walks the YAML tree next to the Go type and records every
+// mapping key the type does not declare, every key given twice and every
+// value of the wrong type, each with its path and position. Null is
+// "unset" for every field. The walk follows the Go type, which does not
+// recurse, so aliases cannot make it loop.
+func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
+	at := position{n.Line, n.Column}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
 		n = n.Alias
 	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	fail := func(format string, args ...any) {
+		d.fieldErrs = append(d.fieldErrs, d.errAt(at, path, fmt.Sprintf(format, args...)))
+	}
 	switch t.Kind() {
-	case reflect.Struct:
+	case reflect.Struct, reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			return // Decode reports the type mismatch with its line.
+			fail("must be a mapping (field: value), got %s", describe(n))
+			return
 		}
-		fields := yamlFields(t)
+		var fields map[string]reflect.Type
+		if t.Kind() == reflect.Struct {
+			fields = yamlFields(t)
+		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			fp := joinPath(path, k.Value)
-			ft, ok := fields[k.Value]
-			if !ok {
-				*errs = append(*errs, &Error{File: d.File, Line: k.Line, Column: k.Column, Field: fp,
-					Msg: "unknown field" + suggest(k.Value, fields)})
+			kerr := func(msg string) {
+				d.fieldErrs = append(d.fieldErrs, &Error{File: d.File, Line: k.Line, Column: k.Column, Field: fp, Msg: msg})
+			}
+			if k.Kind != yaml.ScalarNode {
+				kerr("a key must be a plain name, got " + describe(k))
 				continue
 			}
-			d.checkKnown(v, ft, fp, errs)
+			if line, dup := seen[k.Value]; dup {
+				kerr(fmt.Sprintf("set twice (first at line %d)", line))
+				continue
+			}
+			seen[k.Value] = k.Line
+			var ft reflect.Type
+			if fields == nil {
+				ft = t.Elem() // a map's values
+			} else if ft = fields[k.Value]; ft == nil {
+				kerr("unknown field" + suggest(k.Value, fields))
+				continue
+			}
+			d.checkNode(v, ft, fp)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
+			fail("must be a list (- item), got %s", describe(n))
 			return
 		}
 		for i, c := range n.Content {
-			d.checkKnown(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), errs)
+			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Interface:
+		// Free-form: any YAML goes.
+	default:
+		if n.Kind != yaml.ScalarNode {
+			fail("must be %s, got %s", kindName(t), describe(n))
+			return
+		}
+		tag := n.ShortTag()
+		switch kindName(t) {
+		case "true or false":
+			if tag != "!!bool" {
+				fail("%q is not a boolean: use true or false", n.Value)
+			}
+		case "a whole number":
+			// Only YAML integers: the decoder would also truncate 1.5.
+			whole := digits.MatchString(n.Value)
+			switch {
+			case tag == "!!str" && whole:
+				fail("%q is a string, not a number: write it without quotes", n.Value)
+			case tag != "!!int" && !(tag == "!!float" && whole):
+				fail("%q is not a whole number", n.Value)
+			case n.Decode(reflect.New(t).Interface()) != nil:
+				fail("%q is out of range", n.Value)
+			}
+		case "a number":
+			if tag != "!!int" && tag != "!!float" {
+				fail("%q is not a number", n.Value)
+			}
 		}
 	}
+}
+
+// digits is an integer too big for YAML's int (resolved as a float).
+var digits = regexp.MustCompile(`^[-+]?[0-9]+$`)
+
+// describe names what a YAML node holds, for type errors.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// kindName says in YAML terms what a scalar field holds.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a string"
 }
 
 // yamlFields maps YAML keys to field types, flattening ",inline" fields.
@@ -195,7 +289,11 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return ""
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+): `)
+var (
+	yamlLine = regexp.MustCompile(`line (\d+): `)
+	// goType is the " into <Go type>" tail of yaml.v3 type errors.
+	goType = regexp.MustCompile(` into \S+`)
+)
 
 // yamlError turns a yaml.v3 error into positioned Errors.
 func yamlError(file string, err error) error {
@@ -211,7 +309,7 @@ func yamlError(file string, err error) error {
 }
 
 func lineError(file, msg string) *Error {
-	e := &Error{File: file, Msg: msg}
+	e := &Error{File: file, Msg: goType.ReplaceAllString(msg, "")}
 	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
 		e.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
 		e.Msg = msg[:m[0]] + msg[m[1]:]

@@ -1,10 +1,15 @@
 package spec
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 const header = "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\n"
@@ -31,13 +36,54 @@ func TestValidationErrors(t *testing.T) {
 		{"wrong apiVersion", "apiVersion: ocw.dev/v2\nkind: Workspaces\n", []string{`ws.yaml:1:13: apiVersion: unsupported version "ocw.dev/v2": this ocw reads ocw.dev/v1alpha1`}},
 		{"wrong kind", "apiVersion: ocw.dev/v1alpha1\nkind: Workspace\n", []string{`ws.yaml:2:7: kind: unsupported kind "Workspace": expected Workspaces`}},
 		{"two documents", header + okWS + "---\n" + header, []string{"ws.yaml:6:1: more than one YAML document: a spec is one document"}},
-		{"unknown fields", header + "domian: x\n" + okWS + "    Reloader: true\n", []string{
+		// An unknown field does not hide the other problems of the file.
+		{"unknown fields", header + "domian: x\n" + okWS + "    Reloader: true\n    branch: '-x'\n", []string{
 			"ws.yaml:3:1: domian: unknown field",
+			"ws.yaml:5:5: workspaces[0]: no hostname: set host on the workspace or domain at the top level",
 			`ws.yaml:7:5: workspaces[0].Reloader: unknown field (did you mean "reloader"?)`,
+			`ws.yaml:8:13: workspaces[0].branch: "-x" is not a valid branch name`,
 		}},
-		{"type error", header + "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n    reloader: maybe\n",
-			[]string{"ws.yaml:7: cannot unmarshal !!str `maybe` into bool"}},
-		{"duplicate key", header + "domain: a.io\ndomain: b.io\n", []string{`ws.yaml:4: mapping key "domain" already defined at line 3`}},
+		{"type errors", header + "domain: [d.io]\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n    reloader: maybe\n" +
+			"    images: ghcr.io/x\n    externalDNS: {annotations: {a: [1]}}\n    backup: {retain: {hourly: 1.5, daily: '7'}}\n" +
+			"    user: {uid: 99999999999999999999}\n    host: a.d.io\n  - just-a-name\n",
+			[]string{
+				`ws.yaml:3:9: domain: must be a string, got a list`,
+				`ws.yaml:7:15: workspaces[0].reloader: "maybe" is not a boolean: use true or false`,
+				`ws.yaml:8:13: workspaces[0].images: must be a mapping (field: value), got "ghcr.io/x"`,
+				`ws.yaml:9:36: workspaces[0].externalDNS.annotations.a: must be a string, got a list`,
+				`ws.yaml:10:31: workspaces[0].backup.retain.hourly: "1.5" is not a whole number`,
+				`ws.yaml:10:43: workspaces[0].backup.retain.daily: "7" is a string, not a number: write it without quotes`,
+				`ws.yaml:11:17: workspaces[0].user.uid: "99999999999999999999" is out of range`,
+				`ws.yaml:13:5: workspaces[1]: must be a mapping (field: value), got "just-a-name"`,
+			}},
+		{"not a list", header + "domain: d.io\nworkspaces: {name: a}\n", []string{
+			"ws.yaml:4:13: workspaces: must be a list (- item), got a mapping",
+		}},
+		{"duplicate key", header + "domain: a.io\ndomain: b.io\n", []string{
+			"ws.yaml:1:1: workspaces: at least one workspace is required",
+			"ws.yaml:4:1: domain: set twice (first at line 3)",
+		}},
+		{"syntax: mapping in a value", header + "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://x: y\n", []string{
+			"ws.yaml:6:5: workspaces[0].repo: mapping values are not allowed in this context",
+		}},
+		{"syntax: tab", header + "domain: d.io\nworkspaces:\n  - name: a\n\trepo: https://github.com/o/a\n", []string{
+			"ws.yaml:6:1: workspaces[0]: found a tab character that violates indentation (a tab indents this line: YAML indents with spaces)",
+		}},
+		{"syntax: indentation", header + "domain: d.io\ndefaults:\n  storage:\n    size: 1Gi\n   storageClass: x\nworkspaces: []\n", []string{
+			"ws.yaml:7:4: defaults.storage: did not find expected key (check the indentation of this line)",
+		}},
+		{"syntax: missing colon", header + "domain: d.io\nworkspaces:\n  - name: a\n    repo\n    host: a.d.io\n", []string{
+			"ws.yaml:6:5: workspaces[0]: could not find expected ':'",
+		}},
+		{"syntax: flow", header + "domain: d.io\ndefaults:\n  storage: {size: 1Gi,, x}\nworkspaces: []\n", []string{
+			"ws.yaml:5:3: defaults.storage: did not find expected node content",
+		}},
+		{"syntax: next item", header + "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n  - name: b: c\n", []string{
+			"ws.yaml:7:3: workspaces[1].name: mapping values are not allowed in this context",
+		}},
+		{"syntax: unclosed quote", header + "domain: 'd.io\nworkspaces: []\n", []string{
+			"ws.yaml:3:1: domain: found unexpected end of stream",
+		}},
 		{"no workspaces", header + "domain: d.io\n", []string{"ws.yaml:1:1: workspaces: at least one workspace is required"}},
 		{"no host", header + okWS, []string{"ws.yaml:4:5: workspaces[0]: no hostname: set host on the workspace or domain at the top level"}},
 		{"names and urls", header + "domain: d.io\nworkspaces:\n" +
@@ -47,7 +93,7 @@ func TestValidationErrors(t *testing.T) {
 			"  - name: secrets\n    repo: https://github.com/\n" +
 			"  - name: e\n    repo: ftp://h/x\n",
 			[]string{
-				`ws.yaml:5:11: workspaces[0].name: "Flux" is not a valid name: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`,
+				`ws.yaml:5:11: workspaces[0].name: "Flux" is not a valid name: use at most 40 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit`,
 				"ws.yaml:6:11: workspaces[0].repo: must not contain credentials (user:token@): put the token in the git credentials Secret",
 				"ws.yaml:8:11: workspaces[1].repo: http URLs send the token unencrypted: use https (or set git.allowHTTP: true)",
 				`ws.yaml:9:11: workspaces[2].name: duplicate workspace name "b" (also workspaces[1])`,
@@ -56,6 +102,30 @@ func TestValidationErrors(t *testing.T) {
 				`ws.yaml:11:11: workspaces[3].name: "secrets" is reserved for the shared secrets`,
 				"ws.yaml:12:11: workspaces[3].repo: missing repository path",
 				`ws.yaml:14:11: workspaces[4].repo: must be an https URL, got scheme "ftp"`,
+			}},
+		{"workspace names", header + "domain: d.io\nworkspaces:\n" +
+			"  - name: 3dprint\n    repo: https://github.com/o/a\n" +
+			"  - name: " + strings.Repeat("a", 41) + "\n    repo: https://github.com/o/b\n" +
+			"  - name: " + strings.Repeat("b", 40) + "\n    repo: https://github.com/o/c\n" +
+			"  - name: x-\n    repo: https://github.com/o/d\n",
+			[]string{
+				`ws.yaml:5:11: workspaces[0].name: "3dprint" is not a valid name: use at most 40 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit`,
+				`ws.yaml:7:11: workspaces[1].name: "` + strings.Repeat("a", 41) + `" is longer than 40 characters`,
+				`ws.yaml:11:11: workspaces[3].name: "x-" is not a valid name: use at most 40 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit`,
+			}},
+		{"sizes", header + "domain: d.io\ndefaults:\n  storage: {size: 10}\n  resources: {requests: {memory: 500m, cpu: 5000}, limits: {memory: 2Ti}}\n" +
+			"  backup: {cacheCapacity: 1e9}\n" +
+			"workspaces:\n  - name: a\n    repo: https://github.com/o/a\n    storage: {size: 99999999999999999999999Ei}\n" +
+			"  - name: b\n    repo: https://github.com/o/b\n    storage: {size: 512Mi}\n    resources: {limits: {cpu: 0.0001}}\n",
+			[]string{
+				`ws.yaml:5:19: defaults.storage.size: "10" needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. 1Gi)`,
+				`ws.yaml:6:34: defaults.resources.requests.memory: "500m" needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. 64Mi)`,
+				`ws.yaml:6:45: defaults.resources.requests.cpu: "5000" is out of range: use 1m to 1024`,
+				`ws.yaml:6:69: defaults.resources.limits.memory: "2Ti" is out of range: use 64Mi to 1Ti`,
+				`ws.yaml:7:27: defaults.backup.cacheCapacity: "1e9" needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. 100Mi)`,
+				`ws.yaml:11:21: workspaces[0].storage.size: "99999999999999999999999Ei" is out of range: use 1Gi to 64Ti`,
+				`ws.yaml:14:21: workspaces[1].storage.size: "512Mi" is out of range: use 1Gi to 64Ti`,
+				`ws.yaml:15:31: workspaces[1].resources.limits.cpu: "0.0001" is out of range: use 1m to 1024`,
 			}},
 		{"settings", header + "domain: d.io\ndefaults:\n  storage: {size: lots, storageClass: Fast}\n" +
 			"  resources: {requests: {memory: 4Gi}}\n  images: {opencode: 'Bad Image'}\n" +
@@ -240,28 +310,48 @@ func unwrapAll(err error) error {
 	}
 }
 
-// FuzzLoad: any input either loads and resolves, or fails with positioned
-// errors; it never panics.
+// FuzzLoad: any input either loads and resolves, or fails with errors that
+// each name the file, line and column, in words (no Go type names); it
+// never panics.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(header + "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n"))
 	f.Add(Starter)
 	f.Add([]byte(header + "workspaces: [{name: a, repo: 'https://x/y', storage: {size: 1Gi}}]\ndefaults: &d {reloader: true}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte(header + "workspaces:\n  - name: a\n\trepo: x: y\n"))
+	f.Add([]byte(header + "workspaces: {name: 1}\ndefaults: {user: {uid: 1.5}, reloader: 3}\n"))
+	positioned := regexp.MustCompile(`^f\.yaml:[0-9]+:[0-9]+: `)
+	// Go's words for types; quoted input is left out of the search.
+	goTerms := regexp.MustCompile(`!!|unmarshal|spec\.[A-Z]|\bu?int(8|16|32|64)\b|\*string|map\[`)
+	quoted := regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	check := func(t *testing.T, err error) {
+		var list ErrorList
+		var one *Error
+		switch {
+		case errors.As(err, &list):
+		case errors.As(err, &one):
+			list = ErrorList{one}
+		default:
+			t.Fatalf("error of type %T: %v", err, err)
+		}
+		for _, e := range list {
+			if !positioned.MatchString(e.Error()) {
+				t.Fatalf("error without file:line:column: %q", e.Error())
+			}
+			if m := goTerms.FindString(quoted.ReplaceAllString(e.Msg, `""`)); m != "" {
+				t.Fatalf("error in Go terms (%s): %q", m, e.Error())
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Load("f.yaml", data)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "f.yaml") {
-				t.Fatalf("error without file name: %v", err)
-			}
+			check(t, err)
 			return
 		}
 		r, err := doc.Resolve()
 		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				if !strings.HasPrefix(line, "f.yaml:") {
-					t.Fatalf("error line without position: %q", line)
-				}
-			}
+			check(t, err)
 			return
 		}
 		for _, w := range r.Workspaces {
@@ -270,4 +360,33 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The type walk covers every scalar kind a future field may use, so no
+// Go type name can reach a user through the decoder's error.
+func TestCheckNodeKinds(t *testing.T) {
+	type fields struct {
+		U  uint           `yaml:"u"`
+		N  int            `yaml:"n"`
+		F  float64        `yaml:"f"`
+		A  any            `yaml:"a"`
+		M  map[string]int `yaml:"m"`
+		SS []string       `yaml:"ss"`
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte("u: -1\nn: x\nf: fast\na: {any: [thing]}\nm: {k: 1.5}\nss: [a, [b]]\n"), &root); err != nil {
+		t.Fatal(err)
+	}
+	d := &Document{File: "f.yaml"}
+	d.checkNode(root.Content[0], reflect.TypeOf(fields{}), "")
+	want := []string{
+		`f.yaml:1:4: u: "-1" is out of range`,
+		`f.yaml:2:4: n: "x" is not a whole number`,
+		`f.yaml:3:4: f: "fast" is not a number`,
+		`f.yaml:5:8: m.k: "1.5" is not a whole number`,
+		`f.yaml:6:9: ss[1]: must be a string, got a list`,
+	}
+	if got := d.fieldErrs.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
 }

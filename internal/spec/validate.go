@@ -102,14 +102,27 @@ func (d *Document) Resolve() (*Resolved, error) {
 		v.requestsWithinLimits(p, w.Settings, rw.Settings)
 		r.Workspaces = append(r.Workspaces, rw)
 	}
-	if len(v.errs) > 0 {
-		sort.SliceStable(v.errs, func(i, j int) bool {
-			a, b := v.errs[i], v.errs[j]
-			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
-		})
-		return nil, v.errs
+	if errs := v.all(); len(errs) > 0 {
+		return nil, errs
 	}
 	return r, nil
+}
+
+// all is every problem of the file in file order: the field errors of
+// loading, then validation's, except those about a field that could not be
+// loaded (a mistyped field is left unset, which would be reported again).
+func (v *validator) all() ErrorList {
+	errs := append(ErrorList(nil), v.doc.fieldErrs...)
+	for _, e := range v.errs {
+		if !v.doc.fieldErrs.covers(e.Field) {
+			errs = append(errs, e)
+		}
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i], errs[j]
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	return errs
 }
 
 func deref[T any](p *T) T {
@@ -164,16 +177,23 @@ func (v *validator) dnsSubdomain(field, s string) bool {
 // maxNameLen leaves room for the suffixes ocw adds to object names.
 const maxNameLen = 40
 
+// dns1035 is the character rule of a DNS-1035 label (length apart).
+var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// workspaceName checks a workspace name: it names a Service, which must be
+// a DNS-1035 label (starting with a letter), and other objects with
+// suffixes, hence the shorter limit.
 func (v *validator) workspaceName(field, name, namespace string, seen map[string]int, i int) {
-	if name == "" {
+	switch {
+	case name == "":
 		v.errorf(field, "required")
 		return
-	}
-	if !v.dnsLabel(field, name) {
+	case !dns1035.MatchString(name):
+		v.errorf(field, "%q is not a valid name: use at most %d lowercase letters, digits and '-', starting with a letter and ending with a letter or digit", name, maxNameLen)
 		return
-	}
-	if len(name) > maxNameLen {
+	case len(name) > maxNameLen:
 		v.errorf(field, "%q is longer than %d characters", name, maxNameLen)
+		return
 	}
 	for _, r := range append(ReservedNames, namespace+"-secrets") {
 		if name == r {
@@ -256,7 +276,27 @@ func (v *validator) image(field string, s *string) {
 	}
 }
 
-func (v *validator) quantity(field string, s *string, allowEmpty bool) {
+// quantityRange is the sane range of a quantity field: a value outside it
+// is a unit mistake (2Mi for 2Gi) or a typo, never a real need. Kubernetes
+// would also silently clamp a huge value to the largest one it holds.
+type quantityRange struct {
+	min, max resource.Quantity
+	// bytes requires a unit: a bare number of bytes is always a mistake.
+	bytes bool
+}
+
+var (
+	memoryRange  = quantityRange{resource.MustParse("64Mi"), resource.MustParse("1Ti"), true}
+	storageRange = quantityRange{resource.MustParse("1Gi"), resource.MustParse("64Ti"), true}
+	cacheRange   = quantityRange{resource.MustParse("100Mi"), resource.MustParse("64Ti"), true}
+	cpuRange     = quantityRange{resource.MustParse("1m"), resource.MustParse("1024"), false}
+)
+
+// byteUnit is a decimal number with one of the byte suffixes: no exponent
+// (1e9), no milli (500m is half a byte).
+var byteUnit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$`)
+
+func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) {
 	if s == nil {
 		return
 	}
@@ -266,14 +306,25 @@ func (v *validator) quantity(field string, s *string, allowEmpty bool) {
 		}
 		return
 	}
-	q, err := resource.ParseQuantity(*s)
-	if err != nil {
-		v.errorf(field, "%q is not a quantity (e.g. 500m, 2Gi)", *s)
-		return
+	if msg := rng.check(*s); msg != "" {
+		v.errorf(field, "%s", msg)
 	}
-	if q.Sign() <= 0 {
-		v.errorf(field, "must be greater than zero")
+}
+
+// check returns what is wrong with s, or "".
+func (rng quantityRange) check(s string) string {
+	q, err := resource.ParseQuantity(s)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not a quantity (e.g. 500m, 2Gi)", s)
+	case q.Sign() <= 0:
+		return "must be greater than zero"
+	case rng.bytes && !byteUnit.MatchString(s):
+		return fmt.Sprintf("%q needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. %s)", s, rng.min.String())
+	case q.Cmp(rng.min) < 0 || q.Cmp(rng.max) > 0:
+		return fmt.Sprintf("%q is out of range: use %s to %s", s, rng.min.String(), rng.max.String())
 	}
+	return ""
 }
 
 func (v *validator) oneOf(field string, s *string, allowed ...string) {
@@ -316,16 +367,16 @@ func (v *validator) settings(p string, s Settings) {
 	}
 	if r := s.Resources; r != nil {
 		if q := r.Requests; q != nil {
-			v.quantity(p+".resources.requests.cpu", q.CPU, false)
-			v.quantity(p+".resources.requests.memory", q.Memory, false)
+			v.quantity(p+".resources.requests.cpu", q.CPU, false, cpuRange)
+			v.quantity(p+".resources.requests.memory", q.Memory, false, memoryRange)
 		}
 		if q := r.Limits; q != nil {
-			v.quantity(p+".resources.limits.cpu", q.CPU, true)
-			v.quantity(p+".resources.limits.memory", q.Memory, true)
+			v.quantity(p+".resources.limits.cpu", q.CPU, true, cpuRange)
+			v.quantity(p+".resources.limits.memory", q.Memory, true, memoryRange)
 		}
 	}
 	if st := s.Storage; st != nil {
-		v.quantity(p+".storage.size", st.Size, false)
+		v.quantity(p+".storage.size", st.Size, false, storageRange)
 		if st.StorageClass != nil && *st.StorageClass != "" {
 			v.dnsSubdomain(p+".storage.storageClass", *st.StorageClass)
 		}
@@ -370,7 +421,7 @@ func (v *validator) settings(p string, s Settings) {
 			v.dnsSubdomain(p+".backup.repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))
 		}
 		v.optName(p+".backup.volumeSnapshotClass", b.VolumeSnapshotClass)
-		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false)
+		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
 		if r := b.Retain; r != nil {
 			for name, n := range map[string]*int32{"hourly": r.Hourly, "daily": r.Daily, "weekly": r.Weekly} {
 				if n != nil && *n < 0 {
@@ -410,8 +461,10 @@ func (v *validator) requestsWithinLimits(p string, own, merged Settings) {
 	for _, c := range []struct {
 		name     string
 		req, lim *string
-	}{{"cpu", req.CPU, lim.CPU}, {"memory", req.Memory, lim.Memory}} {
-		if c.req == nil || c.lim == nil || *c.lim == "" {
+		rng      quantityRange
+	}{{"cpu", req.CPU, lim.CPU, cpuRange}, {"memory", req.Memory, lim.Memory, memoryRange}} {
+		// Invalid values are reported on their own.
+		if c.req == nil || c.lim == nil || c.rng.check(*c.req) != "" || c.rng.check(*c.lim) != "" {
 			continue
 		}
 		rq, err1 := resource.ParseQuantity(*c.req)

@@ -14,6 +14,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
 // AnnotationCopilotPushed is set on a pod by `ocw auth push` (RFC 3339
@@ -126,6 +127,9 @@ func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	if snap.RoutesMissing {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
 	}
+	// Messages come from the cluster (a git server's error text through the
+	// clone's termination message): no escapes reach the terminal.
+	safetext.Lines(r)
 	return r
 }
 

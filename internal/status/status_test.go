@@ -213,14 +213,7 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	// A workspace removed from the spec but still in the cluster.
 	statustest.CreateWorkspace(t, env.Client, statustest.System(t, specFor(ns, "orphan")).Workspaces[0])
 
-	c, err := status.NewClients(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := status.Collect(ctx, c, sys, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := collect(t, sys, now)
 	type row struct{ phase, reason, clone, copilot string }
 	want := map[string]row{
 		"ready":     {"Ready", "", "cloned", "yes"},
@@ -275,4 +268,72 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Workspaces) != 12 {
 		t.Fatalf("json: %v", err)
 	}
+}
+
+// hostile is what a git server (through the clone's termination message)
+// or anyone who can write a pod's status could put in front of the user:
+// a colour, a cleared screen, a window title, a fake next line.
+const hostile = "remote: \x1b[31minvalid\x1b[0m \x1b[2J\x1b]0;pwned\x07token\r\nfake: all good\u202e"
+
+// noControls fails when out holds an escape or a control character other
+// than the line breaks and tabs of the format itself.
+func noControls(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r != '\n' && r != '\t' && (r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x202e) {
+			t.Errorf("%s holds %U:\n%q", what, r, out)
+			return
+		}
+	}
+}
+
+// Text from the cluster is printed without its escapes and controls, in
+// every format; what it says stays readable.
+func TestHostileTextIsSanitized(t *testing.T) {
+	ctx := t.Context()
+	ns, err := env.CreateNamespace(ctx, "status-hostile-", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := statustest.System(t, specFor(ns, "app"))
+	ws := sys.Workspaces[0]
+	statustest.CreateWorkspace(t, env.Client, ws)
+	now := time.Now()
+	st := statustest.HealthyStatus(ws, now)
+	st.Phase = corev1.PodPending
+	st.Conditions = st.Conditions[:1]
+	st.InitContainerStatuses = st.InitContainerStatuses[:1]
+	st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "auth-failed: "+hostile, now)}
+	st.ContainerStatuses = nil
+	statustest.CreatePod(t, env.Client, ws, "app-1", st)
+
+	rep := collect(t, sys, now)
+	if msg := rep.Workspaces[0].Clone.Message; msg != "remote: invalid token  fake: all good" {
+		t.Errorf("clone message %q", msg)
+	}
+	for _, format := range status.Formats {
+		var b bytes.Buffer
+		if err := status.Write(&b, rep, format); err != nil {
+			t.Fatal(err)
+		}
+		noControls(t, format, b.String())
+		if format == status.FormatTable && !strings.Contains(b.String(), "clone: auth-failed (CrashLoopBackOff)") {
+			t.Errorf("table:\n%s", b.String())
+		}
+	}
+}
+
+// collect runs status against the test API server.
+func collect(t *testing.T, sys *model.System, now time.Time) *status.Report {
+	t.Helper()
+	c, err := status.NewClients(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := status.Collect(t.Context(), c, sys, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

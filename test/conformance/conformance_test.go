@@ -523,3 +523,58 @@ func installCRD(ctx context.Context, module, file string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Cluster-scoped names are shared by every namespace: the
+// ClusterRoleBindings of "dev-x"/"y" and "dev"/"x-y" must be two objects,
+// each binding its own ServiceAccount, whichever is applied last.
+func TestClusterBindingsOfNamespacesDoNotCollide(t *testing.T) {
+	e, err := apply.New(env.Config, apply.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var systems []*model.System
+	for _, p := range []struct{ ns, ws string }{{"conf-crb-x", "y"}, {"conf-crb", "x-y"}} {
+		doc, err := spec.Load("ws.yaml", []byte(fmt.Sprintf(`apiVersion: ocw.dev/v1alpha1
+kind: Workspaces
+namespace: %s
+domain: example.test
+workspaces:
+  - name: %s
+    repo: https://github.com/o/r
+    clusterAccess: cluster
+`, p.ns, p.ws)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := doc.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := model.New(r)
+		d, err := apply.Build(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Apply(t.Context(), d, apply.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		systems = append(systems, sys)
+	}
+	if a, b := systems[0].Workspaces[0].ClusterBindingName(), systems[1].Workspaces[0].ClusterBindingName(); a == b {
+		t.Fatalf("both workspaces get ClusterRoleBinding %s", a)
+	}
+	for _, sys := range systems {
+		ws := sys.Workspaces[0]
+		crb := &unstructured.Unstructured{}
+		crb.SetAPIVersion("rbac.authorization.k8s.io/v1")
+		crb.SetKind("ClusterRoleBinding")
+		if err := env.Client.Get(t.Context(), client.ObjectKey{Name: ws.ClusterBindingName()}, crb); err != nil {
+			t.Fatalf("%s/%s: %v", ws.Namespace, ws.Name, err)
+		}
+		subjects, _, _ := unstructured.NestedSlice(crb.Object, "subjects")
+		want := map[string]any{"kind": "ServiceAccount", "name": ws.Name, "namespace": ws.Namespace}
+		if len(subjects) != 1 || fmt.Sprint(subjects[0]) != fmt.Sprint(want) {
+			t.Errorf("ClusterRoleBinding %s binds %v, want only %v", ws.ClusterBindingName(), subjects, want)
+		}
+	}
+}

@@ -110,9 +110,9 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 			defer mu.Unlock()
 			for _, o := range items.Items {
 				// Cluster-scoped objects of ocw's are named after their
-				// namespace (ClusterRoleBinding <ns>-<workspace>-view); other
-				// tests' objects stay out.
-				if !l.r.Namespaced && (l.r.Kind == "Namespace" || !strings.HasPrefix(o.GetName(), namespace+"-")) {
+				// namespace (model.ClusterNamePrefix); other tests' objects
+				// stay out.
+				if !l.r.Namespaced && (l.r.Kind == "Namespace" || !strings.HasPrefix(o.GetName(), model.ClusterNamePrefix(namespace))) {
 					continue
 				}
 				s[l.r.Kind+"."+l.gv.Group+"/"+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()

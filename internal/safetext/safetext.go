@@ -1,0 +1,178 @@
+// Package safetext makes text that ocw did not write safe to print on a
+// terminal. Termination messages (which carry a git server's error text),
+// events, conditions, command output and server replies reach the user's
+// terminal through status, doctor, apply and auth; an escape sequence in
+// them could move the cursor, rewrite earlier lines, set the window title,
+// plant a link or hide text. Line and Text remove escape sequences whole,
+// drop the other control characters, the bidirectional overrides that
+// reorder what is shown, and replace invalid UTF-8.
+package safetext
+
+import (
+	"reflect"
+	"strings"
+	"unicode/utf8"
+)
+
+// Line returns s as one line: line breaks and tabs become spaces.
+func Line(s string) string { return clean(s, false) }
+
+// Text returns s with its line breaks ("\n", "\r\n") and tabs kept.
+func Text(s string) string { return clean(s, true) }
+
+// clean is Line or Text; the fast path returns s itself when there is
+// nothing to remove.
+func clean(s string, multiline bool) string {
+	if safe(s, multiline) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			b.WriteRune(utf8.RuneError)
+		case r == 0x1b:
+			i = skipEscape(s, i+size)
+			continue
+		case r == 0x9b: // C1 CSI
+			i = skipCSI(s, i+size)
+			continue
+		case r == 0x90 || r == 0x98 || r == 0x9d || r == 0x9e || r == 0x9f: // C1 DCS, SOS, OSC, PM, APC
+			i = skipString(s, i+size)
+			continue
+		case r == '\n' || r == '\t':
+			if multiline {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte(' ')
+			}
+		case r == '\r' || r == '\v' || r == '\f':
+			// A carriage return lets later text overwrite the line.
+			if !multiline {
+				b.WriteByte(' ')
+			}
+		case control(r):
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func safe(s string, multiline bool) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || control(r) || r == 0x1b || r == '\r' || r == '\v' || r == '\f' ||
+			(!multiline && (r == '\n' || r == '\t')) {
+			return false
+		}
+	}
+	return true
+}
+
+// control reports characters never printed: C0 and C1 controls other than
+// the line breaks and tab the callers handle, DEL, and the bidirectional
+// embeddings, overrides and isolates.
+func control(r rune) bool {
+	switch {
+	case r < 0x20 && r != '\n' && r != '\t' && r != '\r' && r != '\v' && r != '\f':
+		return true
+	case r >= 0x7f && r <= 0x9f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// skipEscape returns the index after the escape sequence whose ESC ends
+// just before i (ECMA-48: CSI, the string commands, or ESC with
+// intermediates and one final byte).
+func skipEscape(s string, i int) int {
+	if i >= len(s) {
+		return i
+	}
+	switch s[i] {
+	case '[':
+		return skipCSI(s, i+1)
+	case ']', 'P', 'X', '^', '_':
+		return skipString(s, i+1)
+	}
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x2f {
+		i++
+	}
+	if i < len(s) && s[i] >= 0x30 && s[i] <= 0x7e {
+		i++
+	}
+	return i
+}
+
+// skipCSI skips parameter and intermediate bytes and the final byte.
+func skipCSI(s string, i int) int {
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x3f {
+		i++
+	}
+	if i < len(s) && s[i] >= 0x40 && s[i] <= 0x7e {
+		i++
+	}
+	return i
+}
+
+// skipString skips a control string up to its terminator: BEL, ESC \ or
+// the C1 ST, or the end of s.
+func skipString(s string, i int) int {
+	for i < len(s) {
+		switch {
+		case s[i] == 0x07:
+			return i + 1
+		case s[i] == 0x1b:
+			if i+1 < len(s) && s[i+1] == '\\' {
+				return i + 2
+			}
+			return i + 1
+		case strings.HasPrefix(s[i:], "\u009c"):
+			return i + len("\u009c")
+		}
+		i++
+	}
+	return i
+}
+
+// Lines makes every string reachable from v (a pointer to a report:
+// structs, pointers, slices, maps of strings) one safe line, in place, so
+// that a report holds no unsafe text whatever format prints it.
+func Lines(v any) {
+	walk(reflect.ValueOf(v))
+}
+
+func walk(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walk(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				walk(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			walk(v.Index(i))
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() != reflect.String {
+			return // no report holds a map of anything else
+		}
+		for _, k := range v.MapKeys() {
+			v.SetMapIndex(k, reflect.ValueOf(Line(v.MapIndex(k).String())).Convert(v.Type().Elem()))
+		}
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(Line(v.String()))
+		}
+	}
+}
