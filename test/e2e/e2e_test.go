@@ -230,7 +230,7 @@ func TestRealNode(t *testing.T) {
 	if got := n.kubectl("get", "ns", n.ns, "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`); got != "restricted" {
 		t.Fatalf("namespace enforce label = %q at the end, want restricted", got)
 	}
-	n.emptyPasswordNeverServes(gw + "/repo-a.git")
+	n.emptyPasswordNeverServes(gw+"/repo-a.git", pat)
 	t.Logf("scenario done in %s", time.Since(start).Round(time.Second))
 	// The next tests share the node: free its CPU (the PVs stay Released).
 	n.kubectl("delete", "namespace", n.ns, "--wait=false")
@@ -300,13 +300,16 @@ func (n *node) stopAndCheckDB(name, id string) {
 // emptyPasswordNeverServes: in a namespace whose password Secret holds an
 // empty value, the workspace never becomes Ready and no unauthenticated
 // request through a port-forward ever gets a 200; status and doctor say why.
-func (n *node) emptyPasswordNeverServes(repo string) {
+func (n *node) emptyPasswordNeverServes(repo, pat string) {
 	n.t.Helper()
 	e := &node{cluster: n.cluster, t: n.t, ns: n.ns + "-nopw"}
 	dir := n.t.TempDir()
 	spec := filepath.Join(dir, "workspaces.yaml")
 	writeSpec(n.t, spec, e.ns, map[string]string{"alpha": repo})
 	e.must(e.ocw, "apply", "-f", spec)
+	if out, err := e.run("", []string{"E2E_PAT=" + pat}, e.ocw, "secrets", "git-token", "-f", spec, "--from-env", "E2E_PAT"); err != nil {
+		n.t.Fatalf("ocw secrets git-token: %v\n%s", err, out)
+	}
 	// Made by hand, as a blank store entry or a careless kubectl would.
 	e.kubectlIn(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"opencode-server-auth","namespace":"`+e.ns+`"},"data":{"OPENCODE_SERVER_PASSWORD":""}}`,
 		"apply", "-f", "-")
