@@ -4,6 +4,8 @@
 //
 // One run goes:
 //
+//  0. Refuse a namespace that is not ocw's to take (see ownNamespace)
+//     unless AdoptNamespace, and system namespaces always.
 //  1. Map every object to a served API (a missing CRD fails here, before
 //     any request that could write).
 //  2. Validate the whole set with server-side dry-run applies, which also
@@ -49,6 +51,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
 // FieldManager owns the fields ocw applies.
@@ -154,6 +157,9 @@ type Options struct {
 	Prune bool
 	// PurgeData lets Prune delete data too (PVCs, the Namespace).
 	PurgeData bool
+	// AdoptNamespace lets ocw take over an existing namespace it did not
+	// create (see ownNamespace).
+	AdoptNamespace bool
 }
 
 // Action is what happened to one object.
@@ -285,6 +291,10 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	if opts.PurgeData && !opts.Prune {
 		return nil, errors.New("PurgeData needs Prune")
 	}
+	// The spec refuses these already; the engine holds the line too.
+	if why := spec.SystemNamespace(d.Namespace); why != "" {
+		return nil, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
+	}
 	res = &Result{}
 	w0 := e.writes.Load()
 	defer func() { res.Writes = e.writes.Load() - w0 }()
@@ -305,15 +315,21 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, err
 	}
 
-	nsState, err := e.exists(ctx, nsItem.obj)
+	nsLive, err := e.get(ctx, nsItem.obj)
 	if err != nil {
 		return res, err
 	}
-	if nsState == nil {
+	if nsLive != nil && nsLive.GetDeletionTimestamp() != nil {
 		// Every object in it would be refused, one line each.
 		return res, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", d.Namespace)
 	}
-	nsExists := *nsState
+	nsExists := nsLive != nil
+	if nsExists && !opts.AdoptNamespace && !ownNamespace(nsLive) {
+		return res, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
+			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
+			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
+			d.Namespace, model.LabelManagedBy, model.ManagedBy)
+	}
 	old := inventory{}
 	if nsExists {
 		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
@@ -463,21 +479,27 @@ func (e *Engine) mapAll(items []*item, namespace string) error {
 	return nil
 }
 
-// exists says whether o exists; nil means it is being deleted.
-func (e *Engine) exists(ctx context.Context, o *unstructured.Unstructured) (*bool, error) {
+// get reads o's live object; nil when it does not exist.
+func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(o.GroupVersionKind())
 	err := e.client.Get(ctx, client.ObjectKeyFromObject(o), live)
-	yes, no := true, false
 	switch {
-	case err == nil && live.GetDeletionTimestamp() != nil:
-		return nil, nil
 	case err == nil:
-		return &yes, nil
+		return live, nil
 	case apierrors.IsNotFound(err):
-		return &no, nil
+		return nil, nil
 	}
 	return nil, fmt.Errorf("reading %s: %w", refOf(o).ID(), err)
+}
+
+// ownNamespace says whether ocw created (or was explicitly given) the
+// namespace: ocw's Namespace carries its managed-by label, whether ocw
+// apply or Flux (from ocw's rendered namespace.yaml) created it. Setting
+// a label on a Namespace takes cluster-level rights, so the label cannot
+// be forged from inside the namespace.
+func ownNamespace(ns *unstructured.Unstructured) bool {
+	return ns.GetLabels()[model.LabelManagedBy] == model.ManagedBy
 }
 
 func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {

@@ -516,7 +516,9 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 	}
 }
 
-func TestAdoptionIsNoted(t *testing.T) {
+// A namespace ocw did not create is taken over only when asked: apply
+// would enforce Pod Security "restricted" on everything running in it.
+func TestNamespaceTakeoverNeedsFlag(t *testing.T) {
 	ns := uniqueNS("adopt")
 	if err := env.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
@@ -525,16 +527,60 @@ func TestAdoptionIsNoted(t *testing.T) {
 	if err := env.Client.Create(t.Context(), sa); err != nil {
 		t.Fatal(err)
 	}
+	d := desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns)))
 	e, log := engine(t)
-	res := mustApply(t, e, desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns))), apply.Options{})
+
+	before := applytest.Snapshot(t, env.Config, ns)
+	for _, opts := range []apply.Options{{}, {DryRun: true}} {
+		_, err := e.Apply(t.Context(), d, opts)
+		if err == nil || !strings.Contains(err.Error(), "namespace "+ns+" exists and ocw did not create it") ||
+			!strings.Contains(err.Error(), "--adopt-namespace") {
+			t.Fatalf("apply %+v into a foreign namespace: %v", opts, err)
+		}
+	}
+	if e.Writes() != 0 {
+		t.Errorf("%d writes while refusing", e.Writes())
+	}
+	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, env.Config, ns))
+
+	res := mustApply(t, e, d, apply.Options{AdoptNamespace: true})
 	if a := actions(res)["ServiceAccount/"+ns+"/beta"]; a != apply.Configured {
 		t.Errorf("existing ServiceAccount: %s", a)
 	}
 	if a := actions(res)["Namespace/"+ns]; a != apply.Configured {
 		t.Errorf("existing Namespace: %s", a)
 	}
-	if !strings.Contains(log.String(), "note: ServiceAccount/"+ns+"/beta already existed and was not created by ocw") {
+	if !strings.Contains(log.String(), "note: ServiceAccount/"+ns+"/beta already existed and was not created by ocw") ||
+		!strings.Contains(log.String(), "note: Namespace/"+ns+" already existed and was not created by ocw") {
 		t.Errorf("adoption not noted:\n%s", log)
+	}
+	// Taken over: the namespace is ocw's from now on.
+	res = mustApply(t, e, d, apply.Options{})
+	onlyAction(t, res, apply.Unchanged)
+}
+
+// The engine holds the spec's line on system namespaces, even when asked
+// to adopt.
+func TestSystemNamespacesRefused(t *testing.T) {
+	sys := system(t, fmt.Sprintf(twoWorkspaces, uniqueNS("sys")))
+	for _, ns := range []string{"default", "kube-system"} {
+		d := desired(t, sys)
+		d.Namespace = ns
+		for _, o := range d.Objects {
+			if o.GetKind() == "Namespace" {
+				o.SetName(ns)
+			} else if o.GetNamespace() != "" {
+				o.SetNamespace(ns)
+			}
+		}
+		e, _ := engine(t)
+		_, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
+		if err == nil || !strings.Contains(err.Error(), "ocw never applies to it") {
+			t.Errorf("apply into %s: %v", ns, err)
+		}
+		if e.Writes() != 0 {
+			t.Errorf("%s: %d writes", ns, e.Writes())
+		}
 	}
 }
 

@@ -220,3 +220,32 @@ func TestApplyFlags(t *testing.T) {
 		t.Errorf("--dry-run wrote %v", s)
 	}
 }
+
+// A namespace ocw did not create needs --adopt-namespace, and the error
+// says so; system namespaces are refused by the spec itself.
+func TestApplyNamespaceTakeover(t *testing.T) {
+	ns := "cli-foreign"
+	if err := kubeEnv.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ws.yaml")
+	writeFile(t, file, fmt.Sprintf(applySpec, ns))
+	before := applytest.Snapshot(t, kubeEnv.Config, ns)
+	r := run(t, "", applyArgs(file)...)
+	if r.code != 1 || r.out != "" || !strings.Contains(r.err, "error: namespace "+ns+" exists and ocw did not create it") ||
+		!strings.Contains(r.err, "rerun with --adopt-namespace") {
+		t.Fatalf("apply into a foreign namespace: %+v", r)
+	}
+	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, kubeEnv.Config, ns))
+	if r := run(t, "", applyArgs(file, "--adopt-namespace")...); r.code != 0 || !strings.Contains(r.out, "Namespace/"+ns+" configured\n") {
+		t.Fatalf("--adopt-namespace: %+v", r)
+	}
+
+	writeFile(t, file, fmt.Sprintf(applySpec, "kube-system"))
+	before = applytest.Snapshot(t, kubeEnv.Config, "kube-system")
+	r = run(t, "", applyArgs(file, "--adopt-namespace")...)
+	if r.code != 1 || !strings.Contains(r.err, file+`:3:12: namespace: "kube-system" belongs to Kubernetes (kube-*)`) {
+		t.Fatalf("apply into kube-system: %+v", r)
+	}
+	applytest.Equal(t, "apply into kube-system", before, applytest.Snapshot(t, kubeEnv.Config, "kube-system"))
+}
