@@ -178,6 +178,10 @@ const (
 	// Disowned: no longer in the spec and no longer labelled as ocw's;
 	// left alone and dropped from the inventory.
 	Disowned Action = "disowned"
+	// Refused: listed in the inventory but not something ocw apply wrote
+	// for this namespace (Reason says why); never deleted, dropped from
+	// the inventory.
+	Refused Action = "refused"
 )
 
 // Change is one line of apply's output.
@@ -185,6 +189,8 @@ type Change struct {
 	ID     string
 	Action Action
 	DryRun bool
+	// Reason explains a Refused change.
+	Reason string
 }
 
 func (c Change) String() string {
@@ -196,6 +202,8 @@ func (c Change) String() string {
 		s += "is no longer in the spec and holds data: kept (--prune --purge-data deletes it)"
 	case Disowned:
 		s += "is no longer in the spec and no longer labelled as ocw's: left alone"
+	case Refused:
+		s += "is listed in the inventory, but " + c.Reason + ": not deleted, dropped from the inventory"
 	default:
 		s += string(c.Action)
 	}
@@ -331,9 +339,14 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 			d.Namespace, model.LabelManagedBy, model.ManagedBy)
 	}
 	old := inventory{}
+	var refused []Change
 	if nsExists {
 		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
 			return res, err
+		}
+		old, refused = trusted(d.Namespace, old)
+		for i := range refused {
+			refused[i].DryRun = opts.DryRun
 		}
 	}
 	// The inventory written before any other object lists everything this
@@ -432,7 +445,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		}
 	}
 
-	final, pruneChanges, pruneErr := e.prune(ctx, old, union, items, opts)
+	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
+	pruneChanges = append(refused, pruneChanges...)
 	if !opts.DryRun && !final.equal(union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.

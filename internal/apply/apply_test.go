@@ -13,6 +13,7 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -279,6 +280,103 @@ func TestPruneNeedsFlagAndKeepsData(t *testing.T) {
 	onlyAction(t, res, apply.Unchanged)
 	if res.Writes != 0 {
 		t.Errorf("%d writes after pruning", res.Writes)
+	}
+}
+
+// Anyone who may edit ConfigMaps in a namespace may edit ocw-inventory.
+// Entries naming another namespace's objects, a cluster-scoped object ocw
+// did not generate for this namespace, or a kind ocw apply never creates
+// must not be deleted by the next --prune, which says why.
+func TestPruneRefusesEditedInventory(t *testing.T) {
+	ns := uniqueNS("trust")
+	victimNS := ns + "-x" // its binding ns-x-y-view reads like ns's workspace x-y
+	e, _ := engine(t)
+	mustApply(t, e, desired(t, system(t, fmt.Sprintf(`apiVersion: ocw.dev/v1alpha1
+kind: Workspaces
+namespace: %s
+domain: victim.test
+secrets: {mode: manual}
+workspaces:
+  - name: y
+    repo: https://github.com/o/y
+    clusterAccess: cluster
+`, victimNS))), apply.Options{})
+	d := desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns)))
+	mustApply(t, e, d, apply.Options{})
+
+	ctx := t.Context()
+	ocwLabels := map[string]string{model.LabelManagedBy: model.ManagedBy}
+	foreignBinding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "admins-" + ns, Labels: ocwLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+	}
+	// What ocw secrets writes: labelled as ocw's, but not apply's to prune.
+	password := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opencode-server-auth", Namespace: ns, Labels: ocwLabels},
+		StringData: map[string]string{"OPENCODE_SERVER_PASSWORD": "pw-in-the-namespace"}}
+	for _, o := range []client.Object{foreignBinding, password} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victims := []struct {
+		line, id, why string
+		obj           client.Object
+		namespace     string
+	}{
+		{"apps/v1 Deployment " + victimNS + " y", "Deployment/" + victimNS + "/y",
+			"it is not in namespace " + ns, &appsv1.Deployment{}, victimNS},
+		{"v1 PersistentVolumeClaim " + victimNS + " y", "PersistentVolumeClaim/" + victimNS + "/y",
+			"it is not in namespace " + ns, &corev1.PersistentVolumeClaim{}, victimNS},
+		{"v1 Namespace - " + victimNS, "Namespace/" + victimNS,
+			"it is not namespace " + ns, &corev1.Namespace{}, ""},
+		{"rbac.authorization.k8s.io/v1 ClusterRoleBinding - " + victimNS + "-y-view", "ClusterRoleBinding/" + victimNS + "-y-view",
+			`its label ocw.dev/namespace is "` + victimNS + `", not "` + ns + `"`, &rbacv1.ClusterRoleBinding{}, ""},
+		{"rbac.authorization.k8s.io/v1 ClusterRoleBinding - admins-" + ns, "ClusterRoleBinding/admins-" + ns,
+			"ocw names no ClusterRoleBinding of namespace " + ns + " that way", &rbacv1.ClusterRoleBinding{}, ""},
+		{"v1 Secret " + ns + " opencode-server-auth", "Secret/" + ns + "/opencode-server-auth",
+			`ocw apply never creates a Secret (group "")`, &corev1.Secret{}, ns},
+	}
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: apply.InventoryName}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range victims {
+		cm.Data["objects"] += v.line + "\n"
+	}
+	if err := env.Client.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+
+	res := mustApply(t, e, d, apply.Options{Prune: true, PurgeData: true})
+	got := map[string]apply.Change{}
+	for _, c := range res.Changes {
+		got[c.ID] = c
+	}
+	for _, v := range victims {
+		name := v.id[strings.LastIndex(v.id, "/")+1:]
+		if !exists(t, v.obj, v.namespace, name) {
+			t.Errorf("--prune --purge-data deleted %s, listed in an edited inventory", v.id)
+		}
+		c := got[v.id]
+		want := v.id + " is listed in the inventory, but " + v.why + ": not deleted, dropped from the inventory"
+		if c.Action != apply.Refused || c.String() != want {
+			t.Errorf("%s: %q, want %q", v.id, c.String(), want)
+		}
+		if inv := inventory(t, ns); strings.Contains(inv, v.line) {
+			t.Errorf("inventory still lists %q", v.line)
+		}
+	}
+	// ocw's own objects are untouched, and its binding still prunes.
+	for id, c := range got {
+		if c.Action != apply.Unchanged && c.Action != apply.Refused && id != "ConfigMap/"+ns+"/ocw-inventory" {
+			t.Errorf("%s: %s", id, c.Action)
+		}
+	}
+	alphaOnly := fmt.Sprintf(twoWorkspaces, ns)
+	alphaOnly = alphaOnly[:strings.Index(alphaOnly, "  - name: beta")]
+	res = mustApply(t, e, desired(t, system(t, alphaOnly)), apply.Options{Prune: true})
+	if a := actions(res)["ClusterRoleBinding/"+ns+"-beta-view"]; a != apply.Pruned {
+		t.Errorf("own stale ClusterRoleBinding: %s, want pruned", a)
 	}
 }
 

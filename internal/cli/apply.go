@@ -124,6 +124,10 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		return applyErr
 	}
 	summary(s, res, dryRun, time.Since(start))
+	if n := res.Count(apply.Refused); n > 0 {
+		fmt.Fprintf(s.Err, "warning: %d entries of ConfigMap %s/%s are not objects ocw apply wrote for this namespace: ignored, never deleted (someone who can edit ConfigMaps there changed it)\n",
+			n, desired.Namespace, apply.InventoryName)
+	}
 	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
 		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
 		if o.prune {

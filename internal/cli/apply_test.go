@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
@@ -149,7 +150,21 @@ func TestApplyPruneFlow(t *testing.T) {
 		t.Fatalf("without --prune: %+v", r)
 	}
 
+	// An entry someone added to the inventory is refused, with the reason.
+	var cm corev1.ConfigMap
+	if err := kubeEnv.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "ocw-inventory"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["objects"] += "v1 Namespace - kube-system\n"
+	if err := kubeEnv.Client.Update(t.Context(), &cm); err != nil {
+		t.Fatal(err)
+	}
+
 	r = run(t, "", applyArgs(file, "--prune")...)
+	if r.code != 0 || !strings.Contains(r.out, "Namespace/kube-system is listed in the inventory, but it is not namespace "+ns+": not deleted, dropped from the inventory\n") ||
+		!strings.Contains(r.err, "warning: 1 entries of ConfigMap "+ns+"/ocw-inventory are not objects ocw apply wrote for this namespace") {
+		t.Fatalf("--prune with an edited inventory: %+v", r)
+	}
 	if r.code != 0 || !strings.Contains(r.out, "Deployment/"+ns+"/beta pruned\n") || strings.Contains(r.out, "PersistentVolumeClaim/"+ns+"/beta pruned") ||
 		!strings.Contains(r.err, "rerun with --prune --purge-data to delete it too") {
 		t.Fatalf("--prune: %+v", r)
