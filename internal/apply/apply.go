@@ -133,6 +133,10 @@ func (c *countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
+// WrappedRoundTripper lets client-go reach the transport beneath, e.g. to
+// cancel a request that timed out (without it, client-go logs a warning).
+func (c *countWrites) WrappedRoundTripper() http.RoundTripper { return c.rt }
+
 func deleteDryRun(r *http.Request) bool {
 	if r.Method != http.MethodDelete || r.GetBody == nil {
 		return false
@@ -473,13 +477,15 @@ func (e *Engine) mapAll(items []*item, namespace string) error {
 	for _, it := range items {
 		gvk := it.obj.GroupVersionKind()
 		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			reason := err.Error()
-			if meta.IsNoMatchError(err) {
-				reason = fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)
-			}
-			rej = append(rej, Rejection{ID: it.id(), Reason: reason})
+		if meta.IsNoMatchError(err) {
+			rej = append(rej, Rejection{ID: it.id(),
+				Reason: fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)})
 			continue
+		}
+		if err != nil {
+			// Discovery failed (the cluster is unreachable, not refusing
+			// the object): say so once, not as a rejection per object.
+			return fmt.Errorf("discovering the cluster's APIs: %w", err)
 		}
 		it.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
 		if it.namespaced && it.obj.GetNamespace() == "" {

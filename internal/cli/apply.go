@@ -59,7 +59,7 @@ command creates any that is missing.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	o.kube.addFlags(f)
+	o.kube.bind(cmd)
 	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
 	f.Lookup("dry-run").NoOptDefVal = "server"
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")

@@ -221,7 +221,7 @@ When Reloader is enabled, the Secret update restarts the workspace anyway;
 	f.StringVar(&o.url, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
 	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
-	o.kube.addFlags(f)
+	o.kube.bind(cmd)
 	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
 	return cmd
 }

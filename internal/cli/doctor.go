@@ -47,6 +47,7 @@ when every check is ok), 1 otherwise.`,
 			opts := doctor.Options{
 				Exec:     &doctor.KubeExec{Config: cfg, Client: c.Kube},
 				SpecFile: o.file,
+				Timeout:  cfg.Timeout,
 			}
 			if len(args) == 1 {
 				opts.Workspace = args[0]
@@ -64,7 +65,7 @@ when every check is ok), 1 otherwise.`,
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", doctor.FormatText, "output format: text, json or yaml")
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
-	o.kube.addFlags(cmd.Flags())
+	o.kube.bind(cmd)
 	return cmd
 }
 

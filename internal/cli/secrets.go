@@ -28,7 +28,7 @@ type secretFlags struct {
 func (f *secretFlags) add(cmd *cobra.Command, printValueHelp string) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (namespace, Secret names and secrets mode)")
 	cmd.Flags().BoolVar(&f.printValue, "print-value", false, printValueHelp)
-	f.kube.addFlags(cmd.Flags())
+	f.kube.bind(cmd)
 }
 
 // load reads the spec; the spec cannot come from stdin when stdin may
