@@ -72,6 +72,10 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	var changes []Change
 	var deletes, dataDeletes []*staleObject
 	for _, s := range stale {
+		var notOurs string
+		if s.live != nil {
+			notOurs = ownedBy(ns, s.live)
+		}
 		switch {
 		case s.err != nil:
 			errs = append(errs, s.err)
@@ -80,9 +84,9 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", s.ID())
 			delete(final, s.ref)
 			continue
-		case ownedBy(ns, s.live) != "":
+		case notOurs != "":
 			// A name ocw generates, on an object of another namespace's.
-			s.action, s.reason = Refused, ownedBy(ns, s.live)
+			s.action, s.reason = Refused, notOurs
 			delete(final, s.ref)
 		case s.live.GetDeletionTimestamp() != nil:
 			// Being deleted (e.g. a PVC waiting for its pod to go): done.
