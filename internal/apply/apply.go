@@ -4,6 +4,8 @@
 //
 // One run goes:
 //
+//  0. Refuse a namespace that is not ocw's to take (see ownNamespace)
+//     unless AdoptNamespace, and system namespaces always.
 //  1. Map every object to a served API (a missing CRD fails here, before
 //     any request that could write).
 //  2. Validate the whole set with server-side dry-run applies, which also
@@ -50,6 +52,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
+	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
 // FieldManager owns the fields ocw applies.
@@ -131,6 +134,10 @@ func (c *countWrites) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
+// WrappedRoundTripper lets client-go reach the transport beneath, e.g. to
+// cancel a request that timed out (without it, client-go logs a warning).
+func (c *countWrites) WrappedRoundTripper() http.RoundTripper { return c.rt }
+
 func deleteDryRun(r *http.Request) bool {
 	if r.Method != http.MethodDelete || r.GetBody == nil {
 		return false
@@ -155,6 +162,9 @@ type Options struct {
 	Prune bool
 	// PurgeData lets Prune delete data too (PVCs, the Namespace).
 	PurgeData bool
+	// AdoptNamespace lets ocw take over an existing namespace it did not
+	// create (see ownNamespace).
+	AdoptNamespace bool
 }
 
 // Action is what happened to one object.
@@ -173,6 +183,10 @@ const (
 	// Disowned: no longer in the spec and no longer labelled as ocw's;
 	// left alone and dropped from the inventory.
 	Disowned Action = "disowned"
+	// Refused: listed in the inventory but not something ocw apply wrote
+	// for this namespace (Reason says why); never deleted, dropped from
+	// the inventory.
+	Refused Action = "refused"
 )
 
 // Change is one line of apply's output.
@@ -180,6 +194,8 @@ type Change struct {
 	ID     string
 	Action Action
 	DryRun bool
+	// Reason explains a Refused change.
+	Reason string
 }
 
 func (c Change) String() string {
@@ -191,6 +207,8 @@ func (c Change) String() string {
 		s += "is no longer in the spec and holds data: kept (--prune --purge-data deletes it)"
 	case Disowned:
 		s += "is no longer in the spec and no longer labelled as ocw's: left alone"
+	case Refused:
+		s += "is listed in the inventory, but " + c.Reason + ": not deleted, dropped from the inventory"
 	default:
 		s += string(c.Action)
 	}
@@ -286,6 +304,10 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	if opts.PurgeData && !opts.Prune {
 		return nil, errors.New("PurgeData needs Prune")
 	}
+	// The spec refuses these already; the engine holds the line too.
+	if why := spec.SystemNamespace(d.Namespace); why != "" {
+		return nil, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
+	}
 	res = &Result{}
 	w0 := e.writes.Load()
 	defer func() { res.Writes = e.writes.Load() - w0 }()
@@ -306,19 +328,30 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, err
 	}
 
-	nsState, err := e.exists(ctx, nsItem.obj)
+	nsLive, err := e.get(ctx, nsItem.obj)
 	if err != nil {
 		return res, err
 	}
-	if nsState == nil {
+	if nsLive != nil && nsLive.GetDeletionTimestamp() != nil {
 		// Every object in it would be refused, one line each.
 		return res, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", d.Namespace)
 	}
-	nsExists := *nsState
+	nsExists := nsLive != nil
+	if nsExists && !opts.AdoptNamespace && !ownNamespace(nsLive) {
+		return res, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
+			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
+			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
+			d.Namespace, model.LabelManagedBy, model.ManagedBy)
+	}
 	old := inventory{}
+	var refused []Change
 	if nsExists {
 		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
 			return res, err
+		}
+		old, refused = trusted(d.Namespace, old)
+		for i := range refused {
+			refused[i].DryRun = opts.DryRun
 		}
 	}
 	// The inventory written before any other object lists everything this
@@ -417,7 +450,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		}
 	}
 
-	final, pruneChanges, pruneErr := e.prune(ctx, old, union, items, opts)
+	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
+	pruneChanges = append(refused, pruneChanges...)
 	if !opts.DryRun && !final.equal(union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.
@@ -444,13 +478,15 @@ func (e *Engine) mapAll(items []*item, namespace string) error {
 	for _, it := range items {
 		gvk := it.obj.GroupVersionKind()
 		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			reason := err.Error()
-			if meta.IsNoMatchError(err) {
-				reason = fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)
-			}
-			rej = append(rej, Rejection{ID: it.id(), Reason: reason})
+		if meta.IsNoMatchError(err) {
+			rej = append(rej, Rejection{ID: it.id(),
+				Reason: fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)})
 			continue
+		}
+		if err != nil {
+			// Discovery failed (the cluster is unreachable, not refusing
+			// the object): say so once, not as a rejection per object.
+			return fmt.Errorf("discovering the cluster's APIs: %w", err)
 		}
 		it.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
 		if it.namespaced && it.obj.GetNamespace() == "" {
@@ -464,21 +500,27 @@ func (e *Engine) mapAll(items []*item, namespace string) error {
 	return nil
 }
 
-// exists says whether o exists; nil means it is being deleted.
-func (e *Engine) exists(ctx context.Context, o *unstructured.Unstructured) (*bool, error) {
+// get reads o's live object; nil when it does not exist.
+func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(o.GroupVersionKind())
 	err := e.client.Get(ctx, client.ObjectKeyFromObject(o), live)
-	yes, no := true, false
 	switch {
-	case err == nil && live.GetDeletionTimestamp() != nil:
-		return nil, nil
 	case err == nil:
-		return &yes, nil
+		return live, nil
 	case apierrors.IsNotFound(err):
-		return &no, nil
+		return nil, nil
 	}
 	return nil, fmt.Errorf("reading %s: %w", refOf(o).ID(), err)
+}
+
+// ownNamespace says whether ocw created (or was explicitly given) the
+// namespace: ocw's Namespace carries its managed-by label, whether ocw
+// apply or Flux (from ocw's rendered namespace.yaml) created it. Setting
+// a label on a Namespace takes cluster-level rights, so the label cannot
+// be forged from inside the namespace.
+func ownNamespace(ns *unstructured.Unstructured) bool {
+	return ns.GetLabels()[model.LabelManagedBy] == model.ManagedBy
 }
 
 func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {

@@ -13,6 +13,7 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -282,6 +283,110 @@ func TestPruneNeedsFlagAndKeepsData(t *testing.T) {
 	}
 }
 
+// Anyone who may edit ConfigMaps in a namespace may edit ocw-inventory.
+// Entries naming another namespace's objects, a cluster-scoped object ocw
+// did not generate for this namespace, or a kind ocw apply never creates
+// must not be deleted by the next --prune, which says why.
+func TestPruneRefusesEditedInventory(t *testing.T) {
+	ns := uniqueNS("trust")
+	victimNS := ns + "-x"
+	e, _ := engine(t)
+	mustApply(t, e, desired(t, system(t, fmt.Sprintf(`apiVersion: ocw.dev/v1alpha1
+kind: Workspaces
+namespace: %s
+domain: victim.test
+secrets: {mode: manual}
+workspaces:
+  - name: y
+    repo: https://github.com/o/y
+    clusterAccess: cluster
+`, victimNS))), apply.Options{})
+	d := desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns)))
+	mustApply(t, e, d, apply.Options{})
+
+	ctx := t.Context()
+	ocwLabels := map[string]string{model.LabelManagedBy: model.ManagedBy}
+	foreignBinding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "admins-" + ns, Labels: ocwLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+	}
+	// What ocw secrets writes: labelled as ocw's, but not apply's to prune.
+	password := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opencode-server-auth", Namespace: ns, Labels: ocwLabels},
+		StringData: map[string]string{"OPENCODE_SERVER_PASSWORD": "pw-in-the-namespace"}}
+	// Named as ocw names ns's binding of a workspace x-y, but owned by
+	// another namespace: only the owner label tells.
+	lookalike := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: model.ClusterNamePrefix(ns) + "x-y:view",
+			Labels: map[string]string{model.LabelManagedBy: model.ManagedBy, model.LabelNamespace: victimNS}},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+	}
+	for _, o := range []client.Object{foreignBinding, password, lookalike} {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victims := []struct {
+		line, id, why string
+		obj           client.Object
+		namespace     string
+	}{
+		{"apps/v1 Deployment " + victimNS + " y", "Deployment/" + victimNS + "/y",
+			"it is not in namespace " + ns, &appsv1.Deployment{}, victimNS},
+		{"v1 PersistentVolumeClaim " + victimNS + " y", "PersistentVolumeClaim/" + victimNS + "/y",
+			"it is not in namespace " + ns, &corev1.PersistentVolumeClaim{}, victimNS},
+		{"v1 Namespace - " + victimNS, "Namespace/" + victimNS,
+			"it is not namespace " + ns, &corev1.Namespace{}, ""},
+		{"rbac.authorization.k8s.io/v1 ClusterRoleBinding - " + lookalike.Name, "ClusterRoleBinding/" + lookalike.Name,
+			`its label ocw.dev/namespace is "` + victimNS + `", not "` + ns + `"`, &rbacv1.ClusterRoleBinding{}, ""},
+		{"rbac.authorization.k8s.io/v1 ClusterRoleBinding - admins-" + ns, "ClusterRoleBinding/admins-" + ns,
+			"ocw names no ClusterRoleBinding of namespace " + ns + " that way", &rbacv1.ClusterRoleBinding{}, ""},
+		{"v1 Secret " + ns + " opencode-server-auth", "Secret/" + ns + "/opencode-server-auth",
+			`ocw apply never creates a Secret (group "")`, &corev1.Secret{}, ns},
+	}
+	var cm corev1.ConfigMap
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: apply.InventoryName}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range victims {
+		cm.Data["objects"] += v.line + "\n"
+	}
+	if err := env.Client.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+
+	res := mustApply(t, e, d, apply.Options{Prune: true, PurgeData: true})
+	got := map[string]apply.Change{}
+	for _, c := range res.Changes {
+		got[c.ID] = c
+	}
+	for _, v := range victims {
+		name := v.id[strings.LastIndex(v.id, "/")+1:]
+		if !exists(t, v.obj, v.namespace, name) {
+			t.Errorf("--prune --purge-data deleted %s, listed in an edited inventory", v.id)
+		}
+		c := got[v.id]
+		want := v.id + " is listed in the inventory, but " + v.why + ": not deleted, dropped from the inventory"
+		if c.Action != apply.Refused || c.String() != want {
+			t.Errorf("%s: %q, want %q", v.id, c.String(), want)
+		}
+		if inv := inventory(t, ns); strings.Contains(inv, v.line) {
+			t.Errorf("inventory still lists %q", v.line)
+		}
+	}
+	// ocw's own objects are untouched, and its binding still prunes.
+	for id, c := range got {
+		if c.Action != apply.Unchanged && c.Action != apply.Refused && id != "ConfigMap/"+ns+"/ocw-inventory" {
+			t.Errorf("%s: %s", id, c.Action)
+		}
+	}
+	alphaOnly := fmt.Sprintf(twoWorkspaces, ns)
+	alphaOnly = alphaOnly[:strings.Index(alphaOnly, "  - name: beta")]
+	res = mustApply(t, e, desired(t, system(t, alphaOnly)), apply.Options{Prune: true})
+	if a := actions(res)["ClusterRoleBinding/"+model.ClusterNamePrefix(ns)+"beta:view"]; a != apply.Pruned {
+		t.Errorf("own stale ClusterRoleBinding: %s, want pruned", a)
+	}
+}
+
 func exists(t *testing.T, o client.Object, ns, name string) bool {
 	t.Helper()
 	err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, o)
@@ -516,7 +621,9 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 	}
 }
 
-func TestAdoptionIsNoted(t *testing.T) {
+// A namespace ocw did not create is taken over only when asked: apply
+// would enforce Pod Security "restricted" on everything running in it.
+func TestNamespaceTakeoverNeedsFlag(t *testing.T) {
 	ns := uniqueNS("adopt")
 	if err := env.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
@@ -525,16 +632,60 @@ func TestAdoptionIsNoted(t *testing.T) {
 	if err := env.Client.Create(t.Context(), sa); err != nil {
 		t.Fatal(err)
 	}
+	d := desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns)))
 	e, log := engine(t)
-	res := mustApply(t, e, desired(t, system(t, fmt.Sprintf(twoWorkspaces, ns))), apply.Options{})
+
+	before := applytest.Snapshot(t, env.Config, ns)
+	for _, opts := range []apply.Options{{}, {DryRun: true}} {
+		_, err := e.Apply(t.Context(), d, opts)
+		if err == nil || !strings.Contains(err.Error(), "namespace "+ns+" exists and ocw did not create it") ||
+			!strings.Contains(err.Error(), "--adopt-namespace") {
+			t.Fatalf("apply %+v into a foreign namespace: %v", opts, err)
+		}
+	}
+	if e.Writes() != 0 {
+		t.Errorf("%d writes while refusing", e.Writes())
+	}
+	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, env.Config, ns))
+
+	res := mustApply(t, e, d, apply.Options{AdoptNamespace: true})
 	if a := actions(res)["ServiceAccount/"+ns+"/beta"]; a != apply.Configured {
 		t.Errorf("existing ServiceAccount: %s", a)
 	}
 	if a := actions(res)["Namespace/"+ns]; a != apply.Configured {
 		t.Errorf("existing Namespace: %s", a)
 	}
-	if !strings.Contains(log.String(), "note: ServiceAccount/"+ns+"/beta already existed and was not created by ocw") {
+	if !strings.Contains(log.String(), "note: ServiceAccount/"+ns+"/beta already existed and was not created by ocw") ||
+		!strings.Contains(log.String(), "note: Namespace/"+ns+" already existed and was not created by ocw") {
 		t.Errorf("adoption not noted:\n%s", log)
+	}
+	// Taken over: the namespace is ocw's from now on.
+	res = mustApply(t, e, d, apply.Options{})
+	onlyAction(t, res, apply.Unchanged)
+}
+
+// The engine holds the spec's line on system namespaces, even when asked
+// to adopt.
+func TestSystemNamespacesRefused(t *testing.T) {
+	sys := system(t, fmt.Sprintf(twoWorkspaces, uniqueNS("sys")))
+	for _, ns := range []string{"default", "kube-system"} {
+		d := desired(t, sys)
+		d.Namespace = ns
+		for _, o := range d.Objects {
+			if o.GetKind() == "Namespace" {
+				o.SetName(ns)
+			} else if o.GetNamespace() != "" {
+				o.SetNamespace(ns)
+			}
+		}
+		e, _ := engine(t)
+		_, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
+		if err == nil || !strings.Contains(err.Error(), "ocw never applies to it") {
+			t.Errorf("apply into %s: %v", ns, err)
+		}
+		if e.Writes() != 0 {
+			t.Errorf("%s: %d writes", ns, e.Writes())
+		}
 	}
 }
 

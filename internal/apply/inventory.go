@@ -14,7 +14,8 @@ import (
 // The inventory is a ConfigMap in the spec's namespace listing every object
 // ocw apply has applied there (cluster-scoped ones included). Pruning only
 // ever considers objects listed in it: an object is never deleted because
-// of its name or labels alone.
+// of its name or labels alone. Nor because of the list alone: anyone who
+// can edit ConfigMaps in the namespace can edit it (see trust.go).
 //
 //	data:
 //	  objects: |
@@ -119,7 +120,8 @@ func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
 			continue
 		}
 		f := strings.Fields(l)
-		if len(f) != 4 || f[0] == "" || f[1] == "" || f[3] == "" {
+		// Printable ASCII only: entries end up in apply's output.
+		if len(f) != 4 || strings.IndexFunc(l, func(r rune) bool { return r != ' ' && (r < '!' || r > '~') }) >= 0 {
 			return nil, fmt.Errorf("inventory ConfigMap %s/%s, key %s, line %d: want \"apiVersion kind namespace name\", got %q (fix or delete the ConfigMap; ocw then prunes nothing it applied before)",
 				cm.GetNamespace(), cm.GetName(), inventoryKey, i+1, l)
 		}

@@ -37,6 +37,19 @@ func TestDamagedInventoryIsAnError(t *testing.T) {
 	}
 }
 
+// Entries end up in apply's output: a terminal escape in one is damage,
+// not something to print.
+func TestInventoryRefusesControlCharacters(t *testing.T) {
+	cm := inventoryObject("dev", inventory{})
+	if err := unstructured.SetNestedField(cm.Object, "apps/v1 Deployment dev \x1b]0;owned\a\n", "data", "objects"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := parseInventory(cm)
+	if err == nil || !strings.Contains(err.Error(), `\x1b]0;owned\a`) {
+		t.Errorf("got %v", err)
+	}
+}
+
 func TestChangeLines(t *testing.T) {
 	for _, c := range []struct {
 		c    Change

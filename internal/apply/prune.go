@@ -30,13 +30,15 @@ type staleObject struct {
 	entry
 	live   *unstructured.Unstructured
 	action Action
+	reason string
 	err    error
 }
 
 // prune handles the objects listed in the old inventory that the spec no
 // longer has. It returns the inventory to keep: the union written before
-// the run minus what is gone or disowned now.
-func (e *Engine) prune(ctx context.Context, old, union inventory, items []*item, opts Options) (inventory, []Change, error) {
+// the run minus what is gone, disowned or refused now. Only entries that
+// passed trustEntry reach it.
+func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, items []*item, opts Options) (inventory, []Change, error) {
 	final := union.clone()
 	desired := map[ref]bool{}
 	for _, it := range items {
@@ -70,6 +72,10 @@ func (e *Engine) prune(ctx context.Context, old, union inventory, items []*item,
 	var changes []Change
 	var deletes, dataDeletes []*staleObject
 	for _, s := range stale {
+		var notOurs string
+		if s.live != nil {
+			notOurs = ownedBy(ns, s.live)
+		}
 		switch {
 		case s.err != nil:
 			errs = append(errs, s.err)
@@ -78,6 +84,10 @@ func (e *Engine) prune(ctx context.Context, old, union inventory, items []*item,
 			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", s.ID())
 			delete(final, s.ref)
 			continue
+		case notOurs != "":
+			// A name ocw generates, on an object of another namespace's.
+			s.action, s.reason = Refused, notOurs
+			delete(final, s.ref)
 		case s.live.GetDeletionTimestamp() != nil:
 			// Being deleted (e.g. a PVC waiting for its pod to go): done.
 			s.action = Pruned
@@ -99,7 +109,7 @@ func (e *Engine) prune(ctx context.Context, old, union inventory, items []*item,
 			deletes = append(deletes, s)
 		}
 		if s.action != "" {
-			changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun})
+			changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun, Reason: s.reason})
 		}
 	}
 

@@ -1,9 +1,12 @@
 package build
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -23,10 +26,12 @@ func RoleBinding(ws model.Workspace) client.Object {
 	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ws.Name, Namespace: ws.Namespace}}
 	if ws.ClusterAccess == "cluster" {
+		labels := ws.Labels()
+		labels[model.LabelNamespace] = ws.Namespace
 		return &rbacv1.ClusterRoleBinding{
 			TypeMeta: typeMeta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
 			ObjectMeta: metav1.ObjectMeta{
-				Name: ws.ClusterBindingName(), Labels: ws.Labels(),
+				Name: ws.ClusterBindingName(), Labels: labels,
 			},
 			RoleRef:  ref,
 			Subjects: subjects,
@@ -38,4 +43,21 @@ func RoleBinding(ws model.Workspace) client.Object {
 		RoleRef:    ref,
 		Subjects:   subjects,
 	}
+}
+
+// ClusterRoleBindingWorkspace inverts model.Workspace.ClusterBindingName
+// for one namespace: the workspace whose binding is called name, if ocw
+// generates that name for namespace at all. ocw apply prunes no other
+// ClusterRoleBinding. The binding also carries model.LabelNamespace, which
+// prune checks on the live object: a name proves nothing about who made it.
+func ClusterRoleBindingWorkspace(namespace, name string) (string, bool) {
+	ws, ok := strings.CutPrefix(name, model.ClusterNamePrefix(namespace))
+	if !ok {
+		return "", false
+	}
+	ws, ok = strings.CutSuffix(ws, ":view")
+	if !ok || len(validation.IsDNS1123Label(ws)) > 0 {
+		return "", false
+	}
+	return ws, true
 }

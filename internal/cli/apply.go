@@ -22,12 +22,13 @@ type applyOptions struct {
 	timeout   time.Duration
 	prune     bool
 	purgeData bool
+	adopt     bool
 }
 
 func newApplyCmd(s Streams) *cobra.Command {
 	o := &applyOptions{}
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE [--context C] [--kubeconfig K] [--dry-run=server] [--wait] [--timeout 5m] [--prune [--purge-data]]",
+		Use:   "apply -f FILE [--context C] [--kubeconfig K] [--dry-run=server] [--wait] [--timeout 5m] [--prune [--purge-data]] [--adopt-namespace]",
 		Short: "Apply the workspaces to a cluster directly (server-side apply, no Flux)",
 		Long: `Apply the spec's objects to the cluster with server-side apply (field
 manager "ocw"): the namespace, the ExternalSecrets (external-secrets modes) and every
@@ -46,6 +47,11 @@ only with --prune. PersistentVolumeClaims and the namespace hold the
 workspaces' data: they are deleted only with --prune --purge-data, after
 being listed.
 
+The namespace must be ocw's: created by ocw apply or by Flux from ocw's
+rendered tree (it carries the label app.kubernetes.io/managed-by=ocw), or
+not exist yet. An existing namespace ocw did not create is refused unless
+--adopt-namespace is given: apply enforces Pod Security "restricted" on it.
+
 In manual-secrets mode, apply then checks the three Secrets and says which
 command creates any that is missing.`,
 		Args: cobra.NoArgs,
@@ -53,13 +59,14 @@ command creates any that is missing.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	o.kube.addFlags(f)
+	o.kube.bind(cmd)
 	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
 	f.Lookup("dry-run").NoOptDefVal = "server"
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	f.BoolVar(&o.prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
 	f.BoolVar(&o.purgeData, "purge-data", false, "with --prune, also delete PersistentVolumeClaims (the workspaces' data)")
+	f.BoolVar(&o.adopt, "adopt-namespace", false, "take over the spec's namespace although ocw did not create it (enforces Pod Security restricted on it)")
 	return cmd
 }
 
@@ -121,7 +128,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	}
 
 	start := time.Now()
-	res, applyErr := eng.Apply(ctx, desired, apply.Options{DryRun: dryRun, Prune: o.prune, PurgeData: o.purgeData})
+	res, applyErr := eng.Apply(ctx, desired, apply.Options{DryRun: dryRun, Prune: o.prune, PurgeData: o.purgeData, AdoptNamespace: o.adopt})
 	if res != nil {
 		for _, c := range res.Changes {
 			fmt.Fprintln(s.Out, c.String())
@@ -131,6 +138,10 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		return applyErr
 	}
 	summary(s, res, dryRun, time.Since(start))
+	if n := res.Count(apply.Refused); n > 0 {
+		fmt.Fprintf(s.Err, "warning: %d entries of ConfigMap %s/%s are not objects ocw apply wrote for this namespace: ignored, never deleted (someone who can edit ConfigMaps there changed it)\n",
+			n, desired.Namespace, apply.InventoryName)
+	}
 	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
 		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
 		if o.prune {

@@ -194,7 +194,21 @@ func TestApplyPruneFlow(t *testing.T) {
 		t.Fatalf("without --prune: %+v", r)
 	}
 
+	// An entry someone added to the inventory is refused, with the reason.
+	var cm corev1.ConfigMap
+	if err := kubeEnv.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "ocw-inventory"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["objects"] += "v1 Namespace - kube-system\n"
+	if err := kubeEnv.Client.Update(t.Context(), &cm); err != nil {
+		t.Fatal(err)
+	}
+
 	r = run(t, "", applyArgs(file, "--prune")...)
+	if r.code != 0 || !strings.Contains(r.out, "Namespace/kube-system is listed in the inventory, but it is not namespace "+ns+": not deleted, dropped from the inventory\n") ||
+		!strings.Contains(r.err, "warning: 1 entries of ConfigMap "+ns+"/ocw-inventory are not objects ocw apply wrote for this namespace") {
+		t.Fatalf("--prune with an edited inventory: %+v", r)
+	}
 	if r.code != 0 || !strings.Contains(r.out, "Deployment/"+ns+"/beta pruned\n") || strings.Contains(r.out, "PersistentVolumeClaim/"+ns+"/beta pruned") ||
 		!strings.Contains(r.err, "rerun with --prune --purge-data to delete it too") {
 		t.Fatalf("--prune: %+v", r)
@@ -264,4 +278,33 @@ func TestApplyFlags(t *testing.T) {
 	if s := applytest.Snapshot(t, kubeEnv.Config, "cli-flags"); len(s) != 0 {
 		t.Errorf("--dry-run wrote %v", s)
 	}
+}
+
+// A namespace ocw did not create needs --adopt-namespace, and the error
+// says so; system namespaces are refused by the spec itself.
+func TestApplyNamespaceTakeover(t *testing.T) {
+	ns := "cli-foreign"
+	if err := kubeEnv.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ws.yaml")
+	writeFile(t, file, fmt.Sprintf(applySpec, ns))
+	before := applytest.Snapshot(t, kubeEnv.Config, ns)
+	r := run(t, "", applyArgs(file)...)
+	if r.code != ExitFailure || r.out != "" || !strings.Contains(r.err, "error: namespace "+ns+" exists and ocw did not create it") ||
+		!strings.Contains(r.err, "rerun with --adopt-namespace") {
+		t.Fatalf("apply into a foreign namespace: %+v", r)
+	}
+	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, kubeEnv.Config, ns))
+	if r := run(t, "", applyArgs(file, "--adopt-namespace")...); r.code != 0 || !strings.Contains(r.out, "Namespace/"+ns+" configured\n") {
+		t.Fatalf("--adopt-namespace: %+v", r)
+	}
+
+	writeFile(t, file, fmt.Sprintf(applySpec, "kube-system"))
+	before = applytest.Snapshot(t, kubeEnv.Config, "kube-system")
+	r = run(t, "", applyArgs(file, "--adopt-namespace")...)
+	if r.code != ExitFailure || !strings.Contains(r.err, file+`:3:12: namespace: "kube-system" belongs to Kubernetes (kube-*)`) {
+		t.Fatalf("apply into kube-system: %+v", r)
+	}
+	applytest.Equal(t, "apply into kube-system", before, applytest.Snapshot(t, kubeEnv.Config, "kube-system"))
 }

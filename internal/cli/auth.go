@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -196,12 +194,13 @@ type authPushOptions struct {
 	url          string
 	updateSecret bool
 	timeout      time.Duration
+	insecure     bool
 }
 
 func newAuthPushCmd(s Streams) *cobra.Command {
 	o := &authPushOptions{}
 	cmd := &cobra.Command{
-		Use:   "push WORKSPACE -f FILE [--port-forward | --url URL]",
+		Use:   "push WORKSPACE -f FILE [--port-forward | --url URL [--insecure]]",
 		Short: "Send your local Copilot login to a running workspace, without a restart",
 		Long: `Send the github-copilot entry of the local auth.json to a running
 workspace through OpenCode's API (PUT /auth/github-copilot, then POST
@@ -215,7 +214,12 @@ at --url. The password is read from the server password Secret in the
 cluster; the user name is the spec's serverUsername.
 
 When Reloader is enabled, the Secret update restarts the workspace anyway;
---update-secret=false pushes only.`,
+--update-secret=false pushes only.
+
+The password and the login go only where you point: redirects are never
+followed, and a plain http --url to another machine is refused unless
+--insecure is given (http to this machine, e.g. your own port-forward, is
+fine).`,
 		Example: `  ocw auth push flux -f workspaces.yaml
   ocw auth push flux -f workspaces.yaml --port-forward`,
 		Args: cobra.ExactArgs(1),
@@ -228,7 +232,8 @@ When Reloader is enabled, the Secret update restarts the workspace anyway;
 	f.StringVar(&o.url, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
 	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
-	o.kube.addFlags(f)
+	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
+	o.kube.bind(cmd)
 	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
 	return cmd
 }
@@ -236,6 +241,23 @@ When Reloader is enabled, the Secret update restarts the workspace anyway;
 func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error {
 	if o.file == "-" {
 		return errors.New("-f - is not possible here: pass the spec as a file")
+	}
+	var ocOpts []opencode.Option
+	if o.insecure {
+		ocOpts = append(ocOpts, opencode.AllowPlainHTTP())
+	}
+	// Before anything touches the network: the URL gets the credentials.
+	if o.url != "" {
+		u, err := opencode.CheckURL(o.url, ocOpts...)
+		if errors.Is(err, opencode.ErrPlainHTTP) {
+			return fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
+		}
+		if err != nil {
+			return fmt.Errorf("--url: %w", err)
+		}
+		if u.Scheme == "http" && o.insecure {
+			fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
+		}
 	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
@@ -292,9 +314,6 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	switch {
 	case o.url != "":
 		target = o.url
-		if u, err := url.Parse(o.url); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
-			fmt.Fprintln(s.Err, "warning: --url is plain http to a non-local host: the password travels unencrypted")
-		}
 	case o.portForward:
 		if podErr != nil {
 			return fmt.Errorf("workspace %s: %w", name, podErr)
@@ -308,7 +327,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, pod.Name, fwd.URL)
 	}
 
-	oc, err := opencode.New(target, ws.ServerUsername, string(password))
+	oc, err := opencode.New(target, ws.ServerUsername, string(password), ocOpts...)
 	if err != nil {
 		return err
 	}
@@ -375,12 +394,4 @@ func (o *authPushOptions) storeLogin(ctx context.Context, s Streams, sys *model.
 		return time.Time{}, nil
 	}
 	return status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}), nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -2,10 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,5 +248,71 @@ func TestAuthPushPortForwardNeedsReadyPod(t *testing.T) {
 	}
 	if r := run(t, "", kubeArgs("auth", "push", "nope", "-f", file)...); r.code != ExitFailure || !strings.Contains(r.err, `no workspace "nope"`) {
 		t.Fatalf("unknown workspace: %+v", r)
+	}
+}
+
+// auth push never follows a redirect: a 307 from the workspace URL would
+// re-send the login and the password to wherever it points.
+func TestAuthPushDoesNotFollowRedirects(t *testing.T) {
+	ns := opsNamespace(t, "cli-redirect-")
+	file := opsSpec(t, ns, "manual", "defaults: {reloader: false}\n")
+	r := run(t, "", kubeArgs("secrets", "password", "-f", file)...)
+	password := strings.TrimSpace(r.out)
+	if r.code != 0 || password == "" {
+		t.Fatalf("password: %+v", r)
+	}
+	writeLocalAuth(t, localRefresh)
+
+	var mu sync.Mutex
+	var followed []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		followed = append(followed, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "true")
+	}))
+	defer other.Close()
+	workspace := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/global/health" {
+			_, _ = io.WriteString(w, `{"healthy":true,"version":"1.18.33"}`)
+			return
+		}
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer workspace.Close()
+
+	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", workspace.URL)...)
+	if r.code != ExitFailure || !strings.Contains(r.err, "PUT /auth/github-copilot: HTTP 307 Temporary Redirect: redirect to "+other.URL+"/auth/github-copilot not followed") {
+		t.Fatalf("push to a redirecting server: %+v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(followed) > 0 {
+		t.Errorf("the push followed the redirect: %v", followed)
+	}
+	noLeak(t, []result{r}, localRefresh, password)
+}
+
+// Plain http to another machine is refused before any traffic (the API
+// server included) unless --insecure is given.
+func TestAuthPushPlainHTTPNeedsInsecure(t *testing.T) {
+	kubeconfig, _, requests := stalledAPIServer(t)
+	file := opsSpec(t, "plain", "manual", "")
+	writeLocalAuth(t, localRefresh)
+	remote := "http://192.0.2.10:4096/" // TEST-NET-1: nothing answers there
+	r := run(t, "", "auth", "push", "app", "-f", file, "--url", remote, "--kubeconfig", kubeconfig, "--request-timeout", "1s")
+	want := "error: --url: opencode: http://192.0.2.10:4096: plain http to a host that is not this machine would send the password and the login unencrypted: use https, or pass --insecure to send them anyway"
+	if r.code != ExitFailure || !strings.Contains(r.err, want) {
+		t.Fatalf("plain http: want %q, got %+v", want, r)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests to the API server before refusing", n)
+	}
+	// --insecure lets it through to the next step (reading the password
+	// from the cluster, which stalls here): the URL is never reached.
+	r = run(t, "", "auth", "push", "app", "-f", file, "--url", remote, "--insecure", "--kubeconfig", kubeconfig, "--request-timeout", "1s")
+	if r.code != ExitFailure || !strings.Contains(r.err, "warning: --insecure: the password and the login travel to 192.0.2.10:4096 unencrypted") ||
+		!strings.Contains(r.err, "did not answer within 1s") {
+		t.Fatalf("--insecure: %+v", r)
 	}
 }

@@ -48,6 +48,7 @@ spec, an unreachable cluster).`,
 			opts := doctor.Options{
 				Exec:     &doctor.KubeExec{Config: cfg, Client: c.Kube},
 				SpecFile: o.file,
+				Timeout:  cfg.Timeout,
 			}
 			if len(args) == 1 {
 				opts.Workspace = args[0]
@@ -65,7 +66,7 @@ spec, an unreachable cluster).`,
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", doctor.FormatText, "output format: text, json or yaml")
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
-	o.kube.addFlags(cmd.Flags())
+	o.kube.bind(cmd)
 	return cmd
 }
 

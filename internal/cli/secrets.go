@@ -30,7 +30,7 @@ func (f *secretFlags) add(cmd *cobra.Command, printValueHelp string) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (namespace, Secret names and secrets mode)")
 	cmd.Flags().BoolVar(&f.printValue, "print-value", false, printValueHelp+" (refused when stdout is a terminal)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "with --print-value: print the secret even when stdout is a terminal")
-	f.kube.addFlags(cmd.Flags())
+	f.kube.bind(cmd)
 }
 
 // load reads the spec; the spec cannot come from stdin when stdin may

@@ -58,6 +58,6 @@ workspaces there are.`,
 	}
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", status.FormatTable, "output format: "+strings.Join(status.Formats, ", "))
-	o.kube.addFlags(cmd.Flags())
+	o.kube.bind(cmd)
 	return cmd
 }

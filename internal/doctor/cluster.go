@@ -78,6 +78,8 @@ type crdWant struct{ name, version string }
 // checkCRDs verifies that each CRD exists, is Established and serves the
 // version ocw uses.
 func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fix string) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	var problems, found []string
 	for _, want := range crds {
 		u, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, want.name, metav1.GetOptions{})
@@ -121,6 +123,8 @@ func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fi
 // has the listener named by sectionName, admits routes from the workspace
 // namespace and covers the workspace hosts.
 func (r *run) checkGateways(ctx context.Context) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	type key struct{ ns, name string }
 	byGW := map[key][]model.Workspace{}
 	var order []key
@@ -237,6 +241,8 @@ func dedupe(s []string) []string {
 
 // checkSecretStore checks the (Cluster)SecretStore the ExternalSecrets use.
 func (r *run) checkSecretStore(ctx context.Context) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	s := r.sys.Secrets
 	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "clustersecretstores"}
 	ri := r.c.Dynamic.Resource(gvr).Namespace("")
@@ -290,6 +296,8 @@ func condition(u *unstructured.Unstructured, t string) (status, reason, message 
 // the workspace works without it, and an install under another name would
 // not be recognised.
 func (r *run) checkReloader(ctx context.Context) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	list, err := r.c.Metadata.Resource(deploymentGVR).Namespace("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		r.add(ScopeCluster, "reloader", Warn, fmt.Sprintf("cannot list Deployments to find Reloader: %v", err),
@@ -309,6 +317,8 @@ func (r *run) checkReloader(ctx context.Context) {
 }
 
 func (r *run) checkSnapshotClass(ctx context.Context, name string) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	const crd = "volumesnapshotclasses.snapshot.storage.k8s.io"
 	if _, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		r.add(ScopeCluster, "snapshot-class", Fail, "the VolumeSnapshot CRDs are not installed (no "+crd+")",
@@ -341,6 +351,8 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) {
 // checkStorageClass checks the named class, or that a default class exists
 // when the spec leaves it empty.
 func (r *run) checkStorageClass(ctx context.Context, name string) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	list, err := r.c.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", err), "")

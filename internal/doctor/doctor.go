@@ -10,7 +10,8 @@
 //   - fail: broken; the workspace does not work (fully) until it is fixed.
 //
 // Checks read the cluster only; the one exception is `git --version` run
-// inside a running OpenCode container through an injectable Execer.
+// inside a running OpenCode container through an injectable Execer. Each
+// check has its own deadline (Options.Timeout).
 package doctor
 
 import (
@@ -103,6 +104,9 @@ type Options struct {
 	Exec Execer
 	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
 	SpecFile string
+	// Timeout bounds each check, the exec in the running container
+	// included (0: no deadline).
+	Timeout time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 	// kustomizations replaces the Flux Kustomization API (tests: one that
@@ -148,15 +152,9 @@ func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options
 		r.ws = sys.Workspaces[i : i+1]
 	}
 
-	var err error
-	if r.snap, err = status.Fetch(ctx, c, sys.Namespace); err != nil {
+	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
-	ev, err := c.Kube.CoreV1().Events(sys.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing Events in namespace %s: %w", sys.Namespace, err)
-	}
-	r.events = ev.Items
 	r.flux = r.loadFlux(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
@@ -170,6 +168,33 @@ func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options
 	// terminal.
 	safetext.Lines(r.report)
 	return r.report, nil
+}
+
+// load reads what every check shares: the status snapshot and the
+// namespace's Events.
+func (r *run) load(ctx context.Context) error {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
+	var err error
+	if r.snap, err = status.Fetch(ctx, r.c, r.sys.Namespace); err != nil {
+		return err
+	}
+	ev, err := r.c.Kube.CoreV1().Events(r.sys.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing Events in namespace %s: %w", r.sys.Namespace, err)
+	}
+	r.events = ev.Items
+	return nil
+}
+
+// bounded gives one check its own deadline (Options.Timeout): a stalled
+// API server or kubelet costs that check, reported as a warn, not the
+// whole run, and never hangs it.
+func (r *run) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.opts.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.opts.Timeout)
 }
 
 func (r *run) add(scope, id string, v Verdict, msg, fix string) {

@@ -38,6 +38,8 @@ type fluxState struct {
 }
 
 func (r *run) loadFlux(ctx context.Context) *fluxState {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	gvr := kustomizationGVR
 	if r.opts.kustomizations != nil {
 		gvr = *r.opts.kustomizations
@@ -68,6 +70,8 @@ type applied struct {
 // fluxNamespaceChecks: in the external-secrets modes, the Kustomization of the shared
 // ExternalSecrets, which every workspace Kustomization depends on.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	switch {
 	case r.flux == nil:
 		return

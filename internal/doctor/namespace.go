@@ -17,7 +17,9 @@ import (
 // that make them. Secret values are read to check them, never printed.
 func (r *run) namespaceChecks(ctx context.Context) {
 	ns := r.sys.Namespace
-	_, err := r.c.Kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	nsCtx, cancel := r.bounded(ctx)
+	_, err := r.c.Kube.CoreV1().Namespaces().Get(nsCtx, ns, metav1.GetOptions{})
+	cancel()
 	switch {
 	case apierrors.IsNotFound(err):
 		r.add(ScopeNamespace, "namespace", Fail, "namespace "+ns+" does not exist",
@@ -57,6 +59,8 @@ type secretImpact struct{ absent, empty string }
 // (and, for the Copilot Secret, a valid auth.json). missing is the verdict
 // when it does not.
 func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact secretImpact, manualFix string) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	fix := manualFix
 	if r.sys.Secrets.External {
 		fix = fmt.Sprintf("set %s in %s; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.Remote(), r.sys.Secrets.Store(), ref.Name)
@@ -95,6 +99,8 @@ func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, m
 // checkExternalSecret checks that the ExternalSecret making ref exists and
 // is Ready (synced from the store).
 func (r *run) checkExternalSecret(ctx context.Context, id string, ref model.SecretRef) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	u, err := r.c.Dynamic.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

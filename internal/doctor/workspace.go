@@ -88,6 +88,8 @@ func eventTime(e corev1.Event) metav1.Time {
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning
 // errors, waiting for the pod); and Multi-Attach errors of the pod.
 func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	if pvc == nil {
 		r.add(ws.Name, "pvc", Fail, "PVC "+ws.Name+" not found: the workspace is not applied",
 			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
@@ -152,6 +154,8 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 }
 
 func (r *run) checkBackupRepository(ctx context.Context, ws *model.Workspace) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	name := ws.Backup.Repository
 	_, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -557,6 +561,8 @@ type exitStatus interface{ ExitStatus() int }
 // checkGit runs `git --version` in the OpenCode container: OpenCode without
 // git loses diffs and snapshots, and the workspace terminal cannot pull.
 func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod) {
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	cs := status.ContainerStatus(pod, build.ContainerOpenCode)
 	if cs == nil || cs.State.Running == nil {
 		r.add(ws.Name, "git", Warn, "not checked: OpenCode is not running", "run ocw doctor again once the workspace is Ready")
@@ -576,6 +582,10 @@ func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod
 		case errors.As(err, &es) && (es.ExitStatus() == 127 || es.ExitStatus() == 126),
 			strings.Contains(text, "executable file not found"), strings.Contains(text, "no such file"):
 			r.add(ws.Name, "git", Fail, "git is not available in image "+image, noGit)
+		case errors.Is(err, context.DeadlineExceeded):
+			r.add(ws.Name, "git", Warn, fmt.Sprintf("git --version in pod %s did not finish within %s", pod.Name, r.opts.Timeout),
+				"the API server or the pod's kubelet did not answer; try "+r.kubectl("exec "+pod.Name+" -c "+build.ContainerOpenCode+" -- git --version")+
+					" (ocw doctor --request-timeout allows more time)")
 		case strings.Contains(text, "forbidden"):
 			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
 				"doctor needs permission to create pods/exec in namespace "+r.sys.Namespace)

@@ -37,6 +37,9 @@ const (
 	LabelName      = "app.kubernetes.io/name"
 	LabelInstance  = "app.kubernetes.io/instance"
 	LabelWorkspace = "ocw.dev/workspace"
+	// LabelNamespace names the owning namespace on cluster-scoped objects,
+	// whose names all namespaces share.
+	LabelNamespace = "ocw.dev/namespace"
 	ManagedBy      = "ocw"
 	AppName        = "opencode"
 )

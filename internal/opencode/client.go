@@ -11,8 +11,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,9 +33,41 @@ type Client struct {
 	http     *http.Client
 }
 
+// ErrPlainHTTP refuses a plain http URL to another machine: every request
+// carries the server password, and auth requests the Copilot login.
+var ErrPlainHTTP = errors.New("plain http to a host that is not this machine would send the password and the login unencrypted")
+
+// Option changes how New checks and connects.
+type Option func(*options)
+
+type options struct{ plainHTTP bool }
+
+// AllowPlainHTTP accepts plain http to a host that is not this machine
+// (the CLI's --insecure).
+func AllowPlainHTTP() Option { return func(o *options) { o.plainHTTP = true } }
+
 // New returns a client for the server at base (scheme://host[:port]/; any
-// path is ignored: OpenCode has no base-path support).
-func New(base, username, password string) (*Client, error) {
+// path is ignored: OpenCode has no base-path support). Plain http is
+// accepted only to this machine (a port-forward) unless AllowPlainHTTP.
+func New(base, username, password string, opts ...Option) (*Client, error) {
+	u, err := CheckURL(base, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if username == "" {
+		username = DefaultUsername
+	}
+	c := &Client{base: u, username: username, password: password}
+	return c.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}), nil
+}
+
+// CheckURL returns the server URL New would use for base, or why base is
+// refused; callers check it before anything else touches the network.
+func CheckURL(base string, opts ...Option) (*url.URL, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("opencode: bad URL %q: %w", base, err)
@@ -45,20 +79,30 @@ func New(base, username, password string) (*Client, error) {
 		// Credentials travel in the Authorization header only.
 		return nil, fmt.Errorf("opencode: the URL must not contain credentials")
 	}
-	if username == "" {
-		username = DefaultUsername
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !o.plainHTTP {
+		return nil, fmt.Errorf("opencode: %s: %w", (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), ErrPlainHTTP)
 	}
-	return &Client{
-		base:     &url.URL{Scheme: u.Scheme, Host: u.Host},
-		username: username,
-		password: password,
-		http:     &http.Client{Timeout: 30 * time.Second},
-	}, nil
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
-// WithHTTPClient replaces the HTTP client (tests, custom TLS).
+// isLoopback says whether host is this machine by name or address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// WithHTTPClient replaces the HTTP client (tests, custom TLS). Redirects
+// are never followed, whatever h says: Go re-sends the Authorization
+// header to the same host name on any scheme and port (https to http
+// included), and a 307 or 308 re-sends the body, which for auth is the
+// login itself.
 func (c *Client) WithHTTPClient(h *http.Client) *Client {
-	c.http = h
+	hc := *h
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.http = &hc
 	return c
 }
 
@@ -130,12 +174,21 @@ func (c *Client) Providers(ctx context.Context) ([]string, error) {
 type StatusError struct {
 	Method, Path string
 	Code         int
+	// Location is where a redirect pointed (scheme, host and path only).
+	Location string
 }
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("opencode: %s %s: HTTP %d %s", e.Method, e.Path, e.Code, http.StatusText(e.Code))
-	if e.Code == http.StatusUnauthorized {
+	switch {
+	case e.Code == http.StatusUnauthorized:
 		msg += " (wrong server user name or password)"
+	case e.Code >= 300 && e.Code <= 399:
+		to := ""
+		if e.Location != "" {
+			to = " to " + e.Location
+		}
+		msg += fmt.Sprintf(": redirect%s not followed, it would carry the credentials there; point ocw at the final URL", to)
 	}
 	return msg
 }
@@ -167,7 +220,17 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, fmt.Errorf("opencode: %s %s: reading answer: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode}
+		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode, Location: location(resp)}
 	}
 	return data, nil
+}
+
+// location is a redirect's target without user info, query or fragment
+// (they may carry tokens); "" when there is none.
+func location(resp *http.Response) string {
+	u, err := resp.Location()
+	if err != nil {
+		return ""
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

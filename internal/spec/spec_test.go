@@ -84,6 +84,16 @@ func TestValidationErrors(t *testing.T) {
 		{"syntax: unclosed quote", header + "domain: 'd.io\nworkspaces: []\n", []string{
 			"ws.yaml:3:1: domain: found unexpected end of stream",
 		}},
+		{"default namespace", header + "namespace: default\ndomain: d.io\n" + okWS, []string{
+			`ws.yaml:3:12: namespace: "default" is the cluster's default namespace: ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
+		{"kube-system namespace", header + "domain: d.io\nnamespace: kube-system\n" + okWS, []string{
+			`ws.yaml:4:12: namespace: "kube-system" belongs to Kubernetes (kube-*): ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
+		{"kube-public namespace", header + "namespace: kube-public\ndomain: d.io\n" + okWS, []string{
+			`ws.yaml:3:12: namespace: "kube-public" belongs to Kubernetes (kube-*): ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
+		{"kube-node-lease namespace", header + "namespace: kube-node-lease\ndomain: d.io\n" + okWS, []string{
+			`ws.yaml:3:12: namespace: "kube-node-lease" belongs to Kubernetes (kube-*): ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
+		{"any kube- namespace", header + "namespace: kube-tools\ndomain: d.io\n" + okWS, []string{
+			`ws.yaml:3:12: namespace: "kube-tools" belongs to Kubernetes (kube-*): ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
 		{"no workspaces", header + "domain: d.io\n", []string{"ws.yaml:1:1: workspaces: at least one workspace is required"}},
 		{"no host", header + okWS, []string{"ws.yaml:4:5: workspaces[0]: no hostname: set host on the workspace or domain at the top level"}},
 		{"names and urls", header + "domain: d.io\nworkspaces:\n" +
@@ -388,5 +398,16 @@ func TestCheckNodeKinds(t *testing.T) {
 	}
 	if got := d.fieldErrs.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+func TestSystemNamespace(t *testing.T) {
+	for ns, refused := range map[string]bool{
+		"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true, "kube-x": true,
+		"opencode": false, "kube": false, "kubeflow": false, "my-kube-tools": false, "defaults": false,
+	} {
+		if got := SystemNamespace(ns) != ""; got != refused {
+			t.Errorf("SystemNamespace(%q) refuses: %v, want %v", ns, got, refused)
+		}
 	}
 }

@@ -37,6 +37,19 @@ type ResolvedWorkspace struct {
 // ReservedNames cannot be workspace names: the Flux layout uses them.
 var ReservedNames = []string{"secrets"}
 
+// SystemNamespace says why ocw must never take over namespace ns ("" when
+// it may): "default" and the kube-* namespaces belong to Kubernetes, and
+// ocw would force Pod Security "restricted" onto everything running there.
+func SystemNamespace(ns string) string {
+	switch {
+	case ns == "default":
+		return "is the cluster's default namespace"
+	case strings.HasPrefix(ns, "kube-"):
+		return "belongs to Kubernetes (kube-*)"
+	}
+	return ""
+}
+
 // Resolve applies defaults and validates the whole spec, reporting every
 // problem found with its position.
 func (d *Document) Resolve() (*Resolved, error) {
@@ -46,7 +59,11 @@ func (d *Document) Resolve() (*Resolved, error) {
 	if r.Namespace == "" {
 		r.Namespace = DefaultNamespace
 	}
-	v.dnsLabel("namespace", r.Namespace)
+	if v.dnsLabel("namespace", r.Namespace) {
+		if why := SystemNamespace(r.Namespace); why != "" {
+			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", r.Namespace, why, DefaultNamespace)
+		}
+	}
 	if s.Domain != "" {
 		v.dnsSubdomain("domain", s.Domain)
 	}

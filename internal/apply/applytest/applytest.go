@@ -23,7 +23,7 @@ import (
 
 // State is every object of a namespace (of every listable kind the server
 // serves), the Namespace itself, and every cluster-scoped object labelled
-// as ocw's and named after the namespace, each mapped to its
+// as ocw's for the namespace (model.LabelNamespace), each mapped to its
 // resourceVersion. Two equal States mean
 // nothing in that part of the cluster was written in between.
 type State map[string]string
@@ -99,7 +99,8 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 			if l.r.Namespaced {
 				ri = res.Namespace(namespace)
 			} else {
-				opts.LabelSelector = model.LabelManagedBy + "=" + model.ManagedBy
+				// ocw's cluster-scoped objects name their namespace in a label.
+				opts.LabelSelector = model.LabelManagedBy + "=" + model.ManagedBy + "," + model.LabelNamespace + "=" + namespace
 			}
 			items, err := ri.List(ctx, opts)
 			if err != nil {
@@ -109,10 +110,7 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 			mu.Lock()
 			defer mu.Unlock()
 			for _, o := range items.Items {
-				// Cluster-scoped objects of ocw's are named after their
-				// namespace (model.ClusterNamePrefix); other tests' objects
-				// stay out.
-				if !l.r.Namespaced && (l.r.Kind == "Namespace" || !strings.HasPrefix(o.GetName(), model.ClusterNamePrefix(namespace))) {
+				if !l.r.Namespaced && l.r.Kind == "Namespace" {
 					continue
 				}
 				s[l.r.Kind+"."+l.gv.Group+"/"+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()

@@ -130,13 +130,19 @@ func ptr[T any](v T) *T { return &v }
 // as its status.
 func CreatePod(t testing.TB, c client.Client, ws model.Workspace, name string, st corev1.PodStatus) *corev1.Pod {
 	t.Helper()
+	return CreatePodOn(t, c, ws, name, "node-1", st)
+}
+
+// CreatePodOn is CreatePod on the given node.
+func CreatePodOn(t testing.TB, c client.Client, ws model.Workspace, name, node string, st corev1.PodStatus) *corev1.Pod {
+	t.Helper()
 	tmpl := build.Deployment(ws).Spec.Template
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ws.Namespace, Labels: tmpl.Labels, Annotations: tmpl.Annotations},
 		Spec:       tmpl.Spec,
 	}
 	if c := PodCondition(st, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionTrue {
-		pod.Spec.NodeName = "node-1"
+		pod.Spec.NodeName = node
 	}
 	if err := c.Create(t.Context(), pod); err != nil {
 		t.Fatalf("creating pod %s: %v", name, err)

@@ -1,0 +1,99 @@
+package apply
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Every kind the builders emit for ocw apply is one prune may consider,
+// with the right scope: a kind added to the builders and not here would
+// never be pruned.
+func TestGeneratedKindsCoverTheBuilders(t *testing.T) {
+	seen := map[string]bool{}
+	for _, file := range []string{"../../examples/seed.yaml", "../../examples/everything.yaml"} {
+		sys, err := model.LoadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Build(sys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range d.Objects {
+			gk := o.GroupVersionKind().GroupKind()
+			seen[gk.String()] = true
+			namespaced, ok := generatedKinds[gk]
+			if !ok {
+				t.Errorf("%s: kind %s is not in generatedKinds", refOf(o).ID(), gk)
+				continue
+			}
+			if namespaced != (o.GetNamespace() != "") {
+				t.Errorf("%s: generatedKinds says namespaced=%v", refOf(o).ID(), namespaced)
+			}
+			if why := trustEntry(sys.Namespace, entryOf(o)); why != "" {
+				t.Errorf("%s: an object ocw generates is not trusted: %s", refOf(o).ID(), why)
+			}
+		}
+	}
+	for gk := range generatedKinds {
+		if !seen[gk.String()] {
+			t.Errorf("generatedKinds lists %s, which no example produces: drop it or cover it", gk)
+		}
+	}
+}
+
+func TestTrustEntry(t *testing.T) {
+	crb := func(ns, name string) entry {
+		return entry{ref: ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding", Namespace: ns, Name: name}, APIVersion: "rbac.authorization.k8s.io/v1"}
+	}
+	for _, c := range []struct {
+		en   entry
+		want string // "" = trusted
+	}{
+		{entry{ref: ref{Group: "apps", Kind: "Deployment", Namespace: "dev", Name: "tools"}}, ""},
+		{entry{ref: ref{Group: "apps", Kind: "Deployment", Namespace: "prod", Name: "tools"}}, "it is not in namespace dev"},
+		{entry{ref: ref{Group: "apps", Kind: "Deployment", Name: "tools"}}, "it is not in namespace dev"},
+		{entry{ref: ref{Kind: "Secret", Namespace: "dev", Name: "opencode-server-auth"}}, `ocw apply never creates a Secret (group "")`},
+		{entry{ref: ref{Kind: "ConfigMap", Namespace: "dev", Name: "ocw-inventory"}}, `ocw apply never creates a ConfigMap (group "")`},
+		{entry{ref: ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "dev-tools-view"}}, "ocw apply never creates a ClusterRole"},
+		{entry{ref: ref{Kind: "Namespace", Name: "dev"}}, ""},
+		{entry{ref: ref{Kind: "Namespace", Name: "kube-system"}}, "it is not namespace dev"},
+		{crb("", "ocw:dev:tools:view"), ""},
+		// Shaped like a generated name; only the owner label tells.
+		{crb("", "ocw:dev:x-tools:view"), ""},
+		{crb("", "cluster-admin"), "ocw names no ClusterRoleBinding of namespace dev that way"},
+		{crb("", "ocw:dev::view"), "ocw names no ClusterRoleBinding of namespace dev that way"},
+		{crb("", "ocw:devx:tools:view"), "ocw names no ClusterRoleBinding of namespace dev that way"},
+		{crb("dev", "ocw:dev:tools:view"), "a ClusterRoleBinding has no namespace"},
+	} {
+		if got := trustEntry("dev", c.en); got != c.want && !(c.want != "" && strings.HasPrefix(got, c.want)) {
+			t.Errorf("%s: got %q, want %q", c.en.ID(), got, c.want)
+		}
+	}
+}
+
+func TestOwnedBy(t *testing.T) {
+	obj := func(kind, ns string, labels map[string]string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetKind(kind)
+		u.SetNamespace(ns)
+		u.SetLabels(labels)
+		return u
+	}
+	if why := ownedBy("dev", obj("ClusterRoleBinding", "", map[string]string{model.LabelNamespace: "dev"})); why != "" {
+		t.Errorf("own binding refused: %s", why)
+	}
+	if why := ownedBy("dev", obj("ClusterRoleBinding", "", map[string]string{model.LabelNamespace: "dev-x"})); why != `its label ocw.dev/namespace is "dev-x", not "dev"` {
+		t.Errorf("another namespace's binding: %q", why)
+	}
+	if why := ownedBy("dev", obj("ClusterRoleBinding", "", nil)); why == "" {
+		t.Error("a binding without owner label is trusted")
+	}
+	if why := ownedBy("dev", obj("Deployment", "dev", nil)); why != "" {
+		t.Errorf("namespaced object: %s", why)
+	}
+}
