@@ -22,7 +22,6 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/apply"
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
@@ -727,11 +726,11 @@ func TestWaitReportsProgressAndTimeout(t *testing.T) {
 		p := o.(*corev1.Pod)
 		p.Status.Phase = corev1.PodPending
 		p.Status.InitContainerStatuses = []corev1.ContainerStatus{{
-			Name: build.ContainerClone, RestartCount: 2, Image: "x",
+			Name: model.ContainerClone, RestartCount: 2, Image: "x",
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 3, Message: "clone of https://github.com/o/alpha failed: authentication failed; check Secret git key"}},
-		}, {Name: build.ContainerSeedAuth, Image: "x", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}}
+		}, {Name: model.ContainerSeedAuth, Image: "x", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}}
 	})
 	progress.Reset()
 	err = fast(&progress, 500*time.Millisecond)

@@ -35,7 +35,7 @@ func Workspace(ws model.Workspace) []client.Object {
 	if ws.RendersPVC() {
 		objs = append(objs, PVC(ws))
 	}
-	if ws.ClusterAccess != "none" {
+	if ws.ClusterAccess != model.ClusterAccessNone {
 		objs = append(objs, ServiceAccount(ws), RoleBinding(ws))
 	}
 	objs = append(objs, Deployment(ws), Service(ws), HTTPRoute(ws))

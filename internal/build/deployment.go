@@ -13,12 +13,8 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// Container and volume names; status and doctor find containers by them.
+// Volume and port names.
 const (
-	ContainerClone    = "clone"
-	ContainerSeedAuth = "seed-auth"
-	ContainerOpenCode = "opencode"
-
 	volWorkspace = "workspace"
 	volGitSecret = "git-credentials"
 	volAuth      = "copilot-auth"
@@ -26,19 +22,6 @@ const (
 
 	portName = "http"
 )
-
-// XDG dirs all live under HOME, which is a PVC mount, so OpenCode's data
-// (auth.json, the session DB), config, state and cache survive restarts and
-// are writable by the non-root user.
-var xdgDirs = []struct{ env, dir string }{
-	{"XDG_DATA_HOME", model.HomeMount + "/.local/share"},
-	{"XDG_CONFIG_HOME", model.HomeMount + "/.config"},
-	{"XDG_STATE_HOME", model.HomeMount + "/.local/state"},
-	{"XDG_CACHE_HOME", model.HomeMount + "/.cache"},
-}
-
-// AuthPath is where OpenCode reads auth.json inside the workspace.
-const AuthPath = model.HomeMount + "/.local/share/opencode/auth.json"
 
 // Deployment runs one workspace: clone, seed auth.json, serve OpenCode.
 func Deployment(ws model.Workspace) *appsv1.Deployment {
@@ -48,7 +31,7 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		meta.Annotations[AnnotationReloader] = "true"
 	}
 	pod := corev1.PodSpec{
-		AutomountServiceAccountToken: ptr(ws.ClusterAccess != "none"),
+		AutomountServiceAccountToken: ptr(ws.ClusterAccess != model.ClusterAccessNone),
 		EnableServiceLinks:           ptr(false),
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:        ptr(true),
@@ -63,7 +46,7 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		TerminationGracePeriodSeconds: ptr[int64](30),
 		Volumes:                       volumes(ws),
 	}
-	if ws.ClusterAccess != "none" {
+	if ws.ClusterAccess != model.ClusterAccessNone {
 		pod.ServiceAccountName = ws.Name
 	}
 	return &appsv1.Deployment{
@@ -79,7 +62,7 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      ws.Labels(),
-					Annotations: map[string]string{AnnotationDefaultCont: ContainerOpenCode},
+					Annotations: map[string]string{AnnotationDefaultCont: model.ContainerOpenCode},
 				},
 				Spec: pod,
 			},
@@ -150,7 +133,7 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env(boot.EnvScratchDir, "/tmp"), env("HOME", "/tmp"))
 	e = append(e, gitEnv(ws)...)
 	return corev1.Container{
-		Name:                     ContainerClone,
+		Name:                     model.ContainerClone,
 		Image:                    ws.Images.Clone,
 		Command:                  []string{"/bin/sh", "-c", boot.CloneScript},
 		Env:                      e,
@@ -172,12 +155,12 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 
 func seedAuthContainer(ws model.Workspace) corev1.Container {
 	return corev1.Container{
-		Name:    ContainerSeedAuth,
+		Name:    model.ContainerSeedAuth,
 		Image:   ws.Images.Seed,
 		Command: []string{"/bin/sh", "-c", boot.SeedAuthScript},
 		Env: []corev1.EnvVar{
 			env(boot.EnvAuthSource, model.AuthSecretMount+"/"+ws.Secrets.Copilot.Key),
-			env(boot.EnvAuthDest, AuthPath),
+			env(boot.EnvAuthDest, model.AuthPath),
 			env(boot.EnvAuthSecretHint, ws.Secrets.Copilot.Hint()),
 			env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
 		},
@@ -195,9 +178,12 @@ func seedAuthContainer(ws model.Workspace) corev1.Container {
 }
 
 func openCodeContainer(ws model.Workspace) corev1.Container {
-	e := []corev1.EnvVar{env("HOME", model.HomeMount)}
-	for _, x := range xdgDirs {
-		e = append(e, env(x.env, x.dir))
+	e := []corev1.EnvVar{
+		env("HOME", model.HomeMount),
+		env("XDG_DATA_HOME", model.XDGDataHome),
+		env("XDG_CONFIG_HOME", model.XDGConfigHome),
+		env("XDG_STATE_HOME", model.XDGStateHome),
+		env("XDG_CACHE_HOME", model.XDGCacheHome),
 	}
 	e = append(e,
 		env("OPENCODE_SERVER_USERNAME", ws.ServerUsername),
@@ -230,7 +216,7 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		}
 	}
 	return corev1.Container{
-		Name:  ContainerOpenCode,
+		Name:  model.ContainerOpenCode,
 		Image: ws.Images.OpenCode,
 		// The serve script refuses to start without a password and stays
 		// PID 1 so SIGTERM reaches OpenCode; OpenCode's own command line

@@ -29,7 +29,29 @@ const (
 	HomeSubPath      = "home"
 	// Port OpenCode serves its API and web UI on.
 	Port = 4096
+
+	// The XDG dirs all live under HOME, a PVC mount, so OpenCode's data
+	// (auth.json, the session DB), config, state and cache survive restarts
+	// and are writable by the non-root user.
+	XDGDataHome   = HomeMount + "/.local/share"
+	XDGConfigHome = HomeMount + "/.config"
+	XDGStateHome  = HomeMount + "/.local/state"
+	XDGCacheHome  = HomeMount + "/.cache"
+	// AuthPath is where OpenCode reads auth.json inside the workspace.
+	AuthPath = XDGDataHome + "/opencode/auth.json"
 )
+
+// Container names of the workspace pod; status and doctor find containers
+// by them.
+const (
+	ContainerClone    = "clone"
+	ContainerSeedAuth = "seed-auth"
+	ContainerOpenCode = "opencode"
+)
+
+// FieldManager is the server-side apply field manager of every write ocw
+// makes (apply, secrets, pod annotations).
+const FieldManager = "ocw"
 
 // Label keys ocw puts on every object it owns.
 const (
@@ -136,7 +158,7 @@ type Workspace struct {
 	Backup      Backup
 	Git         Git
 	Reloader    bool
-	// ClusterAccess is "none", "namespace" or "cluster".
+	// ClusterAccess is one of the ClusterAccess* levels.
 	ClusterAccess  string
 	UID, GID       int64
 	ServerUsername string
@@ -173,11 +195,18 @@ type Gateway struct{ Name, Namespace, SectionName string }
 // Certificate is a cert-manager Certificate for the workspace host.
 type Certificate struct{ IssuerName, IssuerKind string }
 
-// Backup modes.
+// Backup modes (spec's vocabulary, named here for the builders).
 const (
-	BackupNone      = "none"
-	BackupComponent = "component"
-	BackupInline    = "inline"
+	BackupNone      = spec.BackupNone
+	BackupComponent = spec.BackupComponent
+	BackupInline    = spec.BackupInline
+)
+
+// Cluster access levels of a workspace's ServiceAccount.
+const (
+	ClusterAccessNone      = spec.ClusterAccessNone
+	ClusterAccessNamespace = spec.ClusterAccessNamespace
+	ClusterAccessCluster   = spec.ClusterAccessCluster
 )
 
 // Backup is the VolSync configuration.
@@ -238,6 +267,10 @@ func ClusterNamePrefix(namespace string) string { return "ocw:" + namespace + ":
 func (w Workspace) ClusterBindingName() string {
 	return ClusterNamePrefix(w.Namespace) + w.Name + ":view"
 }
+
+// SecretsKustomizationName is the Flux Kustomization of the shared
+// ExternalSecrets; workspaces depend on it.
+func SecretsKustomizationName(sys *System) string { return sys.Namespace + "-secrets" }
 
 // URL is where a person opens the workspace.
 func (w Workspace) URL() string { return "https://" + w.Host + "/" }

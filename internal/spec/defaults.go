@@ -34,7 +34,7 @@ func BuiltinSettings() Settings {
 		ExternalDNS: &ExternalDNS{Enabled: ptr(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
 		Certificate: &Certificate{Enabled: ptr(false), IssuerName: ptr("letsencrypt-production"), IssuerKind: ptr("ClusterIssuer")},
 		Backup: &Backup{
-			Mode:                ptr("none"),
+			Mode:                ptr(BackupNone),
 			Component:           ptr(DefaultVolSyncPath),
 			PVCOwner:            ptr(PVCOwnerComponent),
 			CopyMethod:          ptr("Snapshot"),
@@ -46,7 +46,7 @@ func BuiltinSettings() Settings {
 		},
 		Git:            &Git{Filter: ptr(""), Username: ptr("x-access-token"), AuthorName: ptr(""), AuthorEmail: ptr(""), AllowHTTP: ptr(false)},
 		Reloader:       ptr(true),
-		ClusterAccess:  ptr("none"),
+		ClusterAccess:  ptr(ClusterAccessNone),
 		User:           &User{UID: ptr[int64](1000), GID: ptr[int64](1000)},
 		ServerUsername: ptr("opencode"),
 	}
@@ -60,6 +60,21 @@ const (
 	SecretsDoppler         = "doppler"
 	// DopplerStore is the store "doppler" mode reads unless the spec names one.
 	DopplerStore = "doppler"
+)
+
+// Backup modes.
+const (
+	BackupNone      = "none"
+	BackupComponent = "component"
+	BackupInline    = "inline"
+)
+
+// Cluster access levels: the workspace's ServiceAccount gets no token, or
+// the "view" ClusterRole in its namespace or cluster-wide.
+const (
+	ClusterAccessNone      = "none"
+	ClusterAccessNamespace = "namespace"
+	ClusterAccessCluster   = "cluster"
 )
 
 // Owners of the workspace PVC in backup mode "component".

@@ -420,7 +420,7 @@ func (v *validator) settings(p string, s Settings) {
 		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
 	}
 	if b := s.Backup; b != nil {
-		v.oneOf(p+".backup.mode", b.Mode, "none", "component", "inline")
+		v.oneOf(p+".backup.mode", b.Mode, BackupNone, BackupComponent, BackupInline)
 		if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
 			v.errorf(p+".backup.component", "must be a path relative to the workspace's app folder")
 		}
@@ -459,7 +459,7 @@ func (v *validator) settings(p string, s Settings) {
 			v.errorf(p+".git.authorEmail", "%q is not an email address", *g.AuthorEmail)
 		}
 	}
-	v.oneOf(p+".clusterAccess", s.ClusterAccess, "none", "namespace", "cluster")
+	v.oneOf(p+".clusterAccess", s.ClusterAccess, ClusterAccessNone, ClusterAccessNamespace, ClusterAccessCluster)
 	if u := s.User; u != nil {
 		if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
 			v.errorf(p+".user.uid", "must be between 1 and 2147483647 (workspaces never run as root)")
