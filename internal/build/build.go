@@ -56,8 +56,6 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // Namespace is the shared namespace. Pod Security "restricted" is enforced:
 // every workspace pod complies, and nothing else belongs there.
 func Namespace(sys *model.System) *corev1.Namespace {

@@ -36,7 +36,7 @@ func ReferenceGrant(ws model.Workspace) *gatewayv1beta1.ReferenceGrant {
 				Namespace: gatewayv1beta1.Namespace(ws.Gateway.Namespace),
 			}},
 			To: []gatewayv1beta1.ReferenceGrantTo{{
-				Group: "", Kind: "Secret", Name: ptr(gatewayv1beta1.ObjectName(CertificateSecret(ws))),
+				Group: "", Kind: "Secret", Name: new(gatewayv1beta1.ObjectName(CertificateSecret(ws))),
 			}},
 		},
 	}

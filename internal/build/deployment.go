@@ -31,19 +31,19 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		meta.Annotations[AnnotationReloader] = "true"
 	}
 	pod := corev1.PodSpec{
-		AutomountServiceAccountToken: ptr(ws.ClusterAccess != model.ClusterAccessNone),
-		EnableServiceLinks:           ptr(false),
+		AutomountServiceAccountToken: new(ws.ClusterAccess != model.ClusterAccessNone),
+		EnableServiceLinks:           new(false),
 		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:        ptr(true),
-			RunAsUser:           ptr(ws.UID),
-			RunAsGroup:          ptr(ws.GID),
-			FSGroup:             ptr(ws.GID),
-			FSGroupChangePolicy: ptr(corev1.FSGroupChangeOnRootMismatch),
+			RunAsNonRoot:        new(true),
+			RunAsUser:           new(ws.UID),
+			RunAsGroup:          new(ws.GID),
+			FSGroup:             new(ws.GID),
+			FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
 			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		InitContainers:                []corev1.Container{cloneContainer(ws), seedAuthContainer(ws)},
 		Containers:                    []corev1.Container{openCodeContainer(ws)},
-		TerminationGracePeriodSeconds: ptr[int64](30),
+		TerminationGracePeriodSeconds: new(int64(30)),
 		Volumes:                       volumes(ws),
 	}
 	if ws.ClusterAccess != model.ClusterAccessNone {
@@ -55,8 +55,8 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		Spec: appsv1.DeploymentSpec{
 			// One writer per RWO volume: never two pods, and the old pod stops
 			// before the new one starts (no Multi-Attach hang).
-			Replicas:             ptr[int32](1),
-			RevisionHistoryLimit: ptr[int32](3),
+			Replicas:             new(int32(1)),
+			RevisionHistoryLimit: new(int32(3)),
 			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Selector:             &metav1.LabelSelector{MatchLabels: ws.SelectorLabels()},
 			Template: corev1.PodTemplateSpec{
@@ -77,7 +77,7 @@ func volumes(ws model.Workspace) []corev1.Volume {
 	// optional: an OpenCode without it serves everyone.
 	secretVol := func(name, secret string) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, DefaultMode: ptr[int32](0o440), Optional: ptr(true),
+			SecretName: secret, DefaultMode: new(int32(0o440)), Optional: new(true),
 		}}}
 	}
 	return []corev1.Volume{
@@ -87,14 +87,14 @@ func volumes(ws model.Workspace) []corev1.Volume {
 		secretVol(volGitSecret, ws.Secrets.Git.Name),
 		secretVol(volAuth, ws.Secrets.Copilot.Name),
 		{Name: volTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			SizeLimit: ptr(resource.MustParse("256Mi")),
+			SizeLimit: new(resource.MustParse("256Mi")),
 		}}},
 	}
 }
 
 func securityContext() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr(false),
+		AllowPrivilegeEscalation: new(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }

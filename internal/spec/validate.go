@@ -505,7 +505,7 @@ func (v *validator) secrets(s *Secrets) {
 	case *s.Store.Name != "":
 		v.dnsSubdomain("secrets.store.name", *s.Store.Name)
 	case *s.Mode == SecretsDoppler:
-		s.Store.Name = ptr(DopplerStore)
+		s.Store.Name = new(DopplerStore)
 	case *s.Mode == SecretsExternalSecrets:
 		v.errorf("secrets.store.name", "required with mode %s: the name of the %s the ExternalSecrets read", SecretsExternalSecrets, *s.Store.Kind)
 	}

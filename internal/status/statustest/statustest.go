@@ -117,13 +117,11 @@ func HealthyStatus(ws model.Workspace, at time.Time) corev1.PodStatus {
 				boot.AuthSeeded+": copied "+ws.Secrets.Copilot.Hint()+" to "+model.AuthPath+" (first seeding)\n", at)}},
 		},
 		ContainerStatuses: []corev1.ContainerStatus{{
-			Name: model.ContainerOpenCode, Image: ws.Images.OpenCode, Ready: true, Started: ptr(true),
+			Name: model.ContainerOpenCode, Image: ws.Images.OpenCode, Ready: true, Started: new(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t}},
 		}},
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // CreatePod creates a pod of the workspace (from its Deployment's
 // template; on node "node-1" when st says it is scheduled) and writes st
