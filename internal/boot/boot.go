@@ -96,9 +96,7 @@ package boot
 
 import (
 	_ "embed"
-	"fmt"
 	"strings"
-	"time"
 )
 
 // CloneScript is clone.sh: POSIX sh for the alpine/git image (busybox + git).
@@ -204,40 +202,6 @@ func CredentialHelper(tokenFile, username string) string {
 // shQuote quotes s for POSIX sh.
 func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// Status is the content of the clone status file.
-type Status struct {
-	Result  string // one of the Result* codes
-	Time    time.Time
-	Message string
-}
-
-// ParseStatus reads the clone status file (key=value lines).
-func ParseStatus(data []byte) (Status, error) {
-	var st Status
-	for line := range strings.Lines(string(data)) {
-		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "result":
-			st.Result = v
-		case "time":
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return st, fmt.Errorf("clone status: bad time %q: %w", v, err)
-			}
-			st.Time = t
-		case "message":
-			st.Message = v
-		}
-	}
-	if st.Result == "" {
-		return st, fmt.Errorf("clone status: no result line")
-	}
-	return st, nil
 }
 
 // ParseTerminationMessage splits "<code>: <message>" as written by the
