@@ -16,7 +16,7 @@ import (
 // Paths inside the workspace containers. HOME is itself a PVC mount: the
 // kubelet creates missing parents of a mount point as root, so mounting
 // only ~/.local/share/opencode would leave ~/.local unwritable for a
-// non-root user (reference §1).
+// non-root user (docs/design.md, "Non-root with a writable home").
 const (
 	WorkspaceMount  = "/workspace"
 	HomeMount       = "/home/opencode"

@@ -3,7 +3,8 @@ package spec
 import "reflect"
 
 // Built-in defaults. Each value here is explained in docs/spec.md; the
-// resource figures come from OpenCode RSS measurements (docs/sizing.md).
+// resource figures come from OpenCode RSS measurements (docs/design.md,
+// "Memory").
 const (
 	DefaultNamespace      = "opencode"
 	DefaultOpenCodeImage  = "ghcr.io/anomalyco/opencode:1.18.33"
