@@ -41,9 +41,10 @@
 //     CredentialHelper, passed by env (GIT_CONFIG_COUNT/KEY/VALUE), so it is
 //     never in a URL, argv, .git/config or the output. Without a token file
 //     the clone is anonymous (public repos).
-//   - The outcome goes to EnvStateDir/clone-status (key=value lines result, time, message; replaced
-//     atomically) and, as "<result>: <message>", to EnvTerminationLog. Exit
-//     status is 0 for ResultCloned and ResultPresent, non-zero otherwise.
+//   - The outcome goes to EnvStateDir/clone-status (key=value lines result,
+//     time and message; replaced atomically) and, as "<result>: <message>",
+//     to EnvTerminationLog. Exit status is 0 for ResultCloned and
+//     ResultPresent, non-zero otherwise.
 //
 // # Auth seeding (SeedAuthScript; init container "seed-auth", busybox)
 //
