@@ -180,13 +180,6 @@ const (
 	AuthFailed    = "failed"   // could not write on the volume for another reason; the only non-zero exit
 )
 
-// StatusFile is the name of the clone status file inside EnvStateDir.
-const StatusFile = "clone-status"
-
-// AuthRecordSuffix is appended to EnvAuthDest to name the file holding the
-// sha256 of the Secret content last seeded.
-const AuthRecordSuffix = ".ocw-seeded"
-
 // CredentialHelper returns a git credential.helper value that answers "get"
 // with username and the first line of tokenFile, read with shell builtins at
 // use time, so the token is never in argv and a rotated Secret applies

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -243,6 +242,3 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		},
 	}
 }
-
-// ServicePort is the port of the workspace Service.
-var ServicePort = intstr.FromString(portName)

@@ -49,9 +49,6 @@ type ResolvedWorkspace struct {
 // Quantities are parsed CPU and memory amounts; nil is none.
 type Quantities struct{ CPU, Memory *resource.Quantity }
 
-// ReservedNames cannot be workspace names: the Flux layout uses them.
-var ReservedNames = []string{"secrets"}
-
 // SystemNamespace says why ocw must never take over namespace ns ("" when
 // it may): "default" and the kube-* namespaces belong to Kubernetes, and
 // ocw would force Pod Security "restricted" onto everything running there.
@@ -250,7 +247,8 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 		v.errorf(field, "%q is longer than %d characters", name, maxNameLen)
 		return
 	}
-	for _, r := range append(ReservedNames, namespace+"-secrets") {
+	// The Flux layout's secrets folder and Kustomization take these names.
+	for _, r := range []string{"secrets", namespace + "-secrets"} {
 		if name == r {
 			v.errorf(field, "%q is reserved for the shared secrets", name)
 		}

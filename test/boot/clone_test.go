@@ -75,7 +75,7 @@ func (e *cloneEnv) stateDir() string {
 
 func (e *cloneEnv) status() cloneStatus {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.stateDir(), boot.StatusFile))
+	b, err := os.ReadFile(filepath.Join(e.stateDir(), "clone-status"))
 	if err != nil {
 		e.t.Fatalf("status file: %v", err)
 	}
