@@ -85,16 +85,16 @@ func (d *Document) Resolve() (*Resolved, error) {
 	r.Flux = Merge(deref(s.Flux), BuiltinFlux())
 	r.Interval, r.Timeout = v.flux(r.Flux)
 
-	base := Merge(s.Defaults, BuiltinSettings())
-	baseQ := v.settings("defaults", s.Defaults).merge(v.settings("built-in defaults", BuiltinSettings()))
-
+	ws := workspaces{
+		base:  Merge(s.Defaults, BuiltinSettings()),
+		baseQ: v.settings("defaults", s.Defaults).merge(v.settings("built-in defaults", BuiltinSettings())),
+		names: map[string]int{}, hosts: map[string]int{},
+	}
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
-	names := map[string]int{}
-	hosts := map[string]int{}
 	for i, w := range s.Workspaces {
-		r.Workspaces = append(r.Workspaces, v.workspace(i, w, r.Namespace, s.Domain, base, baseQ, names, hosts))
+		r.Workspaces = append(r.Workspaces, v.workspace(&ws, i, w, r.Namespace, s.Domain))
 	}
 	if errs := v.all(); len(errs) > 0 {
 		return nil, errs
@@ -102,15 +102,23 @@ func (d *Document) Resolve() (*Resolved, error) {
 	return r, nil
 }
 
-// workspace validates workspace i and resolves it over the defaults; names
-// and hosts hold the index of the workspace that took each name and host.
-func (v *validator) workspace(i int, w Workspace, namespace, domain string, base Settings, baseQ quantities, names, hosts map[string]int) ResolvedWorkspace {
+// workspaces is what resolving one workspace needs of the others: the
+// merged defaults and their quantities, and the index of the workspace
+// that took each name and host.
+type workspaces struct {
+	base         Settings
+	baseQ        quantities
+	names, hosts map[string]int
+}
+
+// workspace validates workspace i and resolves it over the defaults.
+func (v *validator) workspace(ws *workspaces, i int, w Workspace, namespace, domain string) ResolvedWorkspace {
 	p := fmt.Sprintf("workspaces[%d]", i)
-	q := v.settings(p, w.Settings).merge(baseQ)
+	q := v.settings(p, w.Settings).merge(ws.baseQ)
 	rw := ResolvedWorkspace{Name: w.Name, Repo: w.Repo, Branch: w.Branch, Host: w.Host, Dir: w.Dir,
-		Settings: Merge(w.Settings, base),
+		Settings: Merge(w.Settings, ws.base),
 		Requests: Quantities{CPU: q.reqCPU.value(), Memory: q.reqMemory.value()},
-		Limits:   Quantities{CPU: nonZero(q.limCPU.value()), Memory: nonZero(q.limMemory.value())},
+		Limits:   Quantities{CPU: q.limCPU.value(), Memory: q.limMemory.value()},
 	}
 	if q.size.value() != nil {
 		rw.StorageSize = *q.size.value()
@@ -118,7 +126,7 @@ func (v *validator) workspace(i int, w Workspace, namespace, domain string, base
 	if q.cache.value() != nil {
 		rw.CacheCapacity = *q.cache.value()
 	}
-	v.workspaceName(p+".name", w.Name, namespace, names, i)
+	v.workspaceName(p+".name", w.Name, namespace, ws.names, i)
 	rw.RepoURL = v.repoURL(p+".repo", w.Repo, *rw.Git.AllowHTTP)
 	if rw.RepoURL != nil && rw.Dir == "" {
 		rw.Dir = RepoDir(w.Repo)
@@ -140,24 +148,16 @@ func (v *validator) workspace(i int, w Workspace, namespace, domain string, base
 		v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
 	}
 	if rw.Host != "" {
-		if j, dup := hosts[rw.Host]; dup && w.Host != "" {
+		if j, dup := ws.hosts[rw.Host]; dup && w.Host != "" {
 			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", rw.Host, j)
 		} else if dup {
 			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", rw.Host, j)
 		} else {
-			hosts[rw.Host] = i
+			ws.hosts[rw.Host] = i
 		}
 	}
 	v.requestsWithinLimits(p, w.Settings, rw.Settings, q)
 	return rw
-}
-
-// nonZero maps the zero quantity of an empty limit to nil (none).
-func nonZero(q *resource.Quantity) *resource.Quantity {
-	if q == nil || q.IsZero() {
-		return nil
-	}
-	return q
 }
 
 // all is every problem of the file in file order: the field errors of
@@ -349,8 +349,8 @@ var (
 // (1e9), no milli (500m is half a byte).
 var byteUnit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$`)
 
-// quantity parses a quantity field; nil when it is unset or invalid (and
-// reported). An allowed "" (a limit: none) parses to the zero Quantity.
+// quantity parses a quantity field; nil when it is unset, an allowed ""
+// (a limit: none) or invalid (and reported).
 func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) *resource.Quantity {
 	if s == nil {
 		return nil
@@ -358,9 +358,8 @@ func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quant
 	if *s == "" {
 		if !allowEmpty {
 			v.errorf(field, "must not be empty")
-			return nil
 		}
-		return &resource.Quantity{}
+		return nil
 	}
 	q, err := resource.ParseQuantity(*s)
 	switch {
@@ -417,8 +416,8 @@ type quantities struct {
 	reqCPU, reqMemory, limCPU, limMemory, size, cache *parsed
 }
 
-// parsed is a quantity field a block sets; q is nil when its value is
-// invalid (and reported).
+// parsed is a quantity field a block sets; q is nil when its value is ""
+// (a limit: none) or invalid (and reported).
 type parsed struct{ q *resource.Quantity }
 
 func (v *validator) quantityField(field string, s *string, allowEmpty bool, rng quantityRange) *parsed {
@@ -582,7 +581,7 @@ func (q quantities) merge(base quantities) quantities {
 }
 
 // requestsWithinLimits compares a workspace's merged requests and limits;
-// an invalid or absent ("" is no limit) value is skipped.
+// an invalid value or no limit is skipped.
 func (v *validator) requestsWithinLimits(p string, own, merged Settings, q quantities) {
 	req, lim := merged.Resources.Requests, merged.Resources.Limits
 	for _, c := range []struct {
@@ -590,7 +589,7 @@ func (v *validator) requestsWithinLimits(p string, own, merged Settings, q quant
 		req, lim         *resource.Quantity
 		reqText, limText *string
 	}{{"cpu", q.reqCPU.value(), q.limCPU.value(), req.CPU, lim.CPU}, {"memory", q.reqMemory.value(), q.limMemory.value(), req.Memory, lim.Memory}} {
-		if c.req == nil || c.lim == nil || c.lim.IsZero() || c.req.Cmp(*c.lim) <= 0 {
+		if c.req == nil || c.lim == nil || c.req.Cmp(*c.lim) <= 0 {
 			continue
 		}
 		field := p + ".resources.requests." + c.name
