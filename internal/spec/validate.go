@@ -3,10 +3,11 @@ package spec
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,9 +171,8 @@ func (v *validator) all() ErrorList {
 			errs = append(errs, e)
 		}
 	}
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i], errs[j]
-		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return errs
 }
@@ -506,7 +506,7 @@ func (v *validator) gateway(p string, g *Gateway) {
 }
 
 func (v *validator) annotationKeys(p string, annotations map[string]string) {
-	for _, k := range sortedKeys(annotations) {
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			v.errorf(p+"."+k, "not a valid annotation key: %s", errs[0])
 		}
@@ -521,7 +521,7 @@ func (v *validator) backup(p string, b *Backup) {
 	}
 	v.oneOf(p+".pvcOwner", b.PVCOwner, PVCOwnerComponent, PVCOwnerOcw)
 	v.oneOf(p+".copyMethod", b.CopyMethod, "Snapshot", "Clone", "Direct")
-	for _, k := range sortedKeys(b.Variables) {
+	for _, k := range slices.Sorted(maps.Keys(b.Variables)) {
 		if !envVarRE.MatchString(k) {
 			v.errorf(p+".variables."+k, "not a valid variable name")
 		}
@@ -673,13 +673,4 @@ func (v *validator) flux(f Flux) (interval, timeout time.Duration) {
 		v.errorf("flux.renderNamespace", "false needs a namespace component that brings the Namespace (flux.namespaceComponents)")
 	}
 	return interval, timeout
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
