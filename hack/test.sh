@@ -56,7 +56,7 @@ go test -count=1 -timeout 25m "${pkgs[@]}"
 
 if [ $# -eq 0 ]; then
 	# A short fuzzing run of the spec loader on every CI run.
-	go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 15s ./internal/spec
+	go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 15s ./internal/model
 	# Real node: a single-node Kubernetes (hack/e2e) runs two workspaces
 	# applied by ocw, then two more through Flux and external-secrets.
 	[ -z "${bg_pid}" ] || wait "${bg_pid}"

@@ -55,9 +55,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
-// FieldManager owns the fields ocw applies.
-const FieldManager = "ocw"
-
 // Config tunes an Engine.
 type Config struct {
 	// Concurrency bounds the requests in flight (default 16).
@@ -384,7 +381,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	// ssa reads each live object to tell configured from unchanged; serve
 	// those reads from one list per kind (see prefetch.go).
 	pf := newPrefetched(e.client)
-	rm := ssa.NewResourceManager(pf, nil, ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
+	rm := ssa.NewResourceManager(pf, nil, ssa.Owner{Field: model.FieldManager, Group: "ocw.dev"})
 	perKind := map[schema.GroupVersionKind]int{}
 	for _, it := range ordered {
 		if it.namespaced {
@@ -607,7 +604,7 @@ func (e *Engine) write(ctx context.Context, it *item) error {
 	obj := it.obj.DeepCopy()
 	wctx := withWarnings(ctx, &it.warnings)
 	err := e.client.Apply(wctx, client.ApplyConfigurationFromUnstructured(obj),
-		client.ForceOwnership, client.FieldOwner(FieldManager))
+		client.ForceOwnership, client.FieldOwner(model.FieldManager))
 	for _, w := range it.warnings.take() {
 		e.warn(it.id(), w)
 	}

@@ -41,9 +41,10 @@
 //     CredentialHelper, passed by env (GIT_CONFIG_COUNT/KEY/VALUE), so it is
 //     never in a URL, argv, .git/config or the output. Without a token file
 //     the clone is anonymous (public repos).
-//   - The outcome goes to EnvStateDir/clone-status (see ParseStatus; replaced
-//     atomically) and, as "<result>: <message>", to EnvTerminationLog. Exit
-//     status is 0 for ResultCloned and ResultPresent, non-zero otherwise.
+//   - The outcome goes to EnvStateDir/clone-status (key=value lines result,
+//     time and message; replaced atomically) and, as "<result>: <message>",
+//     to EnvTerminationLog. Exit status is 0 for ResultCloned and
+//     ResultPresent, non-zero otherwise.
 //
 // # Auth seeding (SeedAuthScript; init container "seed-auth", busybox)
 //
@@ -96,9 +97,7 @@ package boot
 
 import (
 	_ "embed"
-	"fmt"
 	"strings"
-	"time"
 )
 
 // CloneScript is clone.sh: POSIX sh for the alpine/git image (busybox + git).
@@ -181,13 +180,6 @@ const (
 	AuthFailed    = "failed"   // could not write on the volume for another reason; the only non-zero exit
 )
 
-// StatusFile is the name of the clone status file inside EnvStateDir.
-const StatusFile = "clone-status"
-
-// AuthRecordSuffix is appended to EnvAuthDest to name the file holding the
-// sha256 of the Secret content last seeded.
-const AuthRecordSuffix = ".ocw-seeded"
-
 // CredentialHelper returns a git credential.helper value that answers "get"
 // with username and the first line of tokenFile, read with shell builtins at
 // use time, so the token is never in argv and a rotated Secret applies
@@ -204,40 +196,6 @@ func CredentialHelper(tokenFile, username string) string {
 // shQuote quotes s for POSIX sh.
 func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// Status is the content of the clone status file.
-type Status struct {
-	Result  string // one of the Result* codes
-	Time    time.Time
-	Message string
-}
-
-// ParseStatus reads the clone status file (key=value lines).
-func ParseStatus(data []byte) (Status, error) {
-	var st Status
-	for line := range strings.Lines(string(data)) {
-		k, v, ok := strings.Cut(strings.TrimRight(line, "\r\n"), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "result":
-			st.Result = v
-		case "time":
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return st, fmt.Errorf("clone status: bad time %q: %w", v, err)
-			}
-			st.Time = t
-		case "message":
-			st.Message = v
-		}
-	}
-	if st.Result == "" {
-		return st, fmt.Errorf("clone status: no result line")
-	}
-	return st, nil
 }
 
 // ParseTerminationMessage splits "<code>: <message>" as written by the

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 const busybox = "/bin/busybox"
@@ -136,18 +135,7 @@ func TestCredentialHelperWithGit(t *testing.T) {
 	}
 }
 
-func TestParseStatus(t *testing.T) {
-	st, err := ParseStatus([]byte("result=auth-failed\ntime=2026-01-02T03:04:05Z\nmessage=authentication failed for https://github.com/o/r.git: check Secret s key k\n"))
-	if err != nil || st.Result != ResultAuthFailed || !st.Time.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) ||
-		st.Message != "authentication failed for https://github.com/o/r.git: check Secret s key k" {
-		t.Errorf("%+v %v", st, err)
-	}
-	if _, err := ParseStatus([]byte("garbage")); err == nil {
-		t.Error("no error for a file without result")
-	}
-	if _, err := ParseStatus([]byte("result=cloned\ntime=yesterday\n")); err == nil {
-		t.Error("no error for a bad time")
-	}
+func TestParseTerminationMessage(t *testing.T) {
 	code, msg := ParseTerminationMessage("not-found: repository x not found: check y\n")
 	if code != ResultNotFound || msg != "repository x not found: check y" {
 		t.Errorf("%q %q", code, msg)

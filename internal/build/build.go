@@ -35,7 +35,7 @@ func Workspace(ws model.Workspace) []client.Object {
 	if ws.RendersPVC() {
 		objs = append(objs, PVC(ws))
 	}
-	if ws.ClusterAccess != "none" {
+	if ws.ClusterAccess != model.ClusterAccessNone {
 		objs = append(objs, ServiceAccount(ws), RoleBinding(ws))
 	}
 	objs = append(objs, Deployment(ws), Service(ws), HTTPRoute(ws))
@@ -55,8 +55,6 @@ func objectMeta(ws model.Workspace, name string) metav1.ObjectMeta {
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // Namespace is the shared namespace. Pod Security "restricted" is enforced:
 // every workspace pod complies, and nothing else belongs there.

@@ -7,8 +7,8 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// CertificateSecret is the Secret the workspace's certificate is stored in.
-func CertificateSecret(ws model.Workspace) string { return ws.Name + "-tls" }
+// certificateSecret is the Secret the workspace's certificate is stored in.
+func certificateSecret(ws model.Workspace) string { return ws.Name + "-tls" }
 
 // Certificate asks cert-manager for a certificate for the workspace host,
 // for Gateways without a wildcard listener.
@@ -17,7 +17,7 @@ func Certificate(ws model.Workspace) *certv1.Certificate {
 		TypeMeta:   typeMeta("cert-manager.io/v1", "Certificate"),
 		ObjectMeta: objectMeta(ws, ws.Name),
 		Spec: certv1.CertificateSpec{
-			SecretName: CertificateSecret(ws),
+			SecretName: certificateSecret(ws),
 			DNSNames:   []string{ws.Host},
 			IssuerRef:  certv1.IssuerRef{Name: ws.Certificate.IssuerName, Kind: ws.Certificate.IssuerKind, Group: "cert-manager.io"},
 		},
@@ -36,7 +36,7 @@ func ReferenceGrant(ws model.Workspace) *gatewayv1beta1.ReferenceGrant {
 				Namespace: gatewayv1beta1.Namespace(ws.Gateway.Namespace),
 			}},
 			To: []gatewayv1beta1.ReferenceGrantTo{{
-				Group: "", Kind: "Secret", Name: ptr(gatewayv1beta1.ObjectName(CertificateSecret(ws))),
+				Group: "", Kind: "Secret", Name: new(gatewayv1beta1.ObjectName(certificateSecret(ws))),
 			}},
 		},
 	}

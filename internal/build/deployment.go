@@ -7,18 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// Container and volume names; status and doctor find containers by them.
+// Volume and port names.
 const (
-	ContainerClone    = "clone"
-	ContainerSeedAuth = "seed-auth"
-	ContainerOpenCode = "opencode"
-
 	volWorkspace = "workspace"
 	volGitSecret = "git-credentials"
 	volAuth      = "copilot-auth"
@@ -26,19 +21,6 @@ const (
 
 	portName = "http"
 )
-
-// XDG dirs all live under HOME, which is a PVC mount, so OpenCode's data
-// (auth.json, the session DB), config, state and cache survive restarts and
-// are writable by the non-root user.
-var xdgDirs = []struct{ env, dir string }{
-	{"XDG_DATA_HOME", model.HomeMount + "/.local/share"},
-	{"XDG_CONFIG_HOME", model.HomeMount + "/.config"},
-	{"XDG_STATE_HOME", model.HomeMount + "/.local/state"},
-	{"XDG_CACHE_HOME", model.HomeMount + "/.cache"},
-}
-
-// AuthPath is where OpenCode reads auth.json inside the workspace.
-const AuthPath = model.HomeMount + "/.local/share/opencode/auth.json"
 
 // Deployment runs one workspace: clone, seed auth.json, serve OpenCode.
 func Deployment(ws model.Workspace) *appsv1.Deployment {
@@ -48,22 +30,22 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		meta.Annotations[AnnotationReloader] = "true"
 	}
 	pod := corev1.PodSpec{
-		AutomountServiceAccountToken: ptr(ws.ClusterAccess != "none"),
-		EnableServiceLinks:           ptr(false),
+		AutomountServiceAccountToken: new(ws.ClusterAccess != model.ClusterAccessNone),
+		EnableServiceLinks:           new(false),
 		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:        ptr(true),
-			RunAsUser:           ptr(ws.UID),
-			RunAsGroup:          ptr(ws.GID),
-			FSGroup:             ptr(ws.GID),
-			FSGroupChangePolicy: ptr(corev1.FSGroupChangeOnRootMismatch),
+			RunAsNonRoot:        new(true),
+			RunAsUser:           new(ws.UID),
+			RunAsGroup:          new(ws.GID),
+			FSGroup:             new(ws.GID),
+			FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
 			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		InitContainers:                []corev1.Container{cloneContainer(ws), seedAuthContainer(ws)},
 		Containers:                    []corev1.Container{openCodeContainer(ws)},
-		TerminationGracePeriodSeconds: ptr[int64](30),
+		TerminationGracePeriodSeconds: new(int64(30)),
 		Volumes:                       volumes(ws),
 	}
-	if ws.ClusterAccess != "none" {
+	if ws.ClusterAccess != model.ClusterAccessNone {
 		pod.ServiceAccountName = ws.Name
 	}
 	return &appsv1.Deployment{
@@ -72,14 +54,14 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		Spec: appsv1.DeploymentSpec{
 			// One writer per RWO volume: never two pods, and the old pod stops
 			// before the new one starts (no Multi-Attach hang).
-			Replicas:             ptr[int32](1),
-			RevisionHistoryLimit: ptr[int32](3),
+			Replicas:             new(int32(1)),
+			RevisionHistoryLimit: new(int32(3)),
 			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Selector:             &metav1.LabelSelector{MatchLabels: ws.SelectorLabels()},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      ws.Labels(),
-					Annotations: map[string]string{AnnotationDefaultCont: ContainerOpenCode},
+					Annotations: map[string]string{AnnotationDefaultCont: model.ContainerOpenCode},
 				},
 				Spec: pod,
 			},
@@ -94,7 +76,7 @@ func volumes(ws model.Workspace) []corev1.Volume {
 	// optional: an OpenCode without it serves everyone.
 	secretVol := func(name, secret string) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, DefaultMode: ptr[int32](0o440), Optional: ptr(true),
+			SecretName: secret, DefaultMode: new(int32(0o440)), Optional: new(true),
 		}}}
 	}
 	return []corev1.Volume{
@@ -104,14 +86,14 @@ func volumes(ws model.Workspace) []corev1.Volume {
 		secretVol(volGitSecret, ws.Secrets.Git.Name),
 		secretVol(volAuth, ws.Secrets.Copilot.Name),
 		{Name: volTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			SizeLimit: ptr(resource.MustParse("256Mi")),
+			SizeLimit: new(resource.MustParse("256Mi")),
 		}}},
 	}
 }
 
 func securityContext() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr(false),
+		AllowPrivilegeEscalation: new(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }
@@ -150,7 +132,7 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env(boot.EnvScratchDir, "/tmp"), env("HOME", "/tmp"))
 	e = append(e, gitEnv(ws)...)
 	return corev1.Container{
-		Name:                     ContainerClone,
+		Name:                     model.ContainerClone,
 		Image:                    ws.Images.Clone,
 		Command:                  []string{"/bin/sh", "-c", boot.CloneScript},
 		Env:                      e,
@@ -172,12 +154,12 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 
 func seedAuthContainer(ws model.Workspace) corev1.Container {
 	return corev1.Container{
-		Name:    ContainerSeedAuth,
+		Name:    model.ContainerSeedAuth,
 		Image:   ws.Images.Seed,
 		Command: []string{"/bin/sh", "-c", boot.SeedAuthScript},
 		Env: []corev1.EnvVar{
 			env(boot.EnvAuthSource, model.AuthSecretMount+"/"+ws.Secrets.Copilot.Key),
-			env(boot.EnvAuthDest, AuthPath),
+			env(boot.EnvAuthDest, model.AuthPath),
 			env(boot.EnvAuthSecretHint, ws.Secrets.Copilot.Hint()),
 			env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
 		},
@@ -195,9 +177,12 @@ func seedAuthContainer(ws model.Workspace) corev1.Container {
 }
 
 func openCodeContainer(ws model.Workspace) corev1.Container {
-	e := []corev1.EnvVar{env("HOME", model.HomeMount)}
-	for _, x := range xdgDirs {
-		e = append(e, env(x.env, x.dir))
+	e := []corev1.EnvVar{
+		env("HOME", model.HomeMount),
+		env("XDG_DATA_HOME", model.XDGDataHome),
+		env("XDG_CONFIG_HOME", model.XDGConfigHome),
+		env("XDG_STATE_HOME", model.XDGStateHome),
+		env("XDG_CACHE_HOME", model.XDGCacheHome),
 	}
 	e = append(e,
 		env("OPENCODE_SERVER_USERNAME", ws.ServerUsername),
@@ -230,7 +215,7 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		}
 	}
 	return corev1.Container{
-		Name:  ContainerOpenCode,
+		Name:  model.ContainerOpenCode,
 		Image: ws.Images.OpenCode,
 		// The serve script refuses to start without a password and stays
 		// PID 1 so SIGTERM reaches OpenCode; OpenCode's own command line
@@ -257,6 +242,3 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		},
 	}
 }
-
-// ServicePort is the port of the workspace Service.
-var ServicePort = intstr.FromString(portName)

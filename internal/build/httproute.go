@@ -18,10 +18,10 @@ func HTTPRoute(ws model.Workspace) *gatewayv1.HTTPRoute {
 	}
 	parent := gatewayv1.ParentReference{
 		Name:      gatewayv1.ObjectName(ws.Gateway.Name),
-		Namespace: ptr(gatewayv1.Namespace(ws.Gateway.Namespace)),
+		Namespace: new(gatewayv1.Namespace(ws.Gateway.Namespace)),
 	}
 	if ws.Gateway.SectionName != "" {
-		parent.SectionName = ptr(gatewayv1.SectionName(ws.Gateway.SectionName))
+		parent.SectionName = new(gatewayv1.SectionName(ws.Gateway.SectionName))
 	}
 	return &gatewayv1.HTTPRoute{
 		TypeMeta:   typeMeta("gateway.networking.k8s.io/v1", "HTTPRoute"),
@@ -31,17 +31,17 @@ func HTTPRoute(ws model.Workspace) *gatewayv1.HTTPRoute {
 			Hostnames:       []gatewayv1.Hostname{gatewayv1.Hostname(ws.Host)},
 			Rules: []gatewayv1.HTTPRouteRule{{
 				Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{
-					Type: ptr(gatewayv1.PathMatchPathPrefix), Value: ptr("/"),
+					Type: new(gatewayv1.PathMatchPathPrefix), Value: new("/"),
 				}}},
 				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
 					BackendObjectReference: gatewayv1.BackendObjectReference{
 						Name: gatewayv1.ObjectName(ws.Name),
-						Port: ptr(gatewayv1.PortNumber(model.Port)),
+						Port: new(gatewayv1.PortNumber(model.Port)),
 					},
 				}}},
 				// OpenCode streams events over SSE for as long as the UI is
 				// open; a finite request timeout (Envoy: 15 s) cuts them.
-				Timeouts: &gatewayv1.HTTPRouteTimeouts{Request: ptr(gatewayv1.Duration("0s"))},
+				Timeouts: &gatewayv1.HTTPRouteTimeouts{Request: new(gatewayv1.Duration("0s"))},
 			}},
 		},
 	}

@@ -10,16 +10,12 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// SecretsKustomizationName is the Flux Kustomization of the shared
-// ExternalSecrets; workspaces depend on it.
-func SecretsKustomizationName(sys *model.System) string { return sys.Namespace + "-secrets" }
-
 // WorkspaceKustomization is a workspace's ks.yaml: it applies the app
 // folder at path, with the cluster's VolSync component in component mode.
 func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) *kustomizev1.Kustomization {
 	deps := sys.Flux.DependsOn
 	if sys.Secrets.External {
-		deps = []model.Dependency{{Name: SecretsKustomizationName(sys)}}
+		deps = []model.Dependency{{Name: model.SecretsKustomizationName(sys)}}
 	}
 	ks := fluxKustomization(sys, ws.Name, path, deps)
 	ks.ObjectMeta.Labels = ws.Labels()
@@ -72,7 +68,7 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 // store exists. It always waits until they have produced their Secrets:
 // the workspaces depend on it, and a dependency counts only once Ready.
 func SecretsKustomization(sys *model.System, path string) *kustomizev1.Kustomization {
-	ks := fluxKustomization(sys, SecretsKustomizationName(sys), path, sys.Flux.DependsOn)
+	ks := fluxKustomization(sys, model.SecretsKustomizationName(sys), path, sys.Flux.DependsOn)
 	ks.ObjectMeta.Labels = model.SharedLabels()
 	ks.Spec.Wait = true
 	return ks

@@ -24,7 +24,7 @@ func PVC(ws model.Workspace) *corev1.PersistentVolumeClaim {
 		},
 	}
 	if ws.Storage.StorageClass != "" {
-		pvc.Spec.StorageClassName = ptr(ws.Storage.StorageClass)
+		pvc.Spec.StorageClassName = new(ws.Storage.StorageClass)
 	}
 	return pvc
 }

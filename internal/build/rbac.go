@@ -25,7 +25,7 @@ func ServiceAccount(ws model.Workspace) *corev1.ServiceAccount {
 func RoleBinding(ws model.Workspace) client.Object {
 	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"}
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ws.Name, Namespace: ws.Namespace}}
-	if ws.ClusterAccess == "cluster" {
+	if ws.ClusterAccess == model.ClusterAccessCluster {
 		labels := ws.Labels()
 		labels[model.LabelNamespace] = ws.Namespace
 		return &rbacv1.ClusterRoleBinding{

@@ -16,34 +16,34 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 		ReplicationSourceVolumeOptions: volsyncv1alpha1.ReplicationSourceVolumeOptions{
 			CopyMethod: volsyncv1alpha1.CopyMethodType(b.CopyMethod),
 		},
-		PruneIntervalDays: ptr[int32](14),
+		PruneIntervalDays: new(int32(14)),
 		Repository:        b.Repository,
-		CacheCapacity:     ptr(b.CacheCapacity),
+		CacheCapacity:     new(b.CacheCapacity),
 		Retain: &volsyncv1alpha1.ResticRetainPolicy{
 			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly,
 		},
 		MoverConfig: volsyncv1alpha1.MoverConfig{
 			MoverSecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: ptr(true),
-				RunAsUser:    ptr(ws.UID),
-				RunAsGroup:   ptr(ws.GID),
-				FSGroup:      ptr(ws.GID),
+				RunAsNonRoot: new(true),
+				RunAsUser:    new(ws.UID),
+				RunAsGroup:   new(ws.GID),
+				FSGroup:      new(ws.GID),
 			},
 		},
 	}
 	if b.SnapshotClass != "" {
-		restic.VolumeSnapshotClassName = ptr(b.SnapshotClass)
+		restic.VolumeSnapshotClassName = new(b.SnapshotClass)
 	}
 	if ws.Storage.StorageClass != "" {
-		restic.StorageClassName = ptr(ws.Storage.StorageClass)
-		restic.CacheStorageClassName = ptr(ws.Storage.StorageClass)
+		restic.StorageClassName = new(ws.Storage.StorageClass)
+		restic.CacheStorageClassName = new(ws.Storage.StorageClass)
 	}
 	return &volsyncv1alpha1.ReplicationSource{
 		TypeMeta:   typeMeta("volsync.backube/v1alpha1", "ReplicationSource"),
 		ObjectMeta: objectMeta(ws, ws.Name),
 		Spec: volsyncv1alpha1.ReplicationSourceSpec{
 			SourcePVC: ws.Name,
-			Trigger:   &volsyncv1alpha1.ReplicationSourceTriggerSpec{Schedule: ptr(b.Schedule)},
+			Trigger:   &volsyncv1alpha1.ReplicationSourceTriggerSpec{Schedule: new(b.Schedule)},
 			Restic:    restic,
 		},
 	}

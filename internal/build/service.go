@@ -2,6 +2,7 @@ package build
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
@@ -15,7 +16,7 @@ func Service(ws model.Workspace) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: ws.SelectorLabels(),
 			Ports: []corev1.ServicePort{{
-				Name: portName, Port: model.Port, TargetPort: ServicePort, Protocol: corev1.ProtocolTCP,
+				Name: portName, Port: model.Port, TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP,
 			}},
 		},
 	}

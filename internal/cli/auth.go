@@ -359,7 +359,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		// Lets ocw status tell that this pod has the login although the
 		// Secret changed after the pod started.
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, pushedAt.Format(time.RFC3339))
-		if _, err := cs.CoreV1().Pods(sys.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: secrets.FieldManager}); err != nil {
+		if _, err := cs.CoreV1().Pods(sys.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: model.FieldManager}); err != nil {
 			fmt.Fprintf(s.Err, "warning: could not annotate pod %s: %v\n", pod.Name, err)
 		}
 	}

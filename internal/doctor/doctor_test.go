@@ -74,13 +74,13 @@ func TestGatewayRules(t *testing.T) {
 	})
 	t.Run("routes from other namespaces refused", func(t *testing.T) {
 		f := newFixture(t, fixtureOpts{listener: func(l *gatewayv1.Listener) {
-			l.AllowedRoutes.Namespaces.From = ptr(gatewayv1.NamespacesFromSame)
+			l.AllowedRoutes.Namespaces.From = new(gatewayv1.NamespacesFromSame)
 		}})
 		expect(t, f.run(), ScopeCluster, "gateway", Fail, "set allowedRoutes.namespaces.from: All")
 	})
 	t.Run("host outside the listener", func(t *testing.T) {
 		f := newFixture(t, fixtureOpts{listener: func(l *gatewayv1.Listener) {
-			l.Hostname = ptr(gatewayv1.Hostname("*.other.test"))
+			l.Hostname = new(gatewayv1.Hostname("*.other.test"))
 		}})
 		expect(t, f.run(), ScopeCluster, "gateway", Fail, "use a host under other.test")
 	})
@@ -104,7 +104,7 @@ func TestCRDRule(t *testing.T) {
 			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "widgets", Singular: "widget", Kind: "Widget", ListKind: "WidgetList"},
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1beta1", Served: true, Storage: true,
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: ptr(true)}}}},
+					Type: "object", XPreserveUnknownFields: new(true)}}}},
 		},
 	}
 	must(t, env.Client.Create(ctx, crd))
@@ -260,7 +260,7 @@ func TestBackups(t *testing.T) {
 				Kind: "VolumeSnapshotClass", ListKind: "VolumeSnapshotClassList"},
 			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: ptr(true)}}}},
+					Type: "object", XPreserveUnknownFields: new(true)}}}},
 		},
 	}
 	must(t, env.Client.Create(ctx, crd))
@@ -581,7 +581,7 @@ func TestPodRules(t *testing.T) {
 		f := newFixture(t, fixtureOpts{noPod: true})
 		d := &appsv1.Deployment{}
 		statustest.Get(t, f.c, f.ns, "app", d)
-		d.Spec.Replicas = ptr(int32(0))
+		d.Spec.Replicas = new(int32(0))
 		must(t, f.c.Update(t.Context(), d))
 		rep := f.run()
 		expect(t, rep, "app", "deployment", Warn, "scale deployment/app --replicas=1")

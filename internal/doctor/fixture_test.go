@@ -107,16 +107,16 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 
 	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: f.sc}, Provisioner: "example.com/csi"}
 	if o.wffc {
-		sc.VolumeBindingMode = ptr(storagev1.VolumeBindingWaitForFirstConsumer)
+		sc.VolumeBindingMode = new(storagev1.VolumeBindingWaitForFirstConsumer)
 	}
 	must(t, c.Create(ctx, sc))
 
 	l := gatewayv1.Listener{
 		Name: "https", Protocol: gatewayv1.HTTPSProtocolType, Port: 443,
-		Hostname: ptr(gatewayv1.Hostname("*.example.test")),
-		TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr(gatewayv1.TLSModeTerminate),
+		Hostname: new(gatewayv1.Hostname("*.example.test")),
+		TLS: &gatewayv1.ListenerTLSConfig{Mode: new(gatewayv1.TLSModeTerminate),
 			CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "wildcard-tls"}}},
-		AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: ptr(gatewayv1.NamespacesFromAll)}},
+		AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: new(gatewayv1.NamespacesFromAll)}},
 	}
 	if o.listener != nil {
 		o.listener(&l)
@@ -142,8 +142,6 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	}
 	return f
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func must(t *testing.T, err error) {
 	t.Helper()

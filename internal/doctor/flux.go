@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
@@ -89,7 +88,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	if m, err := r.c.Metadata.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
 		obj.exists, obj.labels = true, m.Labels
 	}
-	r.checkKustomization(ScopeNamespace, "flux-secrets", build.SecretsKustomizationName(r.sys), obj)
+	r.checkKustomization(ScopeNamespace, "flux-secrets", model.SecretsKustomizationName(r.sys), obj)
 }
 
 // checkFlux judges the workspace's Kustomization; it runs first among the
@@ -188,7 +187,7 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 		}
 		// The workspaces depend on the secrets Kustomization, which has its
 		// own check.
-		if scope != ScopeNamespace && r.sys.Secrets.External && dep == ns+"/"+build.SecretsKustomizationName(r.sys) {
+		if scope != ScopeNamespace && r.sys.Secrets.External && dep == ns+"/"+model.SecretsKustomizationName(r.sys) {
 			return "Flux waits for dependency " + dep + ": see the flux-secrets check (flux get kustomizations -A)"
 		}
 		if strings.Contains(msg, "not found") {

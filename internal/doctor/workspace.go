@@ -15,7 +15,6 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
@@ -255,7 +254,7 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 		return
 	}
 	restarts := int32(0)
-	cs := status.ContainerStatus(pod, build.ContainerOpenCode)
+	cs := status.ContainerStatus(pod, model.ContainerOpenCode)
 	if cs != nil {
 		restarts = cs.RestartCount
 	}
@@ -289,7 +288,7 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 					msg += ": " + truncate(m, 300)
 				}
 			}
-			r.add(ws.Name, "pod", Fail, msg, r.kubectl("logs "+pod.Name+" -c "+build.ContainerOpenCode+" --previous"))
+			r.add(ws.Name, "pod", Fail, msg, r.kubectl("logs "+pod.Name+" -c "+model.ContainerOpenCode+" --previous"))
 			return
 		}
 	}
@@ -322,11 +321,11 @@ func notReadyReason(pod *corev1.Pod) (reason, check string) {
 			switch {
 			case w != nil && status.ImagePullReason(w.Reason):
 				return cs.Name + " is " + w.Reason, "images"
-			case w != nil && w.Reason != "PodInitializing" && cs.Name != build.ContainerOpenCode:
+			case w != nil && w.Reason != "PodInitializing" && cs.Name != model.ContainerOpenCode:
 				return cs.Name + " is " + w.Reason, cs.Name
 			case w != nil && w.Reason != "PodInitializing":
 				return cs.Name + " is " + w.Reason, ""
-			case cs.State.Running != nil && cs.Name != build.ContainerOpenCode:
+			case cs.State.Running != nil && cs.Name != model.ContainerOpenCode:
 				return cs.Name + " is running", cs.Name
 			case cs.State.Running != nil && !cs.Ready:
 				return "OpenCode is running but not answering its health check yet", ""
@@ -382,9 +381,9 @@ func quantity(l corev1.ResourceList, n corev1.ResourceName) string {
 
 // specImageField is the spec field that sets each container's image.
 var specImageField = map[string]string{
-	build.ContainerClone:    "images.clone",
-	build.ContainerSeedAuth: "images.seed",
-	build.ContainerOpenCode: "images.opencode",
+	model.ContainerClone:    "images.clone",
+	model.ContainerSeedAuth: "images.seed",
+	model.ContainerOpenCode: "images.opencode",
 }
 
 func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
@@ -453,11 +452,11 @@ func (r *run) cloneFix(ws *model.Workspace, code string) string {
 	case "OOMKilled":
 		return "the clone needs more memory than its limit: set git.filter: blob:none in the spec (a partial clone), then " + restart
 	}
-	return r.kubectl("logs "+"deployment/"+ws.Name+" -c "+build.ContainerClone) + " for details; then " + restart
+	return r.kubectl("logs "+"deployment/"+ws.Name+" -c "+model.ContainerClone) + " for details; then " + restart
 }
 
 func (r *run) checkClone(ws *model.Workspace, pod *corev1.Pod) {
-	st := status.StepOf(pod, build.ContainerClone)
+	st := status.StepOf(pod, model.ContainerClone)
 	switch {
 	case st == nil || st.Code == "waiting":
 		r.add(ws.Name, "clone", Warn, "the clone has not run yet", "wait for the pod to start; see the scheduling, pvc and images checks")
@@ -475,14 +474,14 @@ func (r *run) checkClone(ws *model.Workspace, pod *corev1.Pod) {
 			msg += ": " + truncate(st.Message, 400)
 		}
 		if st.Code == "OOMKilled" {
-			msg += " (memory limit " + memoryLimit(pod, build.ContainerClone) + ")"
+			msg += " (memory limit " + memoryLimit(pod, model.ContainerClone) + ")"
 		}
 		r.add(ws.Name, "clone", Fail, msg, r.cloneFix(ws, st.Code))
 	}
 }
 
 func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
-	st := status.StepOf(pod, build.ContainerSeedAuth)
+	st := status.StepOf(pod, model.ContainerSeedAuth)
 	seed := "ocw auth seed -f " + r.opts.SpecFile
 	if r.sys.Secrets.External {
 		seed = "put auth.json in " + r.sys.Secrets.Store() + " " + r.sys.Secrets.Copilot.Remote() + " (ocw auth seed -f " + r.opts.SpecFile + " --print-value prints it)"
@@ -494,9 +493,9 @@ func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 		return
 	case st.ExitCode != 0:
 		msg := "auth seeding failed: " + st.Code + ": " + truncate(st.Message, 300)
-		fix := "check that the volume is writable by uid " + fmt.Sprint(ws.UID) + " / gid " + fmt.Sprint(ws.GID) + "; " + r.kubectl("logs "+pod.Name+" -c "+build.ContainerSeedAuth)
+		fix := "check that the volume is writable by uid " + fmt.Sprint(ws.UID) + " / gid " + fmt.Sprint(ws.GID) + "; " + r.kubectl("logs "+pod.Name+" -c "+model.ContainerSeedAuth)
 		if st.Code == "OOMKilled" {
-			msg += " (memory limit " + memoryLimit(pod, build.ContainerSeedAuth) + ")"
+			msg += " (memory limit " + memoryLimit(pod, model.ContainerSeedAuth) + ")"
 		}
 		r.add(ws.Name, "seed-auth", Fail, msg, fix)
 		return
@@ -536,9 +535,9 @@ func (r *run) checkOOM(ws *model.Workspace, pod *corev1.Pod) {
 			msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
 			var fix string
 			switch cs.Name {
-			case build.ContainerOpenCode:
+			case model.ContainerOpenCode:
 				fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
-			case build.ContainerClone:
+			case model.ContainerClone:
 				fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
 			default:
 				fix = r.kubectl("describe pod " + pod.Name)
@@ -563,7 +562,7 @@ type exitStatus interface{ ExitStatus() int }
 func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	cs := status.ContainerStatus(pod, build.ContainerOpenCode)
+	cs := status.ContainerStatus(pod, model.ContainerOpenCode)
 	if cs == nil || cs.State.Running == nil {
 		r.add(ws.Name, "git", Warn, "not checked: OpenCode is not running", "run ocw doctor again once the workspace is Ready")
 		return
@@ -572,8 +571,8 @@ func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod
 		r.add(ws.Name, "git", Warn, "not checked (exec disabled)", "")
 		return
 	}
-	out, errOut, err := r.opts.Exec.Exec(ctx, r.sys.Namespace, pod.Name, build.ContainerOpenCode, []string{"git", "--version"})
-	image := containerImage(pod, build.ContainerOpenCode)
+	out, errOut, err := r.opts.Exec.Exec(ctx, r.sys.Namespace, pod.Name, model.ContainerOpenCode, []string{"git", "--version"})
+	image := containerImage(pod, model.ContainerOpenCode)
 	noGit := "use an OpenCode image that includes git (images.opencode in the spec), e.g. one built FROM " + image + " with git added"
 	if err != nil {
 		var es exitStatus
@@ -584,14 +583,14 @@ func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod
 			r.add(ws.Name, "git", Fail, "git is not available in image "+image, noGit)
 		case errors.Is(err, context.DeadlineExceeded):
 			r.add(ws.Name, "git", Warn, fmt.Sprintf("git --version in pod %s did not finish within %s", pod.Name, r.opts.Timeout),
-				"the API server or the pod's kubelet did not answer; try "+r.kubectl("exec "+pod.Name+" -c "+build.ContainerOpenCode+" -- git --version")+
+				"the API server or the pod's kubelet did not answer; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version")+
 					" (ocw doctor --request-timeout allows more time)")
 		case strings.Contains(text, "forbidden"):
 			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
 				"doctor needs permission to create pods/exec in namespace "+r.sys.Namespace)
 		default:
 			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
-				"the API server could not reach the pod's kubelet; try "+r.kubectl("exec "+pod.Name+" -c "+build.ContainerOpenCode+" -- git --version"))
+				"the API server could not reach the pod's kubelet; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version"))
 		}
 		return
 	}

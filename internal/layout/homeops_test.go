@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/yaml"
 
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/layout/layouttest"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -89,7 +88,7 @@ func TestHomeOpsDropIn(t *testing.T) {
 		}
 	}
 	for name, objs := range rec.Objects {
-		if name == build.SecretsKustomizationName(sys) {
+		if name == model.SecretsKustomizationName(sys) {
 			continue
 		}
 		ws := workspace(t, sys, name)

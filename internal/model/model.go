@@ -4,7 +4,6 @@
 package model
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
@@ -17,7 +16,7 @@ import (
 // Paths inside the workspace containers. HOME is itself a PVC mount: the
 // kubelet creates missing parents of a mount point as root, so mounting
 // only ~/.local/share/opencode would leave ~/.local unwritable for a
-// non-root user (reference §1).
+// non-root user (docs/design.md, "Non-root with a writable home").
 const (
 	WorkspaceMount  = "/workspace"
 	HomeMount       = "/home/opencode"
@@ -29,7 +28,29 @@ const (
 	HomeSubPath      = "home"
 	// Port OpenCode serves its API and web UI on.
 	Port = 4096
+
+	// The XDG dirs all live under HOME, a PVC mount, so OpenCode's data
+	// (auth.json, the session DB), config, state and cache survive restarts
+	// and are writable by the non-root user.
+	XDGDataHome   = HomeMount + "/.local/share"
+	XDGConfigHome = HomeMount + "/.config"
+	XDGStateHome  = HomeMount + "/.local/state"
+	XDGCacheHome  = HomeMount + "/.cache"
+	// AuthPath is where OpenCode reads auth.json inside the workspace.
+	AuthPath = XDGDataHome + "/opencode/auth.json"
 )
+
+// Container names of the workspace pod; status and doctor find containers
+// by them.
+const (
+	ContainerClone    = "clone"
+	ContainerSeedAuth = "seed-auth"
+	ContainerOpenCode = "opencode"
+)
+
+// FieldManager is the server-side apply field manager of every write ocw
+// makes (apply, secrets, pod annotations).
+const FieldManager = "ocw"
 
 // Label keys ocw puts on every object it owns.
 const (
@@ -136,7 +157,7 @@ type Workspace struct {
 	Backup      Backup
 	Git         Git
 	Reloader    bool
-	// ClusterAccess is "none", "namespace" or "cluster".
+	// ClusterAccess is one of the ClusterAccess* levels.
 	ClusterAccess  string
 	UID, GID       int64
 	ServerUsername string
@@ -173,11 +194,18 @@ type Gateway struct{ Name, Namespace, SectionName string }
 // Certificate is a cert-manager Certificate for the workspace host.
 type Certificate struct{ IssuerName, IssuerKind string }
 
-// Backup modes.
+// Backup modes (spec's vocabulary, named here for the builders).
 const (
-	BackupNone      = "none"
-	BackupComponent = "component"
-	BackupInline    = "inline"
+	BackupNone      = spec.BackupNone
+	BackupComponent = spec.BackupComponent
+	BackupInline    = spec.BackupInline
+)
+
+// Cluster access levels of a workspace's ServiceAccount.
+const (
+	ClusterAccessNone      = spec.ClusterAccessNone
+	ClusterAccessNamespace = spec.ClusterAccessNamespace
+	ClusterAccessCluster   = spec.ClusterAccessCluster
 )
 
 // Backup is the VolSync configuration.
@@ -239,6 +267,10 @@ func (w Workspace) ClusterBindingName() string {
 	return ClusterNamePrefix(w.Namespace) + w.Name + ":view"
 }
 
+// SecretsKustomizationName is the Flux Kustomization of the shared
+// ExternalSecrets; workspaces depend on it.
+func SecretsKustomizationName(sys *System) string { return sys.Namespace + "-secrets" }
+
 // URL is where a person opens the workspace.
 func (w Workspace) URL() string { return "https://" + w.Host + "/" }
 
@@ -247,8 +279,8 @@ func SharedLabels() map[string]string {
 	return map[string]string{LabelManagedBy: ManagedBy}
 }
 
-// New converts a validated spec into the model. It cannot fail: Resolve
-// has already checked every value it parses.
+// New converts a resolved spec into the model. It parses nothing: Resolve
+// hands it every value already parsed.
 func New(r *spec.Resolved) *System {
 	s := r.Secrets
 	sys := &System{
@@ -257,7 +289,7 @@ func New(r *spec.Resolved) *System {
 			External:        *s.Mode != spec.SecretsManual,
 			StoreKind:       *s.Store.Kind,
 			StoreName:       *s.Store.Name,
-			RefreshInterval: mustDuration(*s.RefreshInterval),
+			RefreshInterval: r.RefreshInterval,
 			Git:             secretRef(s.GitCredentials),
 			Server:          secretRef(s.ServerAuth),
 			Copilot:         secretRef(s.CopilotAuth),
@@ -266,8 +298,8 @@ func New(r *spec.Resolved) *System {
 	f := r.Flux
 	sys.Flux = Flux{
 		AppsPath:            *f.Path,
-		Interval:            mustDuration(*f.Interval),
-		Timeout:             mustDuration(*f.Timeout),
+		Interval:            r.Interval,
+		Timeout:             r.Timeout,
 		Wait:                *f.Wait,
 		SourceRef:           SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
 		NamespaceComponents: f.NamespaceComponents,
@@ -292,21 +324,20 @@ func New(r *spec.Resolved) *System {
 }
 
 func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
-	u, _ := url.Parse(w.Repo)
 	ws := Workspace{
 		Name:      w.Name,
 		Namespace: sys.Namespace,
 		Host:      w.Host,
 		Repo: Repo{
 			URL:    w.Repo,
-			Scheme: u.Scheme,
-			Host:   u.Host,
+			Scheme: w.RepoURL.Scheme,
+			Host:   w.RepoURL.Host,
 			Dir:    w.Dir,
 			Branch: w.Branch,
 			Filter: *w.Git.Filter,
 		},
 		Images: Images{OpenCode: *w.Images.OpenCode, Clone: *w.Images.Clone, Seed: *w.Images.Seed},
-		Storage: Storage{Size: resource.MustParse(*w.Storage.Size), StorageClass: *w.Storage.StorageClass,
+		Storage: Storage{Size: w.StorageSize.DeepCopy(), StorageClass: *w.Storage.StorageClass,
 			AccessMode: corev1.PersistentVolumeAccessMode(*w.Storage.AccessMode)},
 		Gateway: Gateway{Name: *w.Gateway.Name, Namespace: *w.Gateway.Namespace, SectionName: *w.Gateway.SectionName},
 		Git: Git{
@@ -322,8 +353,8 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 		Secrets:        sys.Secrets,
 	}
 	ws.Resources = corev1.ResourceRequirements{
-		Requests: resourceList(w.Resources.Requests),
-		Limits:   resourceList(w.Resources.Limits),
+		Requests: resourceList(w.Requests),
+		Limits:   resourceList(w.Limits),
 	}
 	if *w.ExternalDNS.Enabled {
 		ws.ExternalDNS = w.ExternalDNS.Annotations
@@ -341,7 +372,7 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 		Repository:       strings.ReplaceAll(*b.Repository, "{name}", w.Name),
 		SnapshotClass:    *b.VolumeSnapshotClass,
 		CopyMethod:       *b.CopyMethod,
-		CacheCapacity:    resource.MustParse(*b.CacheCapacity),
+		CacheCapacity:    w.CacheCapacity.DeepCopy(),
 	}
 	if r := b.Retain; r != nil {
 		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
@@ -353,26 +384,15 @@ func secretRef(r *spec.SecretRef) SecretRef {
 	return SecretRef{Name: *r.Name, Key: *r.Key, RemoteKey: *r.RemoteKey, Property: *r.Property}
 }
 
-func resourceList(l *spec.ResourceList) corev1.ResourceList {
+func resourceList(q spec.Quantities) corev1.ResourceList {
 	out := corev1.ResourceList{}
-	if l == nil {
-		return out
+	if q.CPU != nil {
+		out[corev1.ResourceCPU] = q.CPU.DeepCopy()
 	}
-	if l.CPU != nil && *l.CPU != "" {
-		out[corev1.ResourceCPU] = resource.MustParse(*l.CPU)
-	}
-	if l.Memory != nil && *l.Memory != "" {
-		out[corev1.ResourceMemory] = resource.MustParse(*l.Memory)
+	if q.Memory != nil {
+		out[corev1.ResourceMemory] = q.Memory.DeepCopy()
 	}
 	return out
-}
-
-func mustDuration(s string) time.Duration {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		panic("model: unvalidated duration " + s)
-	}
-	return d
 }
 
 // Load runs the front of the pipeline on spec text: strict load, defaults,

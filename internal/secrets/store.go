@@ -18,9 +18,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// FieldManager is the server-side apply field manager of every write.
-const FieldManager = "ocw"
-
 // Outcome says what a write did.
 type Outcome string
 
@@ -88,7 +85,7 @@ func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (O
 		WithData(map[string][]byte{ref.Key: value})
 	// Force: a Secret first made with kubectl belongs to another field
 	// manager; taking the one key over is what the user asked for.
-	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: model.FieldManager, Force: true})
 	if err != nil {
 		return "", s.writeError("applying", ref, err)
 	}
@@ -108,7 +105,7 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{ref.Key: value},
 	}
-	_, err := s.Client.CoreV1().Secrets(s.Namespace).Create(ctx, sec, metav1.CreateOptions{FieldManager: FieldManager})
+	_, err := s.Client.CoreV1().Secrets(s.Namespace).Create(ctx, sec, metav1.CreateOptions{FieldManager: model.FieldManager})
 	if err == nil {
 		return true, nil
 	}
@@ -135,7 +132,7 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 		cur.Labels = map[string]string{}
 	}
 	maps.Copy(cur.Labels, model.SharedLabels())
-	if _, err := s.Client.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+	if _, err := s.Client.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: model.FieldManager}); err != nil {
 		return false, fmt.Errorf("adding key %s to Secret %s/%s: %w", ref.Key, s.Namespace, ref.Name, err)
 	}
 	return true, nil

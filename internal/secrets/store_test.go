@@ -46,7 +46,7 @@ func TestApplyIdempotent(t *testing.T) {
 		t.Fatalf("first: %v %v", out, err)
 	}
 	first := st.secret(t, ref.Name)
-	if first.Labels[model.LabelManagedBy] != model.ManagedBy || first.ManagedFields[0].Manager != FieldManager {
+	if first.Labels[model.LabelManagedBy] != model.ManagedBy || first.ManagedFields[0].Manager != model.FieldManager {
 		t.Errorf("labels %v managers %v", first.Labels, first.ManagedFields)
 	}
 

@@ -3,7 +3,8 @@ package spec
 import "reflect"
 
 // Built-in defaults. Each value here is explained in docs/spec.md; the
-// resource figures come from OpenCode RSS measurements (docs/sizing.md).
+// resource figures come from OpenCode RSS measurements (docs/design.md,
+// "Memory").
 const (
 	DefaultNamespace      = "opencode"
 	DefaultOpenCodeImage  = "ghcr.io/anomalyco/opencode:1.18.33"
@@ -14,41 +15,39 @@ const (
 	DefaultExternalDNSKey = "external-dns.home.arpa/enabled"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // BuiltinSettings are the values a workspace gets for every field that
 // neither it nor the spec's defaults set.
 func BuiltinSettings() Settings {
 	return Settings{
 		Images: &Images{
-			OpenCode: ptr(DefaultOpenCodeImage),
-			Clone:    ptr(DefaultCloneImage),
-			Seed:     ptr(DefaultSeedImage),
+			OpenCode: new(DefaultOpenCodeImage),
+			Clone:    new(DefaultCloneImage),
+			Seed:     new(DefaultSeedImage),
 		},
 		Resources: &Resources{
-			Requests: &ResourceList{CPU: ptr("100m"), Memory: ptr("768Mi")},
-			Limits:   &ResourceList{CPU: ptr("2"), Memory: ptr("2Gi")},
+			Requests: &ResourceList{CPU: new("100m"), Memory: new("768Mi")},
+			Limits:   &ResourceList{CPU: new("2"), Memory: new("2Gi")},
 		},
-		Storage:     &Storage{Size: ptr("5Gi"), StorageClass: ptr(""), AccessMode: ptr("ReadWriteOnce")},
-		Gateway:     &Gateway{Name: ptr("envoy-internal"), Namespace: ptr("network"), SectionName: ptr("https")},
-		ExternalDNS: &ExternalDNS{Enabled: ptr(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
-		Certificate: &Certificate{Enabled: ptr(false), IssuerName: ptr("letsencrypt-production"), IssuerKind: ptr("ClusterIssuer")},
+		Storage:     &Storage{Size: new("5Gi"), StorageClass: new(""), AccessMode: new("ReadWriteOnce")},
+		Gateway:     &Gateway{Name: new("envoy-internal"), Namespace: new("network"), SectionName: new("https")},
+		ExternalDNS: &ExternalDNS{Enabled: new(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
+		Certificate: &Certificate{Enabled: new(false), IssuerName: new("letsencrypt-production"), IssuerKind: new("ClusterIssuer")},
 		Backup: &Backup{
-			Mode:                ptr("none"),
-			Component:           ptr(DefaultVolSyncPath),
-			PVCOwner:            ptr(PVCOwnerComponent),
-			CopyMethod:          ptr("Snapshot"),
-			Schedule:            ptr("0 * * * *"),
-			Repository:          ptr("{name}-volsync-secret"),
-			VolumeSnapshotClass: ptr("csi-ceph-blockpool"),
-			CacheCapacity:       ptr("2Gi"),
-			Retain:              &Retain{Hourly: ptr[int32](24), Daily: ptr[int32](7)},
+			Mode:                new(BackupNone),
+			Component:           new(DefaultVolSyncPath),
+			PVCOwner:            new(PVCOwnerComponent),
+			CopyMethod:          new("Snapshot"),
+			Schedule:            new("0 * * * *"),
+			Repository:          new("{name}-volsync-secret"),
+			VolumeSnapshotClass: new("csi-ceph-blockpool"),
+			CacheCapacity:       new("2Gi"),
+			Retain:              &Retain{Hourly: new(int32(24)), Daily: new(int32(7))},
 		},
-		Git:            &Git{Filter: ptr(""), Username: ptr("x-access-token"), AuthorName: ptr(""), AuthorEmail: ptr(""), AllowHTTP: ptr(false)},
-		Reloader:       ptr(true),
-		ClusterAccess:  ptr("none"),
-		User:           &User{UID: ptr[int64](1000), GID: ptr[int64](1000)},
-		ServerUsername: ptr("opencode"),
+		Git:            &Git{Filter: new(""), Username: new("x-access-token"), AuthorName: new(""), AuthorEmail: new(""), AllowHTTP: new(false)},
+		Reloader:       new(true),
+		ClusterAccess:  new(ClusterAccessNone),
+		User:           &User{UID: new(int64(1000)), GID: new(int64(1000))},
+		ServerUsername: new("opencode"),
 	}
 }
 
@@ -62,6 +61,21 @@ const (
 	DopplerStore = "doppler"
 )
 
+// Backup modes.
+const (
+	BackupNone      = "none"
+	BackupComponent = "component"
+	BackupInline    = "inline"
+)
+
+// Cluster access levels: the workspace's ServiceAccount gets no token, or
+// the "view" ClusterRole in its namespace or cluster-wide.
+const (
+	ClusterAccessNone      = "none"
+	ClusterAccessNamespace = "namespace"
+	ClusterAccessCluster   = "cluster"
+)
+
 // Owners of the workspace PVC in backup mode "component".
 const (
 	PVCOwnerComponent = "component"
@@ -72,12 +86,12 @@ const (
 // has no default: it depends on the mode (see Resolve).
 func BuiltinSecrets() Secrets {
 	return Secrets{
-		Mode:            ptr(SecretsManual),
-		Store:           &SecretStore{Kind: ptr("ClusterSecretStore"), Name: ptr("")},
-		RefreshInterval: ptr("1h"),
-		GitCredentials:  &SecretRef{Name: ptr("opencode-git-credentials"), Key: ptr("GITHUB_PAT"), RemoteKey: ptr("OPENCODE_GITHUB_PAT"), Property: ptr("")},
-		ServerAuth:      &SecretRef{Name: ptr("opencode-server-auth"), Key: ptr("OPENCODE_SERVER_PASSWORD"), RemoteKey: ptr("OPENCODE_SERVER_PASSWORD"), Property: ptr("")},
-		CopilotAuth:     &SecretRef{Name: ptr("opencode-copilot-auth"), Key: ptr("auth.json"), RemoteKey: ptr("OPENCODE_COPILOT_AUTH_JSON"), Property: ptr("")},
+		Mode:            new(SecretsManual),
+		Store:           &SecretStore{Kind: new("ClusterSecretStore"), Name: new("")},
+		RefreshInterval: new("1h"),
+		GitCredentials:  &SecretRef{Name: new("opencode-git-credentials"), Key: new("GITHUB_PAT"), RemoteKey: new("OPENCODE_GITHUB_PAT"), Property: new("")},
+		ServerAuth:      &SecretRef{Name: new("opencode-server-auth"), Key: new("OPENCODE_SERVER_PASSWORD"), RemoteKey: new("OPENCODE_SERVER_PASSWORD"), Property: new("")},
+		CopilotAuth:     &SecretRef{Name: new("opencode-copilot-auth"), Key: new("auth.json"), RemoteKey: new("OPENCODE_COPILOT_AUTH_JSON"), Property: new("")},
 	}
 }
 
@@ -86,12 +100,12 @@ func BuiltinSecrets() Secrets {
 // on the secrets mode (see model).
 func BuiltinFlux() Flux {
 	return Flux{
-		Path:            ptr(DefaultFluxPath),
-		Interval:        ptr("1h"),
-		Timeout:         ptr("5m"),
-		Wait:            ptr(false),
-		SourceRef:       &SourceRef{Kind: ptr("GitRepository"), Name: ptr("flux-system"), Namespace: ptr("flux-system")},
-		RenderNamespace: ptr(true),
+		Path:            new(DefaultFluxPath),
+		Interval:        new("1h"),
+		Timeout:         new("5m"),
+		Wait:            new(false),
+		SourceRef:       &SourceRef{Kind: new("GitRepository"), Name: new("flux-system"), Namespace: new("flux-system")},
+		RenderNamespace: new(true),
 	}
 }
 

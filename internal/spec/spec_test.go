@@ -1,11 +1,9 @@
 package spec
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -318,58 +316,6 @@ func unwrapAll(err error) error {
 		}
 		err = u.Unwrap()
 	}
-}
-
-// FuzzLoad: any input either loads and resolves, or fails with errors that
-// each name the file, line and column, in words (no Go type names); it
-// never panics.
-func FuzzLoad(f *testing.F) {
-	f.Add([]byte(header + "domain: d.io\nworkspaces:\n  - name: a\n    repo: https://github.com/o/a\n"))
-	f.Add(Starter)
-	f.Add([]byte(header + "workspaces: [{name: a, repo: 'https://x/y', storage: {size: 1Gi}}]\ndefaults: &d {reloader: true}\n"))
-	f.Add([]byte("a: &a [*a]\n"))
-	f.Add([]byte(header + "workspaces:\n  - name: a\n\trepo: x: y\n"))
-	f.Add([]byte(header + "workspaces: {name: 1}\ndefaults: {user: {uid: 1.5}, reloader: 3}\n"))
-	positioned := regexp.MustCompile(`^f\.yaml:[0-9]+:[0-9]+: `)
-	// Go's words for types; quoted input is left out of the search.
-	goTerms := regexp.MustCompile(`!!|unmarshal|spec\.[A-Z]|\bu?int(8|16|32|64)\b|\*string|map\[`)
-	quoted := regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	check := func(t *testing.T, err error) {
-		var list ErrorList
-		var one *Error
-		switch {
-		case errors.As(err, &list):
-		case errors.As(err, &one):
-			list = ErrorList{one}
-		default:
-			t.Fatalf("error of type %T: %v", err, err)
-		}
-		for _, e := range list {
-			if !positioned.MatchString(e.Error()) {
-				t.Fatalf("error without file:line:column: %q", e.Error())
-			}
-			if m := goTerms.FindString(quoted.ReplaceAllString(e.Msg, `""`)); m != "" {
-				t.Fatalf("error in Go terms (%s): %q", m, e.Error())
-			}
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		doc, err := Load("f.yaml", data)
-		if err != nil {
-			check(t, err)
-			return
-		}
-		r, err := doc.Resolve()
-		if err != nil {
-			check(t, err)
-			return
-		}
-		for _, w := range r.Workspaces {
-			if w.Host == "" || w.Dir == "" || w.Images == nil || w.Storage.Size == nil {
-				t.Fatalf("resolved workspace missing defaults: %+v", w)
-			}
-		}
-	})
 }
 
 // The type walk covers every scalar kind a future field may use, so no

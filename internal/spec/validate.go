@@ -1,11 +1,13 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,13 +16,16 @@ import (
 )
 
 // Resolved is a validated spec with every default applied: all pointers in
-// it are non-nil.
+// it are non-nil, and the values validation parses are there parsed.
 type Resolved struct {
-	File       string
-	Namespace  string
-	Secrets    Secrets
-	Flux       Flux
-	Workspaces []ResolvedWorkspace
+	File      string
+	Namespace string
+	Secrets   Secrets
+	Flux      Flux
+	// RefreshInterval, Interval and Timeout are Secrets.RefreshInterval,
+	// Flux.Interval and Flux.Timeout parsed.
+	RefreshInterval, Interval, Timeout time.Duration
+	Workspaces                         []ResolvedWorkspace
 }
 
 // ResolvedWorkspace is a workspace with its settings merged and its
@@ -32,10 +37,18 @@ type ResolvedWorkspace struct {
 	Branch string
 	Host   string
 	Settings
+	// RepoURL is Repo parsed.
+	RepoURL *url.URL
+	// Requests and Limits are Settings.Resources parsed; a nil quantity
+	// is none (an empty limit).
+	Requests, Limits Quantities
+	// StorageSize and CacheCapacity are Storage.Size and
+	// Backup.CacheCapacity parsed.
+	StorageSize, CacheCapacity resource.Quantity
 }
 
-// ReservedNames cannot be workspace names: the Flux layout uses them.
-var ReservedNames = []string{"secrets"}
+// Quantities are parsed CPU and memory amounts; nil is none.
+type Quantities struct{ CPU, Memory *resource.Quantity }
 
 // SystemNamespace says why ocw must never take over namespace ns ("" when
 // it may): "default" and the kube-* namespaces belong to Kubernetes, and
@@ -69,60 +82,83 @@ func (d *Document) Resolve() (*Resolved, error) {
 	}
 
 	r.Secrets = Merge(deref(s.Secrets), BuiltinSecrets())
-	v.secrets(&r.Secrets)
+	r.RefreshInterval = v.secrets(&r.Secrets)
 	r.Flux = Merge(deref(s.Flux), BuiltinFlux())
-	v.flux(r.Flux)
+	r.Interval, r.Timeout = v.flux(r.Flux)
 
-	v.settings("defaults", s.Defaults)
-	base := Merge(s.Defaults, BuiltinSettings())
-
+	ws := workspaces{
+		base:  Merge(s.Defaults, BuiltinSettings()),
+		baseQ: v.settings("defaults", s.Defaults).merge(v.settings("built-in defaults", BuiltinSettings())),
+		names: map[string]int{}, hosts: map[string]int{},
+	}
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
-	names := map[string]int{}
-	hosts := map[string]int{}
 	for i, w := range s.Workspaces {
-		p := fmt.Sprintf("workspaces[%d]", i)
-		v.settings(p, w.Settings)
-		rw := ResolvedWorkspace{Name: w.Name, Repo: w.Repo, Branch: w.Branch, Host: w.Host, Dir: w.Dir,
-			Settings: Merge(w.Settings, base)}
-		v.workspaceName(p+".name", w.Name, r.Namespace, names, i)
-		allowHTTP := *rw.Git.AllowHTTP
-		if v.repoURL(p+".repo", w.Repo, allowHTTP) && rw.Dir == "" {
-			rw.Dir = RepoDir(w.Repo)
-			if !validDir(rw.Dir) {
-				v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
-			}
-		} else if w.Dir != "" && !validDir(w.Dir) {
-			v.errorf(p+".dir", "must be one folder name of letters, digits, '.', '_' or '-' that does not start with '.'")
-		}
-		if w.Branch != "" && !validBranch(w.Branch) {
-			v.errorf(p+".branch", "%q is not a valid branch name", w.Branch)
-		}
-		switch {
-		case rw.Host != "":
-			v.host(p+".host", rw.Host)
-		case s.Domain != "" && w.Name != "":
-			rw.Host = w.Name + "." + s.Domain
-		default:
-			v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
-		}
-		if rw.Host != "" {
-			if j, dup := hosts[rw.Host]; dup && w.Host != "" {
-				v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", rw.Host, j)
-			} else if dup {
-				v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", rw.Host, j)
-			} else {
-				hosts[rw.Host] = i
-			}
-		}
-		v.requestsWithinLimits(p, w.Settings, rw.Settings)
-		r.Workspaces = append(r.Workspaces, rw)
+		r.Workspaces = append(r.Workspaces, v.workspace(&ws, i, w, r.Namespace, s.Domain))
 	}
 	if errs := v.all(); len(errs) > 0 {
 		return nil, errs
 	}
 	return r, nil
+}
+
+// workspaces is what resolving one workspace needs of the others: the
+// merged defaults and their quantities, and the index of the workspace
+// that took each name and host.
+type workspaces struct {
+	base         Settings
+	baseQ        quantities
+	names, hosts map[string]int
+}
+
+// workspace validates workspace i and resolves it over the defaults.
+func (v *validator) workspace(ws *workspaces, i int, w Workspace, namespace, domain string) ResolvedWorkspace {
+	p := fmt.Sprintf("workspaces[%d]", i)
+	q := v.settings(p, w.Settings).merge(ws.baseQ)
+	rw := ResolvedWorkspace{Name: w.Name, Repo: w.Repo, Branch: w.Branch, Host: w.Host, Dir: w.Dir,
+		Settings: Merge(w.Settings, ws.base),
+		Requests: Quantities{CPU: q.reqCPU.value(), Memory: q.reqMemory.value()},
+		Limits:   Quantities{CPU: q.limCPU.value(), Memory: q.limMemory.value()},
+	}
+	if q.size.value() != nil {
+		rw.StorageSize = *q.size.value()
+	}
+	if q.cache.value() != nil {
+		rw.CacheCapacity = *q.cache.value()
+	}
+	v.workspaceName(p+".name", w.Name, namespace, ws.names, i)
+	rw.RepoURL = v.repoURL(p+".repo", w.Repo, *rw.Git.AllowHTTP)
+	if rw.RepoURL != nil && rw.Dir == "" {
+		rw.Dir = RepoDir(w.Repo)
+		if !validDir(rw.Dir) {
+			v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
+		}
+	} else if w.Dir != "" && !validDir(w.Dir) {
+		v.errorf(p+".dir", "must be one folder name of letters, digits, '.', '_' or '-' that does not start with '.'")
+	}
+	if w.Branch != "" && !validBranch(w.Branch) {
+		v.errorf(p+".branch", "%q is not a valid branch name", w.Branch)
+	}
+	switch {
+	case rw.Host != "":
+		v.host(p+".host", rw.Host)
+	case domain != "" && w.Name != "":
+		rw.Host = w.Name + "." + domain
+	default:
+		v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
+	}
+	if rw.Host != "" {
+		if j, dup := ws.hosts[rw.Host]; dup && w.Host != "" {
+			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", rw.Host, j)
+		} else if dup {
+			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", rw.Host, j)
+		} else {
+			ws.hosts[rw.Host] = i
+		}
+	}
+	v.requestsWithinLimits(p, w.Settings, rw.Settings, q)
+	return rw
 }
 
 // all is every problem of the file in file order: the field errors of
@@ -135,9 +171,8 @@ func (v *validator) all() ErrorList {
 			errs = append(errs, e)
 		}
 	}
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i], errs[j]
-		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
 	return errs
 }
@@ -212,7 +247,8 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 		v.errorf(field, "%q is longer than %d characters", name, maxNameLen)
 		return
 	}
-	for _, r := range append(ReservedNames, namespace+"-secrets") {
+	// The Flux layout's secrets folder and Kustomization take these names.
+	for _, r := range []string{"secrets", namespace + "-secrets"} {
 		if name == r {
 			v.errorf(field, "%q is reserved for the shared secrets", name)
 		}
@@ -227,19 +263,19 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 // repoURL accepts https (and, when allowed, http) URLs with a host and a
 // path, and rejects embedded credentials: they would end up in
 // .git/config and in the process list.
-func (v *validator) repoURL(field, s string, allowHTTP bool) bool {
+func (v *validator) repoURL(field, s string, allowHTTP bool) *url.URL {
 	if s == "" {
 		v.errorf(field, "required: the https URL of the git repository")
-		return false
+		return nil
 	}
 	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "ssh://") {
 		v.errorf(field, "SSH URLs are not supported: use the https URL (the token is sent by a credential helper)")
-		return false
+		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		v.errorf(field, "not a URL: %v", err)
-		return false
+		return nil
 	}
 	switch {
 	case u.User != nil:
@@ -255,9 +291,9 @@ func (v *validator) repoURL(field, s string, allowHTTP bool) bool {
 	case u.RawQuery != "" || u.Fragment != "":
 		v.errorf(field, "must not have a query or fragment")
 	default:
-		return true
+		return u
 	}
-	return false
+	return nil
 }
 
 var dirRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
@@ -313,35 +349,32 @@ var (
 // (1e9), no milli (500m is half a byte).
 var byteUnit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$`)
 
-func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) {
+// quantity parses a quantity field; nil when it is unset, an allowed ""
+// (a limit: none) or invalid (and reported).
+func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) *resource.Quantity {
 	if s == nil {
-		return
+		return nil
 	}
 	if *s == "" {
 		if !allowEmpty {
 			v.errorf(field, "must not be empty")
 		}
-		return
+		return nil
 	}
-	if msg := rng.check(*s); msg != "" {
-		v.errorf(field, "%s", msg)
-	}
-}
-
-// check returns what is wrong with s, or "".
-func (rng quantityRange) check(s string) string {
-	q, err := resource.ParseQuantity(s)
+	q, err := resource.ParseQuantity(*s)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%q is not a quantity (e.g. 500m, 2Gi)", s)
+		v.errorf(field, "%q is not a quantity (e.g. 500m, 2Gi)", *s)
 	case q.Sign() <= 0:
-		return "must be greater than zero"
-	case rng.bytes && !byteUnit.MatchString(s):
-		return fmt.Sprintf("%q needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. %s)", s, rng.min.String())
+		v.errorf(field, "must be greater than zero")
+	case rng.bytes && !byteUnit.MatchString(*s):
+		v.errorf(field, "%q needs a unit: a bare number is bytes; use Mi, Gi or Ti (e.g. %s)", *s, rng.min.String())
 	case q.Cmp(rng.min) < 0 || q.Cmp(rng.max) > 0:
-		return fmt.Sprintf("%q is out of range: use %s to %s", s, rng.min.String(), rng.max.String())
+		v.errorf(field, "%q is out of range: use %s to %s", *s, rng.min.String(), rng.max.String())
+	default:
+		return &q
 	}
-	return ""
+	return nil
 }
 
 func (v *validator) oneOf(field string, s *string, allowed ...string) {
@@ -362,154 +395,225 @@ func (v *validator) optName(field string, s *string) {
 	}
 }
 
-func (v *validator) duration(field string, s *string) {
+// duration parses a positive duration; 0 when it is unset or invalid (and
+// reported).
+func (v *validator) duration(field string, s *string) time.Duration {
 	if s == nil {
-		return
+		return 0
 	}
 	d, err := time.ParseDuration(*s)
 	if err != nil || d <= 0 {
 		v.errorf(field, "%q is not a positive duration (e.g. 30m, 1h)", *s)
+		return 0
 	}
+	return d
 }
 
 var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// settings validates the fields one Settings block sets (defaults or a
-// workspace); unset fields are checked where they are set.
-func (v *validator) settings(p string, s Settings) {
-	if i := s.Images; i != nil {
-		v.image(p+".images.opencode", i.OpenCode)
-		v.image(p+".images.clone", i.Clone)
-		v.image(p+".images.seed", i.Seed)
+// quantities are the parsed quantities of one Settings block.
+type quantities struct {
+	reqCPU, reqMemory, limCPU, limMemory, size, cache *parsed
+}
+
+// parsed is a quantity field a block sets; q is nil when its value is ""
+// (a limit: none) or invalid (and reported).
+type parsed struct{ q *resource.Quantity }
+
+func (v *validator) quantityField(field string, s *string, allowEmpty bool, rng quantityRange) *parsed {
+	if s == nil {
+		return nil
 	}
+	return &parsed{v.quantity(field, s, allowEmpty, rng)}
+}
+
+// value is the quantity of a field after merging; nil if invalid.
+func (p *parsed) value() *resource.Quantity {
+	if p == nil {
+		return nil
+	}
+	return p.q
+}
+
+// settings validates the fields one Settings block sets (defaults or a
+// workspace) and returns its quantities; unset fields are checked where
+// they are set.
+func (v *validator) settings(p string, s Settings) quantities {
+	var q quantities
+	v.images(p+".images", s.Images)
 	if r := s.Resources; r != nil {
-		if q := r.Requests; q != nil {
-			v.quantity(p+".resources.requests.cpu", q.CPU, false, cpuRange)
-			v.quantity(p+".resources.requests.memory", q.Memory, false, memoryRange)
+		if l := r.Requests; l != nil {
+			q.reqCPU = v.quantityField(p+".resources.requests.cpu", l.CPU, false, cpuRange)
+			q.reqMemory = v.quantityField(p+".resources.requests.memory", l.Memory, false, memoryRange)
 		}
-		if q := r.Limits; q != nil {
-			v.quantity(p+".resources.limits.cpu", q.CPU, true, cpuRange)
-			v.quantity(p+".resources.limits.memory", q.Memory, true, memoryRange)
+		if l := r.Limits; l != nil {
+			// "" in a limit means none.
+			q.limCPU = v.quantityField(p+".resources.limits.cpu", l.CPU, true, cpuRange)
+			q.limMemory = v.quantityField(p+".resources.limits.memory", l.Memory, true, memoryRange)
 		}
 	}
 	if st := s.Storage; st != nil {
-		v.quantity(p+".storage.size", st.Size, false, storageRange)
-		if st.StorageClass != nil && *st.StorageClass != "" {
-			v.dnsSubdomain(p+".storage.storageClass", *st.StorageClass)
-		}
-		v.oneOf(p+".storage.accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
+		q.size = v.quantityField(p+".storage.size", st.Size, false, storageRange)
+		v.storage(p+".storage", st)
 	}
-	if g := s.Gateway; g != nil {
-		v.optName(p+".gateway.name", g.Name)
-		if g.Namespace != nil {
-			v.dnsLabel(p+".gateway.namespace", *g.Namespace)
-		}
-		if g.SectionName != nil && *g.SectionName != "" {
-			v.dnsSubdomain(p+".gateway.sectionName", *g.SectionName)
-		}
-	}
+	v.gateway(p+".gateway", s.Gateway)
 	if e := s.ExternalDNS; e != nil {
-		for _, k := range sortedKeys(e.Annotations) {
-			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-				v.errorf(p+".externalDNS.annotations."+k, "not a valid annotation key: %s", errs[0])
-			}
-		}
+		v.annotationKeys(p+".externalDNS.annotations", e.Annotations)
 	}
 	if c := s.Certificate; c != nil {
 		v.optName(p+".certificate.issuerName", c.IssuerName)
 		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
 	}
 	if b := s.Backup; b != nil {
-		v.oneOf(p+".backup.mode", b.Mode, "none", "component", "inline")
-		if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
-			v.errorf(p+".backup.component", "must be a path relative to the workspace's app folder")
-		}
-		v.oneOf(p+".backup.pvcOwner", b.PVCOwner, PVCOwnerComponent, PVCOwnerOcw)
-		v.oneOf(p+".backup.copyMethod", b.CopyMethod, "Snapshot", "Clone", "Direct")
-		for _, k := range sortedKeys(b.Variables) {
-			if !envVarRE.MatchString(k) {
-				v.errorf(p+".backup.variables."+k, "not a valid variable name")
-			}
-		}
-		if b.Schedule != nil && len(strings.Fields(*b.Schedule)) != 5 {
-			v.errorf(p+".backup.schedule", "%q is not a five-field cron schedule", *b.Schedule)
-		}
-		if b.Repository != nil {
-			v.dnsSubdomain(p+".backup.repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))
-		}
-		v.optName(p+".backup.volumeSnapshotClass", b.VolumeSnapshotClass)
-		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
-		if r := b.Retain; r != nil {
-			for name, n := range map[string]*int32{"hourly": r.Hourly, "daily": r.Daily, "weekly": r.Weekly} {
-				if n != nil && *n < 0 {
-					v.errorf(p+".backup.retain."+name, "must not be negative")
-				}
-			}
-		}
+		q.cache = v.quantityField(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
+		v.backup(p+".backup", b)
 	}
-	if g := s.Git; g != nil {
-		v.oneOf(p+".git.filter", g.Filter, "", "blob:none", "tree:0")
-		if g.Username != nil && (*g.Username == "" || strings.ContainsAny(*g.Username, ":\n")) {
-			v.errorf(p+".git.username", "must be non-empty without ':' or newlines")
-		}
-		if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
-			v.errorf(p+".git.authorName", "must not contain newlines or angle brackets")
-		}
-		if g.AuthorEmail != nil && *g.AuthorEmail != "" && (!strings.Contains(*g.AuthorEmail, "@") || strings.ContainsAny(*g.AuthorEmail, " \n<>")) {
-			v.errorf(p+".git.authorEmail", "%q is not an email address", *g.AuthorEmail)
-		}
-	}
-	v.oneOf(p+".clusterAccess", s.ClusterAccess, "none", "namespace", "cluster")
-	if u := s.User; u != nil {
-		if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
-			v.errorf(p+".user.uid", "must be between 1 and 2147483647 (workspaces never run as root)")
-		}
-		if u.GID != nil && (*u.GID < 1 || *u.GID > 2147483647) {
-			v.errorf(p+".user.gid", "must be between 1 and 2147483647")
-		}
-	}
+	v.git(p+".git", s.Git)
+	v.oneOf(p+".clusterAccess", s.ClusterAccess, ClusterAccessNone, ClusterAccessNamespace, ClusterAccessCluster)
+	v.user(p+".user", s.User)
 	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
 		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
 	}
+	return q
 }
 
-func (v *validator) requestsWithinLimits(p string, own, merged Settings) {
-	req, lim := merged.Resources.Requests, merged.Resources.Limits
-	for _, c := range []struct {
-		name     string
-		req, lim *string
-		rng      quantityRange
-	}{{"cpu", req.CPU, lim.CPU, cpuRange}, {"memory", req.Memory, lim.Memory, memoryRange}} {
-		// Invalid values are reported on their own.
-		if c.req == nil || c.lim == nil || c.rng.check(*c.req) != "" || c.rng.check(*c.lim) != "" {
-			continue
-		}
-		rq, err1 := resource.ParseQuantity(*c.req)
-		lq, err2 := resource.ParseQuantity(*c.lim)
-		if err1 == nil && err2 == nil && rq.Cmp(lq) > 0 {
-			field := p + ".resources.requests." + c.name
-			if own.Resources == nil {
-				field = "defaults.resources.requests." + c.name
-			}
-			v.errorf(field, "request %s is above the limit %s", *c.req, *c.lim)
+func (v *validator) images(p string, i *Images) {
+	if i != nil {
+		v.image(p+".opencode", i.OpenCode)
+		v.image(p+".clone", i.Clone)
+		v.image(p+".seed", i.Seed)
+	}
+}
+
+func (v *validator) storage(p string, st *Storage) {
+	if st.StorageClass != nil && *st.StorageClass != "" {
+		v.dnsSubdomain(p+".storageClass", *st.StorageClass)
+	}
+	v.oneOf(p+".accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
+}
+
+func (v *validator) gateway(p string, g *Gateway) {
+	if g == nil {
+		return
+	}
+	v.optName(p+".name", g.Name)
+	if g.Namespace != nil {
+		v.dnsLabel(p+".namespace", *g.Namespace)
+	}
+	if g.SectionName != nil && *g.SectionName != "" {
+		v.dnsSubdomain(p+".sectionName", *g.SectionName)
+	}
+}
+
+func (v *validator) annotationKeys(p string, annotations map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(annotations)) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			v.errorf(p+"."+k, "not a valid annotation key: %s", errs[0])
 		}
 	}
 }
 
-// secrets validates the merged secrets settings and fills in the store
-// name "doppler" mode implies.
-func (v *validator) secrets(s *Secrets) {
+// backup checks every backup field but the cache capacity (a quantity).
+func (v *validator) backup(p string, b *Backup) {
+	v.oneOf(p+".mode", b.Mode, BackupNone, BackupComponent, BackupInline)
+	if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
+		v.errorf(p+".component", "must be a path relative to the workspace's app folder")
+	}
+	v.oneOf(p+".pvcOwner", b.PVCOwner, PVCOwnerComponent, PVCOwnerOcw)
+	v.oneOf(p+".copyMethod", b.CopyMethod, "Snapshot", "Clone", "Direct")
+	for _, k := range slices.Sorted(maps.Keys(b.Variables)) {
+		if !envVarRE.MatchString(k) {
+			v.errorf(p+".variables."+k, "not a valid variable name")
+		}
+	}
+	if b.Schedule != nil && len(strings.Fields(*b.Schedule)) != 5 {
+		v.errorf(p+".schedule", "%q is not a five-field cron schedule", *b.Schedule)
+	}
+	if b.Repository != nil {
+		v.dnsSubdomain(p+".repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))
+	}
+	v.optName(p+".volumeSnapshotClass", b.VolumeSnapshotClass)
+	if r := b.Retain; r != nil {
+		for name, n := range map[string]*int32{"hourly": r.Hourly, "daily": r.Daily, "weekly": r.Weekly} {
+			if n != nil && *n < 0 {
+				v.errorf(p+".retain."+name, "must not be negative")
+			}
+		}
+	}
+}
+
+func (v *validator) git(p string, g *Git) {
+	if g == nil {
+		return
+	}
+	v.oneOf(p+".filter", g.Filter, "", "blob:none", "tree:0")
+	if g.Username != nil && (*g.Username == "" || strings.ContainsAny(*g.Username, ":\n")) {
+		v.errorf(p+".username", "must be non-empty without ':' or newlines")
+	}
+	if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
+		v.errorf(p+".authorName", "must not contain newlines or angle brackets")
+	}
+	if g.AuthorEmail != nil && *g.AuthorEmail != "" && (!strings.Contains(*g.AuthorEmail, "@") || strings.ContainsAny(*g.AuthorEmail, " \n<>")) {
+		v.errorf(p+".authorEmail", "%q is not an email address", *g.AuthorEmail)
+	}
+}
+
+func (v *validator) user(p string, u *User) {
+	if u == nil {
+		return
+	}
+	if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
+		v.errorf(p+".uid", "must be between 1 and 2147483647 (workspaces never run as root)")
+	}
+	if u.GID != nil && (*u.GID < 1 || *u.GID > 2147483647) {
+		v.errorf(p+".gid", "must be between 1 and 2147483647")
+	}
+}
+
+// merge takes each quantity from the block that sets it, as Merge does
+// with the text.
+func (q quantities) merge(base quantities) quantities {
+	return quantities{
+		reqCPU: cmp.Or(q.reqCPU, base.reqCPU), reqMemory: cmp.Or(q.reqMemory, base.reqMemory),
+		limCPU: cmp.Or(q.limCPU, base.limCPU), limMemory: cmp.Or(q.limMemory, base.limMemory),
+		size: cmp.Or(q.size, base.size), cache: cmp.Or(q.cache, base.cache),
+	}
+}
+
+// requestsWithinLimits compares a workspace's merged requests and limits;
+// an invalid value or no limit is skipped.
+func (v *validator) requestsWithinLimits(p string, own, merged Settings, q quantities) {
+	req, lim := merged.Resources.Requests, merged.Resources.Limits
+	for _, c := range []struct {
+		name             string
+		req, lim         *resource.Quantity
+		reqText, limText *string
+	}{{"cpu", q.reqCPU.value(), q.limCPU.value(), req.CPU, lim.CPU}, {"memory", q.reqMemory.value(), q.limMemory.value(), req.Memory, lim.Memory}} {
+		if c.req == nil || c.lim == nil || c.req.Cmp(*c.lim) <= 0 {
+			continue
+		}
+		field := p + ".resources.requests." + c.name
+		if own.Resources == nil {
+			field = "defaults.resources.requests." + c.name
+		}
+		v.errorf(field, "request %s is above the limit %s", *c.reqText, *c.limText)
+	}
+}
+
+// secrets validates the merged secrets settings, fills in the store name
+// "doppler" mode implies and returns the refresh interval.
+func (v *validator) secrets(s *Secrets) time.Duration {
 	v.oneOf("secrets.mode", s.Mode, SecretsManual, SecretsExternalSecrets, SecretsDoppler)
 	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
 	switch {
 	case *s.Store.Name != "":
 		v.dnsSubdomain("secrets.store.name", *s.Store.Name)
 	case *s.Mode == SecretsDoppler:
-		s.Store.Name = ptr(DopplerStore)
+		s.Store.Name = new(DopplerStore)
 	case *s.Mode == SecretsExternalSecrets:
 		v.errorf("secrets.store.name", "required with mode %s: the name of the %s the ExternalSecrets read", SecretsExternalSecrets, *s.Store.Kind)
 	}
-	v.duration("secrets.refreshInterval", s.RefreshInterval)
+	refresh := v.duration("secrets.refreshInterval", s.RefreshInterval)
 	seen := map[string]string{}
 	for _, r := range []struct {
 		field string
@@ -532,15 +636,18 @@ func (v *validator) secrets(s *Secrets) {
 			v.errorf(p+".property", "must not contain newlines")
 		}
 	}
+	return refresh
 }
 
-func (v *validator) flux(f Flux) {
+// flux validates the merged Flux settings and returns the interval and
+// timeout.
+func (v *validator) flux(f Flux) (interval, timeout time.Duration) {
 	p := *f.Path
 	if p == "" || path.IsAbs(p) || path.Clean(p) != p || strings.HasPrefix(p, "..") {
 		v.errorf("flux.path", "%q must be a clean relative path inside the repository (e.g. kubernetes/apps)", p)
 	}
-	v.duration("flux.interval", f.Interval)
-	v.duration("flux.timeout", f.Timeout)
+	interval = v.duration("flux.interval", f.Interval)
+	timeout = v.duration("flux.timeout", f.Timeout)
 	v.oneOf("flux.sourceRef.kind", f.SourceRef.Kind, "GitRepository", "OCIRepository", "Bucket")
 	v.optName("flux.sourceRef.name", f.SourceRef.Name)
 	if ns := f.SourceRef.Namespace; ns != nil && *ns != "" {
@@ -565,13 +672,5 @@ func (v *validator) flux(f Flux) {
 	if !*f.RenderNamespace && len(f.NamespaceComponents) == 0 {
 		v.errorf("flux.renderNamespace", "false needs a namespace component that brings the Namespace (flux.namespaceComponents)")
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return interval, timeout
 }

@@ -166,7 +166,7 @@ func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata {
 	return nil
 }
 
-// Pods returns the workspace's pods, newest first.
+// PodsOf returns the workspace's pods, newest first.
 func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range s.Pods {

@@ -12,7 +12,6 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
@@ -160,7 +159,7 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 				w.Restarts += cs.RestartCount
 			}
 		}
-		w.Clone = StepOf(pod, build.ContainerClone)
+		w.Clone = StepOf(pod, model.ContainerClone)
 	}
 	if pvc != nil {
 		w.PVC.Phase = string(pvc.Status.Phase)
@@ -226,7 +225,7 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 			c.PushedAt = &t
 		}
 	}
-	step := StepOf(pod, build.ContainerSeedAuth)
+	step := StepOf(pod, model.ContainerSeedAuth)
 	c.Step = step
 	if step == nil || !step.Finished {
 		if !pushed.IsZero() {
@@ -249,7 +248,7 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 		}
 	}
 	if c.Seeded == CopilotYes && secret != nil {
-		cs := ContainerStatus(pod, build.ContainerSeedAuth)
+		cs := ContainerStatus(pod, model.ContainerSeedAuth)
 		var seededAt time.Time
 		if t := LastTermination(cs); t != nil {
 			seededAt = t.FinishedAt.Time
@@ -301,7 +300,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 	if c := PodCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
 		return Failing, "Unschedulable"
 	}
-	for _, name := range []string{build.ContainerClone, build.ContainerSeedAuth, build.ContainerOpenCode} {
+	for _, name := range []string{model.ContainerClone, model.ContainerSeedAuth, model.ContainerOpenCode} {
 		cs := ContainerStatus(pod, name)
 		if cs == nil {
 			continue
@@ -328,7 +327,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 	case pod.Status.Phase == corev1.PodPending && PodCondition(pod, corev1.PodScheduled) == nil:
 		return Starting, "waiting for a node"
 	case pod.Status.Phase == corev1.PodPending:
-		if cs := ContainerStatus(pod, build.ContainerClone); cs != nil && cs.State.Running != nil {
+		if cs := ContainerStatus(pod, model.ContainerClone); cs != nil && cs.State.Running != nil {
 			return Starting, "cloning"
 		}
 		return Starting, "initializing"

@@ -24,7 +24,7 @@ func newAuthEnv(t *testing.T) *authEnv {
 		sandbox: sb,
 		src:     sb.hostPath(c, envOf(c, boot.EnvAuthSource)),
 		dest:    dest,
-		record:  dest + boot.AuthRecordSuffix,
+		record:  dest + ".ocw-seeded",
 	}
 }
 

@@ -73,13 +73,13 @@ func (e *cloneEnv) stateDir() string {
 	return e.hostPath(e.pod.clone, envOf(e.pod.clone, boot.EnvStateDir))
 }
 
-func (e *cloneEnv) status() boot.Status {
+func (e *cloneEnv) status() cloneStatus {
 	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.stateDir(), boot.StatusFile))
+	b, err := os.ReadFile(filepath.Join(e.stateDir(), "clone-status"))
 	if err != nil {
 		e.t.Fatalf("status file: %v", err)
 	}
-	st, err := boot.ParseStatus(b)
+	st, err := parseStatus(b)
 	if err != nil {
 		e.t.Fatalf("status file %q: %v", b, err)
 	}

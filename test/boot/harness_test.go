@@ -78,14 +78,14 @@ func bootContainers(t testing.TB, o specOpts) pod {
 	p.volumes = ps.Volumes
 	for _, c := range ps.InitContainers {
 		switch c.Name {
-		case build.ContainerClone:
+		case model.ContainerClone:
 			p.clone = c
-		case build.ContainerSeedAuth:
+		case model.ContainerSeedAuth:
 			p.seedAuth = c
 		}
 	}
 	for _, c := range ps.Containers {
-		if c.Name == build.ContainerOpenCode {
+		if c.Name == model.ContainerOpenCode {
 			p.main = c
 		}
 	}

@@ -111,19 +111,17 @@ func HealthyStatus(ws model.Workspace, at time.Time) corev1.PodStatus {
 			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: t},
 		},
 		InitContainerStatuses: []corev1.ContainerStatus{
-			{Name: build.ContainerClone, Image: ws.Images.Clone, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
+			{Name: model.ContainerClone, Image: ws.Images.Clone, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
 				fmt.Sprintf("%s: cloned %s into %s\n", boot.ResultCloned, ws.Repo.URL, ws.Repo.Path()), at)}},
-			{Name: build.ContainerSeedAuth, Image: ws.Images.Seed, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
-				boot.AuthSeeded+": copied "+ws.Secrets.Copilot.Hint()+" to "+build.AuthPath+" (first seeding)\n", at)}},
+			{Name: model.ContainerSeedAuth, Image: ws.Images.Seed, State: corev1.ContainerState{Terminated: Terminated(0, "Completed",
+				boot.AuthSeeded+": copied "+ws.Secrets.Copilot.Hint()+" to "+model.AuthPath+" (first seeding)\n", at)}},
 		},
 		ContainerStatuses: []corev1.ContainerStatus{{
-			Name: build.ContainerOpenCode, Image: ws.Images.OpenCode, Ready: true, Started: ptr(true),
+			Name: model.ContainerOpenCode, Image: ws.Images.OpenCode, Ready: true, Started: new(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t}},
 		}},
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // CreatePod creates a pod of the workspace (from its Deployment's
 // template; on node "node-1" when st says it is scheduled) and writes st
