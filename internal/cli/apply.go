@@ -12,11 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/apply"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 )
 
 type applyOptions struct {
 	file      string
-	kube      kubeOptions
+	kube      *kube.Flags
 	dryRun    string
 	wait      bool
 	timeout   time.Duration
@@ -59,7 +60,7 @@ command creates any that is missing.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
 	f.Lookup("dry-run").NoOptDefVal = "server"
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
@@ -104,7 +105,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	for _, n := range desired.Notes {
 		fmt.Fprintln(s.Err, "note:", n)
 	}
-	cfg, err := o.kube.restConfig()
+	cfg, err := o.kube.Config()
 	if err != nil {
 		return err
 	}
@@ -206,13 +207,7 @@ func (o *applyOptions) specName() string {
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	r := secretRoles[m.Role]
-	var kubeFlags []string
-	if o.kube.kubeconfig != "" {
-		kubeFlags = append(kubeFlags, "--kubeconfig", o.kube.kubeconfig)
-	}
-	if o.kube.context != "" {
-		kubeFlags = append(kubeFlags, "--context", o.kube.context)
-	}
+	kubeFlags := o.kube.Args()
 	flags := ""
 	if len(kubeFlags) > 0 {
 		flags = " " + strings.Join(kubeFlags, " ")

@@ -11,17 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
-	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 func newAuthCmd(s Streams) *cobra.Command {
@@ -188,7 +184,7 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 
 type authPushOptions struct {
 	file         string
-	kube         kubeOptions
+	kube         *kube.Flags
 	from         string
 	portForward  bool
 	url          string
@@ -233,7 +229,7 @@ fine).`,
 	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
 	return cmd
 }
@@ -276,122 +272,48 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err != nil {
 		return err
 	}
-	body, err := auth.PushBody()
-	if err != nil {
+	if _, err := auth.PushBody(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	cfg, err := o.kube.restConfig()
+	c, err := o.kube.Clients()
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
+	push := &opencode.Push{
+		Clients:      c,
+		Store:        &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)},
+		System:       sys,
+		Workspace:    ws,
+		Auth:         auth,
+		SpecFile:     o.file,
+		URL:          o.url,
+		PortForward:  o.portForward,
+		UpdateSecret: o.updateSecret,
+		Options:      ocOpts,
 	}
-	store := &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)}
-	password, found, err := store.Get(ctx, sys.Secrets.Server)
-	if err != nil {
-		return err
+	res, err := push.Run(ctx)
+	if res.ForwardPod != "" {
+		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, res.ForwardPod, res.ForwardURL)
 	}
-	if !found || len(password) == 0 {
-		return fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", sys.Secrets.Server.Hint(), o.file)
+	if res.URL != "" {
+		fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
 	}
-
-	// The workspace's pods: the port-forward target, and the pod marked as
-	// having received the login.
-	pods, err := cs.CoreV1().Pods(sys.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.SelectorFromSet(ws.SelectorLabels()).String(),
-	})
-	if err != nil {
-		return fmt.Errorf("listing the pods of %s: %w", name, err)
+	if o.updateSecret && sys.Secrets.External && res.URL != "" {
+		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
+			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
 	}
-	pod, podErr := opencode.PickPod(pods.Items)
-
-	target := ws.URL()
-	switch {
-	case o.url != "":
-		target = o.url
-	case o.portForward:
-		if podErr != nil {
-			return fmt.Errorf("workspace %s: %w", name, podErr)
-		}
-		fwd, err := opencode.PortForward(ctx, cfg, sys.Namespace, pod.Name, model.Port)
-		if err != nil {
-			return err
-		}
-		defer fwd.Close()
-		target = fwd.URL
-		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, pod.Name, fwd.URL)
-	}
-
-	oc, err := opencode.New(target, ws.ServerUsername, string(password), ocOpts...)
-	if err != nil {
-		return err
-	}
-	h, err := oc.Health(ctx)
-	if err != nil {
-		return fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
-	}
-	if err := oc.SetAuth(ctx, secrets.CopilotProvider, body); err != nil {
-		return fmt.Errorf("workspace %s: %w", name, err)
-	}
-	if err := oc.Dispose(ctx); err != nil {
-		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
-	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), safetext.Line(h.Version))
-
-	pushedAt := time.Now().UTC()
-	if o.updateSecret {
-		if sys.Secrets.External {
-			fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-				sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
-		} else if t, err := o.storeLogin(ctx, s, sys, store, auth); err != nil {
-			return err
-		} else if t.After(pushedAt) {
-			// The API server's clock decides "changed after push" in status.
-			pushedAt = t
+	if res.Secret != "" {
+		ref := sys.Secrets.Copilot
+		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, res.Secret, res.Fingerprint)
+		if res.Secret != secrets.Unchanged && slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
+			fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
 		}
 	}
-	if podErr == nil {
-		// Lets ocw status tell that this pod has the login although the
-		// Secret changed after the pod started.
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, pushedAt.Format(time.RFC3339))
-		if _, err := cs.CoreV1().Pods(sys.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: secrets.FieldManager}); err != nil {
-			fmt.Fprintf(s.Err, "warning: could not annotate pod %s: %v\n", pod.Name, err)
-		}
+	if res.AnnotateErr != nil {
+		fmt.Fprintf(s.Err, "warning: %v\n", res.AnnotateErr)
 	}
-	return nil
-}
-
-// storeLogin merges the Copilot entry into the Secret's auth.json and
-// returns when the API server recorded the write.
-func (o *authPushOptions) storeLogin(ctx context.Context, s Streams, sys *model.System, store *secrets.Store, auth *secrets.Auth) (time.Time, error) {
-	ref := sys.Secrets.Copilot
-	cur, _, err := store.Get(ctx, ref)
-	if err != nil {
-		return time.Time{}, err
-	}
-	merged, err := secrets.MergeCopilot(cur, auth.Copilot)
-	if err != nil {
-		return time.Time{}, err
-	}
-	out, err := store.Apply(ctx, ref, merged)
-	if err != nil {
-		return time.Time{}, err
-	}
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(merged))
-	if out == secrets.Unchanged {
-		return time.Time{}, nil
-	}
-	if slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
-		fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
-	}
-	sec, err := store.Client.CoreV1().Secrets(sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return time.Time{}, nil
-	}
-	return status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}), nil
+	return err
 }

@@ -6,13 +6,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/doctor"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 )
 
 type doctorOptions struct {
 	file   string
 	output string
 	strict bool
-	kube   kubeOptions
+	kube   *kube.Flags
 }
 
 func newDoctorCmd(s Streams) *cobra.Command {
@@ -41,14 +42,14 @@ spec, an unreachable cluster).`,
 			if err != nil {
 				return err
 			}
-			cfg, c, err := o.kube.clients()
+			c, err := o.kube.Clients()
 			if err != nil {
 				return err
 			}
 			opts := doctor.Options{
-				Exec:     &doctor.KubeExec{Config: cfg, Client: c.Kube},
+				Exec:     c,
 				SpecFile: o.file,
-				Timeout:  cfg.Timeout,
+				Timeout:  c.Config.Timeout,
 			}
 			if len(args) == 1 {
 				opts.Workspace = args[0]
@@ -66,7 +67,7 @@ spec, an unreachable cluster).`,
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", doctor.FormatText, "output format: text, json or yaml")
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	return cmd
 }
 

@@ -8,13 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 type statusOptions struct {
 	file   string
 	output string
-	kube   kubeOptions
+	kube   *kube.Flags
 }
 
 func newStatusCmd(s Streams) *cobra.Command {
@@ -45,7 +46,7 @@ workspaces there are.`,
 			if err != nil {
 				return err
 			}
-			_, c, err := o.kube.clients()
+			c, err := o.kube.Clients()
 			if err != nil {
 				return err
 			}
@@ -58,6 +59,6 @@ workspaces there are.`,
 	}
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", status.FormatTable, "output format: "+strings.Join(status.Formats, ", "))
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	return cmd
 }

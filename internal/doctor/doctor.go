@@ -29,6 +29,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/status"
@@ -116,7 +117,7 @@ type Options struct {
 
 // run carries what the rules share.
 type run struct {
-	c      *status.Clients
+	c      *kube.Clients
 	sys    *model.System
 	ws     []model.Workspace
 	opts   Options
@@ -130,7 +131,7 @@ type run struct {
 
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
 // every workspace (or only opts.Workspace).
-func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options) (*Report, error) {
+func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) (*Report, error) {
 	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}}
 	if opts.SpecFile == "" {
 		r.opts.SpecFile = "FILE"

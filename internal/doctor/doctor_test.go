@@ -19,7 +19,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/build"
-	"github.com/opencode-workspaces/ocw/internal/status"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -54,7 +54,7 @@ func TestHappyPathAllGreen(t *testing.T) {
 
 func TestWorkspaceFilter(t *testing.T) {
 	f := newFixture(t, fixtureOpts{noPod: true})
-	c, _ := status.NewClients(env.Config)
+	c, _ := kube.NewClients(env.Config)
 	if _, err := Run(t.Context(), c, f.sys, Options{Workspace: "nope"}); err == nil || !strings.Contains(err.Error(), `no workspace "nope" in the spec (workspaces: app)`) {
 		t.Fatalf("unknown workspace: %v", err)
 	}
@@ -109,7 +109,7 @@ func TestCRDRule(t *testing.T) {
 	}
 	must(t, env.Client.Create(ctx, crd))
 	waitEstablished(t, crd.Name)
-	c, _ := status.NewClients(env.Config)
+	c, _ := kube.NewClients(env.Config)
 	r := &run{c: c, report: &Report{}}
 	r.checkCRDs(ctx, "missing", "Example", []crdWant{{"things.doctor.example.com", "v1"}}, "install it")
 	r.checkCRDs(ctx, "old", "Example", []crdWant{{"widgets.doctor.example.com", "v1"}}, "upgrade it")

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
@@ -50,7 +51,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-func countingClients(t *testing.T) (*status.Clients, func() []string) {
+func countingClients(t *testing.T) (*kube.Clients, func() []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var reqs []string
@@ -58,7 +59,7 @@ func countingClients(t *testing.T) (*status.Clients, func() []string) {
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return countingTransport{rt: rt, mu: &mu, n: &reqs}
 	}
-	c, err := status.NewClients(cfg)
+	c, err := kube.NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +328,7 @@ func TestHostileTextIsSanitized(t *testing.T) {
 // collect runs status against the test API server.
 func collect(t *testing.T, sys *model.System, now time.Time) *status.Report {
 	t.Helper()
-	c, err := status.NewClients(env.Config)
+	c, err := kube.NewClients(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
