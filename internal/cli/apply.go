@@ -122,7 +122,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	// first-apply flow.
 	missing, secretsErr := eng.CheckSecrets(ctx, sys)
 	for _, m := range missing {
-		if m.Role == apply.SecretServer && m.Empty {
+		if m.Role.Required && m.Empty {
 			return fmt.Errorf("Secret %s/%s key %s is empty: the workspaces would run without a login; nothing was applied. Set a password first: ocw secrets password -f %s",
 				m.Namespace, m.Ref.Name, m.Ref.Key, o.specName())
 		}
@@ -180,21 +180,6 @@ func summary(s Streams, res *apply.Result, dryRun bool, took time.Duration) {
 	fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
 }
 
-// secretRoles describes each Secret, and the ocw command that creates it
-// (from the secrets commands: ocw secrets git-token, ocw secrets password,
-// ocw auth seed).
-var secretRoles = map[string]struct {
-	what, ocw, file string
-	required        bool
-}{
-	apply.SecretGit: {what: "the git token used to clone and push private repositories",
-		ocw: "secrets git-token", file: "a file holding only the token"},
-	apply.SecretServer: {what: "the password of the OpenCode web UI and API; workspaces do not start without it",
-		ocw: "secrets password", file: "a file holding only the password", required: true},
-	apply.SecretCopilot: {what: "the GitHub Copilot login, OpenCode's auth.json",
-		ocw: "auth seed", file: "~/.local/share/opencode/auth.json after `opencode auth login`"},
-}
-
 // specName is the spec file as a command line names it in hints.
 func (o *applyOptions) specName() string {
 	if o.file == "" || o.file == "-" {
@@ -206,7 +191,7 @@ func (o *applyOptions) specName() string {
 // secretHint says exactly how to create a missing Secret or key. Values
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
-	r := secretRoles[m.Role]
+	r := m.Role
 	kubeFlags := o.kube.Args()
 	flags := ""
 	if len(kubeFlags) > 0 {
@@ -215,20 +200,20 @@ func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	file := o.specName()
 	var b strings.Builder
 	need := "optional"
-	if r.required {
+	if r.Required {
 		need = "required"
 	}
 	state := fmt.Sprintf("Secret %s/%s is missing", m.Namespace, m.Ref.Name)
 	if !m.NoSecret {
 		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
 	}
-	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.what, need)
-	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.ocw, file, flags)
+	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.Holds, need)
+	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.Command, file, flags)
 	kubectl := fmt.Sprintf("kubectl%s -n %s create secret generic %s --from-file=%s=PATH", flags, m.Namespace, m.Ref.Name, m.Ref.Key)
 	if !m.NoSecret {
 		// create | apply adds the key and keeps the Secret's other keys.
 		kubectl += " --dry-run=client -o yaml | kubectl" + flags + " apply -f -"
 	}
-	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.file)
+	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.File)
 	return b.String()
 }
