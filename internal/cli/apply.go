@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 	"time"
 
@@ -61,8 +59,7 @@ command creates any that is missing.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
 	o.kube = bindKube(cmd)
-	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
-	f.Lookup("dry-run").NoOptDefVal = "server"
+	addDryRunFlag(cmd, &o.dryRun, `"server": validate and report with server-side dry runs, write nothing`)
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	f.BoolVar(&o.prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
@@ -72,15 +69,9 @@ command creates any that is missing.`,
 }
 
 func (o *applyOptions) run(ctx context.Context, s Streams) error {
-	var dryRun bool
-	switch o.dryRun {
-	case "none", "":
-	case "server":
-		dryRun = true
-	case "client":
-		return errors.New("--dry-run=client is not supported: only the API server can say whether it accepts the objects; use --dry-run=server")
-	default:
-		return fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", o.dryRun)
+	dryRun, err := serverDryRun(o.dryRun)
+	if err != nil {
+		return err
 	}
 	if o.purgeData && !o.prune {
 		return errors.New("--purge-data only works together with --prune")
@@ -88,12 +79,6 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if o.timeout <= 0 {
 		return errors.New("--timeout must be positive")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
-
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
 		return err

@@ -47,14 +47,14 @@ func authSource(from string) (string, error) {
 type authSeedOptions struct {
 	secretFlags
 	from         string
-	dryRun       bool
+	dryRun       string
 	allProviders bool
 }
 
 func newAuthSeedCmd(s Streams) *cobra.Command {
 	o := &authSeedOptions{}
 	cmd := &cobra.Command{
-		Use:   "seed -f FILE [--from PATH] [--dry-run] [--all-providers]",
+		Use:   "seed -f FILE [--from PATH] [--dry-run=server] [--all-providers]",
 		Short: "Store your local Copilot login in the Copilot Secret",
 		Long: `Read the local auth.json, check it holds a GitHub Copilot login (type
 oauth with a refresh token), and store it in the Copilot Secret (default
@@ -66,8 +66,11 @@ Each workspace copies the Secret onto its volume when it starts, so running
 workspaces get it at their next restart; Reloader restarts them
 automatically when enabled. ocw auth push applies it without a restart.
 
---dry-run prints the Secret that would be written, with its data redacted,
-and touches no cluster.`,
+--dry-run=server (or a bare --dry-run) prints the Secret that would be
+written, with its data redacted, and sends the write as a server-side dry
+run: the API server checks it and says whether it would create, update or
+leave the Secret, and nothing is stored. In the external-secrets modes ocw
+writes no Secret, so it only prints it.`,
 		Example: `  ocw auth seed -f workspaces.yaml
   ocw auth seed -f workspaces.yaml --dry-run
   ocw auth seed -f workspaces.yaml --from ./auth.json --all-providers`,
@@ -77,13 +80,17 @@ and touches no cluster.`,
 	o.add(cmd, "external-secrets modes: print the auth.json to put in the store to stdout")
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the Secret with its data redacted; write nothing")
+	addDryRunFlag(cmd, &o.dryRun, `"server": print the Secret with its data redacted and check the write with a server-side dry run; write nothing`)
 	f.BoolVar(&o.allProviders, "all-providers", false, "copy every provider's login, not only github-copilot")
 	return cmd
 }
 
 func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err := o.check(); err != nil {
+		return err
+	}
+	dryRun, err := serverDryRun(o.dryRun)
+	if err != nil {
 		return err
 	}
 	sys, err := loadSystem(s, o.file)
@@ -111,10 +118,11 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err := o.refuseTerminal(s); err != nil {
 		return err
 	}
-	if o.dryRun {
-		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
-	}
-	if sys.Secrets.External {
+	if dryRun {
+		if err := writeRedactedSecret(s.Out, sys.Namespace, ref, auth); err != nil || sys.Secrets.External {
+			return err
+		}
+	} else if sys.Secrets.External {
 		if o.printValue {
 			_, err := s.Out.Write(auth.Content)
 			return err
@@ -128,9 +136,14 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
+	st.DryRun = dryRun
 	out, err := st.Apply(cmd.Context(), ref, auth.Content)
 	if err != nil {
 		return err
+	}
+	if dryRun {
+		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (server dry run; nothing was written)\n", sys.Namespace, ref.Name, ref.Key, out)
+		return nil
 	}
 	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, auth.Summary())
 	if out != secrets.Unchanged {
@@ -218,8 +231,9 @@ followed, and a plain http --url to another machine is refused unless
 fine).`,
 		Example: `  ocw auth push flux -f workspaces.yaml
   ocw auth push flux -f workspaces.yaml --port-forward`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeWorkspaces,
+		RunE:              func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file")

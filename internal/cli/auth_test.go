@@ -53,8 +53,20 @@ func TestAuthSeed(t *testing.T) {
 		!strings.Contains(r.out, "auth.json: '<redacted: ") || !strings.Contains(r.err, "left out openai (--all-providers copies them)") {
 		t.Fatalf("dry run: %+v", r)
 	}
+	if !strings.Contains(r.err, "Secret "+ns+"/opencode-copilot-auth key auth.json created (server dry run; nothing was written)") {
+		t.Fatalf("dry run: the API server was not asked: %+v", r)
+	}
 	if getSecret(t, ns, "opencode-copilot-auth") != nil {
 		t.Fatal("--dry-run wrote the Secret")
+	}
+	// The same values as apply's --dry-run.
+	for flag, want := range map[string]string{
+		"--dry-run=client": "--dry-run=client is not supported",
+		"--dry-run=maybe":  `--dry-run must be "server" or "none", not "maybe"`,
+	} {
+		if r := run(t, "", append(args, flag)...); r.code != ExitFailure || !strings.Contains(r.err, want) {
+			t.Errorf("%s: %+v", flag, r)
+		}
 	}
 
 	r = run(t, "", args...)

@@ -4,9 +4,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -68,11 +71,15 @@ func NewRoot(s Streams) *cobra.Command {
 }
 
 // Run executes ocw with args and returns the process exit code: 0,
-// ExitFindings or ExitFailure.
+// ExitFindings or ExitFailure. Ctrl-C cancels the command's context, so
+// a command stops its requests and cleans up (apply, port-forwards)
+// instead of dying halfway.
 func Run(args []string, s Streams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	root := NewRoot(s)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}

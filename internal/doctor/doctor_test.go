@@ -20,6 +20,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -787,9 +788,9 @@ func TestHostileTextIsSanitized(t *testing.T) {
 	if c := expect(t, rep, "app", "git", OK, "git version 2.49.1"); strings.ContainsAny(c.Message, "\x1b\r\n\u202e") {
 		t.Errorf("git message %q", c.Message)
 	}
-	for _, format := range []string{FormatText, FormatJSON, FormatYAML} {
+	for _, format := range printer.Formats() {
 		var b strings.Builder
-		if err := Write(&b, rep, format); err != nil {
+		if err := printer.Print(&b, format, rep); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range b.String() {

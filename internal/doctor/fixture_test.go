@@ -239,7 +239,7 @@ func expect(t *testing.T, rep *Report, scope, id string, v Verdict, want string)
 
 func text(rep *Report) string {
 	var b strings.Builder
-	_ = Write(&b, rep, FormatText)
+	_ = rep.WriteTable(&b)
 	return b.String()
 }
 
