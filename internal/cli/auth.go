@@ -252,22 +252,10 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if o.file == "-" {
 		return errors.New("-f - is not possible here: pass the spec as a file")
 	}
-	var ocOpts []opencode.Option
-	if o.insecure {
-		ocOpts = append(ocOpts, opencode.AllowPlainHTTP())
-	}
 	// Before anything touches the network: the URL gets the credentials.
-	if o.url != "" {
-		u, err := opencode.CheckURL(o.url, ocOpts...)
-		if errors.Is(err, opencode.ErrPlainHTTP) {
-			return fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
-		}
-		if err != nil {
-			return fmt.Errorf("--url: %w", err)
-		}
-		if u.Scheme == "http" && o.insecure {
-			fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
-		}
+	ocOpts, err := o.checkURL(s)
+	if err != nil {
+		return err
 	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
@@ -309,13 +297,43 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		Options:      ocOpts,
 	}
 	res, err := push.Run(ctx)
+	o.report(s, sys, name, res)
+	return err
+}
+
+// checkURL refuses a --url that would send the credentials unencrypted
+// (unless --insecure) and returns the options for OpenCode's client.
+func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
+	var opts []opencode.Option
+	if o.insecure {
+		opts = append(opts, opencode.AllowPlainHTTP())
+	}
+	if o.url == "" {
+		return opts, nil
+	}
+	u, err := opencode.CheckURL(o.url, opts...)
+	if errors.Is(err, opencode.ErrPlainHTTP) {
+		return nil, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	if u.Scheme == "http" && o.insecure {
+		fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
+	}
+	return opts, nil
+}
+
+// report prints what the push did, also when it stopped halfway.
+func (o *authPushOptions) report(s Streams, sys *model.System, name string, res *opencode.PushResult) {
 	if res.ForwardPod != "" {
 		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, res.ForwardPod, res.ForwardURL)
 	}
-	if res.URL != "" {
-		fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
+	if res.URL == "" {
+		return
 	}
-	if o.updateSecret && sys.Secrets.External && res.URL != "" {
+	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
+	if o.updateSecret && sys.Secrets.External {
 		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
 			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
 	}
@@ -329,5 +347,4 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if res.AnnotateErr != nil {
 		fmt.Fprintf(s.Err, "warning: %v\n", res.AnnotateErr)
 	}
-	return err
 }

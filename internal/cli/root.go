@@ -45,8 +45,8 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Msg }
 
-// NewRoot builds the ocw command tree.
-func NewRoot(s Streams) *cobra.Command {
+// newRoot builds the ocw command tree.
+func newRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ocw",
 		Short:         "OpenCode workspaces on your own Kubernetes cluster, the GitOps way",
@@ -77,7 +77,7 @@ func NewRoot(s Streams) *cobra.Command {
 func Run(args []string, s Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	root := NewRoot(s)
+	root := newRoot(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

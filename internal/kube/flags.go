@@ -17,12 +17,12 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// DefaultRequestTimeout bounds every request to the API server unless
+// defaultRequestTimeout bounds every request to the API server unless
 // --request-timeout says otherwise: a stalled server or a dropped
 // connection fails the command instead of hanging it forever. Generous,
 // since the slowest request ocw sends (a list of a namespace's Events)
 // takes well under a second on a healthy cluster.
-const DefaultRequestTimeout = "30s"
+const defaultRequestTimeout = "30s"
 
 // Flags are kubectl's kubeconfig flags that make sense for ocw:
 // --kubeconfig, --context, --request-timeout and --as. There is no
@@ -40,7 +40,7 @@ func NewFlags() *Flags {
 	return &Flags{cf: &genericclioptions.ConfigFlags{
 		KubeConfig:  new(""),
 		Context:     new(""),
-		Timeout:     new(DefaultRequestTimeout),
+		Timeout:     new(defaultRequestTimeout),
 		Impersonate: new(""),
 	}}
 }

@@ -21,9 +21,9 @@ import (
 	"time"
 )
 
-// DefaultUsername is OpenCode's basic-auth user when
+// defaultUsername is OpenCode's basic-auth user when
 // OPENCODE_SERVER_USERNAME is unset.
-const DefaultUsername = "opencode"
+const defaultUsername = "opencode"
 
 // Client talks to one OpenCode server.
 type Client struct {
@@ -55,7 +55,7 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	if username == "" {
-		username = DefaultUsername
+		username = defaultUsername
 	}
 	c := &Client{base: u, username: username, password: password}
 	c.setHTTPClient(&http.Client{Timeout: 30 * time.Second})

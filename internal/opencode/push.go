@@ -95,21 +95,9 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		res.ForwardPod, res.ForwardURL = pod.Name, fwd.URL
 	}
 
-	oc, err := New(target, p.Workspace.ServerUsername, string(password), p.Options...)
-	if err != nil {
+	if res.URL, res.Version, err = p.send(ctx, target, string(password)); err != nil {
 		return res, err
 	}
-	h, err := oc.Health(ctx)
-	if err != nil {
-		return res, fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
-	}
-	if err := oc.SetAuth(ctx, secrets.CopilotProvider, p.Auth.Copilot); err != nil {
-		return res, fmt.Errorf("workspace %s: %w", name, err)
-	}
-	if err := oc.Dispose(ctx); err != nil {
-		return res, fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
-	}
-	res.URL, res.Version = oc.URL(), h.Version
 
 	pushedAt := time.Now().UTC()
 	if p.UpdateSecret && !p.System.Secrets.External {
@@ -123,14 +111,42 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		}
 	}
 	if podErr == nil {
-		// Lets ocw status tell that this pod has the login although the
-		// Secret changed after the pod started.
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, pushedAt.Format(time.RFC3339))
-		if _, err := p.Clients.Kube.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: secrets.FieldManager}); err != nil {
-			res.AnnotateErr = fmt.Errorf("could not annotate pod %s: %w", pod.Name, err)
-		}
+		res.AnnotateErr = p.markPushed(ctx, pod.Name, pushedAt)
 	}
 	return res, nil
+}
+
+// send gives OpenCode at target the login and makes it load it again; it
+// returns the server's URL and version.
+func (p *Push) send(ctx context.Context, target, password string) (string, string, error) {
+	name := p.Workspace.Name
+	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options...)
+	if err != nil {
+		return "", "", err
+	}
+	h, err := oc.Health(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
+	}
+	if err := oc.SetAuth(ctx, secrets.CopilotProvider, p.Auth.Copilot); err != nil {
+		return "", "", fmt.Errorf("workspace %s: %w", name, err)
+	}
+	if err := oc.Dispose(ctx); err != nil {
+		return "", "", fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
+	}
+	return oc.URL(), h.Version, nil
+}
+
+// markPushed annotates the pod with the push time, which lets ocw status
+// tell that the pod has the login although the Secret changed after the
+// pod started.
+func (p *Push) markPushed(ctx context.Context, pod string, at time.Time) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, at.Format(time.RFC3339))
+	_, err := p.Clients.Kube.CoreV1().Pods(p.System.Namespace).Patch(ctx, pod, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: secrets.FieldManager})
+	if err != nil {
+		return fmt.Errorf("could not annotate pod %s: %w", pod, err)
+	}
+	return nil
 }
 
 // storeLogin merges the Copilot entry into the Secret's auth.json and
