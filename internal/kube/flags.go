@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // defaultRequestTimeout bounds every request to the API server unless
@@ -92,7 +94,14 @@ func (f *Flags) Config() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--request-timeout %q: %w", *f.cf.Timeout, err)
 	}
-	cfg, err := f.cf.ToRESTConfig()
+	loader := f.cf.ToRawKubeConfigLoader()
+	// With no kubeconfig at all, cli-runtime falls back to
+	// http://localhost:8080; ocw says so instead (unless it runs in a pod,
+	// where the loader uses the pod's service account).
+	if raw, err := loader.RawConfig(); err == nil && clientcmdapi.IsConfigEmpty(&raw) && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, fmt.Errorf("loading kubeconfig: invalid configuration: %w", clientcmd.ErrEmptyConfig)
+	}
+	cfg, err := loader.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}

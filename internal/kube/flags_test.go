@@ -107,3 +107,16 @@ func TestArgs(t *testing.T) {
 		t.Errorf("args: %q", got)
 	}
 }
+
+// Without any kubeconfig ocw says so, as before it used cli-runtime,
+// instead of trying http://localhost:8080.
+func TestNoKubeconfig(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	f := NewFlags()
+	f.AddFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
+	if _, err := f.Config(); err == nil || !strings.Contains(err.Error(), "loading kubeconfig: invalid configuration: no configuration has been provided") {
+		t.Fatalf("want no configuration, got %v", err)
+	}
+}
