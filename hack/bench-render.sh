@@ -20,14 +20,14 @@ best() { # best of 3, fresh target each time
 	for _ in 1 2 3; do rm -rf "$work/out" "$work/copy"; sync; t=$("$@"); b=$(echo "if ($t < $b) $t else $b" | bc); done
 	echo "$b"
 }
-render_fresh() { secs "$work/ocw" render -f "$work/ws.yaml" -o "$work/out"; }
-copy_fresh() { "$work/ocw" render -f "$work/ws.yaml" -o "$work/out" 2>/dev/null; sync; secs cp -r "$work/out" "$work/copy"; }
+render_fresh() { secs "$work/ocw" render -f "$work/ws.yaml" -d "$work/out"; }
+copy_fresh() { "$work/ocw" render -f "$work/ws.yaml" -d "$work/out" 2>/dev/null; sync; secs cp -r "$work/out" "$work/copy"; }
 
 r=$(best render_fresh)
 c=$(best copy_fresh)
-"$work/ocw" render -f "$work/ws.yaml" -o "$work/out" 2>/dev/null
-rr=$(secs "$work/ocw" render -f "$work/ws.yaml" -o "$work/out")
-ck=$(secs "$work/ocw" render -f "$work/ws.yaml" -o "$work/out" --check)
+"$work/ocw" render -f "$work/ws.yaml" -d "$work/out" 2>/dev/null
+rr=$(secs "$work/ocw" render -f "$work/ws.yaml" -d "$work/out")
+ck=$(secs "$work/ocw" render -f "$work/ws.yaml" -d "$work/out" --check)
 files=$(find "$work/out" -type f | wc -l)
 printf 'workspaces=%d files=%d\n' "$n" "$files"
 printf 'render (fresh folder)   %6.2fs   peer cp -r %6.2fs   ratio %.2f\n' "$r" "$c" "$(echo "$r / $c" | bc -l)"

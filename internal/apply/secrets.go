@@ -10,19 +10,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
-)
-
-// Secret roles, as model.Secrets names them.
-const (
-	SecretGit     = "git"
-	SecretServer  = "server"
-	SecretCopilot = "copilot"
+	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
 
 // MissingSecret is a Secret (or a key in it) the workspaces reference but
 // the cluster lacks.
 type MissingSecret struct {
-	Role      string
+	Role      secrets.Role
 	Namespace string
 	Ref       model.SecretRef
 	// NoSecret: the whole Secret is missing; otherwise only its key is
@@ -39,27 +33,20 @@ func (e *Engine) CheckSecrets(ctx context.Context, sys *model.System) ([]Missing
 	if sys.Secrets.External {
 		return nil, nil
 	}
-	refs := []struct {
-		role string
-		ref  model.SecretRef
-	}{
-		{SecretGit, sys.Secrets.Git},
-		{SecretServer, sys.Secrets.Server},
-		{SecretCopilot, sys.Secrets.Copilot},
-	}
 	var out []MissingSecret
-	for _, r := range refs {
+	for _, role := range secrets.Roles() {
+		ref := role.Ref(sys.Secrets)
 		var s corev1.Secret
-		err := e.client.Get(ctx, client.ObjectKey{Namespace: sys.Namespace, Name: r.ref.Name}, &s)
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: sys.Namespace, Name: ref.Name}, &s)
 		switch {
 		case apierrors.IsNotFound(err):
-			out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref, NoSecret: true})
+			out = append(out, MissingSecret{Role: role, Namespace: sys.Namespace, Ref: ref, NoSecret: true})
 		case err != nil:
-			return out, fmt.Errorf("reading Secret %s/%s: %w", sys.Namespace, r.ref.Name, err)
+			return out, fmt.Errorf("reading Secret %s/%s: %w", sys.Namespace, ref.Name, err)
 		default:
-			v, ok := s.Data[r.ref.Key]
+			v, ok := s.Data[ref.Key]
 			if !ok || len(bytes.TrimSpace(v)) == 0 {
-				out = append(out, MissingSecret{Role: r.role, Namespace: sys.Namespace, Ref: r.ref, Empty: ok})
+				out = append(out, MissingSecret{Role: role, Namespace: sys.Namespace, Ref: ref, Empty: ok})
 			}
 		}
 		// The bytes are no longer needed; drop them now.

@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/apply"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 )
 
 type applyOptions struct {
 	file      string
-	kube      kubeOptions
+	kube      *kube.Flags
 	dryRun    string
 	wait      bool
 	timeout   time.Duration
@@ -59,9 +58,8 @@ command creates any that is missing.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	o.kube.bind(cmd)
-	f.StringVar(&o.dryRun, "dry-run", "none", `"server": validate and report with server-side dry runs, write nothing`)
-	f.Lookup("dry-run").NoOptDefVal = "server"
+	o.kube = bindKube(cmd)
+	addDryRunFlag(cmd, &o.dryRun, `"server": validate and report with server-side dry runs, write nothing`)
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	f.BoolVar(&o.prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
@@ -71,15 +69,9 @@ command creates any that is missing.`,
 }
 
 func (o *applyOptions) run(ctx context.Context, s Streams) error {
-	var dryRun bool
-	switch o.dryRun {
-	case "none", "":
-	case "server":
-		dryRun = true
-	case "client":
-		return errors.New("--dry-run=client is not supported: only the API server can say whether it accepts the objects; use --dry-run=server")
-	default:
-		return fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", o.dryRun)
+	dryRun, err := serverDryRun(o.dryRun)
+	if err != nil {
+		return err
 	}
 	if o.purgeData && !o.prune {
 		return errors.New("--purge-data only works together with --prune")
@@ -87,12 +79,6 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if o.timeout <= 0 {
 		return errors.New("--timeout must be positive")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
-
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
 		return err
@@ -104,7 +90,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	for _, n := range desired.Notes {
 		fmt.Fprintln(s.Err, "note:", n)
 	}
-	cfg, err := o.kube.restConfig()
+	cfg, err := o.kube.Config()
 	if err != nil {
 		return err
 	}
@@ -121,7 +107,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	// first-apply flow.
 	missing, secretsErr := eng.CheckSecrets(ctx, sys)
 	for _, m := range missing {
-		if m.Role == apply.SecretServer && m.Empty {
+		if m.Role.Required && m.Empty {
 			return fmt.Errorf("Secret %s/%s key %s is empty: the workspaces would run without a login; nothing was applied. Set a password first: ocw secrets password -f %s",
 				m.Namespace, m.Ref.Name, m.Ref.Key, o.specName())
 		}
@@ -179,21 +165,6 @@ func summary(s Streams, res *apply.Result, dryRun bool, took time.Duration) {
 	fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
 }
 
-// secretRoles describes each Secret, and the ocw command that creates it
-// (from the secrets commands: ocw secrets git-token, ocw secrets password,
-// ocw auth seed).
-var secretRoles = map[string]struct {
-	what, ocw, file string
-	required        bool
-}{
-	apply.SecretGit: {what: "the git token used to clone and push private repositories",
-		ocw: "secrets git-token", file: "a file holding only the token"},
-	apply.SecretServer: {what: "the password of the OpenCode web UI and API; workspaces do not start without it",
-		ocw: "secrets password", file: "a file holding only the password", required: true},
-	apply.SecretCopilot: {what: "the GitHub Copilot login, OpenCode's auth.json",
-		ocw: "auth seed", file: "~/.local/share/opencode/auth.json after `opencode auth login`"},
-}
-
 // specName is the spec file as a command line names it in hints.
 func (o *applyOptions) specName() string {
 	if o.file == "" || o.file == "-" {
@@ -205,14 +176,8 @@ func (o *applyOptions) specName() string {
 // secretHint says exactly how to create a missing Secret or key. Values
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
-	r := secretRoles[m.Role]
-	var kubeFlags []string
-	if o.kube.kubeconfig != "" {
-		kubeFlags = append(kubeFlags, "--kubeconfig", o.kube.kubeconfig)
-	}
-	if o.kube.context != "" {
-		kubeFlags = append(kubeFlags, "--context", o.kube.context)
-	}
+	r := m.Role
+	kubeFlags := o.kube.Args()
 	flags := ""
 	if len(kubeFlags) > 0 {
 		flags = " " + strings.Join(kubeFlags, " ")
@@ -220,20 +185,20 @@ func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	file := o.specName()
 	var b strings.Builder
 	need := "optional"
-	if r.required {
+	if r.Required {
 		need = "required"
 	}
 	state := fmt.Sprintf("Secret %s/%s is missing", m.Namespace, m.Ref.Name)
 	if !m.NoSecret {
 		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
 	}
-	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.what, need)
-	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.ocw, file, flags)
+	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.Holds, need)
+	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.Command, file, flags)
 	kubectl := fmt.Sprintf("kubectl%s -n %s create secret generic %s --from-file=%s=PATH", flags, m.Namespace, m.Ref.Name, m.Ref.Key)
 	if !m.NoSecret {
 		// create | apply adds the key and keeps the Secret's other keys.
 		kubectl += " --dry-run=client -o yaml | kubectl" + flags + " apply -f -"
 	}
-	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.file)
+	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.File)
 	return b.String()
 }

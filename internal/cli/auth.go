@@ -11,17 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
-	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 func newAuthCmd(s Streams) *cobra.Command {
@@ -51,14 +47,14 @@ func authSource(from string) (string, error) {
 type authSeedOptions struct {
 	secretFlags
 	from         string
-	dryRun       bool
+	dryRun       string
 	allProviders bool
 }
 
 func newAuthSeedCmd(s Streams) *cobra.Command {
 	o := &authSeedOptions{}
 	cmd := &cobra.Command{
-		Use:   "seed -f FILE [--from PATH] [--dry-run] [--all-providers]",
+		Use:   "seed -f FILE [--from PATH] [--dry-run=server] [--all-providers]",
 		Short: "Store your local Copilot login in the Copilot Secret",
 		Long: `Read the local auth.json, check it holds a GitHub Copilot login (type
 oauth with a refresh token), and store it in the Copilot Secret (default
@@ -70,8 +66,11 @@ Each workspace copies the Secret onto its volume when it starts, so running
 workspaces get it at their next restart; Reloader restarts them
 automatically when enabled. ocw auth push applies it without a restart.
 
---dry-run prints the Secret that would be written, with its data redacted,
-and touches no cluster.`,
+--dry-run=server (or a bare --dry-run) prints the Secret that would be
+written, with its data redacted, and sends the write as a server-side dry
+run: the API server checks it and says whether it would create, update or
+leave the Secret, and nothing is stored. In the external-secrets modes ocw
+writes no Secret, so it only prints it.`,
 		Example: `  ocw auth seed -f workspaces.yaml
   ocw auth seed -f workspaces.yaml --dry-run
   ocw auth seed -f workspaces.yaml --from ./auth.json --all-providers`,
@@ -81,13 +80,17 @@ and touches no cluster.`,
 	o.add(cmd, "external-secrets modes: print the auth.json to put in the store to stdout")
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
-	f.BoolVar(&o.dryRun, "dry-run", false, "print the Secret with its data redacted; write nothing")
+	addDryRunFlag(cmd, &o.dryRun, `"server": print the Secret with its data redacted and check the write with a server-side dry run; write nothing`)
 	f.BoolVar(&o.allProviders, "all-providers", false, "copy every provider's login, not only github-copilot")
 	return cmd
 }
 
 func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err := o.check(); err != nil {
+		return err
+	}
+	dryRun, err := serverDryRun(o.dryRun)
+	if err != nil {
 		return err
 	}
 	sys, err := loadSystem(s, o.file)
@@ -115,10 +118,11 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err := o.refuseTerminal(s); err != nil {
 		return err
 	}
-	if o.dryRun {
-		return writeRedactedSecret(s.Out, sys.Namespace, ref, auth)
-	}
-	if sys.Secrets.External {
+	if dryRun {
+		if err := writeRedactedSecret(s.Out, sys.Namespace, ref, auth); err != nil || sys.Secrets.External {
+			return err
+		}
+	} else if sys.Secrets.External {
 		if o.printValue {
 			_, err := s.Out.Write(auth.Content)
 			return err
@@ -132,9 +136,14 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
+	st.DryRun = dryRun
 	out, err := st.Apply(cmd.Context(), ref, auth.Content)
 	if err != nil {
 		return err
+	}
+	if dryRun {
+		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (server dry run; nothing was written)\n", sys.Namespace, ref.Name, ref.Key, out)
+		return nil
 	}
 	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, auth.Summary())
 	if out != secrets.Unchanged {
@@ -188,7 +197,7 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 
 type authPushOptions struct {
 	file         string
-	kube         kubeOptions
+	kube         *kube.Flags
 	from         string
 	portForward  bool
 	url          string
@@ -222,8 +231,9 @@ followed, and a plain http --url to another machine is refused unless
 fine).`,
 		Example: `  ocw auth push flux -f workspaces.yaml
   ocw auth push flux -f workspaces.yaml --port-forward`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeWorkspaces,
+		RunE:              func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file")
@@ -233,7 +243,7 @@ fine).`,
 	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
 	return cmd
 }
@@ -242,22 +252,10 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if o.file == "-" {
 		return errors.New("-f - is not possible here: pass the spec as a file")
 	}
-	var ocOpts []opencode.Option
-	if o.insecure {
-		ocOpts = append(ocOpts, opencode.AllowPlainHTTP())
-	}
 	// Before anything touches the network: the URL gets the credentials.
-	if o.url != "" {
-		u, err := opencode.CheckURL(o.url, ocOpts...)
-		if errors.Is(err, opencode.ErrPlainHTTP) {
-			return fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
-		}
-		if err != nil {
-			return fmt.Errorf("--url: %w", err)
-		}
-		if u.Scheme == "http" && o.insecure {
-			fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
-		}
+	ocOpts, err := o.checkURL(s)
+	if err != nil {
+		return err
 	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
@@ -276,122 +274,77 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if err != nil {
 		return err
 	}
-	body, err := auth.PushBody()
-	if err != nil {
+	if _, err := auth.PushBody(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	cfg, err := o.kube.restConfig()
+	c, err := o.kube.Clients()
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
+	push := &opencode.Push{
+		Clients:      c,
+		Store:        &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)},
+		System:       sys,
+		Workspace:    ws,
+		Auth:         auth,
+		SpecFile:     o.file,
+		URL:          o.url,
+		PortForward:  o.portForward,
+		UpdateSecret: o.updateSecret,
+		Options:      ocOpts,
 	}
-	store := &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)}
-	password, found, err := store.Get(ctx, sys.Secrets.Server)
-	if err != nil {
-		return err
-	}
-	if !found || len(password) == 0 {
-		return fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", sys.Secrets.Server.Hint(), o.file)
-	}
-
-	// The workspace's pods: the port-forward target, and the pod marked as
-	// having received the login.
-	pods, err := cs.CoreV1().Pods(sys.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.SelectorFromSet(ws.SelectorLabels()).String(),
-	})
-	if err != nil {
-		return fmt.Errorf("listing the pods of %s: %w", name, err)
-	}
-	pod, podErr := opencode.PickPod(pods.Items)
-
-	target := ws.URL()
-	switch {
-	case o.url != "":
-		target = o.url
-	case o.portForward:
-		if podErr != nil {
-			return fmt.Errorf("workspace %s: %w", name, podErr)
-		}
-		fwd, err := opencode.PortForward(ctx, cfg, sys.Namespace, pod.Name, model.Port)
-		if err != nil {
-			return err
-		}
-		defer fwd.Close()
-		target = fwd.URL
-		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, pod.Name, fwd.URL)
-	}
-
-	oc, err := opencode.New(target, ws.ServerUsername, string(password), ocOpts...)
-	if err != nil {
-		return err
-	}
-	h, err := oc.Health(ctx)
-	if err != nil {
-		return fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
-	}
-	if err := oc.SetAuth(ctx, secrets.CopilotProvider, body); err != nil {
-		return fmt.Errorf("workspace %s: %w", name, err)
-	}
-	if err := oc.Dispose(ctx); err != nil {
-		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
-	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), safetext.Line(h.Version))
-
-	pushedAt := time.Now().UTC()
-	if o.updateSecret {
-		if sys.Secrets.External {
-			fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-				sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
-		} else if t, err := o.storeLogin(ctx, s, sys, store, auth); err != nil {
-			return err
-		} else if t.After(pushedAt) {
-			// The API server's clock decides "changed after push" in status.
-			pushedAt = t
-		}
-	}
-	if podErr == nil {
-		// Lets ocw status tell that this pod has the login although the
-		// Secret changed after the pod started.
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, pushedAt.Format(time.RFC3339))
-		if _, err := cs.CoreV1().Pods(sys.Namespace).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: model.FieldManager}); err != nil {
-			fmt.Fprintf(s.Err, "warning: could not annotate pod %s: %v\n", pod.Name, err)
-		}
-	}
-	return nil
+	res, err := push.Run(ctx)
+	o.report(s, sys, name, res)
+	return err
 }
 
-// storeLogin merges the Copilot entry into the Secret's auth.json and
-// returns when the API server recorded the write.
-func (o *authPushOptions) storeLogin(ctx context.Context, s Streams, sys *model.System, store *secrets.Store, auth *secrets.Auth) (time.Time, error) {
-	ref := sys.Secrets.Copilot
-	cur, _, err := store.Get(ctx, ref)
+// checkURL refuses a --url that would send the credentials unencrypted
+// (unless --insecure) and returns the options for OpenCode's client.
+func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
+	var opts []opencode.Option
+	if o.insecure {
+		opts = append(opts, opencode.AllowPlainHTTP())
+	}
+	if o.url == "" {
+		return opts, nil
+	}
+	u, err := opencode.CheckURL(o.url, opts...)
+	if errors.Is(err, opencode.ErrPlainHTTP) {
+		return nil, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
+	}
 	if err != nil {
-		return time.Time{}, err
+		return nil, fmt.Errorf("--url: %w", err)
 	}
-	merged, err := secrets.MergeCopilot(cur, auth.Copilot)
-	if err != nil {
-		return time.Time{}, err
+	if u.Scheme == "http" && o.insecure {
+		fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
 	}
-	out, err := store.Apply(ctx, ref, merged)
-	if err != nil {
-		return time.Time{}, err
+	return opts, nil
+}
+
+// report prints what the push did, also when it stopped halfway.
+func (o *authPushOptions) report(s Streams, sys *model.System, name string, res *opencode.PushResult) {
+	if res.ForwardPod != "" {
+		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, res.ForwardPod, res.ForwardURL)
 	}
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(merged))
-	if out == secrets.Unchanged {
-		return time.Time{}, nil
+	if res.URL == "" {
+		return
 	}
-	if slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
-		fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
+	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
+	if o.updateSecret && sys.Secrets.External {
+		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
+			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
 	}
-	sec, err := store.Client.CoreV1().Secrets(sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return time.Time{}, nil
+	if res.Secret != "" {
+		ref := sys.Secrets.Copilot
+		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, res.Secret, res.Fingerprint)
+		if res.Secret != secrets.Unchanged && slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
+			fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
+		}
 	}
-	return status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}), nil
+	if res.AnnotateErr != nil {
+		fmt.Fprintf(s.Err, "warning: %v\n", res.AnnotateErr)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/opencode-workspaces/ocw/internal/opencode"
 	"github.com/opencode-workspaces/ocw/internal/opencode/opencodetest"
 	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
@@ -54,8 +53,20 @@ func TestAuthSeed(t *testing.T) {
 		!strings.Contains(r.out, "auth.json: '<redacted: ") || !strings.Contains(r.err, "left out openai (--all-providers copies them)") {
 		t.Fatalf("dry run: %+v", r)
 	}
+	if !strings.Contains(r.err, "Secret "+ns+"/opencode-copilot-auth key auth.json created (server dry run; nothing was written)") {
+		t.Fatalf("dry run: the API server was not asked: %+v", r)
+	}
 	if getSecret(t, ns, "opencode-copilot-auth") != nil {
 		t.Fatal("--dry-run wrote the Secret")
+	}
+	// The same values as apply's --dry-run.
+	for flag, want := range map[string]string{
+		"--dry-run=client": "--dry-run=client is not supported",
+		"--dry-run=maybe":  `--dry-run must be "server" or "none", not "maybe"`,
+	} {
+		if r := run(t, "", append(args, flag)...); r.code != ExitFailure || !strings.Contains(r.err, want) {
+			t.Errorf("%s: %+v", flag, r)
+		}
 	}
 
 	r = run(t, "", args...)
@@ -162,13 +173,8 @@ func TestAuthPushRealOpenCode(t *testing.T) {
 		t.Fatalf("push: %+v", r)
 	}
 
-	oc, err := opencode.New(srv.URL, "", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := oc.Providers(ctx)
-	if err != nil || !slices.Contains(ids, "github-copilot") {
-		t.Fatalf("providers after push: %v %v", ids, err)
+	if ids := srv.Providers(t); !slices.Contains(ids, "github-copilot") {
+		t.Fatalf("providers after push: %v", ids)
 	}
 	onDisk, err := os.ReadFile(srv.AuthPath())
 	if err != nil {

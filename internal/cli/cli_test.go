@@ -66,18 +66,18 @@ func TestValidateReportsPosition(t *testing.T) {
 func TestRenderCycle(t *testing.T) {
 	out := t.TempDir()
 	specFile := "../../examples/seed.yaml"
-	r := run(t, "", "render", "-f", specFile, "-o", out)
+	r := run(t, "", "render", "-f", specFile, "-d", out)
 	if r.code != 0 || !strings.Contains(r.err, "render: 15 created, 0 updated, 0 removed, 0 unchanged") {
 		t.Fatalf("first render: %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(out, "kubernetes/apps/opencode/flux/ks.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	r = run(t, "", "render", "-f", specFile, "-o", out)
+	r = run(t, "", "render", "-f", specFile, "-d", out)
 	if r.code != 0 || !strings.Contains(r.err, "0 created, 0 updated, 0 removed, 15 unchanged") {
 		t.Fatalf("second render: %+v", r)
 	}
-	r = run(t, "", "render", "-f", specFile, "-o", out, "--check")
+	r = run(t, "", "render", "-f", specFile, "-d", out, "--check")
 	if r.code != 0 || r.out != "" {
 		t.Fatalf("check on fresh tree: %+v", r)
 	}
@@ -86,7 +86,7 @@ func TestRenderCycle(t *testing.T) {
 	orig, _ := os.ReadFile(svc)
 	edited := strings.Replace(string(orig), "port: 4096", "port: 80", 1)
 	writeFile(t, svc, edited)
-	r = run(t, "", "render", "-f", specFile, "-o", out, "--check")
+	r = run(t, "", "render", "-f", specFile, "-d", out, "--check")
 	if r.code != ExitFindings || !strings.Contains(r.out, "-    - name: http\n-      port: 80") && !strings.Contains(r.out, "+      port: 4096") {
 		t.Fatalf("check on stale tree: %+v", r)
 	}
@@ -100,7 +100,7 @@ func TestRenderCycle(t *testing.T) {
 	// a user's own file in that folder keeps the folder alive.
 	writeFile(t, filepath.Join(out, "kubernetes/apps/opencode/ha/NOTES.md"), "mine\n")
 	one := strings.Replace(readFile(t, specFile), "  - name: ha\n    repo: https://github.com/jbaker/home-assistant.git\n", "", 1)
-	r = run(t, one, "render", "-f", "-", "-o", out)
+	r = run(t, one, "render", "-f", "-", "-d", out)
 	if r.code != 0 || !strings.Contains(r.err, "1 updated, 5 removed") {
 		t.Fatalf("render without ha: %+v", r)
 	}
@@ -155,9 +155,9 @@ func TestInvalidSpecWritesNothing(t *testing.T) {
 			out := filepath.Join(dir, "out")
 			for _, args := range [][]string{
 				{"validate", "-f", file},
-				{"render", "-f", file, "-o", out},
-				{"render", "-f", file, "-o", out, "--check"},
-				{"render", "-f", file, "-o", "-"},
+				{"render", "-f", file, "-d", out},
+				{"render", "-f", file, "-d", out, "--check"},
+				{"render", "-f", file},
 				applyArgs(file),
 			} {
 				r := run(t, "", args...)
@@ -193,9 +193,10 @@ func TestRenderStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())
-	r := run(t, "", "render", "-f", specFile, "--layout", "kustomize", "-o", "-")
+	// No -d: the stream, as kustomize build and flux build print it.
+	r := run(t, "", "render", "-f", specFile, "--layout", "kustomize")
 	if r.code != 0 || strings.Contains(r.err, "error") {
-		t.Fatalf("render -o -: %+v", r)
+		t.Fatalf("render: %+v", r)
 	}
 	// Namespace, 3 ExternalSecrets, and 2 workspaces of 5 objects.
 	docs := strings.Split(r.out, "\n---\n")
@@ -206,10 +207,14 @@ func TestRenderStdout(t *testing.T) {
 		t.Error("the stream holds a kustomization.yaml")
 	}
 	if entries, _ := os.ReadDir("."); len(entries) != 0 {
-		t.Errorf("render -o - wrote %v", entries)
+		t.Errorf("render without -d wrote %v", entries)
 	}
-	if r := run(t, "", "render", "-f", specFile, "-o", "-", "--check"); r.code != ExitFailure || !strings.Contains(r.err, "--check compares with a folder") {
-		t.Errorf("-o - --check: %+v", r)
+	if r := run(t, "", "render", "-f", specFile, "--check"); r.code != ExitFailure || !strings.Contains(r.err, "--check compares with a folder: pass -d DIR") {
+		t.Errorf("--check without -d: %+v", r)
+	}
+	// -o is a format everywhere else; render has no such flag.
+	if r := run(t, "", "render", "-f", specFile, "-o", "-"); r.code != ExitFailure || !strings.Contains(r.err, "unknown shorthand flag: 'o'") {
+		t.Errorf("-o: %+v", r)
 	}
 }
 
@@ -218,13 +223,13 @@ func TestRenderStdout(t *testing.T) {
 func TestRenderCheckExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "repo")
-	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out, "--check"); r.code != ExitFindings || !strings.Contains(r.err, "is stale (15 created") {
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-d", out, "--check"); r.code != ExitFindings || !strings.Contains(r.err, "is stale (15 created") {
 		t.Fatalf("drift: %+v", r)
 	}
-	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out); r.code != 0 {
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-d", out); r.code != 0 {
 		t.Fatalf("render: %+v", r)
 	}
-	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out, "--check"); r.code != 0 {
+	if r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-d", out, "--check"); r.code != 0 {
 		t.Fatalf("no drift: %+v", r)
 	}
 	broken := filepath.Join(dir, "broken.yaml")
@@ -232,11 +237,11 @@ func TestRenderCheckExitCodes(t *testing.T) {
 	notDir := filepath.Join(dir, "file")
 	writeFile(t, notDir, "x\n")
 	for _, args := range [][]string{
-		{"render", "-f", broken, "-o", out, "--check"},
-		{"render", "-f", filepath.Join(dir, "missing.yaml"), "-o", out, "--check"},
-		{"render", "-f", "../../examples/seed.yaml", "-o", notDir, "--check"},
-		{"render", "-f", "../../examples/seed.yaml", "-o", out, "--check", "--layout", "helm"},
-		{"render", "-f", "../../examples/seed.yaml", "-o", out, "--check", "--no-such-flag"},
+		{"render", "-f", broken, "-d", out, "--check"},
+		{"render", "-f", filepath.Join(dir, "missing.yaml"), "-d", out, "--check"},
+		{"render", "-f", "../../examples/seed.yaml", "-d", notDir, "--check"},
+		{"render", "-f", "../../examples/seed.yaml", "-d", out, "--check", "--layout", "helm"},
+		{"render", "-f", "../../examples/seed.yaml", "-d", out, "--check", "--no-such-flag"},
 	} {
 		if r := run(t, "", args...); r.code != ExitFailure || !strings.HasPrefix(r.err, "error: ") {
 			t.Errorf("%v: want exit %d with an error, got %+v", args, ExitFailure, r)
@@ -248,7 +253,7 @@ func TestRenderRefusesForeignFile(t *testing.T) {
 	out := t.TempDir()
 	foreign := filepath.Join(out, "kubernetes/apps/opencode/namespace.yaml")
 	writeFile(t, foreign, "# mine\n")
-	r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", out)
+	r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-d", out)
 	if r.code != ExitFailure || !strings.Contains(r.err, "refusing to overwrite "+foreign) {
 		t.Fatalf("got %+v", r)
 	}
@@ -259,12 +264,38 @@ func TestRenderRefusesForeignFile(t *testing.T) {
 }
 
 func TestKustomizeLayoutNotes(t *testing.T) {
-	r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-o", t.TempDir(), "--layout", "kustomize")
+	r := run(t, "", "render", "-f", "../../examples/seed.yaml", "-d", t.TempDir(), "--layout", "kustomize")
 	if r.code != 0 || !strings.Contains(r.err, "note: workspace flux: the VolSync component needs the flux layout") {
 		t.Fatalf("got %+v", r)
 	}
 	r = run(t, "", "render", "-f", "../../examples/seed.yaml", "--layout", "helm")
 	if r.code != ExitFailure || !strings.Contains(r.err, `unknown layout "helm"`) {
 		t.Fatalf("got %+v", r)
+	}
+}
+
+// Shells complete workspace names from the spec given with -f, and the
+// values of the flags that take one of a few.
+func TestCompletion(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"doctor", "-f", "../../examples/seed.yaml", ""}, "flux\nha\n:4\n"},
+		{[]string{"auth", "push", "-f", "../../examples/seed.yaml", "h"}, "ha\n:4\n"},
+		{[]string{"auth", "push", "ha", "-f", "../../examples/seed.yaml", ""}, ":4\n"},
+		{[]string{"status", "-o", ""}, "table\njson\nyaml\n:4\n"},
+		{[]string{"doctor", "-o", ""}, "table\njson\nyaml\n:4\n"},
+		{[]string{"render", "--layout", ""}, "flux\nkustomize\n:4\n"},
+		{[]string{"apply", "--dry-run="}, "none\nserver\n:4\n"},
+		{[]string{"auth", "seed", "--dry-run="}, "none\nserver\n:4\n"},
+	} {
+		r := run(t, "", append([]string{"__complete"}, c.args...)...)
+		if r.code != 0 || r.out != c.want {
+			t.Errorf("complete %q: got %q (%+v), want %q", c.args, r.out, r, c.want)
+		}
+	}
+	if r := run(t, "", "completion", "bash"); r.code != 0 || !strings.Contains(r.out, "__start_ocw") {
+		t.Errorf("completion bash: %+v", r)
 	}
 }

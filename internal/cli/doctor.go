@@ -6,19 +6,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/doctor"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/printer"
 )
 
 type doctorOptions struct {
 	file   string
 	output string
 	strict bool
-	kube   kubeOptions
+	kube   *kube.Flags
 }
 
 func newDoctorCmd(s Streams) *cobra.Command {
 	o := &doctorOptions{}
 	cmd := &cobra.Command{
-		Use:   "doctor -f FILE [WORKSPACE] [-o text|json|yaml] [--strict]",
+		Use:   "doctor -f FILE [WORKSPACE] [-o table|json|yaml] [--strict]",
 		Short: "Check the cluster and the workspaces; say how to fix what is wrong",
 		Long: `Check the cluster prerequisites (Gateway API and the Gateway's listener,
 external-secrets and the store in the external-secrets modes, Reloader, VolSync and the
@@ -35,20 +37,24 @@ names, a workspace without a git token).
 Exit status: 0 when no check failed (warnings allowed; with --strict only
 when every check is ok), 1 when one did, 2 when doctor could not run (a bad
 spec, an unreachable cluster).`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := printer.Check(o.output); err != nil {
+				return err
+			}
 			sys, err := loadSystem(s, o.file)
 			if err != nil {
 				return err
 			}
-			cfg, c, err := o.kube.clients()
+			c, err := o.kube.Clients()
 			if err != nil {
 				return err
 			}
 			opts := doctor.Options{
-				Exec:     &doctor.KubeExec{Config: cfg, Client: c.Kube},
+				Exec:     c,
 				SpecFile: o.file,
-				Timeout:  cfg.Timeout,
+				Timeout:  c.Config.Timeout,
 			}
 			if len(args) == 1 {
 				opts.Workspace = args[0]
@@ -57,16 +63,16 @@ spec, an unreachable cluster).`,
 			if err != nil {
 				return err
 			}
-			if err := doctor.Write(s.Out, rep, o.output); err != nil {
+			if err := printer.Print(s.Out, o.output, rep); err != nil {
 				return err
 			}
 			return doctorVerdict(s, rep, o.strict)
 		},
 	}
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", doctor.FormatText, "output format: text, json or yaml")
+	addOutputFlag(cmd, &o.output)
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
-	o.kube.bind(cmd)
+	o.kube = bindKube(cmd)
 	return cmd
 }
 

@@ -27,6 +27,13 @@ func TestDoctorCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); r.code != ExitFindings || err != nil || rep.Find("app", "deployment").Verdict != doctor.Fail {
 		t.Fatalf("json: %v %+v", err, r)
 	}
+	// -o means the same as for status: table, json or yaml.
+	if r := run(t, "", kubeArgs("doctor", "-f", file, "-o", "table")...); r.code != ExitFindings || !strings.Contains(r.out, "Workspace app\n") {
+		t.Fatalf("-o table: %+v", r)
+	}
+	if r := run(t, "", kubeArgs("doctor", "-f", file, "-o", "text")...); r.code != ExitFailure || !strings.Contains(r.err, "-o text: want one of table, json, yaml") {
+		t.Fatalf("-o text: %+v", r)
+	}
 	if r := run(t, "", kubeArgs("doctor", "nope", "-f", file)...); r.code != ExitFailure || !strings.Contains(r.err, `no workspace "nope" in the spec`) {
 		t.Fatalf("unknown workspace: %+v", r)
 	}

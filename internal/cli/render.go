@@ -13,7 +13,7 @@ import (
 
 type renderOptions struct {
 	file   string
-	out    string
+	dir    string
 	layout string
 	check  bool
 }
@@ -21,16 +21,16 @@ type renderOptions struct {
 func newRenderCmd(s Streams) *cobra.Command {
 	o := &renderOptions{}
 	cmd := &cobra.Command{
-		Use:   "render -f FILE [-o DIR|-] [--layout flux|kustomize] [--check]",
+		Use:   "render -f FILE [-d DIR] [--layout flux|kustomize] [--check]",
 		Short: "Write the workspaces' manifests as a Flux tree or a kustomize tree",
 		Long: `Write the manifests for every workspace in the spec.
 
-The flux layout (default) writes <flux.path>/<namespace>/ into DIR, a
-cluster repository: add ./<namespace> to the apps kustomization.yaml. The
-kustomize layout writes a tree that "kubectl apply -k DIR" accepts. With
--o - the layout's objects go to stdout as one YAML stream, as kustomize
-build prints them (kustomization.yaml files left out), and nothing is
-written.
+With -d DIR, the flux layout (default) writes <flux.path>/<namespace>/ into
+DIR, a cluster repository: add ./<namespace> to the apps
+kustomization.yaml. The kustomize layout writes a tree that "kubectl apply
+-k DIR" accepts. Without -d, the layout's objects go to stdout as one YAML
+stream, as kustomize build and flux build print them (kustomization.yaml
+files left out), and nothing is written.
 
 Only files ocw generated for the spec's namespace are ever updated or
 removed; any other file is left alone. With --check nothing is written:
@@ -41,15 +41,17 @@ and 2 when it cannot tell (an invalid spec, an unreadable folder).`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	f.StringVarP(&o.out, "output", "o", ".", "output directory, or - for a YAML stream on stdout")
+	f.StringVarP(&o.dir, "output-dir", "d", "", "write the tree into this directory (default: the objects as one YAML stream on stdout)")
 	f.StringVar(&o.layout, "layout", layout.Flux, "layout: "+strings.Join(layout.Names, " or "))
-	f.BoolVar(&o.check, "check", false, "write nothing; exit 1 with a diff when files are stale (2 on errors)")
+	f.BoolVar(&o.check, "check", false, "with -d: write nothing; exit 1 with a diff when files are stale (2 on errors)")
+	_ = cmd.MarkFlagDirname("output-dir")
+	completeValues(cmd, "layout", layout.Names...)
 	return cmd
 }
 
 func (o *renderOptions) run(s Streams) error {
-	if o.check && o.out == "-" {
-		return errors.New("--check compares with a folder: pass -o DIR, not -o -")
+	if o.check && o.dir == "" {
+		return errors.New("--check compares with a folder: pass -d DIR")
 	}
 	sys, err := loadSystem(s, o.file)
 	if err != nil {
@@ -62,7 +64,7 @@ func (o *renderOptions) run(s Streams) error {
 	for _, n := range tree.Notes {
 		fmt.Fprintln(s.Err, "note:", n)
 	}
-	if o.out == "-" {
+	if o.dir == "" {
 		stream, err := layout.Stream(tree, sys)
 		if err != nil {
 			return err
@@ -74,21 +76,21 @@ func (o *renderOptions) run(s Streams) error {
 	if err != nil {
 		return err
 	}
-	plan, err := output.NewPlan(o.out, sys.Namespace, files)
+	plan, err := output.NewPlan(o.dir, sys.Namespace, files)
 	if err != nil {
 		return err
 	}
 	if o.check {
 		if plan.Changed() {
 			fmt.Fprint(s.Out, plan.Diff())
-			return &ExitError{Code: ExitFindings, Msg: fmt.Sprintf("render --check: %s is stale (%s)", o.out, plan.Summary())}
+			return &ExitError{Code: ExitFindings, Msg: fmt.Sprintf("render --check: %s is stale (%s)", o.dir, plan.Summary())}
 		}
-		fmt.Fprintf(s.Err, "render --check: %s is up to date (%d files)\n", o.out, len(plan.Unchanged))
+		fmt.Fprintf(s.Err, "render --check: %s is up to date (%d files)\n", o.dir, len(plan.Unchanged))
 		return nil
 	}
 	if err := plan.Write(); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.Err, "render: %s in %s\n", plan.Summary(), o.out)
+	fmt.Fprintf(s.Err, "render: %s in %s\n", plan.Summary(), o.dir)
 	return nil
 }

@@ -4,9 +4,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 
 	"github.com/spf13/cobra"
 
@@ -42,8 +45,8 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Msg }
 
-// NewRoot builds the ocw command tree.
-func NewRoot(s Streams) *cobra.Command {
+// newRoot builds the ocw command tree.
+func newRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ocw",
 		Short:         "OpenCode workspaces on your own Kubernetes cluster, the GitOps way",
@@ -68,11 +71,15 @@ func NewRoot(s Streams) *cobra.Command {
 }
 
 // Run executes ocw with args and returns the process exit code: 0,
-// ExitFindings or ExitFailure.
+// ExitFindings or ExitFailure. Ctrl-C cancels the command's context, so
+// a command stops its requests and cleans up (apply, port-forwards)
+// instead of dying halfway.
 func Run(args []string, s Streams) int {
-	root := NewRoot(s)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	root := newRoot(s)
 	root.SetArgs(args)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}

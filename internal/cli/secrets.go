@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
@@ -21,7 +22,7 @@ const defaultTokenEnv = "OCW_GIT_TOKEN"
 // secretFlags are shared by the commands that write Secrets.
 type secretFlags struct {
 	file       string
-	kube       kubeOptions
+	kube       *kube.Flags
 	printValue bool
 	force      bool
 }
@@ -30,7 +31,7 @@ func (f *secretFlags) add(cmd *cobra.Command, printValueHelp string) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (namespace, Secret names and secrets mode)")
 	cmd.Flags().BoolVar(&f.printValue, "print-value", false, printValueHelp+" (refused when stdout is a terminal)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "with --print-value: print the secret even when stdout is a terminal")
-	f.kube.bind(cmd)
+	f.kube = bindKube(cmd)
 }
 
 // load reads the spec; the spec cannot come from stdin when stdin may
@@ -70,7 +71,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
-	cfg, err := f.kube.restConfig()
+	cfg, err := f.kube.Config()
 	if err != nil {
 		return nil, err
 	}

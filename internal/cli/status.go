@@ -1,20 +1,19 @@
 package cli
 
 import (
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 type statusOptions struct {
 	file   string
 	output string
-	kube   kubeOptions
+	kube   *kube.Flags
 }
 
 func newStatusCmd(s Streams) *cobra.Command {
@@ -38,14 +37,14 @@ The data comes from five LIST calls in the namespace, however many
 workspaces there are.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(status.Formats, o.output) {
-				return fmt.Errorf("-o %s: want one of %s", o.output, strings.Join(status.Formats, ", "))
+			if err := printer.Check(o.output); err != nil {
+				return err
 			}
 			sys, err := loadSystem(s, o.file)
 			if err != nil {
 				return err
 			}
-			_, c, err := o.kube.clients()
+			c, err := o.kube.Clients()
 			if err != nil {
 				return err
 			}
@@ -53,11 +52,11 @@ workspaces there are.`,
 			if err != nil {
 				return err
 			}
-			return status.Write(s.Out, rep, o.output)
+			return printer.Print(s.Out, o.output, rep)
 		},
 	}
 	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", status.FormatTable, "output format: "+strings.Join(status.Formats, ", "))
-	o.kube.bind(cmd)
+	addOutputFlag(cmd, &o.output)
+	o.kube = bindKube(cmd)
 	return cmd
 }

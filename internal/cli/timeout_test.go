@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
@@ -82,42 +80,5 @@ func TestStalledAPIServer(t *testing.T) {
 				t.Errorf("ocw %s sent no request to the API server", c.name)
 			}
 		})
-	}
-}
-
-func TestRequestTimeoutFlag(t *testing.T) {
-	for _, c := range []struct {
-		flag string // "" = not given
-		want time.Duration
-		err  string
-	}{
-		{"", 30 * time.Second, ""},
-		{"5", 5 * time.Second, ""},
-		{"2m", 2 * time.Minute, ""},
-		{"0", 0, ""},
-		{"-1s", 0, `--request-timeout "-1s": must not be negative`},
-		{"soon", 0, `--request-timeout "soon": Invalid timeout value`},
-	} {
-		k := &kubeOptions{}
-		cmd := &cobra.Command{RunE: func(*cobra.Command, []string) error { return nil }}
-		k.bind(cmd)
-		args := []string{"--kubeconfig", kubeEnv.KubeconfigPath}
-		if c.flag != "" {
-			args = append(args, "--request-timeout", c.flag)
-		}
-		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := k.restConfig()
-		switch {
-		case c.err != "":
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("--request-timeout %q: want error %q, got %v", c.flag, c.err, err)
-			}
-		case err != nil:
-			t.Errorf("--request-timeout %q: %v", c.flag, err)
-		case cfg.Timeout != c.want:
-			t.Errorf("--request-timeout %q: timeout %s, want %s", c.flag, cfg.Timeout, c.want)
-		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/opencode-workspaces/ocw/internal/status"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
@@ -35,11 +35,11 @@ func TestExecDeadline(t *testing.T) {
 	statustest.UpdateStatus(t, env.Client, node)
 	f.pod = statustest.CreatePodOn(t, env.Client, f.ws, "app-7d9f-hung1", node.Name, statustest.HealthyStatus(f.ws, time.Now()))
 
-	c, err := status.NewClients(env.Config)
+	c, err := kube.NewClients(env.Config)
 	must(t, err)
 	done := make(chan *Report, 1)
 	go func() {
-		rep, err := Run(ctx, c, f.sys, Options{Exec: &KubeExec{Config: env.Config, Client: c.Kube}, SpecFile: "ws.yaml", Timeout: 2 * time.Second})
+		rep, err := Run(ctx, c, f.sys, Options{Exec: c, SpecFile: "ws.yaml", Timeout: 2 * time.Second})
 		if err != nil {
 			t.Error(err)
 		}

@@ -16,7 +16,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -27,8 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/status"
@@ -116,7 +114,7 @@ type Options struct {
 
 // run carries what the rules share.
 type run struct {
-	c      *status.Clients
+	c      *kube.Clients
 	sys    *model.System
 	ws     []model.Workspace
 	opts   Options
@@ -130,7 +128,7 @@ type run struct {
 
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
 // every workspace (or only opts.Workspace).
-func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options) (*Report, error) {
+func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) (*Report, error) {
 	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}}
 	if opts.SpecFile == "" {
 		r.opts.SpecFile = "FILE"
@@ -204,35 +202,9 @@ func (r *run) add(scope, id string, v Verdict, msg, fix string) {
 	r.report.Checks = append(r.report.Checks, Check{Scope: scope, ID: id, Verdict: v, Message: msg, Fix: fix})
 }
 
-// Formats of Write.
-const (
-	FormatText = "text"
-	FormatJSON = "json"
-	FormatYAML = "yaml"
-)
-
-// Write prints the report: text groups checks by scope, one line each, with
-// the fix indented under anything not ok.
-func Write(w io.Writer, rep *Report, format string) error {
-	switch format {
-	case FormatJSON:
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case FormatYAML:
-		b, err := yaml.Marshal(rep)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	case FormatText, "":
-	default:
-		return fmt.Errorf("unknown output format %q (want text, json or yaml)", format)
-	}
+// WriteTable prints the report grouped by scope, one line per check,
+// with the fix indented under anything not ok.
+func (rep *Report) WriteTable(w io.Writer) error {
 	scope := ""
 	for _, c := range rep.Checks {
 		if c.Scope != scope {

@@ -19,7 +19,8 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/build"
-	"github.com/opencode-workspaces/ocw/internal/status"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -54,7 +55,7 @@ func TestHappyPathAllGreen(t *testing.T) {
 
 func TestWorkspaceFilter(t *testing.T) {
 	f := newFixture(t, fixtureOpts{noPod: true})
-	c, _ := status.NewClients(env.Config)
+	c, _ := kube.NewClients(env.Config)
 	if _, err := Run(t.Context(), c, f.sys, Options{Workspace: "nope"}); err == nil || !strings.Contains(err.Error(), `no workspace "nope" in the spec (workspaces: app)`) {
 		t.Fatalf("unknown workspace: %v", err)
 	}
@@ -109,7 +110,7 @@ func TestCRDRule(t *testing.T) {
 	}
 	must(t, env.Client.Create(ctx, crd))
 	waitEstablished(t, crd.Name)
-	c, _ := status.NewClients(env.Config)
+	c, _ := kube.NewClients(env.Config)
 	r := &run{c: c, report: &Report{}}
 	r.checkCRDs(ctx, "missing", "Example", []crdWant{{"things.doctor.example.com", "v1"}}, "install it")
 	r.checkCRDs(ctx, "old", "Example", []crdWant{{"widgets.doctor.example.com", "v1"}}, "upgrade it")
@@ -787,9 +788,9 @@ func TestHostileTextIsSanitized(t *testing.T) {
 	if c := expect(t, rep, "app", "git", OK, "git version 2.49.1"); strings.ContainsAny(c.Message, "\x1b\r\n\u202e") {
 		t.Errorf("git message %q", c.Message)
 	}
-	for _, format := range []string{FormatText, FormatJSON, FormatYAML} {
+	for _, format := range printer.Formats() {
 		var b strings.Builder
-		if err := Write(&b, rep, format); err != nil {
+		if err := printer.Print(&b, format, rep); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range b.String() {

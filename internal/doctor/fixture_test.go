@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
@@ -203,7 +203,7 @@ func (f *fixture) run() *Report {
 
 func (f *fixture) runWith(opts Options) *Report {
 	f.t.Helper()
-	c, err := status.NewClients(env.Config)
+	c, err := kube.NewClients(env.Config)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func expect(t *testing.T, rep *Report, scope, id string, v Verdict, want string)
 
 func text(rep *Report) string {
 	var b strings.Builder
-	_ = Write(&b, rep, FormatText)
+	_ = rep.WriteTable(&b)
 	return b.String()
 }
 

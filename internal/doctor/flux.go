@@ -121,7 +121,7 @@ func (r *run) checkKustomization(scope, id, name string, obj applied) {
 		}
 		apps := r.sys.Flux.AppsPath
 		r.add(scope, id, Warn, msg,
-			fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -o REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
+			fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
 				r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns))
 		return
 	}
@@ -198,7 +198,7 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 		s := r.sys.Flux.SourceRef
 		return fmt.Sprintf("the source has no artifact: check flux.sourceRef in the spec (now %s %s/%s) and flux get sources all -A", s.Kind, s.Namespace, s.Name) + then
 	case fluxmeta.BuildFailedReason:
-		return "the committed files do not build (kustomize build or postBuild substitution): fix what the message names; ocw render -f " + r.opts.SpecFile + " -o REPO --check tells whether the tree is current; commit and push" + then
+		return "the committed files do not build (kustomize build or postBuild substitution): fix what the message names; ocw render -f " + r.opts.SpecFile + " -d REPO --check tells whether the tree is current; commit and push" + then
 	case fluxmeta.ReconciliationFailedReason:
 		return "the API server rejected an object (a schema error, or a CRD that is not installed): fix what the message names" + then
 	case fluxmeta.HealthCheckFailedReason:

@@ -31,18 +31,10 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	}
 	r.fluxNamespaceChecks(ctx)
 
+	for _, name := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
+		r.checkSecret(ctx, secrets.RoleNamed(name))
+	}
 	s := r.sys.Secrets
-	r.checkSecret(ctx, "secret-server", s.Server, Fail, secretImpact{
-		absent: "OpenCode cannot start without its password (CreateContainerConfigError)",
-		empty:  "the workspaces refuse to start (OpenCode would serve without a login)",
-	}, "ocw secrets password -f "+r.opts.SpecFile)
-	r.checkSecret(ctx, "secret-git", s.Git, Warn, secretImpact{
-		absent: "clones are anonymous: a private repository fails with auth-failed",
-	}, "ocw secrets git-token -f "+r.opts.SpecFile+" (reads the token from stdin)")
-	r.checkSecret(ctx, "secret-copilot", s.Copilot, Warn, secretImpact{
-		absent: "workspaces start without GitHub Copilot",
-	}, "ocw auth seed -f "+r.opts.SpecFile)
-
 	if s.External {
 		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
 		r.checkExternalSecret(ctx, "externalsecret-server", s.Server)
@@ -50,28 +42,31 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	}
 }
 
-// secretImpact says what a missing Secret or key (absent) and a key that
-// is there but empty (empty; "" means the same as absent) do to the
-// workspaces.
-type secretImpact struct{ absent, empty string }
-
-// checkSecret verifies that the Secret has a non-empty value under its key
-// (and, for the Copilot Secret, a valid auth.json). missing is the verdict
-// when it does not.
-func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, missing Verdict, impact secretImpact, manualFix string) {
+// checkSecret verifies that the role's Secret has a non-empty value under
+// its key (and, for the Copilot Secret, a valid auth.json); when it does
+// not, the verdict is Fail for a required Secret, else Warn.
+func (r *run) checkSecret(ctx context.Context, role secrets.Role) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	fix := manualFix
+	id, ref, missing := "secret-"+role.Name, role.Ref(r.sys.Secrets), Warn
+	if role.Required {
+		missing = Fail
+	}
+	fix := "ocw " + role.Command + " -f " + r.opts.SpecFile
+	if role.Reads != "" {
+		fix += " (" + role.Reads + ")"
+	}
 	if r.sys.Secrets.External {
 		fix = fmt.Sprintf("set %s in %s; ExternalSecret %s copies it into the Secret (see the externalsecret checks)", ref.Remote(), r.sys.Secrets.Store(), ref.Name)
 	}
-	if impact.empty == "" {
-		impact.empty = impact.absent
+	empty := role.Empty
+	if empty == "" {
+		empty = role.Absent
 	}
 	sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, impact.absent), fix)
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, role.Absent), fix)
 		return
 	case err != nil:
 		r.add(ScopeNamespace, id, Warn, fmt.Sprintf("cannot read Secret %s: %v", ref.Name, err), "run doctor with permission to read Secrets in "+r.sys.Namespace)
@@ -80,10 +75,10 @@ func (r *run) checkSecret(ctx context.Context, id string, ref model.SecretRef, m
 	v, ok := sec.Data[ref.Key]
 	switch {
 	case !ok:
-		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is missing: %s", ref.Hint(), impact.absent), fix)
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is missing: %s", ref.Hint(), role.Absent), fix)
 		return
 	case len(strings.TrimSpace(string(v))) == 0:
-		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is empty: %s", ref.Hint(), impact.empty), fix)
+		r.add(ScopeNamespace, id, missing, fmt.Sprintf("%s is empty: %s", ref.Hint(), empty), fix)
 		return
 	}
 	if ref == r.sys.Secrets.Copilot {

@@ -365,7 +365,7 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
-// TestStreamMatchesKustomizeBuild: the stream `render -o -` prints holds
+// TestStreamMatchesKustomizeBuild: the stream `render` prints without -d holds
 // exactly the objects `kustomize build` makes of the written tree, and, for
 // the flux layout, every object of the tree's files but kustomize's own
 // kustomization.yaml files.

@@ -21,9 +21,9 @@ import (
 	"time"
 )
 
-// DefaultUsername is OpenCode's basic-auth user when
+// defaultUsername is OpenCode's basic-auth user when
 // OPENCODE_SERVER_USERNAME is unset.
-const DefaultUsername = "opencode"
+const defaultUsername = "opencode"
 
 // Client talks to one OpenCode server.
 type Client struct {
@@ -55,10 +55,11 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	if username == "" {
-		username = DefaultUsername
+		username = defaultUsername
 	}
 	c := &Client{base: u, username: username, password: password}
-	return c.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}), nil
+	c.setHTTPClient(&http.Client{Timeout: 30 * time.Second})
+	return c, nil
 }
 
 // CheckURL returns the server URL New would use for base, or why base is
@@ -94,16 +95,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// WithHTTPClient replaces the HTTP client (tests, custom TLS). Redirects
-// are never followed, whatever h says: Go re-sends the Authorization
+// setHTTPClient sets the HTTP client. Redirects are never followed,
+// whatever h says: Go re-sends the Authorization
 // header to the same host name on any scheme and port (https to http
 // included), and a 307 or 308 re-sends the body, which for auth is the
 // login itself.
-func (c *Client) WithHTTPClient(h *http.Client) *Client {
+func (c *Client) setHTTPClient(h *http.Client) {
 	hc := *h
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.http = &hc
-	return c
 }
 
 // URL is the server's base URL (no credentials).
@@ -147,27 +147,6 @@ func (c *Client) SetAuth(ctx context.Context, provider string, info json.RawMess
 func (c *Client) Dispose(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodPost, "/instance/dispose", nil)
 	return err
-}
-
-// Providers lists the ids of the configured providers (GET /config/providers).
-func (c *Client) Providers(ctx context.Context) ([]string, error) {
-	body, err := c.do(ctx, http.MethodGet, "/config/providers", nil)
-	if err != nil {
-		return nil, err
-	}
-	var resp struct {
-		Providers []struct {
-			ID string `json:"id"`
-		} `json:"providers"`
-	}
-	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, fmt.Errorf("opencode: GET /config/providers: unexpected answer")
-	}
-	ids := make([]string, 0, len(resp.Providers))
-	for _, p := range resp.Providers {
-		ids = append(ids, p.ID)
-	}
-	return ids, nil
 }
 
 // StatusError is a non-2xx answer.

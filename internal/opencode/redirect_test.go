@@ -77,7 +77,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			oc.WithHTTPClient(srv.Client()) // trusts the test certificate; redirects stay off
+			oc.SetHTTPClient(srv.Client()) // trusts the test certificate; redirects stay off
 
 			if c.tls {
 				_, err = oc.Health(t.Context())

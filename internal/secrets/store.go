@@ -35,6 +35,9 @@ type Store struct {
 	// NoNamespace says what to do when the namespace does not exist (ocw
 	// does not create it here: that is apply's or Flux's job).
 	NoNamespace string
+	// DryRun sends Apply's write as a server-side dry run: the API server
+	// checks it and stores nothing.
+	DryRun bool
 }
 
 // writeError explains a failed write; a missing namespace gets
@@ -85,7 +88,11 @@ func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (O
 		WithData(map[string][]byte{ref.Key: value})
 	// Force: a Secret first made with kubectl belongs to another field
 	// manager; taking the one key over is what the user asked for.
-	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: model.FieldManager, Force: true})
+	opts := metav1.ApplyOptions{FieldManager: model.FieldManager, Force: true}
+	if s.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	_, err = s.Client.CoreV1().Secrets(s.Namespace).Apply(ctx, cfg, opts)
 	if err != nil {
 		return "", s.writeError("applying", ref, err)
 	}

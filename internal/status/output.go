@@ -1,49 +1,13 @@
 package status
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
-
-	"sigs.k8s.io/yaml"
 )
 
-// Formats of Write.
-const (
-	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatYAML  = "yaml"
-)
-
-// Formats lists the accepted -o values.
-var Formats = []string{FormatTable, FormatJSON, FormatYAML}
-
-// Write prints the report in format.
-func Write(w io.Writer, r *Report, format string) error {
-	switch format {
-	case FormatTable, "":
-		return writeTable(w, r)
-	case FormatJSON:
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	case FormatYAML:
-		b, err := yaml.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	return fmt.Errorf("unknown output format %q (want %s)", format, strings.Join(Formats, ", "))
-}
-
-func writeTable(w io.Writer, r *Report) error {
+// WriteTable prints the report as a table, one line per workspace.
+func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPHASE\tPOD\tRESTARTS\tPVC\tCLONE\tCOPILOT\tURL\tAGE\tREASON")
 	for _, ws := range r.Workspaces {

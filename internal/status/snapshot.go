@@ -19,12 +19,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
@@ -34,32 +31,6 @@ var (
 	HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
 	SecretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
-
-// Clients are the API clients status and doctor use. They share Config, so
-// a WrapTransport on it sees every request.
-type Clients struct {
-	Config   *rest.Config
-	Kube     kubernetes.Interface
-	Dynamic  dynamic.Interface
-	Metadata metadata.Interface
-}
-
-// NewClients builds the clients for cfg.
-func NewClients(cfg *rest.Config) (*Clients, error) {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	md, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Clients{Config: cfg, Kube: kube, Dynamic: dyn, Metadata: md}, nil
-}
 
 // Snapshot is everything status needs from one namespace.
 type Snapshot struct {
@@ -76,7 +47,7 @@ type Snapshot struct {
 
 // Fetch lists the namespace's workspace objects: five LIST calls whatever
 // the number of workspaces.
-func Fetch(ctx context.Context, c *Clients, namespace string) (*Snapshot, error) {
+func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, error) {
 	sel := metav1.ListOptions{LabelSelector: model.LabelWorkspace}
 	s := &Snapshot{Namespace: namespace}
 

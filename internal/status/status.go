@@ -12,6 +12,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
@@ -99,7 +100,7 @@ type Report struct {
 }
 
 // Collect fetches the namespace and builds the report.
-func Collect(ctx context.Context, c *Clients, sys *model.System, now time.Time) (*Report, error) {
+func Collect(ctx context.Context, c *kube.Clients, sys *model.System, now time.Time) (*Report, error) {
 	snap, err := Fetch(ctx, c, sys.Namespace)
 	if err != nil {
 		return nil, err

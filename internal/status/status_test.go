@@ -17,7 +17,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
@@ -50,7 +52,7 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.rt.RoundTrip(r)
 }
 
-func countingClients(t *testing.T) (*status.Clients, func() []string) {
+func countingClients(t *testing.T) (*kube.Clients, func() []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var reqs []string
@@ -58,7 +60,7 @@ func countingClients(t *testing.T) (*status.Clients, func() []string) {
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return countingTransport{rt: rt, mu: &mu, n: &reqs}
 	}
-	c, err := status.NewClients(cfg)
+	c, err := kube.NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +253,7 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	}
 
 	var table bytes.Buffer
-	if err := status.Write(&table, rep, status.FormatTable); err != nil {
+	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())
@@ -261,7 +263,7 @@ func TestPhasesFromTheAPI(t *testing.T) {
 		t.Errorf("table:\n%s", table.String())
 	}
 	var js bytes.Buffer
-	if err := status.Write(&js, rep, status.FormatJSON); err != nil {
+	if err := printer.Print(&js, printer.JSON, rep); err != nil {
 		t.Fatal(err)
 	}
 	var back status.Report
@@ -312,13 +314,13 @@ func TestHostileTextIsSanitized(t *testing.T) {
 	if msg := rep.Workspaces[0].Clone.Message; msg != "remote: invalid token  fake: all good" {
 		t.Errorf("clone message %q", msg)
 	}
-	for _, format := range status.Formats {
+	for _, format := range printer.Formats() {
 		var b bytes.Buffer
-		if err := status.Write(&b, rep, format); err != nil {
+		if err := printer.Print(&b, format, rep); err != nil {
 			t.Fatal(err)
 		}
 		noControls(t, format, b.String())
-		if format == status.FormatTable && !strings.Contains(b.String(), "clone: auth-failed (CrashLoopBackOff)") {
+		if format == printer.Table && !strings.Contains(b.String(), "clone: auth-failed (CrashLoopBackOff)") {
 			t.Errorf("table:\n%s", b.String())
 		}
 	}
@@ -327,7 +329,7 @@ func TestHostileTextIsSanitized(t *testing.T) {
 // collect runs status against the test API server.
 func collect(t *testing.T, sys *model.System, now time.Time) *status.Report {
 	t.Helper()
-	c, err := status.NewClients(env.Config)
+	c, err := kube.NewClients(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

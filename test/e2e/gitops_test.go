@@ -274,7 +274,7 @@ func TestGitOps(t *testing.T) {
 	spec := filepath.Join(dir, "workspaces.yaml")
 	render := func(names ...string) {
 		writeGitOpsSpec(t, spec, n.ns, gw, names...)
-		n.must(n.ocw, "render", "-f", spec, "-o", repo.work)
+		n.must(n.ocw, "render", "-f", spec, "-d", repo.work)
 	}
 	clusterFixtures(repo, clusterSrv.RepoURL("cluster"), authFirst)
 	render("alpha", "beta")

@@ -6,6 +6,7 @@ package opencodetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +29,35 @@ type Server struct {
 	Password string
 	// Home is HOME; DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
 	Home, DataDir string
+}
+
+// Providers lists the ids of the providers the server has loaded (GET
+// /config/providers), with the server's password.
+func (s *Server) Providers(t testing.TB) []string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, strings.TrimSuffix(s.URL, "/")+"/config/providers", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(s.Username, s.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Providers []struct {
+			ID string `json:"id"`
+		} `json:"providers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /config/providers: HTTP %d, %v", resp.StatusCode, err)
+	}
+	ids := make([]string, 0, len(body.Providers))
+	for _, p := range body.Providers {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 // AuthPath is the server's auth.json.

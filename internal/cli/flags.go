@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/printer"
+)
+
+// Flags with one meaning across the commands, as kubectl has them.
+
+// addOutputFlag adds -o/--output, the report format (status, doctor).
+func addOutputFlag(cmd *cobra.Command, format *string) {
+	cmd.Flags().StringVarP(format, "output", "o", printer.Table, "output format: "+strings.Join(printer.Formats(), ", "))
+	completeValues(cmd, "output", printer.Formats()...)
+}
+
+// Values of --dry-run.
+const (
+	dryRunNone   = "none"
+	dryRunServer = "server"
+)
+
+// addDryRunFlag adds --dry-run=none|server; a bare --dry-run is server.
+func addDryRunFlag(cmd *cobra.Command, value *string, help string) {
+	cmd.Flags().StringVar(value, "dry-run", dryRunNone, help)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = dryRunServer
+	completeValues(cmd, "dry-run", dryRunNone, dryRunServer)
+}
+
+// serverDryRun says whether --dry-run asks for a server-side dry run.
+func serverDryRun(value string) (bool, error) {
+	switch value {
+	case dryRunNone, "":
+		return false, nil
+	case dryRunServer:
+		return true, nil
+	case "client":
+		return false, errors.New("--dry-run=client is not supported: only the API server can say whether it accepts the objects; use --dry-run=server")
+	}
+	return false, fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", value)
+}
+
+// completeValues completes flag with a fixed set of values.
+func completeValues(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// completeWorkspaces completes a WORKSPACE argument with the names of the
+// workspaces in the spec given with -f (a file; stdin cannot be read
+// twice). Only the first argument is a workspace.
+func completeWorkspaces(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	file, _ := cmd.Flags().GetString("file")
+	if len(args) > 0 || file == "" || file == "-" {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	sys, err := model.LoadFile(file)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, w := range sys.Workspaces {
+		if strings.HasPrefix(w.Name, prefix) {
+			names = append(names, w.Name)
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}

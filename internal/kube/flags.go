@@ -1,0 +1,153 @@
+// Package kube is ocw's access to a cluster: the kubeconfig flags, the
+// clients built from them, and the two streams ocw opens through the API
+// server (exec and port-forward).
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// defaultRequestTimeout bounds every request to the API server unless
+// --request-timeout says otherwise: a stalled server or a dropped
+// connection fails the command instead of hanging it forever. Generous,
+// since the slowest request ocw sends (a list of a namespace's Events)
+// takes well under a second on a healthy cluster.
+const defaultRequestTimeout = "30s"
+
+// Flags are kubectl's kubeconfig flags that make sense for ocw:
+// --kubeconfig, --context, --request-timeout and --as. There is no
+// --namespace: the spec names the namespace.
+type Flags struct {
+	cf *genericclioptions.ConfigFlags
+
+	// host and timeout are what Config loaded, for Explain.
+	host    string
+	timeout time.Duration
+}
+
+// NewFlags returns the flags with their defaults.
+func NewFlags() *Flags {
+	return &Flags{cf: &genericclioptions.ConfigFlags{
+		KubeConfig:  new(""),
+		Context:     new(""),
+		Timeout:     new(defaultRequestTimeout),
+		Impersonate: new(""),
+	}}
+}
+
+// AddFlags adds the flags to fs.
+func (f *Flags) AddFlags(fs *pflag.FlagSet) {
+	f.cf.AddFlags(fs)
+	fs.Lookup("kubeconfig").Usage = "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+	fs.Lookup("context").Usage = "kubeconfig context to use"
+	fs.Lookup("request-timeout").Usage = "how long to wait for each request to the cluster (and each doctor check) before giving up: seconds (5) or a duration (1s, 2m); 0 waits forever"
+	fs.Lookup("as").Usage = "user to impersonate for the cluster requests"
+}
+
+// Contexts lists the kubeconfig's context names that start with prefix,
+// for shell completion of --context.
+func (f *Flags) Contexts(prefix string) []string {
+	raw, err := f.cf.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for name := range raw.Contexts {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Args are the flags as given, to repeat in hints (ocw ... --context X).
+func (f *Flags) Args() []string {
+	var args []string
+	for _, a := range []struct{ name, value string }{{"kubeconfig", *f.cf.KubeConfig}, {"context", *f.cf.Context}, {"as", *f.cf.Impersonate}} {
+		if a.value != "" {
+			args = append(args, "--"+a.name, a.value)
+		}
+	}
+	return args
+}
+
+// Config loads the client configuration.
+func (f *Flags) Config() (*rest.Config, error) {
+	// Checked here to name the flag: the loader's error does not.
+	timeout, err := clientcmd.ParseTimeout(*f.cf.Timeout)
+	if err == nil && timeout < 0 {
+		err = errors.New("must not be negative")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--request-timeout %q: %w", *f.cf.Timeout, err)
+	}
+	loader := f.cf.ToRawKubeConfigLoader()
+	// With no kubeconfig at all, cli-runtime falls back to
+	// http://localhost:8080; ocw says so instead (unless it runs in a pod,
+	// where the loader uses the pod's service account).
+	if raw, err := loader.RawConfig(); err == nil && clientcmdapi.IsConfigEmpty(&raw) && os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, fmt.Errorf("loading kubeconfig: invalid configuration: %w", clientcmd.ErrEmptyConfig)
+	}
+	cfg, err := loader.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "ocw"
+	// The loader set cfg.Timeout from the flag: it bounds each request on
+	// the wire (and tells the API server, which then gives up too);
+	// streams (exec, port-forward) are not requests in this sense and get
+	// deadlines of their own.
+	f.host, f.timeout = cfg.Host, cfg.Timeout
+	return cfg, nil
+}
+
+// Clients loads the configuration and builds the clients.
+func (f *Flags) Clients() (*Clients, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return NewClients(cfg)
+}
+
+// Explain adds what to do to an error from a request that the API server
+// did not answer within the timeout.
+func (f *Flags) Explain(err error) error {
+	var ue *url.Error
+	if err == nil || f.host == "" || !errors.As(err, &ue) || !ue.Timeout() || !sameServer(ue.URL, f.host) {
+		return err
+	}
+	within := "in time"
+	if f.timeout > 0 {
+		within = "within " + f.timeout.String()
+	}
+	return fmt.Errorf("%w\nthe Kubernetes API server at %s did not answer %s: check that it is reachable (kubectl cluster-info), or allow more time with --request-timeout",
+		err, f.host, within)
+}
+
+// sameServer says whether a request URL went to the API server at host
+// (a URL, or host[:port] as kubeconfigs may have it).
+func sameServer(requestURL, host string) bool {
+	r, err := url.Parse(requestURL)
+	if err != nil {
+		return false
+	}
+	h, err := url.Parse(host)
+	if err != nil || h.Host == "" {
+		return r.Host == host
+	}
+	return r.Host == h.Host
+}
