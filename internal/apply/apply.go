@@ -10,19 +10,18 @@
 //     any request that could write).
 //  2. Validate the whole set with server-side dry-run applies, which also
 //     tell created / configured / unchanged apart (fluxcd/pkg/ssa's Diff:
-//     the dry-run result is compared with the live object, read from one
-//     list per kind). Any rejection, including a Pod Security violation
+//     the dry-run result is compared with the live object). Any rejection, including a Pod Security violation
 //     in a Deployment's pod template, fails the run naming each rejected
 //     object and field; nothing was written. A namespace that does not
 //     exist yet is the one exception: the API server refuses even a dry
 //     run of an object in a missing namespace, so the Namespace is
 //     created first and, if the rest is then rejected, deleted again.
-//  3. Write only what differs, in stages (the Namespace and other
-//     cluster-scoped objects, the inventory, everything but workloads,
-//     then Deployments, so a pod never starts before its claim or
-//     service account), concurrently within a stage. An unchanged object
-//     gets no write at all, so a re-apply of an unchanged spec sends zero
-//     writes (counted on the wire) and no resourceVersion moves.
+//  3. Write only what differs with ssa's ResourceManager: ApplyAllStaged
+//     (the Namespace, the inventory, everything but workloads), then the
+//     Deployments, so a pod never starts before its claim or service
+//     account. An unchanged object gets no write at all, so a re-apply of
+//     an unchanged spec sends zero writes (counted on the wire) and no
+//     resourceVersion moves.
 //  4. Prune: objects in the inventory (see inventory.go) but no longer in
 //     the spec are listed, and deleted only when asked; data (PVCs, the
 //     Namespace, anything annotated ocw.dev/keep-data) only with
@@ -39,7 +38,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -70,6 +71,7 @@ type Config struct {
 type Engine struct {
 	client client.Client
 	mapper meta.RESTMapper
+	rm     *ssa.ResourceManager
 	conc   int
 	log    io.Writer
 
@@ -110,11 +112,11 @@ func New(cfg *rest.Config, c Config) (*Engine, error) {
 	if e.client, err = client.New(cfg, client.Options{HTTPClient: hc, Mapper: e.mapper}); err != nil {
 		return nil, err
 	}
+	e.rm = ssa.NewResourceManager(e.client, polling.NewStatusPoller(e.client, e.mapper, polling.Options{}),
+		ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
+	e.rm.SetConcurrency(e.conc)
 	return e, nil
 }
-
-// Writes is the number of non-dry-run mutating requests sent so far.
-func (e *Engine) Writes() int64 { return e.writes.Load() }
 
 // countWrites counts what could change the cluster: every POST, PUT,
 // PATCH or DELETE that is not a dry run (a query parameter, or for DELETE
@@ -283,34 +285,19 @@ type item struct {
 
 func (it *item) id() string { return it.ref.ID() }
 
-// stage orders writes: the Namespace and other cluster-scoped objects, the
-// inventory (so everything written after it is already recorded),
-// supporting objects, then workloads.
-func (it *item) stage() int {
-	switch {
-	case !it.namespaced:
-		return 0
-	case it.ref.Group == "" && it.ref.Kind == "ConfigMap" && it.ref.Name == InventoryName:
-		return 1
-	case it.ref.Group == "apps":
-		return 3
-	}
-	return 2
-}
-
 // Apply makes the cluster hold d. On error the Result still lists what
 // was applied before the failure.
 func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Result, err error) {
-	if opts.PurgeData && !opts.Prune {
-		return nil, errors.New("PurgeData needs Prune")
-	}
-	// The spec refuses these already; the engine holds the line too.
-	if why := spec.SystemNamespace(d.Namespace); why != "" {
-		return nil, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
-	}
 	res = &Result{}
 	w0 := e.writes.Load()
 	defer func() { res.Writes = e.writes.Load() - w0 }()
+	if opts.PurgeData && !opts.Prune {
+		return res, errors.New("PurgeData needs Prune")
+	}
+	// The spec refuses these already; the engine holds the line too.
+	if why := spec.SystemNamespace(d.Namespace); why != "" {
+		return res, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
+	}
 
 	items := make([]*item, 0, len(d.Objects)+1)
 	var nsItem *item
@@ -381,32 +368,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		}
 	}
 
-	// ssa reads each live object to tell configured from unchanged; serve
-	// those reads from one list per kind (see prefetch.go).
-	pf := newPrefetched(e.client)
-	rm := ssa.NewResourceManager(pf, nil, ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
-	perKind := map[schema.GroupVersionKind]int{}
-	for _, it := range ordered {
-		if it.namespaced {
-			perKind[it.obj.GroupVersionKind()]++
-		}
-	}
-	var kinds []schema.GroupVersionKind
-	for gvk, n := range perKind {
-		if !nsExists {
-			pf.markEmpty(gvk)
-		} else if n > 1 {
-			kinds = append(kinds, gvk)
-		}
-	}
-	listErrs := make([]error, len(kinds))
-	e.parallel(len(kinds), func(i int) { listErrs[i] = pf.list(ctx, kinds[i], d.Namespace) })
-	if err := errors.Join(listErrs...); err != nil {
-		return res, err
-	}
-
 	if nsExists {
-		if err := e.validate(ctx, rm, ordered); err != nil {
+		if err := e.validate(ctx, ordered); err != nil {
 			return res, err
 		}
 	} else {
@@ -418,7 +381,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 				cluster = append(cluster, it)
 			}
 		}
-		if err := e.validate(ctx, rm, cluster); err != nil {
+		if err := e.validate(ctx, cluster); err != nil {
 			return res, err
 		}
 		if opts.DryRun {
@@ -431,7 +394,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 			if err := e.write(ctx, nsItem); err != nil {
 				return res, err
 			}
-			if err := e.validate(ctx, rm, namespaced); err != nil {
+			if err := e.validate(ctx, namespaced); err != nil {
 				var rej *RejectedError
 				if errors.As(err, &rej) {
 					rej.Note = e.rollbackNamespace(ctx, nsItem)
@@ -443,8 +406,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	e.noteAdoptions(ordered, old)
 
 	if !opts.DryRun {
-		err := e.writeStages(ctx, ordered)
-		if err != nil {
+		if err := e.writeAll(ctx, ordered); err != nil {
 			report(true)
 			return res, err
 		}
@@ -539,12 +501,12 @@ func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory
 
 // validate dry-runs every item (concurrently) and records its action.
 // All rejections are collected, not only the first.
-func (e *Engine) validate(ctx context.Context, rm *ssa.ResourceManager, items []*item) error {
+func (e *Engine) validate(ctx context.Context, items []*item) error {
 	rej := make([]*Rejection, len(items))
 	e.parallel(len(items), func(i int) {
 		it := items[i]
 		wctx := withWarnings(ctx, &it.warnings)
-		cse, existing, _, err := rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
+		cse, existing, _, err := e.rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
 		if err != nil {
 			rej[i] = &Rejection{ID: it.id(), Reason: reason(err)}
 			return
@@ -619,21 +581,45 @@ func (e *Engine) write(ctx context.Context, it *item) error {
 	return nil
 }
 
-// writeStages writes every created or configured item, stage by stage.
-func (e *Engine) writeStages(ctx context.Context, items []*item) error {
-	stages := map[int][]*item{}
+// writeAll writes what differs with ssa: ApplyAllStaged puts the
+// Namespace first and the inventory (the only ConfigMap ocw applies) in a
+// stage of its own before the rest; Deployments go in a last call, as
+// ssa's kind order would put them before the PVCs they mount.
+func (e *Engine) writeAll(ctx context.Context, items []*item) error {
+	var objs, workloads []*unstructured.Unstructured
+	byRef := map[ref]*item{}
 	for _, it := range items {
-		if !it.written && (it.action == Created || it.action == Configured) {
-			stages[it.stage()] = append(stages[it.stage()], it)
+		if it.written {
+			continue
+		}
+		byRef[it.ref] = it
+		if it.ref.Group == "apps" {
+			workloads = append(workloads, it.obj.DeepCopy())
+		} else {
+			objs = append(objs, it.obj.DeepCopy())
 		}
 	}
-	for s := 0; s <= 3; s++ {
-		batch := stages[s]
-		errs := make([]error, len(batch))
-		e.parallel(len(batch), func(i int) { errs[i] = e.write(ctx, batch[i]) })
-		if err := errors.Join(errs...); err != nil {
-			return err
+	opts := ssa.DefaultApplyOptions()
+	opts.WaitInterval, opts.WaitTimeout = 200*time.Millisecond, time.Minute
+	opts.CustomStageKinds = map[schema.GroupKind]struct{}{{Kind: "ConfigMap"}: {}}
+	cs, err := e.rm.ApplyAllStaged(ctx, objs, opts)
+	if err == nil && len(workloads) > 0 {
+		var wcs *ssa.ChangeSet
+		if wcs, err = e.rm.ApplyAll(ctx, workloads, opts); wcs != nil {
+			cs.Append(wcs.Entries)
 		}
+	}
+	for _, en := range cs.Entries {
+		if en.Action != ssa.CreatedAction && en.Action != ssa.ConfiguredAction {
+			continue
+		}
+		gk := en.ObjMetadata.GroupKind
+		if it := byRef[ref{Group: gk.Group, Kind: gk.Kind, Namespace: en.ObjMetadata.Namespace, Name: en.ObjMetadata.Name}]; it != nil {
+			it.written = true
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("applying: %w", err)
 	}
 	return nil
 }
@@ -726,15 +712,17 @@ func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code 
 	r.e.warn("", message)
 }
 
-// warn prints a warning once per object.
+// warn prints a warning once per object. A warning without an object
+// (ssa's writes share one context) is dropped when an object's dry run
+// already drew it.
 func (e *Engine) warn(id, msg string) {
 	key := id + "\x00" + msg
 	e.warnMu.Lock()
 	defer e.warnMu.Unlock()
-	if e.warned[key] {
+	if e.warned[key] || (id == "" && e.warned["\x01"+msg]) {
 		return
 	}
-	e.warned[key] = true
+	e.warned[key], e.warned["\x01"+msg] = true, true
 	msg = safetext.Line(msg) // the API server's text
 	if id != "" {
 		fmt.Fprintf(e.log, "warning: %s: %s\n", id, msg)

@@ -603,7 +603,7 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 	ns := uniqueNS("nocrd")
 	text := fmt.Sprintf(twoWorkspaces, ns) + "defaults:\n  certificate: {enabled: true}\n"
 	e, _ := engine(t)
-	_, err := e.Apply(t.Context(), desired(t, system(t, text)), apply.Options{})
+	res, err := e.Apply(t.Context(), desired(t, system(t, text)), apply.Options{})
 	var rej *apply.RejectedError
 	if !errors.As(err, &rej) || len(rej.Rejected) != 2 {
 		t.Fatalf("want two Certificates rejected, got %v", err)
@@ -613,8 +613,8 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 			t.Errorf("rejection %+v", r)
 		}
 	}
-	if e.Writes() != 0 {
-		t.Errorf("%d writes", e.Writes())
+	if res.Writes != 0 {
+		t.Errorf("%d writes", res.Writes)
 	}
 	if s := applytest.Snapshot(t, env.Config, ns); len(s) != 0 {
 		t.Errorf("objects created: %v", s)
@@ -637,14 +637,14 @@ func TestNamespaceTakeoverNeedsFlag(t *testing.T) {
 
 	before := applytest.Snapshot(t, env.Config, ns)
 	for _, opts := range []apply.Options{{}, {DryRun: true}} {
-		_, err := e.Apply(t.Context(), d, opts)
+		res, err := e.Apply(t.Context(), d, opts)
 		if err == nil || !strings.Contains(err.Error(), "namespace "+ns+" exists and ocw did not create it") ||
 			!strings.Contains(err.Error(), "--adopt-namespace") {
 			t.Fatalf("apply %+v into a foreign namespace: %v", opts, err)
 		}
-	}
-	if e.Writes() != 0 {
-		t.Errorf("%d writes while refusing", e.Writes())
+		if res.Writes != 0 {
+			t.Errorf("%d writes while refusing", res.Writes)
+		}
 	}
 	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, env.Config, ns))
 
@@ -679,12 +679,12 @@ func TestSystemNamespacesRefused(t *testing.T) {
 			}
 		}
 		e, _ := engine(t)
-		_, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
+		res, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
 		if err == nil || !strings.Contains(err.Error(), "ocw never applies to it") {
 			t.Errorf("apply into %s: %v", ns, err)
 		}
-		if e.Writes() != 0 {
-			t.Errorf("%s: %d writes", ns, e.Writes())
+		if res.Writes != 0 {
+			t.Errorf("%s: %d writes", ns, res.Writes)
 		}
 	}
 }
