@@ -54,6 +54,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/spec"
+	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 // FieldManager owns the fields ocw applies.
@@ -72,6 +73,7 @@ type Engine struct {
 	client client.Client
 	mapper meta.RESTMapper
 	rm     *ssa.ResourceManager
+	status *status.Clients
 	conc   int
 	log    io.Writer
 
@@ -115,6 +117,9 @@ func New(cfg *rest.Config, c Config) (*Engine, error) {
 	e.rm = ssa.NewResourceManager(e.client, polling.NewStatusPoller(e.client, e.mapper, polling.Options{}),
 		ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
 	e.rm.SetConcurrency(e.conc)
+	if e.status, err = status.NewClients(cfg); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

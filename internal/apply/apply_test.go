@@ -24,6 +24,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
@@ -709,12 +710,12 @@ func TestWaitReportsProgressAndTimeout(t *testing.T) {
 		t.Fatalf("want a timeout, got %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"timed out after 1s", "alpha: PersistentVolumeClaim/" + ns + "/alpha: Pending; Deployment/" + ns + "/alpha: Replicas: 0/1"} {
+	for _, want := range []string{"timed out after 1s", "alpha: PVC alpha Pending; Starting: no pod yet"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("timeout message lacks %q:\n%s", want, msg)
 		}
 	}
-	if !strings.Contains(progress.String(), "wait: alpha: PersistentVolumeClaim/"+ns+"/alpha: Pending") {
+	if !strings.Contains(progress.String(), "wait: alpha: PVC alpha Pending") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 
@@ -735,15 +736,19 @@ func TestWaitReportsProgressAndTimeout(t *testing.T) {
 	})
 	progress.Reset()
 	err = fast(&progress, 500*time.Millisecond)
-	want := "pod " + pod.Name + ": init container clone failed (exit 3, 2 restarts, CrashLoopBackOff): clone of https://github.com/o/alpha failed: authentication failed"
+	want := "alpha: Failing: clone: failed (CrashLoopBackOff): clone of https://github.com/o/alpha failed: authentication failed"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(progress.String(), want) {
 		t.Errorf("want %q in progress and error; progress:\n%s\nerror: %v", want, progress.String(), err)
 	}
-	if strings.Contains(progress.String(), "PersistentVolumeClaim") {
+	if strings.Contains(progress.String(), "PVC") {
 		t.Errorf("a bound claim is still reported:\n%s", progress.String())
 	}
 
-	// The rollout completes.
+	// The pod starts and the rollout completes.
+	setStatus(t, pod, ns, pod.Name, func(o client.Object) {
+		p := o.(*corev1.Pod)
+		p.Status = statustest.HealthyStatus(system(t, text).Workspaces[0], time.Now())
+	})
 	setStatus(t, &appsv1.Deployment{}, ns, "alpha", func(o client.Object) {
 		dep := o.(*appsv1.Deployment)
 		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,

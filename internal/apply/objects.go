@@ -17,6 +17,9 @@ type Desired struct {
 	Objects   []*unstructured.Unstructured
 	// Notes are things a person should know about this object set.
 	Notes []string
+	// system is what the objects were built from: Wait reads the
+	// workspaces as ocw status does.
+	system *model.System
 }
 
 // Build returns the objects ocw apply manages for sys: the Namespace, the
@@ -35,7 +38,7 @@ func Build(sys *model.System) (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes}
+	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes, system: sys}
 	for _, f := range tree.Files {
 		for _, o := range f.Objects {
 			m, err := output.Object(o)

@@ -23,8 +23,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"sigs.k8s.io/yaml"
@@ -116,13 +114,12 @@ type Options struct {
 
 // run carries what the rules share.
 type run struct {
-	c      *status.Clients
-	sys    *model.System
-	ws     []model.Workspace
-	opts   Options
-	now    time.Time
-	snap   *status.Snapshot
-	events []corev1.Event
+	c    *status.Clients
+	sys  *model.System
+	ws   []model.Workspace
+	opts Options
+	now  time.Time
+	snap *status.Snapshot
 	// flux is nil when the cluster does not serve Flux Kustomizations.
 	flux   *fluxState
 	report *Report
@@ -179,12 +176,7 @@ func (r *run) load(ctx context.Context) error {
 	if r.snap, err = status.Fetch(ctx, r.c, r.sys.Namespace); err != nil {
 		return err
 	}
-	ev, err := r.c.Kube.CoreV1().Events(r.sys.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("listing Events in namespace %s: %w", r.sys.Namespace, err)
-	}
-	r.events = ev.Items
-	return nil
+	return r.snap.LoadEvents(ctx, r.c)
 }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -65,24 +64,7 @@ func (r *run) checkDeployment(ws *model.Workspace, dep *appsv1.Deployment) (stop
 
 // warnings returns the namespace's Warning events about an object, newest last.
 func (r *run) warnings(kind, name string) []corev1.Event {
-	var out []corev1.Event
-	for _, e := range r.events {
-		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.Type == corev1.EventTypeWarning {
-			out = append(out, e)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b).Time) })
-	return out
-}
-
-func eventTime(e corev1.Event) metav1.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp
-	case !e.EventTime.IsZero():
-		return metav1.Time{Time: e.EventTime.Time}
-	}
-	return e.CreationTimestamp
+	return r.snap.EventsOf(kind, name, corev1.EventTypeWarning)
 }
 
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning

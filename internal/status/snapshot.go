@@ -72,6 +72,8 @@ type Snapshot struct {
 	RoutesMissing bool
 	// Secrets holds metadata only: status never reads Secret values.
 	Secrets []metav1.PartialObjectMetadata
+	// Events are loaded only on request (LoadEvents).
+	Events []corev1.Event
 }
 
 // Fetch lists the namespace's workspace objects: five LIST calls whatever
@@ -225,4 +227,41 @@ func LastChange(m *metav1.PartialObjectMetadata) time.Time {
 		}
 	}
 	return t
+}
+
+// LoadEvents adds the namespace's Events to the snapshot. Status itself
+// does not need them; apply --wait and doctor explain a waiting claim or
+// pod with them.
+func (s *Snapshot) LoadEvents(ctx context.Context, c *Clients) error {
+	ev, err := c.Kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return listErr("Events", s.Namespace, err)
+	}
+	s.Events = ev.Items
+	return nil
+}
+
+// EventsOf returns the Events about kind/name, oldest first; only those of
+// type typ unless typ is "".
+func (s *Snapshot) EventsOf(kind, name, typ string) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range s.Events {
+		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && (typ == "" || e.Type == typ) {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b)) })
+	return out
+}
+
+// eventTime is when an Event last happened: its last timestamp, else its
+// event time (events.k8s.io), else its creation.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }
