@@ -120,6 +120,9 @@ type run struct {
 	opts Options
 	now  time.Time
 	snap *status.Snapshot
+	// rows are status's reading of snap, by workspace: doctor's verdict
+	// on a pod is status's phase.
+	rows map[string]status.Workspace
 	// flux is nil when the cluster does not serve Flux Kustomizations.
 	flux   *fluxState
 	report *Report
@@ -152,6 +155,10 @@ func Run(ctx context.Context, c *status.Clients, sys *model.System, opts Options
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
+	r.rows = map[string]status.Workspace{}
+	for _, w := range status.Build(sys, r.snap, r.now).Workspaces {
+		r.rows[w.Name] = w
+	}
 	r.flux = r.loadFlux(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
@@ -178,6 +185,9 @@ func (r *run) load(ctx context.Context) error {
 	}
 	return r.snap.LoadEvents(ctx, r.c)
 }
+
+// row is status's row of a workspace of the spec.
+func (r *run) row(name string) status.Workspace { return r.rows[name] }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled
 // API server or kubelet costs that check, reported as a warn, not the

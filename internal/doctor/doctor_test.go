@@ -372,7 +372,8 @@ func TestImagePull(t *testing.T) {
 	if !strings.Contains(c.Message, "opencode image ghcr.io/anomalyco/opencode:1.18.33: ImagePullBackOff") {
 		t.Error(c.Message)
 	}
-	expect(t, rep, "app", "pod", Warn, "see the images check")
+	// The pod check is status's phase: Failing.
+	expect(t, rep, "app", "pod", Fail, "see the images check")
 	expect(t, rep, "app", "git", Warn, "once the workspace is Ready")
 }
 
@@ -403,7 +404,7 @@ func TestCloneFailures(t *testing.T) {
 			if !strings.HasPrefix(c.Message, "clone failed: "+tc.code+": "+tc.msg) {
 				t.Error(c.Message)
 			}
-			expect(t, rep, "app", "pod", Warn, "see the clone check")
+			expect(t, rep, "app", "pod", Fail, "see the clone check")
 		})
 	}
 }
