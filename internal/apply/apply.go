@@ -42,6 +42,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -508,33 +509,15 @@ func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory
 // All rejections are collected, not only the first.
 func (e *Engine) validate(ctx context.Context, items []*item) error {
 	rej := make([]*Rejection, len(items))
-	e.parallel(len(items), func(i int) {
-		it := items[i]
-		wctx := withWarnings(ctx, &it.warnings)
-		cse, existing, _, err := e.rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
-		if err != nil {
-			rej[i] = &Rejection{ID: it.id(), Reason: reason(err)}
-			return
-		}
-		switch cse.Action {
-		case ssa.CreatedAction:
-			it.action = Created
-		case ssa.ConfiguredAction:
-			it.action = Configured
-			it.existing = existing
-		default:
-			it.action = Unchanged
-		}
-		// Pod Security only warns about a Deployment's template; its pods
-		// would then be refused one by one, out of sight. Refuse it here.
-		for _, w := range it.warnings.take() {
-			if strings.Contains(w, "would violate PodSecurity") {
-				rej[i] = &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
-				return
-			}
-			e.warn(it.id(), w)
-		}
-	})
+	var g errgroup.Group
+	g.SetLimit(e.conc)
+	for i, it := range items {
+		g.Go(func() error {
+			rej[i] = e.validateOne(ctx, it)
+			return nil
+		})
+	}
+	_ = g.Wait()
 	var out []Rejection
 	for _, r := range rej {
 		if r != nil {
@@ -543,6 +526,33 @@ func (e *Engine) validate(ctx context.Context, items []*item) error {
 	}
 	if len(out) > 0 {
 		return &RejectedError{Total: len(items), Rejected: out}
+	}
+	return nil
+}
+
+// validateOne dry-runs it and records its action; a refusal is returned.
+func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
+	wctx := withWarnings(ctx, &it.warnings)
+	cse, existing, _, err := e.rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
+	if err != nil {
+		return &Rejection{ID: it.id(), Reason: reason(err)}
+	}
+	switch cse.Action {
+	case ssa.CreatedAction:
+		it.action = Created
+	case ssa.ConfiguredAction:
+		it.action = Configured
+		it.existing = existing
+	default:
+		it.action = Unchanged
+	}
+	// Pod Security only warns about a Deployment's template; its pods
+	// would then be refused one by one, out of sight. Refuse it here.
+	for _, w := range it.warnings.take() {
+		if strings.Contains(w, "would violate PodSecurity") {
+			return &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
+		}
+		e.warn(it.id(), w)
 	}
 	return nil
 }
@@ -656,24 +666,6 @@ func (e *Engine) noteAdoptions(items []*item, old inventory) {
 			fmt.Fprintf(e.log, "note: %s already existed and was not created by ocw; ocw manages it from now on\n", it.id())
 		}
 	}
-}
-
-// parallel runs fn(0..n-1) with at most e.conc in flight.
-func (e *Engine) parallel(n int, fn func(i int)) {
-	if n == 0 {
-		return
-	}
-	sem := make(chan struct{}, e.conc)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }
 
 // warnings collects the API warnings of the requests made for one object.

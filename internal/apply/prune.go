@@ -54,8 +54,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		return final, nil, nil
 	}
 
-	e.parallel(len(stale), func(i int) {
-		s := stale[i]
+	for _, s := range stale {
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(s.gvk())
 		err := e.client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, live)
@@ -66,7 +65,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		default:
 			s.err = fmt.Errorf("reading %s: %w", s.ID(), err)
 		}
-	})
+	}
 
 	var errs []error
 	var changes []Change
@@ -130,11 +129,9 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		}
 	}
 	for _, batch := range [][]*staleObject{workloads, rest, dataDeletes} {
-		batchErrs := make([]error, len(batch))
-		e.parallel(len(batch), func(i int) { batchErrs[i] = e.delete(ctx, batch[i], opts.DryRun) })
-		for i, s := range batch {
-			if batchErrs[i] != nil {
-				errs = append(errs, batchErrs[i])
+		for _, s := range batch {
+			if err := e.delete(ctx, s, opts.DryRun); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			delete(final, s.ref)
