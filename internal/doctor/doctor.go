@@ -23,8 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"sigs.k8s.io/yaml"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -107,9 +105,6 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
-	// kustomizations replaces the Flux Kustomization API (tests: one that
-	// is not served, as on a cluster without Flux).
-	kustomizations *schema.GroupVersionResource
 }
 
 // run carries what the rules share.

@@ -10,9 +10,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -686,12 +689,26 @@ func TestFluxKustomizations(t *testing.T) {
 		t.Error(c.Message)
 	}
 
-	// A cluster that does not serve the API (no Flux): no flux checks at all.
-	unserved := kustomizationGVR
-	unserved.Version = "v0alpha0"
-	for _, c := range f.runWith(Options{Exec: f.exec, SpecFile: "ws.yaml", kustomizations: &unserved}).Checks {
-		if strings.HasPrefix(c.ID, "flux") {
-			t.Errorf("flux check without the Flux API: %+v", c)
+}
+
+// A cluster that does not serve the Kustomization API (no Flux): no flux
+// checks at all; a list that failed otherwise: one warning.
+func TestNoFluxNoFluxChecks(t *testing.T) {
+	sys := statustest.System(t, "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\nnamespace: ns\ndomain: example.test\n"+
+		"secrets: {mode: doppler}\nworkspaces:\n  - name: app\n    repo: https://github.com/o/app\n")
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{apierrors.NewNotFound(kustomizationGVR.GroupResource(), ""), 0},
+		{&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: kustomizationGVR.Group, Kind: "Kustomization"}}, 0},
+		{apierrors.NewForbidden(kustomizationGVR.GroupResource(), "", errors.New("no")), 1},
+	} {
+		r := &run{sys: sys, report: &Report{}, flux: fluxStateOf("ns", nil, c.err)}
+		r.fluxNamespaceChecks(t.Context())
+		r.checkFlux(&sys.Workspaces[0])
+		if len(r.report.Checks) != c.want {
+			t.Errorf("%v: %d checks, want %d: %+v", c.err, len(r.report.Checks), c.want, r.report.Checks)
 		}
 	}
 }
