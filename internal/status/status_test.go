@@ -277,14 +277,8 @@ func noControls(t *testing.T, what, out string) {
 // Text from the cluster is printed without its escapes and controls, in
 // every format; what it says stays readable.
 func TestHostileTextIsSanitized(t *testing.T) {
-	ctx := t.Context()
-	ns, err := env.CreateNamespace(ctx, "status-hostile-", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := statustest.System(t, specFor(ns, "app"))
+	sys := statustest.System(t, specFor("hostile", "app"))
 	ws := sys.Workspaces[0]
-	statustest.CreateWorkspace(t, env.Client, ws)
 	now := time.Now()
 	st := statustest.HealthyStatus(ws, now)
 	st.Phase = corev1.PodPending
@@ -293,9 +287,12 @@ func TestHostileTextIsSanitized(t *testing.T) {
 	st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 	st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "auth-failed: "+hostile, now)}
 	st.ContainerStatuses = nil
-	statustest.CreatePod(t, env.Client, ws, "app-1", st)
+	meta := metav1.ObjectMeta{Name: "app", Namespace: "hostile", Labels: map[string]string{model.LabelWorkspace: "app"}}
+	snap := &status.Snapshot{Namespace: "hostile", Deployments: []appsv1.Deployment{{ObjectMeta: meta}}}
+	meta.Name = "app-1"
+	snap.Pods = []corev1.Pod{{ObjectMeta: meta, Status: st}}
 
-	rep := collect(t, sys, now)
+	rep := status.Build(sys, snap, now)
 	if msg := rep.Workspaces[0].Clone.Message; msg != "remote: invalid token  fake: all good" {
 		t.Errorf("clone message %q", msg)
 	}
@@ -309,18 +306,4 @@ func TestHostileTextIsSanitized(t *testing.T) {
 			t.Errorf("table:\n%s", b.String())
 		}
 	}
-}
-
-// collect runs status against the test API server.
-func collect(t *testing.T, sys *model.System, now time.Time) *status.Report {
-	t.Helper()
-	c, err := status.NewClients(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := status.Collect(t.Context(), c, sys, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
 }
