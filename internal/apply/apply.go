@@ -63,11 +63,12 @@ const FieldManager = "ocw"
 
 // Config tunes an Engine.
 type Config struct {
-	// Concurrency bounds the requests in flight (default 16).
-	Concurrency int
 	// Log receives notes and API warnings for people (stderr).
 	Log io.Writer
 }
+
+// concurrency bounds the dry runs and writes in flight.
+const concurrency = 16
 
 // Engine applies object sets to one cluster.
 type Engine struct {
@@ -75,7 +76,6 @@ type Engine struct {
 	mapper meta.RESTMapper
 	rm     *ssa.ResourceManager
 	status *status.Clients
-	conc   int
 	log    io.Writer
 
 	// writes counts mutating requests that were not dry runs, as sent on
@@ -88,10 +88,7 @@ type Engine struct {
 
 // New connects an Engine to the cluster cfg points at.
 func New(cfg *rest.Config, c Config) (*Engine, error) {
-	e := &Engine{conc: c.Concurrency, log: c.Log, warned: map[string]bool{}}
-	if e.conc <= 0 {
-		e.conc = 16
-	}
+	e := &Engine{log: c.Log, warned: map[string]bool{}}
 	if e.log == nil {
 		e.log = io.Discard
 	}
@@ -117,7 +114,7 @@ func New(cfg *rest.Config, c Config) (*Engine, error) {
 	}
 	e.rm = ssa.NewResourceManager(e.client, polling.NewStatusPoller(e.client, e.mapper, polling.Options{}),
 		ssa.Owner{Field: FieldManager, Group: "ocw.dev"})
-	e.rm.SetConcurrency(e.conc)
+	e.rm.SetConcurrency(concurrency)
 	if e.status, err = status.NewClients(cfg); err != nil {
 		return nil, err
 	}
@@ -510,7 +507,7 @@ func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory
 func (e *Engine) validate(ctx context.Context, items []*item) error {
 	rej := make([]*Rejection, len(items))
 	var g errgroup.Group
-	g.SetLimit(e.conc)
+	g.SetLimit(concurrency)
 	for i, it := range items {
 		g.Go(func() error {
 			rej[i] = e.validateOne(ctx, it)

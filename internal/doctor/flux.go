@@ -88,7 +88,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	}
 	es := r.sys.Secrets.Server.Name
 	obj := applied{what: "ExternalSecret " + es}
-	if m, err := r.c.Metadata.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
+	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
 		obj.exists, obj.labels = true, m.Labels
 	}
 	r.checkKustomization(ScopeNamespace, "flux-secrets", build.SecretsKustomizationName(r.sys), obj)

@@ -31,8 +31,8 @@ import (
 // Resources read through the dynamic and metadata clients (no typed client
 // is needed, and no discovery call: the versions are fixed).
 var (
-	HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	SecretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	httpRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	secretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // Clients are the API clients status and doctor use. They share Config, so
@@ -98,7 +98,7 @@ func Fetch(ctx context.Context, c *Clients, namespace string) (*Snapshot, error)
 	}
 	s.PVCs = pvcs.Items
 
-	routes, err := c.Dynamic.Resource(HTTPRouteGVR).Namespace(namespace).List(ctx, sel)
+	routes, err := c.Dynamic.Resource(httpRouteGVR).Namespace(namespace).List(ctx, sel)
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 		s.RoutesMissing = true
@@ -116,7 +116,7 @@ func Fetch(ctx context.Context, c *Clients, namespace string) (*Snapshot, error)
 
 	// The shared Secrets may have been made by hand or by external-secrets,
 	// without ocw's labels: list them all, metadata only.
-	secrets, err := c.Metadata.Resource(SecretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	secrets, err := c.Metadata.Resource(secretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, listErr("Secrets", namespace, err)
 	}
@@ -168,8 +168,8 @@ func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata {
 	return nil
 }
 
-// Pods returns the workspace's pods, newest first.
-func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
+// podsOf returns the workspace's pods, newest first.
+func (s *Snapshot) podsOf(name string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range s.Pods {
 		if s.Pods[i].Labels[model.LabelWorkspace] == name {
@@ -189,7 +189,7 @@ func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
 // being deleted, else the newest (a Recreate rollout stops the old pod
 // before the new one exists).
 func (s *Snapshot) CurrentPod(name string) *corev1.Pod {
-	pods := s.PodsOf(name)
+	pods := s.podsOf(name)
 	for _, p := range pods {
 		if p.DeletionTimestamp == nil {
 			return p
