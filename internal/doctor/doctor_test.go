@@ -361,57 +361,6 @@ func TestScheduling(t *testing.T) {
 	expect(t, rep, "app", "clone", Warn, "see the scheduling")
 }
 
-func TestImagePull(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	f.setPod(func(st *corev1.PodStatus) {
-		st.Phase = corev1.PodPending
-		st.Conditions = st.Conditions[:1]
-		st.ContainerStatuses[0].Ready = false
-		st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
-			Reason: "ImagePullBackOff", Message: `Back-off pulling image "ghcr.io/anomalyco/opencode:1.18.33"`}}
-	})
-	rep := f.run()
-	c := expect(t, rep, "app", "images", Fail, "check images.opencode in the spec")
-	if !strings.Contains(c.Message, "opencode image ghcr.io/anomalyco/opencode:1.18.33: ImagePullBackOff") {
-		t.Error(c.Message)
-	}
-	// The pod check is status's phase: Failing.
-	expect(t, rep, "app", "pod", Fail, "see the images check")
-	expect(t, rep, "app", "git", Warn, "once the workspace is Ready")
-}
-
-func TestCloneFailures(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	cases := []struct{ code, msg, fix string }{
-		{boot.ResultAuthFailed, "authentication failed for https://github.com/o/app: check Secret opencode-git-credentials key GITHUB_PAT",
-			"store a token that can read https://github.com/o/app (ocw secrets git-token -f ws.yaml), then kubectl -n " + f.ns + " rollout restart deployment/app"},
-		{boot.ResultNotFound, "repository https://github.com/o/app not found", "check the repo URL in the spec (https://github.com/o/app)"},
-		{boot.ResultNotARepo, "/workspace/app exists but is not a git repository", "/workspace/app on the volume is not a git repository: move it aside"},
-		{boot.ResultOriginMismatch, "/workspace/app is a clone of https://github.com/o/other", "git remote set-url origin https://github.com/o/app"},
-		{boot.ResultNetwork, "could not fetch https://github.com/o/app after 4 attempts", "the cluster could not reach github.com"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.code, func(t *testing.T) {
-			f.setPod(func(st *corev1.PodStatus) {
-				st.Phase = corev1.PodPending
-				st.Conditions = st.Conditions[:1]
-				cs := &st.InitContainerStatuses[0]
-				cs.RestartCount = 2
-				cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-				cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", tc.code+": "+tc.msg+"\n", time.Now())}
-				st.InitContainerStatuses = st.InitContainerStatuses[:1]
-				st.ContainerStatuses = nil
-			})
-			rep := f.run()
-			c := expect(t, rep, "app", "clone", Fail, tc.fix)
-			if !strings.HasPrefix(c.Message, "clone failed: "+tc.code+": "+tc.msg) {
-				t.Error(c.Message)
-			}
-			expect(t, rep, "app", "pod", Fail, "see the clone check")
-		})
-	}
-}
-
 func TestOOMKilled(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	f.setPod(func(st *corev1.PodStatus) {
