@@ -318,31 +318,13 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, err
 	}
 
-	nsLive, err := e.get(ctx, nsItem.obj)
+	nsExists, err := e.checkNamespace(ctx, nsItem, opts.AdoptNamespace)
 	if err != nil {
 		return res, err
 	}
-	if nsLive != nil && nsLive.GetDeletionTimestamp() != nil {
-		// Every object in it would be refused, one line each.
-		return res, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", d.Namespace)
-	}
-	nsExists := nsLive != nil
-	if nsExists && !opts.AdoptNamespace && !ownNamespace(nsLive) {
-		return res, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
-			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
-			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
-			d.Namespace, model.LabelManagedBy, model.ManagedBy)
-	}
-	old := inventory{}
-	var refused []Change
-	if nsExists {
-		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
-			return res, err
-		}
-		old, refused = trusted(d.Namespace, old)
-		for i := range refused {
-			refused[i].DryRun = opts.DryRun
-		}
+	old, refused, err := e.trustedInventory(ctx, d.Namespace, nsExists, opts.DryRun)
+	if err != nil {
+		return res, err
 	}
 	// The inventory written before any other object lists everything this
 	// run may create plus everything listed before, so a run that dies
@@ -371,40 +353,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		}
 	}
 
-	if nsExists {
-		if err := e.validate(ctx, ordered); err != nil {
-			return res, err
-		}
-	} else {
-		var cluster, namespaced []*item
-		for _, it := range ordered {
-			if it.namespaced {
-				namespaced = append(namespaced, it)
-			} else {
-				cluster = append(cluster, it)
-			}
-		}
-		if err := e.validate(ctx, cluster); err != nil {
-			return res, err
-		}
-		if opts.DryRun {
-			for _, it := range namespaced {
-				it.action = Created
-			}
-			fmt.Fprintf(e.log, "note: namespace %s does not exist yet, and the API server validates nothing inside a missing namespace: its %d objects were only checked against the served APIs\n",
-				d.Namespace, len(namespaced))
-		} else {
-			if err := e.write(ctx, nsItem); err != nil {
-				return res, err
-			}
-			if err := e.validate(ctx, namespaced); err != nil {
-				var rej *RejectedError
-				if errors.As(err, &rej) {
-					rej.Note = e.rollbackNamespace(ctx, nsItem)
-				}
-				return res, err
-			}
-		}
+	if err := e.validateSet(ctx, ordered, nsItem, nsExists, opts.DryRun); err != nil {
+		return res, err
 	}
 	e.noteAdoptions(ordered, old)
 
@@ -433,6 +383,83 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	report(false)
 	res.Changes = append(res.Changes, pruneChanges...)
 	return res, pruneErr
+}
+
+// checkNamespace says whether the spec's namespace exists, and refuses one
+// being deleted (every object in it would be refused, one line each) or
+// one ocw did not create, unless adopt.
+func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
+	live, err := e.get(ctx, nsItem.obj)
+	switch {
+	case err != nil:
+		return false, err
+	case live == nil:
+		return false, nil
+	case live.GetDeletionTimestamp() != nil:
+		return true, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", nsItem.ref.Name)
+	case !adopt && !ownNamespace(live):
+		return true, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
+			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
+			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
+			nsItem.ref.Name, model.LabelManagedBy, model.ManagedBy)
+	}
+	return true, nil
+}
+
+// trustedInventory reads the namespace's inventory and keeps the entries
+// prune may consider; each other one becomes a Refused change.
+func (e *Engine) trustedInventory(ctx context.Context, namespace string, exists, dryRun bool) (inventory, []Change, error) {
+	if !exists {
+		return inventory{}, nil, nil
+	}
+	inv, err := e.readInventory(ctx, namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, refused := trusted(namespace, inv)
+	for i := range refused {
+		refused[i].DryRun = dryRun
+	}
+	return inv, refused, nil
+}
+
+// validateSet dry-runs the whole set. The API server refuses even a dry
+// run inside a missing namespace: then the cluster-scoped objects are
+// validated, the Namespace is created (not on a dry run, where the rest is
+// only checked against the served APIs), the rest validated, and the
+// Namespace deleted again if anything is rejected.
+func (e *Engine) validateSet(ctx context.Context, ordered []*item, nsItem *item, nsExists, dryRun bool) error {
+	if nsExists {
+		return e.validate(ctx, ordered)
+	}
+	var cluster, namespaced []*item
+	for _, it := range ordered {
+		if it.namespaced {
+			namespaced = append(namespaced, it)
+		} else {
+			cluster = append(cluster, it)
+		}
+	}
+	if err := e.validate(ctx, cluster); err != nil {
+		return err
+	}
+	if dryRun {
+		for _, it := range namespaced {
+			it.action = Created
+		}
+		fmt.Fprintf(e.log, "note: namespace %s does not exist yet, and the API server validates nothing inside a missing namespace: its %d objects were only checked against the served APIs\n",
+			nsItem.ref.Name, len(namespaced))
+		return nil
+	}
+	if err := e.write(ctx, nsItem); err != nil {
+		return err
+	}
+	err := e.validate(ctx, namespaced)
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		rej.Note = e.rollbackNamespace(ctx, nsItem)
+	}
+	return err
 }
 
 // mapAll resolves every object's API. An unserved kind (a CRD that is not
