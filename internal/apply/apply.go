@@ -628,7 +628,9 @@ func (e *Engine) writeAll(ctx context.Context, items []*item) error {
 	var objs, workloads []*unstructured.Unstructured
 	byRef := map[ref]*item{}
 	for _, it := range items {
-		if it.written {
+		// The dry run found these unchanged: ssa would read and dry-run
+		// them again only to skip them.
+		if it.written || (it.action != Created && it.action != Configured) {
 			continue
 		}
 		byRef[it.ref] = it
