@@ -10,19 +10,18 @@
 //     any request that could write).
 //  2. Validate the whole set with server-side dry-run applies, which also
 //     tell created / configured / unchanged apart (fluxcd/pkg/ssa's Diff:
-//     the dry-run result is compared with the live object, read from one
-//     list per kind). Any rejection, including a Pod Security violation
+//     the dry-run result is compared with the live object). Any rejection, including a Pod Security violation
 //     in a Deployment's pod template, fails the run naming each rejected
 //     object and field; nothing was written. A namespace that does not
 //     exist yet is the one exception: the API server refuses even a dry
 //     run of an object in a missing namespace, so the Namespace is
 //     created first and, if the rest is then rejected, deleted again.
-//  3. Write only what differs, in stages (the Namespace and other
-//     cluster-scoped objects, the inventory, everything but workloads,
-//     then Deployments, so a pod never starts before its claim or
-//     service account), concurrently within a stage. An unchanged object
-//     gets no write at all, so a re-apply of an unchanged spec sends zero
-//     writes (counted on the wire) and no resourceVersion moves.
+//  3. Write only what differs with ssa's ResourceManager: ApplyAllStaged
+//     (the Namespace, the inventory, everything but workloads), then the
+//     Deployments, so a pod never starts before its claim or service
+//     account. An unchanged object gets no write at all, so a re-apply of
+//     an unchanged spec sends zero writes (counted on the wire) and no
+//     resourceVersion moves.
 //  4. Prune: objects in the inventory (see inventory.go) but no longer in
 //     the spec are listed, and deleted only when asked; data (PVCs, the
 //     Namespace, anything annotated ocw.dev/keep-data) only with
@@ -39,8 +38,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,6 +52,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/spec"
@@ -57,17 +60,19 @@ import (
 
 // Config tunes an Engine.
 type Config struct {
-	// Concurrency bounds the requests in flight (default 16).
-	Concurrency int
 	// Log receives notes and API warnings for people (stderr).
 	Log io.Writer
 }
+
+// concurrency bounds the dry runs and writes in flight.
+const concurrency = 16
 
 // Engine applies object sets to one cluster.
 type Engine struct {
 	client client.Client
 	mapper meta.RESTMapper
-	conc   int
+	rm     *ssa.ResourceManager
+	status *kube.Clients
 	log    io.Writer
 
 	// writes counts mutating requests that were not dry runs, as sent on
@@ -80,10 +85,7 @@ type Engine struct {
 
 // New connects an Engine to the cluster cfg points at.
 func New(cfg *rest.Config, c Config) (*Engine, error) {
-	e := &Engine{conc: c.Concurrency, log: c.Log, warned: map[string]bool{}}
-	if e.conc <= 0 {
-		e.conc = 16
-	}
+	e := &Engine{log: c.Log, warned: map[string]bool{}}
 	if e.log == nil {
 		e.log = io.Discard
 	}
@@ -107,11 +109,14 @@ func New(cfg *rest.Config, c Config) (*Engine, error) {
 	if e.client, err = client.New(cfg, client.Options{HTTPClient: hc, Mapper: e.mapper}); err != nil {
 		return nil, err
 	}
+	e.rm = ssa.NewResourceManager(e.client, polling.NewStatusPoller(e.client, e.mapper, polling.Options{}),
+		ssa.Owner{Field: model.FieldManager, Group: "ocw.dev"})
+	e.rm.SetConcurrency(concurrency)
+	if e.status, err = kube.NewClients(cfg); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
-
-// Writes is the number of non-dry-run mutating requests sent so far.
-func (e *Engine) Writes() int64 { return e.writes.Load() }
 
 // countWrites counts what could change the cluster: every POST, PUT,
 // PATCH or DELETE that is not a dry run (a query parameter, or for DELETE
@@ -280,34 +285,19 @@ type item struct {
 
 func (it *item) id() string { return it.ref.ID() }
 
-// stage orders writes: the Namespace and other cluster-scoped objects, the
-// inventory (so everything written after it is already recorded),
-// supporting objects, then workloads.
-func (it *item) stage() int {
-	switch {
-	case !it.namespaced:
-		return 0
-	case it.ref.Group == "" && it.ref.Kind == "ConfigMap" && it.ref.Name == InventoryName:
-		return 1
-	case it.ref.Group == "apps":
-		return 3
-	}
-	return 2
-}
-
 // Apply makes the cluster hold d. On error the Result still lists what
 // was applied before the failure.
 func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Result, err error) {
-	if opts.PurgeData && !opts.Prune {
-		return nil, errors.New("PurgeData needs Prune")
-	}
-	// The spec refuses these already; the engine holds the line too.
-	if why := spec.SystemNamespace(d.Namespace); why != "" {
-		return nil, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
-	}
 	res = &Result{}
 	w0 := e.writes.Load()
 	defer func() { res.Writes = e.writes.Load() - w0 }()
+	if opts.PurgeData && !opts.Prune {
+		return res, errors.New("PurgeData needs Prune")
+	}
+	// The spec refuses these already; the engine holds the line too.
+	if why := spec.SystemNamespace(d.Namespace); why != "" {
+		return res, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
+	}
 
 	items := make([]*item, 0, len(d.Objects)+1)
 	var nsItem *item
@@ -325,31 +315,13 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, err
 	}
 
-	nsLive, err := e.get(ctx, nsItem.obj)
+	nsExists, err := e.checkNamespace(ctx, nsItem, opts.AdoptNamespace)
 	if err != nil {
 		return res, err
 	}
-	if nsLive != nil && nsLive.GetDeletionTimestamp() != nil {
-		// Every object in it would be refused, one line each.
-		return res, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", d.Namespace)
-	}
-	nsExists := nsLive != nil
-	if nsExists && !opts.AdoptNamespace && !ownNamespace(nsLive) {
-		return res, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
-			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
-			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
-			d.Namespace, model.LabelManagedBy, model.ManagedBy)
-	}
-	old := inventory{}
-	var refused []Change
-	if nsExists {
-		if old, err = e.readInventory(ctx, d.Namespace); err != nil {
-			return res, err
-		}
-		old, refused = trusted(d.Namespace, old)
-		for i := range refused {
-			refused[i].DryRun = opts.DryRun
-		}
+	old, refused, err := e.trustedInventory(ctx, d.Namespace, nsExists, opts.DryRun)
+	if err != nil {
+		return res, err
 	}
 	// The inventory written before any other object lists everything this
 	// run may create plus everything listed before, so a run that dies
@@ -378,70 +350,13 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		}
 	}
 
-	// ssa reads each live object to tell configured from unchanged; serve
-	// those reads from one list per kind (see prefetch.go).
-	pf := newPrefetched(e.client)
-	rm := ssa.NewResourceManager(pf, nil, ssa.Owner{Field: model.FieldManager, Group: "ocw.dev"})
-	perKind := map[schema.GroupVersionKind]int{}
-	for _, it := range ordered {
-		if it.namespaced {
-			perKind[it.obj.GroupVersionKind()]++
-		}
-	}
-	var kinds []schema.GroupVersionKind
-	for gvk, n := range perKind {
-		if !nsExists {
-			pf.markEmpty(gvk)
-		} else if n > 1 {
-			kinds = append(kinds, gvk)
-		}
-	}
-	listErrs := make([]error, len(kinds))
-	e.parallel(len(kinds), func(i int) { listErrs[i] = pf.list(ctx, kinds[i], d.Namespace) })
-	if err := errors.Join(listErrs...); err != nil {
+	if err := e.validateSet(ctx, ordered, nsItem, nsExists, opts.DryRun); err != nil {
 		return res, err
-	}
-
-	if nsExists {
-		if err := e.validate(ctx, rm, ordered); err != nil {
-			return res, err
-		}
-	} else {
-		var cluster, namespaced []*item
-		for _, it := range ordered {
-			if it.namespaced {
-				namespaced = append(namespaced, it)
-			} else {
-				cluster = append(cluster, it)
-			}
-		}
-		if err := e.validate(ctx, rm, cluster); err != nil {
-			return res, err
-		}
-		if opts.DryRun {
-			for _, it := range namespaced {
-				it.action = Created
-			}
-			fmt.Fprintf(e.log, "note: namespace %s does not exist yet, and the API server validates nothing inside a missing namespace: its %d objects were only checked against the served APIs\n",
-				d.Namespace, len(namespaced))
-		} else {
-			if err := e.write(ctx, nsItem); err != nil {
-				return res, err
-			}
-			if err := e.validate(ctx, rm, namespaced); err != nil {
-				var rej *RejectedError
-				if errors.As(err, &rej) {
-					rej.Note = e.rollbackNamespace(ctx, nsItem)
-				}
-				return res, err
-			}
-		}
 	}
 	e.noteAdoptions(ordered, old)
 
 	if !opts.DryRun {
-		err := e.writeStages(ctx, ordered)
-		if err != nil {
+		if err := e.writeAll(ctx, ordered); err != nil {
 			report(true)
 			return res, err
 		}
@@ -465,6 +380,83 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	report(false)
 	res.Changes = append(res.Changes, pruneChanges...)
 	return res, pruneErr
+}
+
+// checkNamespace says whether the spec's namespace exists, and refuses one
+// being deleted (every object in it would be refused, one line each) or
+// one ocw did not create, unless adopt.
+func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
+	live, err := e.get(ctx, nsItem.obj)
+	switch {
+	case err != nil:
+		return false, err
+	case live == nil:
+		return false, nil
+	case live.GetDeletionTimestamp() != nil:
+		return true, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", nsItem.ref.Name)
+	case !adopt && !ownNamespace(live):
+		return true, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
+			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
+			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
+			nsItem.ref.Name, model.LabelManagedBy, model.ManagedBy)
+	}
+	return true, nil
+}
+
+// trustedInventory reads the namespace's inventory and keeps the entries
+// prune may consider; each other one becomes a Refused change.
+func (e *Engine) trustedInventory(ctx context.Context, namespace string, exists, dryRun bool) (inventory, []Change, error) {
+	if !exists {
+		return inventory{}, nil, nil
+	}
+	inv, err := e.readInventory(ctx, namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, refused := trusted(namespace, inv)
+	for i := range refused {
+		refused[i].DryRun = dryRun
+	}
+	return inv, refused, nil
+}
+
+// validateSet dry-runs the whole set. The API server refuses even a dry
+// run inside a missing namespace: then the cluster-scoped objects are
+// validated, the Namespace is created (not on a dry run, where the rest is
+// only checked against the served APIs), the rest validated, and the
+// Namespace deleted again if anything is rejected.
+func (e *Engine) validateSet(ctx context.Context, ordered []*item, nsItem *item, nsExists, dryRun bool) error {
+	if nsExists {
+		return e.validate(ctx, ordered)
+	}
+	var cluster, namespaced []*item
+	for _, it := range ordered {
+		if it.namespaced {
+			namespaced = append(namespaced, it)
+		} else {
+			cluster = append(cluster, it)
+		}
+	}
+	if err := e.validate(ctx, cluster); err != nil {
+		return err
+	}
+	if dryRun {
+		for _, it := range namespaced {
+			it.action = Created
+		}
+		fmt.Fprintf(e.log, "note: namespace %s does not exist yet, and the API server validates nothing inside a missing namespace: its %d objects were only checked against the served APIs\n",
+			nsItem.ref.Name, len(namespaced))
+		return nil
+	}
+	if err := e.write(ctx, nsItem); err != nil {
+		return err
+	}
+	err := e.validate(ctx, namespaced)
+	var rej *RejectedError
+	if errors.As(err, &rej) {
+		rej.Note = e.rollbackNamespace(ctx, nsItem)
+	}
+	return err
 }
 
 // mapAll resolves every object's API. An unserved kind (a CRD that is not
@@ -536,35 +528,17 @@ func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory
 
 // validate dry-runs every item (concurrently) and records its action.
 // All rejections are collected, not only the first.
-func (e *Engine) validate(ctx context.Context, rm *ssa.ResourceManager, items []*item) error {
+func (e *Engine) validate(ctx context.Context, items []*item) error {
 	rej := make([]*Rejection, len(items))
-	e.parallel(len(items), func(i int) {
-		it := items[i]
-		wctx := withWarnings(ctx, &it.warnings)
-		cse, existing, _, err := rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
-		if err != nil {
-			rej[i] = &Rejection{ID: it.id(), Reason: reason(err)}
-			return
-		}
-		switch cse.Action {
-		case ssa.CreatedAction:
-			it.action = Created
-		case ssa.ConfiguredAction:
-			it.action = Configured
-			it.existing = existing
-		default:
-			it.action = Unchanged
-		}
-		// Pod Security only warns about a Deployment's template; its pods
-		// would then be refused one by one, out of sight. Refuse it here.
-		for _, w := range it.warnings.take() {
-			if strings.Contains(w, "would violate PodSecurity") {
-				rej[i] = &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
-				return
-			}
-			e.warn(it.id(), w)
-		}
-	})
+	var g errgroup.Group
+	g.SetLimit(concurrency)
+	for i, it := range items {
+		g.Go(func() error {
+			rej[i] = e.validateOne(ctx, it)
+			return nil
+		})
+	}
+	_ = g.Wait()
 	var out []Rejection
 	for _, r := range rej {
 		if r != nil {
@@ -573,6 +547,33 @@ func (e *Engine) validate(ctx context.Context, rm *ssa.ResourceManager, items []
 	}
 	if len(out) > 0 {
 		return &RejectedError{Total: len(items), Rejected: out}
+	}
+	return nil
+}
+
+// validateOne dry-runs it and records its action; a refusal is returned.
+func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
+	wctx := withWarnings(ctx, &it.warnings)
+	cse, existing, _, err := e.rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
+	if err != nil {
+		return &Rejection{ID: it.id(), Reason: reason(err)}
+	}
+	switch cse.Action {
+	case ssa.CreatedAction:
+		it.action = Created
+	case ssa.ConfiguredAction:
+		it.action = Configured
+		it.existing = existing
+	default:
+		it.action = Unchanged
+	}
+	// Pod Security only warns about a Deployment's template; its pods
+	// would then be refused one by one, out of sight. Refuse it here.
+	for _, w := range it.warnings.take() {
+		if strings.Contains(w, "would violate PodSecurity") {
+			return &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
+		}
+		e.warn(it.id(), w)
 	}
 	return nil
 }
@@ -616,21 +617,47 @@ func (e *Engine) write(ctx context.Context, it *item) error {
 	return nil
 }
 
-// writeStages writes every created or configured item, stage by stage.
-func (e *Engine) writeStages(ctx context.Context, items []*item) error {
-	stages := map[int][]*item{}
+// writeAll writes what differs with ssa: ApplyAllStaged puts the
+// Namespace first and the inventory (the only ConfigMap ocw applies) in a
+// stage of its own before the rest; Deployments go in a last call, as
+// ssa's kind order would put them before the PVCs they mount.
+func (e *Engine) writeAll(ctx context.Context, items []*item) error {
+	var objs, workloads []*unstructured.Unstructured
+	byRef := map[ref]*item{}
 	for _, it := range items {
-		if !it.written && (it.action == Created || it.action == Configured) {
-			stages[it.stage()] = append(stages[it.stage()], it)
+		// The dry run found these unchanged: ssa would read and dry-run
+		// them again only to skip them.
+		if it.written || (it.action != Created && it.action != Configured) {
+			continue
+		}
+		byRef[it.ref] = it
+		if it.ref.Group == "apps" {
+			workloads = append(workloads, it.obj.DeepCopy())
+		} else {
+			objs = append(objs, it.obj.DeepCopy())
 		}
 	}
-	for s := 0; s <= 3; s++ {
-		batch := stages[s]
-		errs := make([]error, len(batch))
-		e.parallel(len(batch), func(i int) { errs[i] = e.write(ctx, batch[i]) })
-		if err := errors.Join(errs...); err != nil {
-			return err
+	opts := ssa.DefaultApplyOptions()
+	opts.WaitInterval, opts.WaitTimeout = 200*time.Millisecond, time.Minute
+	opts.CustomStageKinds = map[schema.GroupKind]struct{}{{Kind: "ConfigMap"}: {}}
+	cs, err := e.rm.ApplyAllStaged(ctx, objs, opts)
+	if err == nil && len(workloads) > 0 {
+		var wcs *ssa.ChangeSet
+		if wcs, err = e.rm.ApplyAll(ctx, workloads, opts); wcs != nil {
+			cs.Append(wcs.Entries)
 		}
+	}
+	for _, en := range cs.Entries {
+		if en.Action != ssa.CreatedAction && en.Action != ssa.ConfiguredAction {
+			continue
+		}
+		gk := en.ObjMetadata.GroupKind
+		if it := byRef[ref{Group: gk.Group, Kind: gk.Kind, Namespace: en.ObjMetadata.Namespace, Name: en.ObjMetadata.Name}]; it != nil {
+			it.written = true
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("applying: %w", err)
 	}
 	return nil
 }
@@ -662,24 +689,6 @@ func (e *Engine) noteAdoptions(items []*item, old inventory) {
 			fmt.Fprintf(e.log, "note: %s already existed and was not created by ocw; ocw manages it from now on\n", it.id())
 		}
 	}
-}
-
-// parallel runs fn(0..n-1) with at most e.conc in flight.
-func (e *Engine) parallel(n int, fn func(i int)) {
-	if n == 0 {
-		return
-	}
-	sem := make(chan struct{}, e.conc)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }
 
 // warnings collects the API warnings of the requests made for one object.
@@ -723,15 +732,17 @@ func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code 
 	r.e.warn("", message)
 }
 
-// warn prints a warning once per object.
+// warn prints a warning once per object. A warning without an object
+// (ssa's writes share one context) is dropped when an object's dry run
+// already drew it.
 func (e *Engine) warn(id, msg string) {
 	key := id + "\x00" + msg
 	e.warnMu.Lock()
 	defer e.warnMu.Unlock()
-	if e.warned[key] {
+	if e.warned[key] || (id == "" && e.warned["\x01"+msg]) {
 		return
 	}
-	e.warned[key] = true
+	e.warned[key], e.warned["\x01"+msg] = true, true
 	msg = safetext.Line(msg) // the API server's text
 	if id != "" {
 		fmt.Fprintf(e.log, "warning: %s: %s\n", id, msg)

@@ -22,6 +22,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/apply"
 	"github.com/opencode-workspaces/ocw/internal/apply/applytest"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
@@ -601,7 +602,7 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 	ns := uniqueNS("nocrd")
 	text := fmt.Sprintf(twoWorkspaces, ns) + "defaults:\n  certificate: {enabled: true}\n"
 	e, _ := engine(t)
-	_, err := e.Apply(t.Context(), desired(t, system(t, text)), apply.Options{})
+	res, err := e.Apply(t.Context(), desired(t, system(t, text)), apply.Options{})
 	var rej *apply.RejectedError
 	if !errors.As(err, &rej) || len(rej.Rejected) != 2 {
 		t.Fatalf("want two Certificates rejected, got %v", err)
@@ -611,8 +612,8 @@ func TestMissingCRDWritesNothing(t *testing.T) {
 			t.Errorf("rejection %+v", r)
 		}
 	}
-	if e.Writes() != 0 {
-		t.Errorf("%d writes", e.Writes())
+	if res.Writes != 0 {
+		t.Errorf("%d writes", res.Writes)
 	}
 	if s := applytest.Snapshot(t, env.Config, ns); len(s) != 0 {
 		t.Errorf("objects created: %v", s)
@@ -635,14 +636,14 @@ func TestNamespaceTakeoverNeedsFlag(t *testing.T) {
 
 	before := applytest.Snapshot(t, env.Config, ns)
 	for _, opts := range []apply.Options{{}, {DryRun: true}} {
-		_, err := e.Apply(t.Context(), d, opts)
+		res, err := e.Apply(t.Context(), d, opts)
 		if err == nil || !strings.Contains(err.Error(), "namespace "+ns+" exists and ocw did not create it") ||
 			!strings.Contains(err.Error(), "--adopt-namespace") {
 			t.Fatalf("apply %+v into a foreign namespace: %v", opts, err)
 		}
-	}
-	if e.Writes() != 0 {
-		t.Errorf("%d writes while refusing", e.Writes())
+		if res.Writes != 0 {
+			t.Errorf("%d writes while refusing", res.Writes)
+		}
 	}
 	applytest.Equal(t, "a refused takeover", before, applytest.Snapshot(t, env.Config, ns))
 
@@ -677,12 +678,12 @@ func TestSystemNamespacesRefused(t *testing.T) {
 			}
 		}
 		e, _ := engine(t)
-		_, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
+		res, err := e.Apply(t.Context(), d, apply.Options{AdoptNamespace: true})
 		if err == nil || !strings.Contains(err.Error(), "ocw never applies to it") {
 			t.Errorf("apply into %s: %v", ns, err)
 		}
-		if e.Writes() != 0 {
-			t.Errorf("%s: %d writes", ns, e.Writes())
+		if res.Writes != 0 {
+			t.Errorf("%s: %d writes", ns, res.Writes)
 		}
 	}
 }
@@ -707,12 +708,12 @@ func TestWaitReportsProgressAndTimeout(t *testing.T) {
 		t.Fatalf("want a timeout, got %v", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"timed out after 1s", "alpha: PersistentVolumeClaim/" + ns + "/alpha: Pending; Deployment/" + ns + "/alpha: Replicas: 0/1"} {
+	for _, want := range []string{"timed out after 1s", "alpha: PVC alpha Pending; Starting: no pod yet"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("timeout message lacks %q:\n%s", want, msg)
 		}
 	}
-	if !strings.Contains(progress.String(), "wait: alpha: PersistentVolumeClaim/"+ns+"/alpha: Pending") {
+	if !strings.Contains(progress.String(), "wait: alpha: PVC alpha Pending") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 
@@ -733,15 +734,19 @@ func TestWaitReportsProgressAndTimeout(t *testing.T) {
 	})
 	progress.Reset()
 	err = fast(&progress, 500*time.Millisecond)
-	want := "pod " + pod.Name + ": init container clone failed (exit 3, 2 restarts, CrashLoopBackOff): clone of https://github.com/o/alpha failed: authentication failed"
+	want := "alpha: Failing: clone: failed (CrashLoopBackOff): clone of https://github.com/o/alpha failed: authentication failed"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(progress.String(), want) {
 		t.Errorf("want %q in progress and error; progress:\n%s\nerror: %v", want, progress.String(), err)
 	}
-	if strings.Contains(progress.String(), "PersistentVolumeClaim") {
+	if strings.Contains(progress.String(), "PVC") {
 		t.Errorf("a bound claim is still reported:\n%s", progress.String())
 	}
 
-	// The rollout completes.
+	// The pod starts and the rollout completes.
+	setStatus(t, pod, ns, pod.Name, func(o client.Object) {
+		p := o.(*corev1.Pod)
+		p.Status = statustest.HealthyStatus(system(t, text).Workspaces[0], time.Now())
+	})
 	setStatus(t, &appsv1.Deployment{}, ns, "alpha", func(o client.Object) {
 		dep := o.(*appsv1.Deployment)
 		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,

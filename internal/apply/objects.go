@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -18,6 +17,9 @@ type Desired struct {
 	Objects   []*unstructured.Unstructured
 	// Notes are things a person should know about this object set.
 	Notes []string
+	// system is what the objects were built from: Wait reads the
+	// workspaces as ocw status does.
+	system *model.System
 }
 
 // Build returns the objects ocw apply manages for sys: the Namespace, the
@@ -29,30 +31,21 @@ type Desired struct {
 // --layout kustomize` writes: a backup through the cluster's Flux
 // component (fed by postBuild variables, which need Flux) becomes an
 // inline ReplicationSource there, with a note, instead of silently no
-// backup. Objects go through output.Marshal for the same reason: the
-// bytes sent are the bytes rendered.
+// backup. Objects are converted by output.Object for the same reason: what
+// is sent is what is rendered.
 func Build(sys *model.System) (*Desired, error) {
 	tree, err := layout.Build(sys, layout.Kustomize)
 	if err != nil {
 		return nil, err
 	}
-	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes}
+	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes, system: sys}
 	for _, f := range tree.Files {
 		for _, o := range f.Objects {
-			data, err := output.Marshal(o)
+			m, err := output.Object(o)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.Path, err)
 			}
-			// Through JSON with the unstructured decoder: integers stay
-			// int64, as in objects read from the API server.
-			j, err := yaml.YAMLToJSON(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Path, err)
-			}
-			u := &unstructured.Unstructured{}
-			if err := u.UnmarshalJSON(j); err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Path, err)
-			}
+			u := &unstructured.Unstructured{Object: m}
 			// kustomization.yaml files are build instructions, not API objects.
 			if u.GroupVersionKind().Group == "kustomize.config.k8s.io" {
 				continue

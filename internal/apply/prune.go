@@ -54,8 +54,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		return final, nil, nil
 	}
 
-	e.parallel(len(stale), func(i int) {
-		s := stale[i]
+	for _, s := range stale {
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(s.gvk())
 		err := e.client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, live)
@@ -66,16 +65,12 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		default:
 			s.err = fmt.Errorf("reading %s: %w", s.ID(), err)
 		}
-	})
+	}
 
 	var errs []error
 	var changes []Change
 	var deletes, dataDeletes []*staleObject
 	for _, s := range stale {
-		var notOurs string
-		if s.live != nil {
-			notOurs = ownedBy(ns, s.live)
-		}
 		switch {
 		case s.err != nil:
 			errs = append(errs, s.err)
@@ -84,33 +79,19 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", s.ID())
 			delete(final, s.ref)
 			continue
-		case notOurs != "":
-			// A name ocw generates, on an object of another namespace's.
-			s.action, s.reason = Refused, notOurs
-			delete(final, s.ref)
-		case s.live.GetDeletionTimestamp() != nil:
-			// Being deleted (e.g. a PVC waiting for its pod to go): done.
-			s.action = Pruned
-			delete(final, s.ref)
-		case s.live.GetLabels()[model.LabelManagedBy] != model.ManagedBy:
-			// Someone relabelled it: it is theirs now.
-			s.action = Disowned
-			delete(final, s.ref)
-		case !opts.Prune:
-			s.action = Stale
-			if holdsData(s.live) {
-				s.action = KeptData
-			}
-		case holdsData(s.live) && !opts.PurgeData:
-			s.action = KeptData
-		case holdsData(s.live):
-			dataDeletes = append(dataDeletes, s)
-		default:
+		}
+		s.action, s.reason = pruneRule(ns, s.live, opts)
+		switch s.action {
+		case toDelete:
 			deletes = append(deletes, s)
+			continue
+		case toPurge:
+			dataDeletes = append(dataDeletes, s)
+			continue
+		case Refused, Pruned, Disowned:
+			delete(final, s.ref)
 		}
-		if s.action != "" {
-			changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun, Reason: s.reason})
-		}
+		changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun, Reason: s.reason})
 	}
 
 	if len(dataDeletes) > 0 {
@@ -130,11 +111,9 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		}
 	}
 	for _, batch := range [][]*staleObject{workloads, rest, dataDeletes} {
-		batchErrs := make([]error, len(batch))
-		e.parallel(len(batch), func(i int) { batchErrs[i] = e.delete(ctx, batch[i], opts.DryRun) })
-		for i, s := range batch {
-			if batchErrs[i] != nil {
-				errs = append(errs, batchErrs[i])
+		for _, s := range batch {
+			if err := e.delete(ctx, s, opts.DryRun); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			delete(final, s.ref)
@@ -142,6 +121,37 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		}
 	}
 	return final, changes, errors.Join(errs...)
+}
+
+// Decisions of pruneRule that are not reported as they are.
+const (
+	toDelete Action = "delete"
+	toPurge  Action = "purge" // delete, and the data with it
+)
+
+// pruneRule decides what becomes of an object that left the spec and still
+// exists (live): Refused, Pruned (already being deleted) and Disowned
+// leave the inventory; Stale and KeptData stay listed; toDelete and
+// toPurge are deleted. Data goes only with PurgeData.
+func pruneRule(ns string, live *unstructured.Unstructured, opts Options) (Action, string) {
+	switch {
+	case ownedBy(ns, live) != "":
+		// A name ocw generates, on an object of another namespace's.
+		return Refused, ownedBy(ns, live)
+	case live.GetDeletionTimestamp() != nil:
+		// Being deleted (e.g. a PVC waiting for its pod to go): done.
+		return Pruned, ""
+	case live.GetLabels()[model.LabelManagedBy] != model.ManagedBy:
+		// Someone relabelled it: it is theirs now.
+		return Disowned, ""
+	case !opts.Prune && holdsData(live), opts.Prune && holdsData(live) && !opts.PurgeData:
+		return KeptData, ""
+	case !opts.Prune:
+		return Stale, ""
+	case holdsData(live):
+		return toPurge, ""
+	}
+	return toDelete, ""
 }
 
 // delete removes exactly the object that was inspected (UID precondition).

@@ -242,8 +242,8 @@ func TestApplyWaitTimesOut(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	for _, want := range []string{
-		"wait: alpha: PersistentVolumeClaim/" + ns + "/alpha: Pending; Deployment/" + ns + "/alpha: Replicas: 0/1\n",
-		"error: timed out after 3s waiting for readiness; still not ready:\n  alpha: PersistentVolumeClaim/" + ns + "/alpha: Pending",
+		"wait: alpha: PVC alpha Pending; Starting: no pod yet\n",
+		"error: timed out after 3s waiting for readiness; still not ready:\n  alpha: PVC alpha Pending; Starting: no pod yet",
 	} {
 		if !strings.Contains(r.err, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.err)

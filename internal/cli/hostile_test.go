@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -44,15 +42,7 @@ func TestApplyWaitPrintsNoEscapes(t *testing.T) {
 		t.Fatalf("apply: %+v", r)
 	}
 	ws := statustest.System(t, readFile(t, file)).Workspaces[0]
-	st := statustest.HealthyStatus(ws, time.Now())
-	st.Phase = corev1.PodPending
-	st.Conditions = st.Conditions[:1]
-	cs := &st.InitContainerStatuses[0]
-	cs.RestartCount = 2
-	cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-	cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "auth-failed: "+hostile+"remote: denied", time.Now())}
-	st.InitContainerStatuses = st.InitContainerStatuses[:1]
-	st.ContainerStatuses = nil
+	st := statustest.CloneCrashLooping(ws, 2, "auth-failed: "+hostile+"remote: denied", time.Now())
 	statustest.CreatePod(t, kubeEnv.Client, ws, "alpha-1", st)
 
 	r := run(t, "", applyArgs(file, "--wait", "--timeout", "3s")...)

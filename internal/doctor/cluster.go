@@ -23,8 +23,8 @@ var (
 	deploymentGVR    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	snapshotClassGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
 	esGroup          = "external-secrets.io"
-	// ExternalSecretGVR is the external-secrets API ocw renders.
-	ExternalSecretGVR = schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "externalsecrets"}
+	// externalSecretGVR is the external-secrets API ocw renders.
+	externalSecretGVR = schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "externalsecrets"}
 )
 
 func (r *run) clusterChecks(ctx context.Context) {

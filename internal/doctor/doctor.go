@@ -22,10 +22,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
@@ -107,20 +103,19 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
-	// kustomizations replaces the Flux Kustomization API (tests: one that
-	// is not served, as on a cluster without Flux).
-	kustomizations *schema.GroupVersionResource
 }
 
 // run carries what the rules share.
 type run struct {
-	c      *kube.Clients
-	sys    *model.System
-	ws     []model.Workspace
-	opts   Options
-	now    time.Time
-	snap   *status.Snapshot
-	events []corev1.Event
+	c    *kube.Clients
+	sys  *model.System
+	ws   []model.Workspace
+	opts Options
+	now  time.Time
+	snap *status.Snapshot
+	// rows are status's reading of snap, by workspace: doctor's verdict
+	// on a pod is status's phase.
+	rows map[string]status.Workspace
 	// flux is nil when the cluster does not serve Flux Kustomizations.
 	flux   *fluxState
 	report *Report
@@ -153,6 +148,10 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	if err := r.load(ctx); err != nil {
 		return nil, err
 	}
+	r.rows = map[string]status.Workspace{}
+	for _, w := range status.Build(sys, r.snap, r.now).Workspaces {
+		r.rows[w.Name] = w
+	}
 	r.flux = r.loadFlux(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
@@ -177,13 +176,11 @@ func (r *run) load(ctx context.Context) error {
 	if r.snap, err = status.Fetch(ctx, r.c, r.sys.Namespace); err != nil {
 		return err
 	}
-	ev, err := r.c.Kube.CoreV1().Events(r.sys.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("listing Events in namespace %s: %w", r.sys.Namespace, err)
-	}
-	r.events = ev.Items
-	return nil
+	return r.snap.LoadEvents(ctx, r.c)
 }
+
+// row is status's row of a workspace of the spec.
+func (r *run) row(name string) status.Workspace { return r.rows[name] }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled
 // API server or kubelet costs that check, reported as a warn, not the

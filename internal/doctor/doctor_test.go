@@ -10,9 +10,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -359,56 +362,6 @@ func TestScheduling(t *testing.T) {
 	expect(t, rep, "app", "clone", Warn, "see the scheduling")
 }
 
-func TestImagePull(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	f.setPod(func(st *corev1.PodStatus) {
-		st.Phase = corev1.PodPending
-		st.Conditions = st.Conditions[:1]
-		st.ContainerStatuses[0].Ready = false
-		st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
-			Reason: "ImagePullBackOff", Message: `Back-off pulling image "ghcr.io/anomalyco/opencode:1.18.33"`}}
-	})
-	rep := f.run()
-	c := expect(t, rep, "app", "images", Fail, "check images.opencode in the spec")
-	if !strings.Contains(c.Message, "opencode image ghcr.io/anomalyco/opencode:1.18.33: ImagePullBackOff") {
-		t.Error(c.Message)
-	}
-	expect(t, rep, "app", "pod", Warn, "see the images check")
-	expect(t, rep, "app", "git", Warn, "once the workspace is Ready")
-}
-
-func TestCloneFailures(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	cases := []struct{ code, msg, fix string }{
-		{boot.ResultAuthFailed, "authentication failed for https://github.com/o/app: check Secret opencode-git-credentials key GITHUB_PAT",
-			"store a token that can read https://github.com/o/app (ocw secrets git-token -f ws.yaml), then kubectl -n " + f.ns + " rollout restart deployment/app"},
-		{boot.ResultNotFound, "repository https://github.com/o/app not found", "check the repo URL in the spec (https://github.com/o/app)"},
-		{boot.ResultNotARepo, "/workspace/app exists but is not a git repository", "/workspace/app on the volume is not a git repository: move it aside"},
-		{boot.ResultOriginMismatch, "/workspace/app is a clone of https://github.com/o/other", "git remote set-url origin https://github.com/o/app"},
-		{boot.ResultNetwork, "could not fetch https://github.com/o/app after 4 attempts", "the cluster could not reach github.com"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.code, func(t *testing.T) {
-			f.setPod(func(st *corev1.PodStatus) {
-				st.Phase = corev1.PodPending
-				st.Conditions = st.Conditions[:1]
-				cs := &st.InitContainerStatuses[0]
-				cs.RestartCount = 2
-				cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-				cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", tc.code+": "+tc.msg+"\n", time.Now())}
-				st.InitContainerStatuses = st.InitContainerStatuses[:1]
-				st.ContainerStatuses = nil
-			})
-			rep := f.run()
-			c := expect(t, rep, "app", "clone", Fail, tc.fix)
-			if !strings.HasPrefix(c.Message, "clone failed: "+tc.code+": "+tc.msg) {
-				t.Error(c.Message)
-			}
-			expect(t, rep, "app", "pod", Warn, "see the clone check")
-		})
-	}
-}
-
 func TestOOMKilled(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	f.setPod(func(st *corev1.PodStatus) {
@@ -686,12 +639,26 @@ func TestFluxKustomizations(t *testing.T) {
 		t.Error(c.Message)
 	}
 
-	// A cluster that does not serve the API (no Flux): no flux checks at all.
-	unserved := kustomizationGVR
-	unserved.Version = "v0alpha0"
-	for _, c := range f.runWith(Options{Exec: f.exec, SpecFile: "ws.yaml", kustomizations: &unserved}).Checks {
-		if strings.HasPrefix(c.ID, "flux") {
-			t.Errorf("flux check without the Flux API: %+v", c)
+}
+
+// A cluster that does not serve the Kustomization API (no Flux): no flux
+// checks at all; a list that failed otherwise: one warning.
+func TestNoFluxNoFluxChecks(t *testing.T) {
+	sys := statustest.System(t, "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\nnamespace: ns\ndomain: example.test\n"+
+		"secrets: {mode: doppler}\nworkspaces:\n  - name: app\n    repo: https://github.com/o/app\n")
+	for _, c := range []struct {
+		err  error
+		want int
+	}{
+		{apierrors.NewNotFound(kustomizationGVR.GroupResource(), ""), 0},
+		{&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: kustomizationGVR.Group, Kind: "Kustomization"}}, 0},
+		{apierrors.NewForbidden(kustomizationGVR.GroupResource(), "", errors.New("no")), 1},
+	} {
+		r := &run{sys: sys, report: &Report{}, flux: fluxStateOf("ns", nil, c.err)}
+		r.fluxNamespaceChecks(t.Context())
+		r.checkFlux(&sys.Workspaces[0])
+		if len(r.report.Checks) != c.want {
+			t.Errorf("%v: %d checks, want %d: %+v", c.err, len(r.report.Checks), c.want, r.report.Checks)
 		}
 	}
 }

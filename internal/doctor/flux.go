@@ -39,16 +39,18 @@ type fluxState struct {
 func (r *run) loadFlux(ctx context.Context) *fluxState {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	gvr := kustomizationGVR
-	if r.opts.kustomizations != nil {
-		gvr = *r.opts.kustomizations
-	}
-	list, err := r.c.Dynamic.Resource(gvr).Namespace(r.sys.Namespace).List(ctx, metav1.ListOptions{})
+	list, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(ctx, metav1.ListOptions{})
+	return fluxStateOf(r.sys.Namespace, list, err)
+}
+
+// fluxStateOf reads the list of the namespace's Kustomizations: nil when
+// the API is not served.
+func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 		return nil
 	case err != nil:
-		return &fluxState{err: fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", r.sys.Namespace, err)}
+		return &fluxState{err: fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", namespace, err)}
 	}
 	st := &fluxState{byName: map[string]*unstructured.Unstructured{}}
 	for i := range list.Items {
@@ -85,7 +87,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	}
 	es := r.sys.Secrets.Server.Name
 	obj := applied{what: "ExternalSecret " + es}
-	if m, err := r.c.Metadata.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
+	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
 		obj.exists, obj.labels = true, m.Labels
 	}
 	r.checkKustomization(ScopeNamespace, "flux-secrets", model.SecretsKustomizationName(r.sys), obj)

@@ -96,7 +96,7 @@ func (r *run) checkSecret(ctx context.Context, role secrets.Role) {
 func (r *run) checkExternalSecret(ctx context.Context, id string, ref model.SecretRef) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	u, err := r.c.Dynamic.Resource(ExternalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	u, err := r.c.Dynamic.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		r.add(ScopeNamespace, id, Fail, "ExternalSecret "+ref.Name+" not found",

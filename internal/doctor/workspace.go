@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -64,24 +63,7 @@ func (r *run) checkDeployment(ws *model.Workspace, dep *appsv1.Deployment) (stop
 
 // warnings returns the namespace's Warning events about an object, newest last.
 func (r *run) warnings(kind, name string) []corev1.Event {
-	var out []corev1.Event
-	for _, e := range r.events {
-		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && e.Type == corev1.EventTypeWarning {
-			out = append(out, e)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b).Time) })
-	return out
-}
-
-func eventTime(e corev1.Event) metav1.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp
-	case !e.EventTime.IsZero():
-		return metav1.Time{Time: e.EventTime.Time}
-	}
-	return e.CreationTimestamp
+	return r.snap.EventsOf(kind, name, corev1.EventTypeWarning)
 }
 
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning
@@ -233,10 +215,16 @@ func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute) {
 	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+gw+" and resolves; "+ws.URL(), "")
 }
 
-// checkPod is the overall verdict on the workspace's pod: Ready, or why
-// not when the cause is in OpenCode's own container (the init containers,
-// images, scheduling and OOM kills have their own checks).
+// checkPod is the overall verdict on the workspace's pod, status's phase
+// (Failing fails, Starting warns) with a fix: for a cause in OpenCode's own
+// container here, otherwise pointing at the check that explains it (the
+// init containers, images, scheduling and OOM kills have their own).
 func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.Pod) {
+	row := r.row(ws.Name)
+	v := Warn
+	if row.Phase == status.Failing {
+		v = Fail
+	}
 	if pod == nil {
 		for _, c := range dep.Status.Conditions {
 			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
@@ -245,7 +233,7 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 				return
 			}
 		}
-		r.add(ws.Name, "pod", Warn, "no pod yet", r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
+		r.add(ws.Name, "pod", v, "no pod yet ("+row.Reason+")", r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
 		return
 	}
 	if pod.Status.Phase == corev1.PodFailed {
@@ -253,51 +241,57 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 			r.kubectl("delete pod "+pod.Name)+" to get a new one (the Deployment replaces it)")
 		return
 	}
-	restarts := int32(0)
 	cs := status.ContainerStatus(pod, model.ContainerOpenCode)
-	if cs != nil {
-		restarts = cs.RestartCount
-	}
-	if status.PodReady(pod) {
-		r.add(ws.Name, "pod", OK, fmt.Sprintf("pod %s is Ready (OpenCode restarts: %d)", pod.Name, restarts), "")
+	if row.Phase == status.Ready {
+		r.add(ws.Name, "pod", OK, fmt.Sprintf("pod %s is Ready (OpenCode restarts: %d)", pod.Name, cs.RestartCount), "")
 		return
 	}
-	if cs != nil && cs.State.Waiting != nil {
-		w := cs.State.Waiting
-		switch w.Reason {
-		case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
-			r.add(ws.Name, "pod", Fail, fmt.Sprintf("OpenCode cannot start: %s: %s", w.Reason, w.Message),
-				"a missing Secret or key is the usual cause: see the secret checks; "+r.kubectl("describe pod "+pod.Name))
-			return
-		case "CrashLoopBackOff":
-			t := cs.LastTerminationState.Terminated
-			if t != nil && t.Reason == "OOMKilled" {
-				r.add(ws.Name, "pod", Fail, "OpenCode keeps getting OOMKilled", "see the oom check")
-				return
-			}
-			if t != nil {
-				if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
-					r.add(ws.Name, "pod", Fail, "OpenCode refused to start: "+truncate(m, 300), r.passwordFix())
-					return
-				}
-			}
-			msg := "OpenCode keeps crashing"
-			if t != nil {
-				msg += fmt.Sprintf(" (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
-				if m := strings.TrimSpace(t.Message); m != "" {
-					msg += ": " + truncate(m, 300)
-				}
-			}
-			r.add(ws.Name, "pod", Fail, msg, r.kubectl("logs "+pod.Name+" -c "+model.ContainerOpenCode+" --previous"))
+	if row.Blocker == model.ContainerOpenCode && cs != nil && cs.State.Waiting != nil {
+		if msg, fix := r.openCodeWaiting(pod, cs); msg != "" {
+			r.add(ws.Name, "pod", Fail, msg, fix)
 			return
 		}
 	}
-	reason, check := notReadyReason(pod)
 	fix := "OpenCode's first start can take minutes; if it persists, " + r.kubectl("describe pod "+pod.Name)
-	if check != "" {
-		fix = "see the " + check + " check"
+	if row.Blocker != "" && row.Blocker != model.ContainerOpenCode {
+		fix = "see the " + row.Blocker + " check"
 	}
-	r.add(ws.Name, "pod", Warn, "pod "+pod.Name+" is not Ready yet: "+reason, fix)
+	msg := "pod " + pod.Name + " is not Ready yet: " + row.Reason
+	if v == Fail {
+		msg = "pod " + pod.Name + " is not Ready: " + row.Reason
+	}
+	r.add(ws.Name, "pod", v, msg, fix)
+}
+
+// openCodeWaiting explains OpenCode's container stuck waiting, and what
+// to do; "" when its waiting reason needs no more than the status row.
+func (r *run) openCodeWaiting(pod *corev1.Pod, cs *corev1.ContainerStatus) (msg, fix string) {
+	w := cs.State.Waiting
+	switch w.Reason {
+	case "CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+		return fmt.Sprintf("OpenCode cannot start: %s: %s", w.Reason, w.Message),
+			"a missing Secret or key is the usual cause: see the secret checks; " + r.kubectl("describe pod "+pod.Name)
+	case "CrashLoopBackOff":
+	default:
+		return "", ""
+	}
+	t := cs.LastTerminationState.Terminated
+	if t != nil && t.Reason == "OOMKilled" {
+		return "OpenCode keeps getting OOMKilled", "see the oom check"
+	}
+	if t != nil {
+		if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
+			return "OpenCode refused to start: " + truncate(m, 300), r.passwordFix()
+		}
+	}
+	msg = "OpenCode keeps crashing"
+	if t != nil {
+		msg += fmt.Sprintf(" (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
+		if m := strings.TrimSpace(t.Message); m != "" {
+			msg += ": " + truncate(m, 300)
+		}
+	}
+	return msg, r.kubectl("logs " + pod.Name + " -c " + model.ContainerOpenCode + " --previous")
 }
 
 // passwordFix says how to set the server password in this spec's mode.
@@ -307,32 +301,6 @@ func (r *run) passwordFix() string {
 		return fmt.Sprintf("set %s in %s to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.Remote(), r.sys.Secrets.Store(), ref.Name, ref.Name)
 	}
 	return "ocw secrets password -f " + r.opts.SpecFile + " (fills an empty key with a new password and prints it); the pod starts at its next restart"
-}
-
-// notReadyReason describes a not-ready pod briefly and names the check
-// that explains it, if one does.
-func notReadyReason(pod *corev1.Pod) (reason, check string) {
-	if c := status.PodCondition(pod, corev1.PodScheduled); c == nil || c.Status != corev1.ConditionTrue {
-		return "not scheduled", "scheduling"
-	}
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			w := cs.State.Waiting
-			switch {
-			case w != nil && status.ImagePullReason(w.Reason):
-				return cs.Name + " is " + w.Reason, "images"
-			case w != nil && w.Reason != "PodInitializing" && cs.Name != model.ContainerOpenCode:
-				return cs.Name + " is " + w.Reason, cs.Name
-			case w != nil && w.Reason != "PodInitializing":
-				return cs.Name + " is " + w.Reason, ""
-			case cs.State.Running != nil && cs.Name != model.ContainerOpenCode:
-				return cs.Name + " is running", cs.Name
-			case cs.State.Running != nil && !cs.Ready:
-				return "OpenCode is running but not answering its health check yet", ""
-			}
-		}
-	}
-	return "phase " + string(pod.Status.Phase), ""
 }
 
 func truncate(s string, n int) string {

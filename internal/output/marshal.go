@@ -63,6 +63,10 @@ func File(owner string, objs ...any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Object is o as an unstructured object's content, cleaned exactly as
+// Marshal writes it: what ocw apply sends is what ocw render writes.
+func Object(o any) (map[string]any, error) { return toMap(o) }
+
 func toMap(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
 	// without a JSON encode and parse.

@@ -120,8 +120,8 @@ func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) 
 // Failed reports whether the step ended in failure (non-zero exit).
 func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
 
-// badWaiting are waiting reasons that do not resolve by waiting.
-var badWaiting = map[string]bool{
+// stuckReasons are waiting reasons that do not resolve by waiting.
+var stuckReasons = map[string]bool{
 	"CrashLoopBackOff":           true,
 	"ErrImagePull":               true,
 	"ImagePullBackOff":           true,
@@ -134,8 +134,8 @@ var badWaiting = map[string]bool{
 	"PostStartHookError":         true,
 }
 
-// BadWaiting reports whether a waiting reason means the container is stuck.
-func BadWaiting(reason string) bool { return badWaiting[reason] }
+// badWaiting reports whether a waiting reason means the container is stuck.
+func badWaiting(reason string) bool { return stuckReasons[reason] }
 
 // ImagePullReason reports whether a waiting reason is an image pull failure.
 func ImagePullReason(reason string) bool {

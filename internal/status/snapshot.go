@@ -28,8 +28,8 @@ import (
 // Resources read through the dynamic and metadata clients (no typed client
 // is needed, and no discovery call: the versions are fixed).
 var (
-	HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	SecretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	httpRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	secretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // Snapshot is everything status needs from one namespace.
@@ -43,6 +43,8 @@ type Snapshot struct {
 	RoutesMissing bool
 	// Secrets holds metadata only: status never reads Secret values.
 	Secrets []metav1.PartialObjectMetadata
+	// Events are loaded only on request (LoadEvents).
+	Events []corev1.Event
 }
 
 // Fetch lists the namespace's workspace objects: five LIST calls whatever
@@ -67,7 +69,7 @@ func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, e
 	}
 	s.PVCs = pvcs.Items
 
-	routes, err := c.Dynamic.Resource(HTTPRouteGVR).Namespace(namespace).List(ctx, sel)
+	routes, err := c.Dynamic.Resource(httpRouteGVR).Namespace(namespace).List(ctx, sel)
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
 		s.RoutesMissing = true
@@ -85,7 +87,7 @@ func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, e
 
 	// The shared Secrets may have been made by hand or by external-secrets,
 	// without ocw's labels: list them all, metadata only.
-	secrets, err := c.Metadata.Resource(SecretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	secrets, err := c.Metadata.Resource(secretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, listErr("Secrets", namespace, err)
 	}
@@ -137,8 +139,8 @@ func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata {
 	return nil
 }
 
-// PodsOf returns the workspace's pods, newest first.
-func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
+// podsOf returns the workspace's pods, newest first.
+func (s *Snapshot) podsOf(name string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range s.Pods {
 		if s.Pods[i].Labels[model.LabelWorkspace] == name {
@@ -158,7 +160,7 @@ func (s *Snapshot) PodsOf(name string) []*corev1.Pod {
 // being deleted, else the newest (a Recreate rollout stops the old pod
 // before the new one exists).
 func (s *Snapshot) CurrentPod(name string) *corev1.Pod {
-	pods := s.PodsOf(name)
+	pods := s.podsOf(name)
 	for _, p := range pods {
 		if p.DeletionTimestamp == nil {
 			return p
@@ -196,4 +198,41 @@ func LastChange(m *metav1.PartialObjectMetadata) time.Time {
 		}
 	}
 	return t
+}
+
+// LoadEvents adds the namespace's Events to the snapshot. Status itself
+// does not need them; apply --wait and doctor explain a waiting claim or
+// pod with them.
+func (s *Snapshot) LoadEvents(ctx context.Context, c *kube.Clients) error {
+	ev, err := c.Kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return listErr("Events", s.Namespace, err)
+	}
+	s.Events = ev.Items
+	return nil
+}
+
+// EventsOf returns the Events about kind/name, oldest first; only those of
+// type typ unless typ is "".
+func (s *Snapshot) EventsOf(kind, name, typ string) []corev1.Event {
+	var out []corev1.Event
+	for _, e := range s.Events {
+		if e.InvolvedObject.Kind == kind && e.InvolvedObject.Name == name && (typ == "" || e.Type == typ) {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b)) })
+	return out
+}
+
+// eventTime is when an Event last happened: its last timestamp, else its
+// event time (events.k8s.io), else its creation.
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
 }

@@ -41,6 +41,12 @@ const (
 	Missing Phase = "Missing"
 )
 
+// Blockers besides container names.
+const (
+	BlockerImages     = "images"
+	BlockerScheduling = "scheduling"
+)
+
 // Copilot seeding states.
 const (
 	CopilotYes     = "yes"     // the login in the Secret is what the workspace uses
@@ -57,7 +63,11 @@ type Workspace struct {
 	URL    string `json:"url,omitempty"`
 	Phase  Phase  `json:"phase"`
 	// Reason explains the phase in a few words.
-	Reason   string      `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Blocker names what holds the pod back, for doctor to point at the
+	// check that explains it: a container, BlockerImages or
+	// BlockerScheduling; "" when nothing outside OpenCode's container does.
+	Blocker  string      `json:"-"`
 	Pod      string      `json:"pod,omitempty"`
 	Restarts int32       `json:"restarts"`
 	PVC      PVCStatus   `json:"pvc"`
@@ -172,7 +182,7 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 		w.Route = routeStatus(route, ws)
 	}
 	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
-	w.Phase, w.Reason = phaseOf(dep, pod, pvc)
+	w.Phase, w.Reason, w.Blocker = phaseOf(dep, pod, pvc)
 	return w
 }
 
@@ -265,41 +275,41 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	return c
 }
 
-// phaseOf derives the phase and a short reason. Failures are looked for
-// before readiness so a crash-looping container is not hidden by an old
-// Ready condition.
-func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolumeClaim) (Phase, string) {
+// phaseOf derives the phase, a short reason and what holds the pod back
+// (Workspace.Blocker). Failures are looked for before readiness so a
+// crash-looping container is not hidden by an old Ready condition.
+func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolumeClaim) (Phase, string, string) {
 	if dep == nil {
-		return Missing, "no Deployment"
+		return Missing, "no Deployment", ""
 	}
 	if dep.Spec.Replicas != nil && *dep.Spec.Replicas == 0 {
 		if pod != nil && pod.DeletionTimestamp == nil {
-			return Stopped, "stopping"
+			return Stopped, "stopping", ""
 		}
-		return Stopped, "scaled to 0"
+		return Stopped, "scaled to 0", ""
 	}
 	if pvc != nil && pvc.Status.Phase == corev1.ClaimLost {
-		return Failing, "PVC lost"
+		return Failing, "PVC lost", ""
 	}
 	if pod == nil {
 		for _, c := range dep.Status.Conditions {
 			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
-				return Failing, "ReplicaFailure: " + c.Reason
+				return Failing, "ReplicaFailure: " + c.Reason, ""
 			}
 			if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse {
-				return Failing, c.Reason
+				return Failing, c.Reason, ""
 			}
 		}
-		return Starting, "no pod yet"
+		return Starting, "no pod yet", ""
 	}
 	if pod.DeletionTimestamp != nil {
-		return Starting, "previous pod stopping"
+		return Starting, "previous pod stopping", ""
 	}
 	if pod.Status.Phase == corev1.PodFailed {
-		return Failing, "pod failed: " + pod.Status.Reason
+		return Failing, "pod failed: " + pod.Status.Reason, ""
 	}
 	if c := PodCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-		return Failing, "Unschedulable"
+		return Failing, "Unschedulable", BlockerScheduling
 	}
 	for _, name := range []string{model.ContainerClone, model.ContainerSeedAuth, model.ContainerOpenCode} {
 		cs := ContainerStatus(pod, name)
@@ -311,29 +321,37 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if step.Finished && step.ExitCode != 0 {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && BadWaiting(w.Reason) {
+		if w := cs.State.Waiting; w != nil && badWaiting(w.Reason) {
 			if cause != "" && w.Reason == "CrashLoopBackOff" {
-				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause)
+				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
 			}
-			return Failing, name + ": " + w.Reason
+			if ImagePullReason(w.Reason) {
+				return Failing, name + ": " + w.Reason, BlockerImages
+			}
+			return Failing, name + ": " + w.Reason, name
 		}
 		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-			return Failing, name + ": " + cause
+			return Failing, name + ": " + cause, name
 		}
 	}
 	if PodReady(pod) {
-		return Ready, ""
+		return Ready, "", ""
 	}
 	switch {
 	case pod.Status.Phase == corev1.PodPending && PodCondition(pod, corev1.PodScheduled) == nil:
-		return Starting, "waiting for a node"
+		return Starting, "waiting for a node", BlockerScheduling
 	case pod.Status.Phase == corev1.PodPending:
 		if cs := ContainerStatus(pod, model.ContainerClone); cs != nil && cs.State.Running != nil {
-			return Starting, "cloning"
+			return Starting, "cloning", model.ContainerClone
 		}
-		return Starting, "initializing"
+		for _, cs := range pod.Status.InitContainerStatuses {
+			if t := cs.State.Terminated; t == nil || t.ExitCode != 0 {
+				return Starting, "initializing", cs.Name
+			}
+		}
+		return Starting, "initializing", ""
 	}
-	return Starting, "waiting for OpenCode to be ready"
+	return Starting, "waiting for OpenCode to be ready", ""
 }
 
 // humanDuration is kubectl's AGE style: 45s, 12m, 5h, 3d, 2y.

@@ -126,33 +126,38 @@ func TestRequestsDoNotGrowWithWorkspaces(t *testing.T) {
 	}
 }
 
-func TestPhasesFromTheAPI(t *testing.T) {
-	ctx := t.Context()
-	ns, err := env.CreateNamespace(ctx, "phases-", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+// The phases are a pure function of a snapshot: every case in memory.
+func TestPhases(t *testing.T) {
+	const ns = "phases"
 	sys := statustest.System(t, specFor(ns, "ready", "authfail", "unsched", "cloning", "stopped", "missing", "pullfail", "oom", "nocopilot", "changed", "pushed"))
 	ws := map[string]model.Workspace{}
 	for _, w := range sys.Workspaces {
 		ws[w.Name] = w
-		if w.Name != "missing" {
-			statustest.CreateWorkspace(t, env.Client, w)
-		}
 	}
-	statustest.BindPVC(t, env.Client, ws["ready"])
-	// The Copilot Secret was last written now; pods below seeded it an hour ago.
-	if err := env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: sys.Secrets.Copilot.Name, Namespace: ns},
-		StringData: map[string]string{"auth.json": "{}"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
+	now := time.Now().Truncate(time.Second)
 	hourAgo := now.Add(-time.Hour)
-	secretWritten := now.Add(time.Minute) // any time after hourAgo, in server time
-
-	statustest.CreatePod(t, env.Client, ws["ready"], "ready-1", statustest.HealthyStatus(ws["ready"], secretWritten))
+	labels := func(name string) map[string]string { return map[string]string{model.LabelWorkspace: name} }
+	snap := &status.Snapshot{Namespace: ns}
+	for _, name := range []string{"ready", "authfail", "unsched", "cloning", "stopped", "pullfail", "oom", "nocopilot", "changed", "pushed", "orphan"} {
+		d := appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(name), CreationTimestamp: metav1.NewTime(hourAgo)}}
+		if name == "stopped" {
+			d.Spec.Replicas = new(int32)
+		}
+		snap.Deployments = append(snap.Deployments, d)
+	}
+	snap.PVCs = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "ready", Namespace: ns, Labels: labels("ready")},
+		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, Capacity: corev1.ResourceList{corev1.ResourceStorage: ws["ready"].Storage.Size}}}}
+	// The Copilot Secret's data was last written now; pods below seeded it
+	// an hour ago.
+	written := metav1.NewTime(now)
+	snap.Secrets = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: sys.Secrets.Copilot.Name, Namespace: ns,
+		CreationTimestamp: metav1.NewTime(hourAgo.Add(-time.Hour)),
+		ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "ocw", Time: &written, FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}}}}}
+	pod := func(name string, st corev1.PodStatus, annotations map[string]string) {
+		snap.Pods = append(snap.Pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Namespace: ns, Labels: labels(name),
+			Annotations: annotations, CreationTimestamp: metav1.NewTime(hourAgo)}, Status: st})
+	}
+	pod("ready", statustest.HealthyStatus(ws["ready"], now.Add(time.Minute)), nil)
 
 	st := statustest.HealthyStatus(ws["authfail"], now)
 	st.Phase = corev1.PodPending
@@ -163,13 +168,10 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error",
 		"auth-failed: authentication failed for https://github.com/o/authfail: check Secret opencode-git-credentials key GITHUB_PAT", now)}
 	st.ContainerStatuses = nil
-	statustest.CreatePod(t, env.Client, ws["authfail"], "authfail-1", st)
+	pod("authfail", st, nil)
 
-	statustest.CreatePod(t, env.Client, ws["unsched"], "unsched-1", corev1.PodStatus{
-		Phase: corev1.PodPending,
-		Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
-			Reason: corev1.PodReasonUnschedulable, Message: "0/3 nodes are available: 3 Insufficient memory."}},
-	})
+	pod("unsched", corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+		Reason: corev1.PodReasonUnschedulable, Message: "0/3 nodes are available: 3 Insufficient memory."}}}, nil)
 
 	st = statustest.HealthyStatus(ws["cloning"], now)
 	st.Phase = corev1.PodPending
@@ -177,20 +179,13 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	st.InitContainerStatuses = st.InitContainerStatuses[:1]
 	st.InitContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}
 	st.ContainerStatuses = nil
-	statustest.CreatePod(t, env.Client, ws["cloning"], "cloning-1", st)
-
-	dep := &appsv1.Deployment{}
-	statustest.Get(t, env.Client, ns, "stopped", dep)
-	dep.Spec.Replicas = new(int32)
-	if err := env.Client.Update(ctx, dep); err != nil {
-		t.Fatal(err)
-	}
+	pod("cloning", st, nil)
 
 	st = statustest.HealthyStatus(ws["pullfail"], now)
 	st.Conditions = st.Conditions[:1]
 	st.ContainerStatuses[0].Ready = false
 	st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}
-	statustest.CreatePod(t, env.Client, ws["pullfail"], "pullfail-1", st)
+	pod("pullfail", st, nil)
 
 	st = statustest.HealthyStatus(ws["oom"], now)
 	st.Conditions = st.Conditions[:1]
@@ -198,24 +193,17 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	st.ContainerStatuses[0].RestartCount = 4
 	st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 	st.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", now)}
-	statustest.CreatePod(t, env.Client, ws["oom"], "oom-1", st)
+	pod("oom", st, nil)
 
 	st = statustest.HealthyStatus(ws["nocopilot"], now)
 	st.InitContainerStatuses[1].State.Terminated.Message = "missing: Secret opencode-copilot-auth key auth.json is missing; the workspace starts without GitHub Copilot"
-	statustest.CreatePod(t, env.Client, ws["nocopilot"], "nocopilot-1", st)
+	pod("nocopilot", st, nil)
 
-	statustest.CreatePod(t, env.Client, ws["changed"], "changed-1", statustest.HealthyStatus(ws["changed"], hourAgo))
+	pod("changed", statustest.HealthyStatus(ws["changed"], hourAgo), nil)
+	pod("pushed", statustest.HealthyStatus(ws["pushed"], hourAgo),
+		map[string]string{status.AnnotationCopilotPushed: now.Add(time.Minute).UTC().Format(time.RFC3339)})
 
-	p := statustest.CreatePod(t, env.Client, ws["pushed"], "pushed-1", statustest.HealthyStatus(ws["pushed"], hourAgo))
-	p.Annotations[status.AnnotationCopilotPushed] = secretWritten.UTC().Format(time.RFC3339)
-	if err := env.Client.Update(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-
-	// A workspace removed from the spec but still in the cluster.
-	statustest.CreateWorkspace(t, env.Client, statustest.System(t, specFor(ns, "orphan")).Workspaces[0])
-
-	rep := collect(t, sys, now)
+	rep := status.Build(sys, snap, now)
 	type row struct{ phase, reason, clone, copilot string }
 	want := map[string]row{
 		"ready":     {"Ready", "", "cloned", "yes"},
@@ -245,7 +233,7 @@ func TestPhasesFromTheAPI(t *testing.T) {
 		}
 	}
 	ready := rep.Workspaces[0]
-	if ready.PVC.Capacity != "5Gi" || ready.URL != "https://ready.example.test/" || ready.Pod != "ready-1" || !ready.Route.Exists {
+	if ready.PVC.Capacity != "5Gi" || ready.URL != "https://ready.example.test/" || ready.Pod != "ready-1" || ready.Age != "60m" {
 		t.Errorf("ready row: %+v", ready)
 	}
 	if rep.Workspaces[1].Restarts != 3 {
@@ -256,7 +244,6 @@ func TestPhasesFromTheAPI(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("\n%s", table.String())
 	lines := strings.Split(strings.TrimSpace(table.String()), "\n")
 	if len(lines) != 13 || !strings.HasPrefix(lines[0], "NAME") || !strings.Contains(lines[2], "clone: auth-failed") ||
 		!strings.HasPrefix(lines[12], "orphan (not in spec)") {
@@ -292,14 +279,8 @@ func noControls(t *testing.T, what, out string) {
 // Text from the cluster is printed without its escapes and controls, in
 // every format; what it says stays readable.
 func TestHostileTextIsSanitized(t *testing.T) {
-	ctx := t.Context()
-	ns, err := env.CreateNamespace(ctx, "status-hostile-", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := statustest.System(t, specFor(ns, "app"))
+	sys := statustest.System(t, specFor("hostile", "app"))
 	ws := sys.Workspaces[0]
-	statustest.CreateWorkspace(t, env.Client, ws)
 	now := time.Now()
 	st := statustest.HealthyStatus(ws, now)
 	st.Phase = corev1.PodPending
@@ -308,9 +289,12 @@ func TestHostileTextIsSanitized(t *testing.T) {
 	st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 	st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "auth-failed: "+hostile, now)}
 	st.ContainerStatuses = nil
-	statustest.CreatePod(t, env.Client, ws, "app-1", st)
+	meta := metav1.ObjectMeta{Name: "app", Namespace: "hostile", Labels: map[string]string{model.LabelWorkspace: "app"}}
+	snap := &status.Snapshot{Namespace: "hostile", Deployments: []appsv1.Deployment{{ObjectMeta: meta}}}
+	meta.Name = "app-1"
+	snap.Pods = []corev1.Pod{{ObjectMeta: meta, Status: st}}
 
-	rep := collect(t, sys, now)
+	rep := status.Build(sys, snap, now)
 	if msg := rep.Workspaces[0].Clone.Message; msg != "remote: invalid token  fake: all good" {
 		t.Errorf("clone message %q", msg)
 	}
@@ -324,18 +308,4 @@ func TestHostileTextIsSanitized(t *testing.T) {
 			t.Errorf("table:\n%s", b.String())
 		}
 	}
-}
-
-// collect runs status against the test API server.
-func collect(t *testing.T, sys *model.System, now time.Time) *status.Report {
-	t.Helper()
-	c, err := kube.NewClients(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := status.Collect(t.Context(), c, sys, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
 }

@@ -183,3 +183,18 @@ func UpdateStatus(t testing.TB, c client.Client, obj client.Object) {
 		t.Fatalf("updating status of %T %s: %v", obj, obj.GetName(), err)
 	}
 }
+
+// CloneCrashLooping is a pod whose clone init container failed with
+// message (exit 1) and waits in CrashLoopBackOff after restarts runs.
+func CloneCrashLooping(ws model.Workspace, restarts int32, message string, at time.Time) corev1.PodStatus {
+	st := HealthyStatus(ws, at)
+	st.Phase = corev1.PodPending
+	st.Conditions = st.Conditions[:1]
+	cs := &st.InitContainerStatuses[0]
+	cs.RestartCount = restarts
+	cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	cs.LastTerminationState = corev1.ContainerState{Terminated: Terminated(1, "Error", message, at)}
+	st.InitContainerStatuses = st.InitContainerStatuses[:1]
+	st.ContainerStatuses = nil
+	return st
+}
