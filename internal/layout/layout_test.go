@@ -377,7 +377,7 @@ func TestStreamMatchesKustomizeBuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stream, err := layout.Stream(tree, sys)
+			stream, err := output.Stream(sys.Namespace, tree)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -186,14 +185,13 @@ func (p *Plan) Write() error {
 		}
 		return err
 	}
-	dirs := newDirMaker()
 	for _, rel := range writes {
-		if err := dirs.make(filepath.Join(staging, filepath.Dir(filepath.FromSlash(rel)))); err != nil {
+		if err := os.MkdirAll(filepath.Join(staging, filepath.Dir(filepath.FromSlash(rel))), 0o755); err != nil {
 			return fail(fmt.Errorf("staging %s: %w", rel, err))
 		}
-	}
-	if err := writeAll(staging, writes, p.files); err != nil {
-		return fail(err)
+		if err := writeFile(filepath.Join(staging, filepath.FromSlash(rel)), p.files[rel]); err != nil {
+			return fail(err)
+		}
 	}
 	// A folder that does not exist yet moves into place whole: one rename
 	// instead of one per file.
@@ -205,7 +203,7 @@ func (p *Plan) Write() error {
 	for i, rel := range writes {
 		if top := tops[i]; top != "" {
 			if !moved[top] {
-				if err := dirs.make(filepath.Dir(filepath.Join(p.Root, top))); err != nil {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(p.Root, top)), 0o755); err != nil {
 					return fmt.Errorf("creating folder for %s: %w", rel, err)
 				}
 				if err := os.Rename(filepath.Join(staging, top), filepath.Join(p.Root, top)); err != nil {
@@ -246,40 +244,6 @@ func topMissing(root, rel string) string {
 	return ""
 }
 
-// writeAll writes the files under dir from several goroutines: on slow
-// virtual disks each create waits on the storage, not on the CPU.
-func writeAll(dir string, rels []string, files map[string][]byte) error {
-	const workers = 8
-	errs := make(chan error, workers)
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for rel := range next {
-				if err := writeFile(filepath.Join(dir, filepath.FromSlash(rel)), files[rel]); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for _, rel := range rels {
-		next <- rel
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
-}
-
 func writeFile(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -290,23 +254,6 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("staging %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-// dirMaker remembers the folders it made, so a thousand files in a
-// hundred folders cost a hundred mkdir calls, not a thousand.
-type dirMaker struct{ done map[string]bool }
-
-func newDirMaker() *dirMaker { return &dirMaker{done: map[string]bool{}} }
-
-func (d *dirMaker) make(dir string) error {
-	if d.done[dir] {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	d.done[dir] = true
-	return nil
 }
 
 // removeEmptyParents removes folders emptied by removing generated files,
