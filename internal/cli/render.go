@@ -65,14 +65,14 @@ func (o *renderOptions) run(s Streams) error {
 		fmt.Fprintln(s.Err, "note:", n)
 	}
 	if o.dir == "" {
-		stream, err := layout.Stream(tree, sys)
+		stream, err := output.Stream(sys.Namespace, tree)
 		if err != nil {
 			return err
 		}
 		_, err = s.Out.Write(stream)
 		return err
 	}
-	files, err := layout.Render(sys, tree)
+	files, err := output.Render(sys.Namespace, tree)
 	if err != nil {
 		return err
 	}

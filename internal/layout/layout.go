@@ -6,17 +6,14 @@ package layout
 import (
 	"fmt"
 	"path"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/output"
 )
 
 // Names of the layouts.
@@ -35,7 +32,8 @@ type Tree struct {
 	Notes []string
 }
 
-// File is one output file and the objects in it, in order.
+// File is one output file and the objects in it, in order. A
+// *Kustomization is kustomize's configuration, not an API object.
 type File struct {
 	Path    string
 	Objects []any
@@ -45,62 +43,11 @@ type File struct {
 func Build(sys *model.System, name string) (*Tree, error) {
 	switch name {
 	case Flux:
-		return fluxTree(sys)
+		return fluxTree(sys), nil
 	case Kustomize:
 		return kustomizeTree(sys), nil
 	}
 	return nil, fmt.Errorf("unknown layout %q (one of %v)", name, Names)
-}
-
-// Render marshals a tree into file contents with the generated header.
-// Files are independent, so they are marshalled on every CPU.
-func Render(sys *model.System, t *Tree) (map[string][]byte, error) {
-	bodies := make([][]byte, len(t.Files))
-	errs := make([]error, len(t.Files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				bodies[i], errs[i] = output.File(sys.Namespace, t.Files[i].Objects...)
-			}
-		}()
-	}
-	for i := range t.Files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	files := make(map[string][]byte, len(t.Files))
-	for i, f := range t.Files {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("rendering %s: %w", f.Path, errs[i])
-		}
-		files[f.Path] = bodies[i]
-	}
-	return files, nil
-}
-
-// Stream renders the tree's objects as one YAML stream under one header,
-// in file order (the namespace first), as kustomize build prints a tree:
-// kustomize's own kustomization.yaml files are configuration, not objects,
-// and are left out.
-func Stream(t *Tree, sys *model.System) ([]byte, error) {
-	var objs []any
-	for _, f := range t.Files {
-		for _, o := range f.Objects {
-			if _, ok := o.(*kustomizationFile); !ok {
-				objs = append(objs, o)
-			}
-		}
-	}
-	body, err := output.Marshal(objs...)
-	if err != nil {
-		return nil, fmt.Errorf("rendering the stream: %w", err)
-	}
-	return append([]byte(output.Header(sys.Namespace)), body...), nil
 }
 
 // fileName is the file an app object goes into: its kind, lowercased
@@ -116,7 +63,7 @@ func fileName(o client.Object) string {
 // appFiles puts each workspace object in a file named after its kind and
 // returns them with the kustomization.yaml listing them (and applying
 // patches, if any).
-func appFiles(dir string, objs []client.Object, patches []patch) []File {
+func appFiles(dir string, objs []client.Object, patches []Patch) []File {
 	var files []File
 	var resources []string
 	for _, o := range objs {
@@ -131,79 +78,67 @@ func appFiles(dir string, objs []client.Object, patches []patch) []File {
 	return files
 }
 
-// kustomizationFile is the part of kustomize's kustomization.yaml that ocw
+// Kustomization is the part of kustomize's kustomization.yaml that ocw
 // writes. (kustomize's own type does not marshal cleanly: its patch
 // target carries an unexported field the unstructured converter emits.)
-type kustomizationFile struct {
+type Kustomization struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
 	Namespace  string   `json:"namespace,omitempty"`
 	Components []string `json:"components,omitempty"`
 	Resources  []string `json:"resources"`
-	Patches    []patch  `json:"patches,omitempty"`
+	Patches    []Patch  `json:"patches,omitempty"`
 }
 
-// patch is a strategic-merge patch of every object of one kind.
-type patch struct {
-	Patch  string      `json:"patch"`
-	Target patchTarget `json:"target"`
+// Patch is a strategic-merge patch of every object of Object's kind in the
+// kustomization's build, components' objects included: kustomize applies
+// a kustomization's patches after its components. Output writes Object
+// as the patch's YAML text.
+type Patch struct {
+	Object client.Object `json:"-"`
+	Target PatchTarget   `json:"target"`
 }
 
-type patchTarget struct {
+// PatchTarget selects the objects a patch applies to.
+type PatchTarget struct {
 	Kind string `json:"kind"`
 }
 
-func kustomization(namespace string, resources []string) *kustomizationFile {
-	return &kustomizationFile{
+func kustomization(namespace string, resources []string) *Kustomization {
+	return &Kustomization{
 		APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind,
 		Namespace: namespace,
 		Resources: resources,
 	}
 }
 
-// kindPatch patches every object of obj's kind in the kustomization's
-// build, components' objects included: kustomize applies a
-// kustomization's patches after its components.
-func kindPatch(obj client.Object) (patch, error) {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	body, err := output.Marshal(obj)
-	if err != nil {
-		return patch{}, fmt.Errorf("patch of %s %s: %w", kind, obj.GetName(), err)
-	}
-	return patch{Patch: string(body), Target: patchTarget{Kind: kind}}, nil
+func kindPatch(obj client.Object) Patch {
+	return Patch{Object: obj, Target: PatchTarget{Kind: obj.GetObjectKind().GroupVersionKind().Kind}}
 }
 
 // workspacePatches: with a VolSync component that creates the PVC, the
 // app folder has no PVC of ocw's, and the component's gets ocw's
 // protection from pruning through a patch here (see build.ComponentPVCMark).
-func workspacePatches(ws model.Workspace) ([]patch, error) {
+func workspacePatches(ws model.Workspace) []Patch {
 	if ws.RendersPVC() {
-		return nil, nil
+		return nil
 	}
-	p, err := kindPatch(build.ComponentPVCMark(ws))
-	if err != nil {
-		return nil, fmt.Errorf("workspace %s: %w", ws.Name, err)
-	}
-	return []patch{p}, nil
+	return []Patch{kindPatch(build.ComponentPVCMark(ws))}
 }
 
-func fluxTree(sys *model.System) (*Tree, error) {
+func fluxTree(sys *model.System) *Tree {
 	t := &Tree{}
 	nsDir := path.Join(sys.Flux.AppsPath, sys.Namespace)
 	ksPath := func(dir string) string { return "./" + path.Join(nsDir, dir, "app") }
 	var resources []string
-	var nsPatches []patch
+	var nsPatches []Patch
 	if sys.Flux.RenderNamespace {
 		resources = append(resources, "./namespace.yaml")
 		t.Files = append(t.Files, File{Path: path.Join(nsDir, "namespace.yaml"), Objects: []any{build.Namespace(sys)}})
 	} else {
 		// A namespace component brings the Namespace (renamed by the
 		// kustomization's namespace); ocw adds its labels and marks.
-		p, err := kindPatch(build.Namespace(sys))
-		if err != nil {
-			return nil, err
-		}
-		nsPatches = append(nsPatches, p)
+		nsPatches = append(nsPatches, kindPatch(build.Namespace(sys)))
 	}
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
 		dir := path.Join(nsDir, "secrets")
@@ -221,18 +156,14 @@ func fluxTree(sys *model.System) (*Tree, error) {
 	for _, ws := range sys.Workspaces {
 		dir := path.Join(nsDir, ws.Name)
 		t.Files = append(t.Files, File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.WorkspaceKustomization(sys, ws, ksPath(ws.Name))}})
-		patches, err := workspacePatches(ws)
-		if err != nil {
-			return nil, err
-		}
-		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), build.Workspace(ws), patches)...)
+		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), build.Workspace(ws), workspacePatches(ws))...)
 		resources = append(resources, "./"+ws.Name+"/ks.yaml")
 	}
 	k := kustomization(sys.Namespace, resources)
 	k.Components = sys.Flux.NamespaceComponents
 	k.Patches = nsPatches
 	t.Files = append(t.Files, File{Path: path.Join(nsDir, "kustomization.yaml"), Objects: []any{k}})
-	return t, nil
+	return t
 }
 
 func kustomizeTree(sys *model.System) *Tree {

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/opencode-workspaces/ocw/internal/layout"
 )
 
 // HeaderPrefix starts the comment line that marks every file ocw
@@ -35,7 +38,9 @@ func Marshal(objs ...any) ([]byte, error) {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
-		encodeYAML(&buf, m)
+		if err := encodeYAML(&buf, m); err != nil {
+			return nil, err
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -58,7 +63,9 @@ func File(owner string, objs ...any) ([]byte, error) {
 		if i == 0 {
 			buf.WriteString(Header(owner))
 		}
-		encodeYAML(&buf, m)
+		if err := encodeYAML(&buf, m); err != nil {
+			return nil, err
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -67,12 +74,29 @@ func File(owner string, objs ...any) ([]byte, error) {
 // Marshal writes it: what ocw apply sends is what ocw render writes.
 func Object(o any) (map[string]any, error) { return toMap(o) }
 
+// encodeYAML writes one document. yaml.v3 sorts map keys, indents
+// sequences under their key as hand-written files do, and writes
+// multi-line strings (the boot scripts) as literal blocks.
+func encodeYAML(buf *bytes.Buffer, v map[string]any) error {
+	enc := yaml.NewEncoder(buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encoding YAML: %w", err)
+	}
+	return enc.Close()
+}
+
 func toMap(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
 	// without a JSON encode and parse.
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		return nil, fmt.Errorf("converting %T: %w", o, err)
+	}
+	if k, ok := o.(*layout.Kustomization); ok {
+		if err := patchTexts(m, k); err != nil {
+			return nil, err
+		}
 	}
 	delete(m, "status")
 	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/pmezard/go-difflib/difflib"
 )
@@ -166,56 +165,17 @@ func (p *Plan) Write() error {
 	if !p.Changed() {
 		return nil
 	}
-	createdRoot := false
-	if _, err := os.Stat(p.Root); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(p.Root, 0o755); err != nil {
-			return fmt.Errorf("creating %s: %w", p.Root, err)
-		}
-		createdRoot = true
-	}
-	staging, err := os.MkdirTemp(p.Root, stagingPrefix)
-	if err != nil {
-		return fmt.Errorf("creating staging folder: %w", err)
-	}
-	defer os.RemoveAll(staging)
 	writes := append(append([]string{}, p.Create...), p.Update...)
-	fail := func(err error) error {
-		os.RemoveAll(staging)
-		if createdRoot {
-			os.RemoveAll(p.Root)
-		}
+	staging, err := p.stage(writes)
+	if err != nil {
 		return err
 	}
-	dirs := newDirMaker()
+	defer os.RemoveAll(staging)
 	for _, rel := range writes {
-		if err := dirs.make(filepath.Join(staging, filepath.Dir(filepath.FromSlash(rel)))); err != nil {
-			return fail(fmt.Errorf("staging %s: %w", rel, err))
-		}
-	}
-	if err := writeAll(staging, writes, p.files); err != nil {
-		return fail(err)
-	}
-	// A folder that does not exist yet moves into place whole: one rename
-	// instead of one per file.
-	tops := make([]string, len(writes)) // decided before anything moves
-	for i, rel := range writes {
-		tops[i] = topMissing(p.Root, rel)
-	}
-	moved := map[string]bool{}
-	for i, rel := range writes {
-		if top := tops[i]; top != "" {
-			if !moved[top] {
-				if err := dirs.make(filepath.Dir(filepath.Join(p.Root, top))); err != nil {
-					return fmt.Errorf("creating folder for %s: %w", rel, err)
-				}
-				if err := os.Rename(filepath.Join(staging, top), filepath.Join(p.Root, top)); err != nil {
-					return fmt.Errorf("moving %s into place: %w", top, err)
-				}
-				moved[top] = true
-			}
-			continue
-		}
 		dst := filepath.Join(p.Root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("creating folder for %s: %w", rel, err)
+		}
 		if err := os.Rename(filepath.Join(staging, filepath.FromSlash(rel)), dst); err != nil {
 			return fmt.Errorf("moving %s into place: %w", rel, err)
 		}
@@ -230,54 +190,39 @@ func (p *Plan) Write() error {
 	return nil
 }
 
-// topMissing returns the outermost folder of rel (relative to root) that
-// does not exist under root, or "" when rel's folder exists.
-func topMissing(root, rel string) string {
-	parts := strings.Split(filepath.Dir(filepath.FromSlash(rel)), string(filepath.Separator))
-	if len(parts) == 1 && parts[0] == "." {
-		return ""
+// stage writes the files in a new staging folder inside root and returns
+// it. On failure nothing is left behind, root included if stage made it.
+func (p *Plan) stage(writes []string) (string, error) {
+	createdRoot := false
+	if _, err := os.Stat(p.Root); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(p.Root, 0o755); err != nil {
+			return "", fmt.Errorf("creating %s: %w", p.Root, err)
+		}
+		createdRoot = true
 	}
-	for i := range parts {
-		dir := filepath.Join(parts[:i+1]...)
-		if _, err := os.Lstat(filepath.Join(root, dir)); errors.Is(err, fs.ErrNotExist) {
-			return dir
+	staging, err := os.MkdirTemp(p.Root, stagingPrefix)
+	fail := func(err error) (string, error) {
+		if staging != "" {
+			os.RemoveAll(staging)
+		}
+		if createdRoot {
+			os.RemoveAll(p.Root)
+		}
+		return "", err
+	}
+	if err != nil {
+		return fail(fmt.Errorf("creating staging folder: %w", err))
+	}
+	for _, rel := range writes {
+		path := filepath.Join(staging, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fail(fmt.Errorf("staging %s: %w", rel, err))
+		}
+		if err := writeFile(path, p.files[rel]); err != nil {
+			return fail(err)
 		}
 	}
-	return ""
-}
-
-// writeAll writes the files under dir from several goroutines: on slow
-// virtual disks each create waits on the storage, not on the CPU.
-func writeAll(dir string, rels []string, files map[string][]byte) error {
-	const workers = 8
-	errs := make(chan error, workers)
-	next := make(chan string)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for rel := range next {
-				if err := writeFile(filepath.Join(dir, filepath.FromSlash(rel)), files[rel]); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for _, rel := range rels {
-		next <- rel
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
+	return staging, nil
 }
 
 func writeFile(path string, data []byte) error {
@@ -290,23 +235,6 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("staging %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-// dirMaker remembers the folders it made, so a thousand files in a
-// hundred folders cost a hundred mkdir calls, not a thousand.
-type dirMaker struct{ done map[string]bool }
-
-func newDirMaker() *dirMaker { return &dirMaker{done: map[string]bool{}} }
-
-func (d *dirMaker) make(dir string) error {
-	if d.done[dir] {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	d.done[dir] = true
-	return nil
 }
 
 // removeEmptyParents removes folders emptied by removing generated files,

@@ -24,6 +24,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/output"
 )
 
 // Render lays sys out in the named layout and renders the files.
@@ -33,7 +34,7 @@ func Render(t testing.TB, sys *model.System, lay string) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := layout.Render(sys, tree)
+	files, err := output.Render(sys.Namespace, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
