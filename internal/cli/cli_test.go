@@ -185,8 +185,8 @@ func TestInvalidSpecWritesNothing(t *testing.T) {
 	}
 }
 
-// TestRenderStdout: -o - prints the layout's objects as one YAML stream and
-// creates no folder named "-".
+// TestRenderStdout: without -d (or with -d -) render prints the layout's
+// objects as one YAML stream and creates no folder named "-".
 func TestRenderStdout(t *testing.T) {
 	specFile, err := filepath.Abs("../../examples/seed.yaml")
 	if err != nil {
@@ -211,6 +211,16 @@ func TestRenderStdout(t *testing.T) {
 	}
 	if r := run(t, "", "render", "-f", specFile, "--check"); r.code != ExitFailure || !strings.Contains(r.err, "--check compares with a folder: pass -d DIR") {
 		t.Errorf("--check without -d: %+v", r)
+	}
+	// "-" is stdout, never a folder named "-".
+	if r2 := run(t, "", "render", "-f", specFile, "--layout", "kustomize", "-d", "-"); r2.code != 0 || r2.out != r.out {
+		t.Errorf("-d -: want the same stream on stdout, got %+v", r2)
+	}
+	if r := run(t, "", "render", "-f", specFile, "-d", "-", "--check"); r.code != ExitFailure {
+		t.Errorf("-d - --check: %+v", r)
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("render -d - wrote %v", entries)
 	}
 	// -o is a format everywhere else; render has no such flag.
 	if r := run(t, "", "render", "-f", specFile, "-o", "-"); r.code != ExitFailure || !strings.Contains(r.err, "unknown shorthand flag: 'o'") {

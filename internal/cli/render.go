@@ -41,7 +41,7 @@ and 2 when it cannot tell (an invalid spec, an unreadable folder).`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	f.StringVarP(&o.dir, "output-dir", "d", "", "write the tree into this directory (default: the objects as one YAML stream on stdout)")
+	f.StringVarP(&o.dir, "output-dir", "d", "", "write the tree into this directory (default, or \"-\": the objects as one YAML stream on stdout)")
 	f.StringVar(&o.layout, "layout", layout.Flux, "layout: "+strings.Join(layout.Names, " or "))
 	f.BoolVar(&o.check, "check", false, "with -d: write nothing; exit 1 with a diff when files are stale (2 on errors)")
 	_ = cmd.MarkFlagDirname("output-dir")
@@ -50,6 +50,10 @@ and 2 when it cannot tell (an invalid spec, an unreadable folder).`,
 }
 
 func (o *renderOptions) run(s Streams) error {
+	// "-" is stdout, as for kubectl and kustomize: never a folder named "-".
+	if o.dir == "-" {
+		o.dir = ""
+	}
 	if o.check && o.dir == "" {
 		return errors.New("--check compares with a folder: pass -d DIR")
 	}
