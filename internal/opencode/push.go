@@ -189,7 +189,7 @@ func pickPod(pods []corev1.Pod) (*corev1.Pod, error) {
 			why = append(why, p.Name+" is terminating")
 		case p.Status.Phase != corev1.PodRunning:
 			why = append(why, fmt.Sprintf("%s is %s", p.Name, p.Status.Phase))
-		case !podReady(p):
+		case !status.PodReady(p):
 			why = append(why, p.Name+" is not Ready")
 		default:
 			ready = append(ready, p)
@@ -209,13 +209,4 @@ func pickPod(pods []corev1.Pod) (*corev1.Pod, error) {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return ready[0], nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
