@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -236,38 +237,50 @@ func TestRealNode(t *testing.T) {
 	n.kubectl("delete", "namespace", n.ns, "--wait=false")
 }
 
-// stopAndCheckDB scales the workspace to 0 and measures from the request to
-// the pod's end; its OpenCode container must have ended on SIGTERM, well
-// before the kubelet's SIGKILL at the end of the 30 s grace period. The
+// stopAndCheckDB scales the workspace to 0 and logs the time from the
+// request to the pod's end; its OpenCode container must have ended on
+// SIGTERM, not on the kubelet's SIGKILL at the end of the grace period. The
 // session database, copied from the local PV as a backup would, must pass
 // SQLite's integrity check and hold session id. Then the workspace starts
 // again.
 func (n *node) stopAndCheckDB(name, id string) {
 	n.t.Helper()
 	pod := n.kubectl("get", "pods", "-n", n.ns, "-l", "ocw.dev/workspace="+name, "-o", "jsonpath={.items[0].metadata.name}")
+	// A watch sees every status the kubelet reports, the last one (in the
+	// DELETED event) included, so the container's exit code is never
+	// missed. The context only ends a hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	watch := exec.CommandContext(ctx, filepath.Join(n.bin, "kubectl"), "get", "pod", "-n", n.ns, pod, "--watch", "--output-watch-events",
+		"-o", `jsonpath={.type} {.object.status.containerStatuses[?(@.name=="opencode")].state.terminated.exitCode}{"\n"}`)
+	watch.Env = n.env()
+	events, err := watch.StdoutPipe()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := watch.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	defer func() { cancel(); _ = watch.Wait() }()
 	began := time.Now()
 	n.kubectl("scale", "-n", n.ns, "deploy/"+name, "--replicas=0")
-	// The kubelet reports the container's end before the pod object goes.
 	exit := ""
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		out, err := n.run("", nil, filepath.Join(n.bin, "kubectl"), "get", "pod", "-n", n.ns, pod, "-o",
-			`jsonpath={.status.containerStatuses[?(@.name=="opencode")].state.terminated.exitCode}`)
-		if err != nil && strings.Contains(out, "NotFound") {
+	lines := bufio.NewScanner(events)
+	for lines.Scan() {
+		typ, code, _ := strings.Cut(strings.TrimSpace(lines.Text()), " ")
+		if code != "" {
+			exit = code
+		}
+		if typ == "DELETED" {
 			break
 		}
-		if v := strings.TrimSpace(out); v != "" {
-			exit = v
-		}
 	}
-	took := time.Since(began)
-	n.t.Logf("scale to 0: pod %s gone %s after the request (OpenCode container exit code %q)", pod, took.Round(100*time.Millisecond), exit)
-	if exit == "137" {
-		n.t.Errorf("OpenCode was SIGKILLed at the end of the grace period (exit 137): SIGTERM did not stop it")
-	}
-	// Under the grace period's 30 s with room to spare: a container that
-	// ignores SIGTERM cannot end sooner than that.
-	if took > 25*time.Second {
-		n.t.Errorf("stopping the workspace took %s: SIGTERM did not stop OpenCode", took)
+	n.t.Logf("scale to 0: pod %s gone %s after the request (OpenCode container exit code %q)", pod, time.Since(began).Round(100*time.Millisecond), exit)
+	// 143 is OpenCode ended by the SIGTERM the serve script forwarded; a
+	// container that ignores SIGTERM ends at the grace period's SIGKILL
+	// (137), and one that never reported its end leaves the code empty.
+	if exit != "143" {
+		n.t.Errorf("OpenCode container exit code %q, want 143 (stopped by SIGTERM)", exit)
 	}
 
 	pv := n.kubectl("get", "pvc", "-n", n.ns, name, "-o", "jsonpath={.spec.volumeName}")
