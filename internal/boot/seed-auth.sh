@@ -61,13 +61,18 @@ else
 	why="first seeding"
 fi
 
+# full ERROR_TEXT: whether a write failed because the volume is full.
+full() {
+	case "$1" in
+	*"No space"* | *"Disk quota"*) return 0 ;;
+	esac
+	return 1
+}
+
 # nospace ERROR_TEXT: stop trying and start anyway when the volume is full.
 # The workspace is where the user frees space, so it must not crash-loop.
 nospace() {
-	case "$1" in
-	*"No space"* | *"Disk quota"*) ;;
-	*) return 0 ;;
-	esac
+	full "$1" || return 0
 	rm -f "$dest.ocw-tmp" "$record.tmp" 2>/dev/null
 	if [ -f "$dest" ]; then
 		finish kept "no space left on the volume: could not write the login from $hint to $dest ($why); kept the previous auth.json; free space on the volume, then restart the pod" 0
@@ -90,9 +95,9 @@ if ! err=$({ printf '%s\n' "$hash" | cat >"$record.tmp" && mv -f "$record.tmp" "
 	rm -f "$record.tmp"
 	# auth.json is the new login already; without the record the next
 	# start only seeds it again.
-	case "$err" in
-	*"No space"* | *"Disk quota"*) finish seeded "copied $hint to $dest ($why); no space left on the volume to record it, so the next start copies it again" 0 ;;
-	esac
+	if full "$err"; then
+		finish seeded "copied $hint to $dest ($why); no space left on the volume to record it, so the next start copies it again" 0
+	fi
 	finish failed "cannot write $record: $err" 1
 fi
 finish seeded "copied $hint to $dest ($why)" 0
