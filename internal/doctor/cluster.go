@@ -48,13 +48,20 @@ func (r *run) clusterChecks(ctx context.Context) {
 		r.checkReloader(ctx)
 	}
 
+	// Only copyMethod Snapshot needs a VolumeSnapshotClass; Direct reads
+	// the live volume and Clone needs a CSI driver's clones.
 	var classes []string
+	volsync := false
 	for _, w := range r.ws {
-		if w.Backup.Mode != model.BackupNone && !slices.Contains(classes, w.Backup.SnapshotClass) {
+		if w.Backup.Mode == model.BackupNone {
+			continue
+		}
+		volsync = true
+		if w.Backup.CopyMethod == "Snapshot" && !slices.Contains(classes, w.Backup.SnapshotClass) {
 			classes = append(classes, w.Backup.SnapshotClass)
 		}
 	}
-	if len(classes) > 0 {
+	if volsync {
 		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
 			"install VolSync (backube/volsync), or set backup.mode: none")
 		for _, c := range classes {

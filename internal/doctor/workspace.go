@@ -24,9 +24,7 @@ func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	r.checkFlux(ws)
 	stopped := r.checkDeployment(ws, dep)
 	r.checkPVC(ctx, ws, r.snap.PVC(ws.Name), pod)
-	if ws.Backup.Mode == model.BackupInline {
-		r.checkBackupRepository(ctx, ws)
-	}
+	r.checkBackups(ws)
 	r.checkRoute(ws, r.snap.Route(ws.Name))
 	if dep == nil || stopped {
 		return
@@ -132,22 +130,6 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 	}
 	r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending: the provisioner of class "+class+" has not created a volume yet",
 		r.kubectl("describe pvc "+pvc.Name))
-}
-
-func (r *run) checkBackupRepository(ctx context.Context, ws *model.Workspace) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	name := ws.Backup.Repository
-	_, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		r.add(ws.Name, "backup-repository", Fail, "restic repository Secret "+name+" not found: VolSync cannot back up",
-			"create Secret "+name+" with RESTIC_REPOSITORY, RESTIC_PASSWORD and the storage credentials, or set backup.repository in the spec")
-	case err != nil:
-		r.add(ws.Name, "backup-repository", Warn, fmt.Sprintf("cannot read Secret %s: %v", name, err), "")
-	default:
-		r.add(ws.Name, "backup-repository", OK, "restic repository Secret "+name+" exists", "")
-	}
 }
 
 // checkRoute reads the route's status for the spec's Gateway: Accepted and

@@ -74,8 +74,10 @@ type Workspace struct {
 	Clone    *Step       `json:"clone,omitempty"`
 	Copilot  Copilot     `json:"copilot"`
 	Route    RouteStatus `json:"route"`
-	Created  *time.Time  `json:"created,omitempty"`
-	Age      string      `json:"age"`
+	// Backup is VolSync's report of the workspace's backups.
+	Backup  BackupStatus `json:"backup"`
+	Created *time.Time   `json:"created,omitempty"`
+	Age     string       `json:"age"`
 }
 
 // PVCStatus is the workspace volume's state.
@@ -137,6 +139,7 @@ func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	if snap.RoutesMissing {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
 	}
+	r.Notes = append(r.Notes, backupNotes(r.Workspaces, snap.BackupsMissing)...)
 	// Messages come from the cluster (a git server's error text through the
 	// clone's termination message): no escapes reach the terminal.
 	safetext.Lines(r)
@@ -182,6 +185,7 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 		w.Route = routeStatus(route, ws)
 	}
 	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
+	w.Backup = BackupOf(ws, snap.ReplicationSource(name), now)
 	w.Phase, w.Reason, w.Blocker = phaseOf(dep, pod, pvc)
 	return w
 }
