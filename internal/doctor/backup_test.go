@@ -6,12 +6,10 @@ import (
 	"time"
 
 	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
-	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
-	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -51,14 +49,15 @@ func ago(d time.Duration) *metav1.Time { return &metav1.Time{Time: backupNow.Add
 // snapshot: the rules are pure.
 func backupRules(t *testing.T, tc backupCase) *Report {
 	t.Helper()
-	doc := strings.NewReplacer("GWNS", "gw", "NS", "ns", "SC", "sc").Replace(baseSpec)
-	if tc.backup != "" {
-		doc += "    backup: " + tc.backup + "\n"
-	}
-	sys := statustest.System(t, doc)
+	sys := testSystem(t, func(doc string) string {
+		if tc.backup != "" {
+			doc += "    backup: " + tc.backup + "\n"
+		}
+		return doc
+	})
 	ws := sys.Workspaces[0]
-	snap := &status.Snapshot{Namespace: "ns", BackupsMissing: tc.noCRD, Deployments: []appsv1.Deployment{{
-		ObjectMeta: metav1.ObjectMeta{Name: ws.Name, Namespace: "ns", Labels: map[string]string{model.LabelWorkspace: ws.Name}}}}}
+	snap := memSnapshot(sys, corev1.ClaimBound, nil)
+	snap.BackupsMissing = tc.noCRD
 	if tc.source != nil {
 		rs := build.ReplicationSource(ws)
 		rs.Namespace, rs.Status = "ns", tc.source
@@ -75,8 +74,7 @@ func backupRules(t *testing.T, tc backupCase) *Report {
 	if !tc.noRepo {
 		snap.Secrets = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: "app-volsync-secret", Namespace: "ns"}}}
 	}
-	r := &run{sys: sys, ws: sys.Workspaces, opts: Options{SpecFile: "ws.yaml"}, now: backupNow, snap: snap, report: &Report{Namespace: "ns"},
-		rows: map[string]status.Workspace{ws.Name: status.Build(sys, snap, backupNow).Workspaces[0]}}
+	r := memRun(sys, snap, backupNow)
 	r.checkBackups(&ws)
 	return r.report
 }

@@ -76,7 +76,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 		}
 	}
 	for _, sc := range storage {
-		r.checkStorageClass(ctx, sc)
+		r.checkStorageClass(sc)
 	}
 }
 
@@ -357,16 +357,13 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) {
 
 // checkStorageClass checks the named class, or that a default class exists
 // when the spec leaves it empty.
-func (r *run) checkStorageClass(ctx context.Context, name string) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	list, err := r.c.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", err), "")
+func (r *run) checkStorageClass(name string) {
+	if r.classesErr != nil {
+		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
 		return
 	}
 	var names, defaults []string
-	for _, sc := range list.Items {
+	for _, sc := range r.classes {
 		names = append(names, sc.Name)
 		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
 			defaults = append(defaults, sc.Name)

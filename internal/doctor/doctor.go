@@ -117,7 +117,8 @@ type run struct {
 	// on a pod is status's phase.
 	rows map[string]status.Workspace
 	// flux is nil when the cluster does not serve Flux Kustomizations.
-	flux   *fluxState
+	flux *fluxState
+	facts
 	report *Report
 }
 
@@ -153,6 +154,7 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.rows[w.Name] = w
 	}
 	r.flux = r.loadFlux(ctx)
+	r.loadFacts(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
 	// read): one unreadable object must not hide every other finding.

@@ -282,66 +282,6 @@ func TestBackups(t *testing.T) {
 	expect(t, f.run(), ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+snapClass+" exists")
 }
 
-func TestStorageClassRules(t *testing.T) {
-	t.Run("named class missing", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{pendingPVC: true, noPod: true, edit: func(s string) string {
-			return strings.Replace(s, "storageClass: sc-", "storageClass: gone-", 1)
-		}})
-		rep := f.run()
-		expect(t, rep, ScopeCluster, "storage-class", Fail, "set storage.storageClass in the spec to an existing class (available:")
-		c := expect(t, rep, "app", "pvc", Fail, "delete the Pending PVC after fixing the spec")
-		if !strings.Contains(c.Message, "StorageClass gone-") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("no default class", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{pendingPVC: true, noPod: true, edit: func(s string) string {
-			return strings.Replace(s, "  storage: {storageClass: sc-"+strings.Split(strings.Split(s, "storageClass: sc-")[1], "}")[0]+"}\n", "", 1)
-		}})
-		rep := f.run()
-		expect(t, rep, ScopeCluster, "storage-class", Fail, "or mark one class default")
-		expect(t, rep, "app", "pvc", Fail, "set storage.storageClass in the spec")
-	})
-}
-
-func TestPVCRules(t *testing.T) {
-	t.Run("provisioning failed", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{pendingPVC: true})
-		f.event("PersistentVolumeClaim", "app", "ProvisioningFailed", "failed to provision volume: quota exceeded")
-		c := expect(t, f.run(), "app", "pvc", Fail, "check the storage provisioner of class "+f.sc)
-		if !strings.Contains(c.Message, "ProvisioningFailed: failed to provision volume: quota exceeded") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("waits for first consumer", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{pendingPVC: true, wffc: true, noPod: true})
-		statustest.CreatePod(t, f.c, f.ws, "app-pending", corev1.PodStatus{Phase: corev1.PodPending})
-		expect(t, f.run(), "app", "pvc", Warn, "see the scheduling check")
-	})
-	t.Run("multi-attach", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{})
-		f.setPod(func(st *corev1.PodStatus) {
-			st.Phase = corev1.PodPending
-			st.Conditions = st.Conditions[:1]
-			st.InitContainerStatuses = nil
-			st.ContainerStatuses = nil
-		})
-		f.event("Pod", f.pod.Name, "FailedAttachVolume", `Multi-Attach error for volume "pv-1" Volume is already used by pod(s) app-old-123`)
-		c := expect(t, f.run(), "app", "pvc", Fail, "delete its VolumeAttachment")
-		if !strings.Contains(c.Message, "Multi-Attach error") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("lost", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{})
-		pvc := &corev1.PersistentVolumeClaim{}
-		statustest.Get(t, f.c, f.ns, "app", pvc)
-		pvc.Status.Phase = corev1.ClaimLost
-		statustest.UpdateStatus(t, f.c, pvc)
-		expect(t, f.run(), "app", "pvc", Fail, "restore it from a backup")
-	})
-}
-
 func TestScheduling(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	f.setPod(func(st *corev1.PodStatus) {
@@ -356,45 +296,6 @@ func TestScheduling(t *testing.T) {
 		t.Error(c.Message)
 	}
 	expect(t, rep, "app", "clone", Warn, "see the scheduling")
-}
-
-func TestOOMKilled(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	f.setPod(func(st *corev1.PodStatus) {
-		st.Conditions = st.Conditions[:1]
-		cs := &st.ContainerStatuses[0]
-		cs.Ready, cs.RestartCount = false, 5
-		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-		cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
-	})
-	rep := f.run()
-	c := expect(t, rep, "app", "oom", Fail, "raise resources.limits.memory in the spec (now 2Gi)")
-	if !strings.Contains(c.Message, "opencode was OOMKilled at its memory limit of 2Gi (restarts: 5)") {
-		t.Error(c.Message)
-	}
-	expect(t, rep, "app", "pod", Fail, "see the oom check")
-
-	// Recovered: a warning, still with the limit.
-	f.setPod(func(st *corev1.PodStatus) {
-		st.ContainerStatuses[0].RestartCount = 1
-		st.ContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
-	})
-	expect(t, f.run(), "app", "oom", Warn, "now 2Gi")
-
-	// The clone container killed by its fixed limit.
-	f.setPod(func(st *corev1.PodStatus) {
-		st.Phase = corev1.PodPending
-		st.Conditions = st.Conditions[:1]
-		st.InitContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-		st.InitContainerStatuses[0].LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(137, "OOMKilled", "", time.Now())}
-		st.InitContainerStatuses = st.InitContainerStatuses[:1]
-		st.ContainerStatuses = nil
-	})
-	rep = f.run()
-	expect(t, rep, "app", "oom", Fail, "set git.filter: blob:none")
-	if c := expect(t, rep, "app", "clone", Fail, "git.filter: blob:none"); !strings.Contains(c.Message, "memory limit 1Gi") {
-		t.Error(c.Message)
-	}
 }
 
 func TestRouteConditions(t *testing.T) {
@@ -415,38 +316,6 @@ func TestRouteConditions(t *testing.T) {
 
 	must(t, f.c.Delete(t.Context(), r))
 	expect(t, f.run(), "app", "route", Fail, "ocw apply -f ws.yaml")
-}
-
-func TestSecretRules(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	ctx := t.Context()
-	s := f.sys.Secrets
-	must(t, f.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Server.Name, Namespace: f.ns}}))
-	f.putSecret(modelRef(s.Git.Name, "wrong-key"), "ghp_GITTOKEN")
-	f.putSecret(s.Copilot, `{"github-copilot": {"type": "api", "key": "sk-LEAKME"}}`)
-	rep := f.run()
-	expect(t, rep, ScopeNamespace, "secret-server", Fail, "ocw secrets password -f ws.yaml")
-	c := expect(t, rep, ScopeNamespace, "secret-git", Warn, "ocw secrets git-token -f ws.yaml")
-	if !strings.Contains(c.Message, "Secret opencode-git-credentials key GITHUB_PAT is missing: clones are anonymous") {
-		t.Error(c.Message)
-	}
-	c = expect(t, rep, ScopeNamespace, "secret-copilot", Fail, "ocw auth seed -f ws.yaml")
-	if !strings.Contains(c.Message, `type "api", want oauth`) || strings.Contains(text(rep), "sk-LEAKME") {
-		t.Error(c.Message)
-	}
-	if c := rep.Find(ScopeNamespace, "secret-server"); !strings.Contains(c.Message, "does not exist: OpenCode cannot start without its password (CreateContainerConfigError)") {
-		t.Error(c.Message)
-	}
-
-	// An empty (or blank) password is no missing Secret: the pod starts
-	// and the serve script refuses to run OpenCode without a login.
-	for _, v := range []string{"", "\n"} {
-		f.putSecret(s.Server, v)
-		c = expect(t, f.run(), ScopeNamespace, "secret-server", Fail, "ocw secrets password -f ws.yaml")
-		if want := "Secret opencode-server-auth key OPENCODE_SERVER_PASSWORD is empty: the workspaces refuse to start (OpenCode would serve without a login)"; c.Message != want {
-			t.Errorf("message %q, want %q", c.Message, want)
-		}
-	}
 }
 
 func TestSeedAuthRules(t *testing.T) {
@@ -551,90 +420,6 @@ func TestGitInImage(t *testing.T) {
 	expect(t, f.run(), "app", "git", Fail, "includes git")
 	f.exec.err = errors.New(`pods "app-7d9f-abcde" is forbidden: User "me" cannot create resource "pods/exec"`)
 	expect(t, f.run(), "app", "git", Warn, "pods/exec")
-}
-
-// The workspace's Flux Kustomization, from absent to each Ready state.
-func TestFluxKustomizations(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	ctx := t.Context()
-
-	// Applied without Flux (ocw apply): no Kustomization is expected.
-	if c := f.run().Find("app", "flux"); c != nil {
-		t.Fatalf("flux check on a workspace applied without Flux: %+v", c)
-	}
-
-	// Applied by Flux, but its Kustomization is gone.
-	d := &appsv1.Deployment{}
-	statustest.Get(t, f.c, f.ns, "app", d)
-	d.Labels[fluxNameLabel], d.Labels[fluxNamespaceLabel] = "app", f.ns
-	must(t, f.c.Update(ctx, d))
-	c := expect(t, f.run(), "app", "flux", Warn, "commit and push it; the Flux Kustomization that applies kubernetes/apps must reach the namespace folder (if kubernetes/apps/kustomization.yaml exists, list ./"+f.ns+" in it)")
-	if want := "Kustomization " + f.ns + "/app not found (Deployment app was applied by Flux Kustomization " + f.ns + "/app)"; c.Message != want {
-		t.Errorf("message %q, want %q", c.Message, want)
-	}
-
-	ks := createKustomization(t, build.WorkspaceKustomization(f.sys, f.ws, "./kubernetes/apps/"+f.ns+"/app/app"))
-	c = expect(t, f.run(), "app", "flux", Warn, "check that kustomize-controller runs (flux check)")
-	if !strings.Contains(c.Message, "no Ready condition yet") {
-		t.Error(c.Message)
-	}
-
-	setFluxStatus(t, ks, "True", "ReconciliationSucceeded", "Applied revision: main@sha1:0123abcd", "main@sha1:0123abcd")
-	rep := f.run()
-	expect(t, rep, "app", "flux", OK, "Kustomization "+f.ns+"/app is Ready, applied revision main@sha1:0123abcd")
-	if rep.Count(Warn) != 0 || rep.Count(Fail) != 0 {
-		t.Errorf("not all green:\n%s", text(rep))
-	}
-	// It comes first: a Flux failure explains the workspace checks below it.
-	for _, c := range rep.Checks {
-		if c.Scope == "app" {
-			if c.ID != "flux" {
-				t.Errorf("first app check is %s, want flux", c.ID)
-			}
-			break
-		}
-	}
-
-	reconcile := "flux reconcile kustomization app -n " + f.ns + " --with-source (details: kubectl -n " + f.ns + " describe kustomization app)"
-	for _, tc := range []struct{ reason, msg, fix string }{
-		{"DependencyNotReady", "dependency 'flux-system/infra' is not ready",
-			"Flux waits for dependency flux-system/infra: flux get kustomizations -A shows why it is not Ready; fix it, or flux.dependsOn in the spec"},
-		{"DependencyNotReady", `dependency 'flux-system/nope' not found: kustomizations.kustomize.toolkit.fluxcd.io "nope" not found`,
-			"dependency flux-system/nope does not exist: fix flux.dependsOn in the spec"},
-		{"BuildFailed", `kustomize build failed: accumulating components: accumulateDirectory: "../../../../components/volsync" does not exist`,
-			"the committed files do not build (kustomize build or postBuild substitution)"},
-		{"BuildFailed", `envsubst: variable not set (strict mode): "VOLSYNC_CAPACITY"`, reconcile},
-		{"ReconciliationFailed", `Deployment/` + f.ns + `/app dry-run failed (Invalid): spec.template.spec.containers[0].image: Required value`,
-			"the API server rejected an object (a schema error, or a CRD that is not installed)"},
-		{"HealthCheckFailed", "timeout waiting for: [Deployment/" + f.ns + "/app status: 'InProgress']",
-			"did not become ready in time: the other checks of this workspace say why; then " + reconcile},
-		{"ArtifactFailed", "Source is not ready, artifact not found, retrying in 30s",
-			"check flux.sourceRef in the spec (now GitRepository flux-system/flux-system)"},
-	} {
-		setFluxStatus(t, ks, "False", tc.reason, tc.msg, "main@sha1:0123abcd")
-		c := expect(t, f.run(), "app", "flux", Fail, tc.fix)
-		if want := "Kustomization " + f.ns + "/app is not Ready: " + tc.reason + ": " + tc.msg; c.Message != want {
-			t.Errorf("message %q, want %q", c.Message, want)
-		}
-		if tc.reason != "DependencyNotReady" && !strings.Contains(c.Fix, reconcile) {
-			t.Errorf("%s: fix %q lacks %q", tc.reason, c.Fix, reconcile)
-		}
-	}
-
-	setFluxStatus(t, ks, "Unknown", "Progressing", "Reconciliation in progress", "main@sha1:0123abcd")
-	c = expect(t, f.run(), "app", "flux", Warn, "wait for Flux to apply it and for the objects to become ready (it waits up to 5m0s)")
-	if !strings.Contains(c.Message, "is reconciling: Progressing: Reconciliation in progress") {
-		t.Error(c.Message)
-	}
-
-	must(t, env.Client.Get(ctx, client.ObjectKeyFromObject(ks), ks))
-	must(t, unstructured.SetNestedField(ks.Object, true, "spec", "suspend"))
-	must(t, env.Client.Update(ctx, ks))
-	c = expect(t, f.run(), "app", "flux", Warn, "flux resume kustomization app -n "+f.ns)
-	if !strings.Contains(c.Message, "is suspended") {
-		t.Error(c.Message)
-	}
-
 }
 
 // A cluster that does not serve the Kustomization API (no Flux): no flux

@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -23,7 +22,7 @@ func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	pod := r.snap.CurrentPod(ws.Name)
 	r.checkFlux(ws)
 	stopped := r.checkDeployment(ws, dep)
-	r.checkPVC(ctx, ws, r.snap.PVC(ws.Name), pod)
+	r.checkPVC(ws, r.snap.PVC(ws.Name), pod)
 	r.checkBackups(ws)
 	r.checkRoute(ws, r.snap.Route(ws.Name))
 	if dep == nil || stopped {
@@ -66,9 +65,7 @@ func (r *run) warnings(kind, name string) []corev1.Event {
 
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning
 // errors, waiting for the pod); and Multi-Attach errors of the pod.
-func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
+func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
 	if pvc == nil {
 		r.add(ws.Name, "pvc", Fail, "PVC "+ws.Name+" not found: the workspace is not applied",
 			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
@@ -110,8 +107,8 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 			"set storage.storageClass in the spec (see the storage-class check), or mark a StorageClass default")
 		return
 	}
-	sc, err := r.c.Kube.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	sc := r.storageClass(class)
+	if sc == nil && r.classesErr == nil {
 		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: StorageClass "+class+" does not exist",
 			"set storage.storageClass in the spec to an existing class (kubectl get storageclass); the PVC's class cannot change, so delete the Pending PVC after fixing the spec")
 		return
@@ -122,7 +119,7 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 			"check the storage provisioner of class "+class+" (its controller logs), or choose another class")
 		return
 	}
-	if err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer &&
+	if sc != nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer &&
 		(pod == nil || pod.Spec.NodeName == "") {
 		r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending until the pod is scheduled (class "+class+" binds on first use)",
 			"see the scheduling check")
