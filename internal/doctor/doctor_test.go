@@ -282,22 +282,6 @@ func TestBackups(t *testing.T) {
 	expect(t, f.run(), ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+snapClass+" exists")
 }
 
-func TestScheduling(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	f.setPod(func(st *corev1.PodStatus) {
-		*st = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
-			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
-			Message: "0/3 nodes are available: 3 Insufficient memory.", LastTransitionTime: metav1.Now(),
-		}}}
-	})
-	rep := f.run()
-	c := expect(t, rep, "app", "scheduling", Fail, "lower resources.requests in the spec (now cpu 100m, memory 768Mi)")
-	if !strings.Contains(c.Message, "3 Insufficient memory") {
-		t.Error(c.Message)
-	}
-	expect(t, rep, "app", "clone", Warn, "see the scheduling")
-}
-
 func TestRouteConditions(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	statustest.SetRoute(t, f.c, f.ws, string(gatewayv1.RouteReasonNotAllowedByListeners), "")
@@ -316,110 +300,6 @@ func TestRouteConditions(t *testing.T) {
 
 	must(t, f.c.Delete(t.Context(), r))
 	expect(t, f.run(), "app", "route", Fail, "ocw apply -f ws.yaml")
-}
-
-func TestSeedAuthRules(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	seed := func(msg string) {
-		f.setPod(func(st *corev1.PodStatus) { st.InitContainerStatuses[1].State.Terminated.Message = msg })
-	}
-	seed("invalid: Secret opencode-copilot-auth key auth.json is not a JSON object; nothing seeded")
-	expect(t, f.run(), "app", "seed-auth", Fail, "ocw auth seed -f ws.yaml, then kubectl -n "+f.ns+" rollout restart deployment/app")
-	seed("missing: Secret opencode-copilot-auth key auth.json is missing; the workspace starts without GitHub Copilot")
-	expect(t, f.run(), "app", "seed-auth", Warn, "ocw auth seed -f ws.yaml")
-	seed("kept: no space left on the volume: could not write the login from Secret opencode-copilot-auth key auth.json; kept the previous auth.json")
-	c := expect(t, f.run(), "app", "seed-auth", Warn, "free space on PVC app")
-	if !strings.Contains(c.Message, "could not be written: no space left on the volume") {
-		t.Error(c.Message)
-	}
-
-	// Seeded an hour ago; the Secret changed since.
-	f.setPod(func(st *corev1.PodStatus) {
-		st.InitContainerStatuses[1].State.Terminated.FinishedAt = metav1.NewTime(time.Now().Add(-time.Hour))
-	})
-	f.putSecret(f.sys.Secrets.Copilot, strings.Replace(validAuth, "42", "43", 2))
-	expect(t, f.run(), "app", "seed-auth", Warn, "ocw auth push app -f ws.yaml (no restart)")
-}
-
-func TestPodRules(t *testing.T) {
-	t.Run("config error", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{})
-		f.setPod(func(st *corev1.PodStatus) {
-			st.Conditions = st.Conditions[:1]
-			st.ContainerStatuses[0].Ready = false
-			st.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
-				Reason: "CreateContainerConfigError", Message: `secret "opencode-server-auth" not found`}}
-		})
-		c := expect(t, f.run(), "app", "pod", Fail, "see the secret checks")
-		if !strings.Contains(c.Message, `CreateContainerConfigError: secret "opencode-server-auth" not found`) {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("crash loop", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{})
-		f.setPod(func(st *corev1.PodStatus) {
-			st.Conditions = st.Conditions[:1]
-			cs := &st.ContainerStatuses[0]
-			cs.Ready, cs.RestartCount = false, 7
-			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-			cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", "EACCES: permission denied, mkdir '/home/opencode/.local/state'", time.Now())}
-		})
-		c := expect(t, f.run(), "app", "pod", Fail, "logs app-7d9f-abcde -c opencode --previous")
-		if !strings.Contains(c.Message, "(exit 1, 7 restarts): EACCES") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("refused without a password", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{})
-		f.setPod(func(st *corev1.PodStatus) {
-			st.Conditions = st.Conditions[:1]
-			cs := &st.ContainerStatuses[0]
-			cs.Ready, cs.RestartCount = false, 3
-			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-			cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error",
-				"refused: OPENCODE_SERVER_PASSWORD is empty (Secret opencode-server-auth key OPENCODE_SERVER_PASSWORD): OpenCode would serve without a login, so it was not started", time.Now())}
-		})
-		c := expect(t, f.run(), "app", "pod", Fail, "ocw secrets password -f ws.yaml")
-		if !strings.HasPrefix(c.Message, "OpenCode refused to start: OPENCODE_SERVER_PASSWORD is empty") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("replica failure", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{noPod: true})
-		d := &appsv1.Deployment{}
-		statustest.Get(t, f.c, f.ns, "app", d)
-		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue,
-			Reason: "FailedCreate", Message: `pods "app-1" is forbidden: violates PodSecurity "restricted:latest"`, LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-		statustest.UpdateStatus(t, f.c, d)
-		c := expect(t, f.run(), "app", "pod", Fail, "Pod Security violation")
-		if !strings.Contains(c.Message, "forbidden: violates PodSecurity") {
-			t.Error(c.Message)
-		}
-	})
-	t.Run("stopped and missing", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{noPod: true})
-		d := &appsv1.Deployment{}
-		statustest.Get(t, f.c, f.ns, "app", d)
-		d.Spec.Replicas = new(int32(0))
-		must(t, f.c.Update(t.Context(), d))
-		rep := f.run()
-		expect(t, rep, "app", "deployment", Warn, "scale deployment/app --replicas=1")
-		if rep.Find("app", "pod") != nil {
-			t.Error("pod checks on a stopped workspace")
-		}
-		must(t, f.c.Delete(t.Context(), d))
-		expect(t, f.run(), "app", "deployment", Fail, "ocw apply -f ws.yaml")
-	})
-}
-
-func TestGitInImage(t *testing.T) {
-	f := newFixture(t, fixtureOpts{})
-	f.exec.out, f.exec.err = "", exitErr(127)
-	expect(t, f.run(), "app", "git", Fail, "use an OpenCode image that includes git")
-	f.exec.err = errors.New(`OCI runtime exec failed: exec: "git": executable file not found in $PATH`)
-	expect(t, f.run(), "app", "git", Fail, "includes git")
-	f.exec.err = errors.New(`pods "app-7d9f-abcde" is forbidden: User "me" cannot create resource "pods/exec"`)
-	expect(t, f.run(), "app", "git", Warn, "pods/exec")
 }
 
 // A cluster that does not serve the Kustomization API (no Flux): no flux

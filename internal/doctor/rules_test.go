@@ -63,23 +63,22 @@ func memRun(sys *model.System, snap *status.Snapshot, now time.Time) *run {
 		report: &Report{Namespace: snap.Namespace}, rows: rows, facts: facts{secrets: map[string]secretRead{}}}
 }
 
-// podRules runs the workspace checks that read the pod over an in-memory
-// snapshot: the workspace's Deployment, its Bound PVC and one pod with
-// status st.
+// wsRules runs every check of the first workspace over memory, git
+// --version through exec (nil: not checked).
+func wsRules(t *testing.T, sys *model.System, snap *status.Snapshot, exec Execer) *Report {
+	t.Helper()
+	r := memRun(sys, snap, time.Now())
+	r.opts.Exec = exec
+	r.workspaceChecks(t.Context(), &r.ws[0])
+	return r.report
+}
+
+// podRules runs the workspace checks over the workspace's Deployment, its
+// Bound PVC and one pod with status st.
 func podRules(t *testing.T, st corev1.PodStatus) *Report {
 	t.Helper()
 	sys := testSystem(t, nil)
-	ws := sys.Workspaces[0]
-	r := memRun(sys, memSnapshot(sys, corev1.ClaimBound, &st), time.Now())
-	dp, p := r.snap.Deployment(ws.Name), r.snap.CurrentPod(ws.Name)
-	r.checkPod(&ws, dp, p)
-	r.checkScheduling(&ws, p)
-	r.checkImages(&ws, p)
-	r.checkClone(&ws, p)
-	r.checkSeedAuth(&ws, p)
-	r.checkOOM(&ws, p)
-	r.checkGit(t.Context(), &ws, p)
-	return r.report
+	return wsRules(t, sys, memSnapshot(sys, corev1.ClaimBound, &st), nil)
 }
 
 func TestCloneFailures(t *testing.T) {
@@ -431,5 +430,133 @@ func TestFluxKustomizations(t *testing.T) {
 	r.checkFlux(&ws)
 	if len(r.report.Checks) != 0 {
 		t.Errorf("flux check on a workspace applied without Flux: %+v", r.report.Checks)
+	}
+}
+
+func TestScheduling(t *testing.T) {
+	rep := podRules(t, corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable,
+		Message: "0/3 nodes are available: 3 Insufficient memory.", LastTransitionTime: metav1.Now(),
+	}}})
+	c := expect(t, rep, "app", "scheduling", Fail, "lower resources.requests in the spec (now cpu 100m, memory 768Mi)")
+	if !strings.Contains(c.Message, "3 Insufficient memory") {
+		t.Error(c.Message)
+	}
+	expect(t, rep, "app", "clone", Warn, "see the scheduling")
+}
+
+func TestSeedAuthRules(t *testing.T) {
+	sys := testSystem(t, nil)
+	ws := sys.Workspaces[0]
+	seeded := func(msg string) corev1.PodStatus {
+		st := statustest.HealthyStatus(ws, time.Now())
+		st.InitContainerStatuses[1].State.Terminated.Message = msg
+		return st
+	}
+	for _, tc := range []struct {
+		name, msg string
+		want      Verdict
+		fix       string
+	}{
+		{"invalid", "invalid: Secret opencode-copilot-auth key auth.json is not a JSON object; nothing seeded",
+			Fail, "ocw auth seed -f ws.yaml, then kubectl -n ns rollout restart deployment/app"},
+		{"missing", "missing: Secret opencode-copilot-auth key auth.json is missing; the workspace starts without GitHub Copilot",
+			Warn, "ocw auth seed -f ws.yaml"},
+		{"kept", "kept: no space left on the volume: could not write the login from Secret opencode-copilot-auth key auth.json; kept the previous auth.json",
+			Warn, "free space on PVC app"},
+	} {
+		c := expect(t, podRules(t, seeded(tc.msg)), "app", "seed-auth", tc.want, tc.fix)
+		if tc.name == "kept" && !strings.Contains(c.Message, "could not be written: no space left on the volume") {
+			t.Error(c.Message)
+		}
+	}
+
+	// Seeded an hour ago; the Secret's data changed since.
+	st := statustest.HealthyStatus(ws, time.Now())
+	st.InitContainerStatuses[1].State.Terminated.FinishedAt = metav1.NewTime(time.Now().Add(-time.Hour))
+	snap := memSnapshot(sys, corev1.ClaimBound, &st)
+	written := metav1.Now()
+	snap.Secrets = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: sys.Secrets.Copilot.Name, Namespace: "ns",
+		CreationTimestamp: metav1.NewTime(time.Now().Add(-2 * time.Hour)),
+		ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "ocw", Time: &written, FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}}}}}}
+	expect(t, wsRules(t, sys, snap, nil), "app", "seed-auth", Warn, "ocw auth push app -f ws.yaml (no restart)")
+}
+
+func TestPodRules(t *testing.T) {
+	sys := testSystem(t, nil)
+	ws := sys.Workspaces[0]
+	opencode := func(edit func(*corev1.ContainerStatus)) corev1.PodStatus {
+		st := statustest.HealthyStatus(ws, time.Now())
+		st.Conditions = st.Conditions[:1]
+		st.ContainerStatuses[0].Ready = false
+		edit(&st.ContainerStatuses[0])
+		return st
+	}
+	crashed := func(restarts int32, msg string) corev1.PodStatus {
+		return opencode(func(cs *corev1.ContainerStatus) {
+			cs.RestartCount = restarts
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+			cs.LastTerminationState = corev1.ContainerState{Terminated: statustest.Terminated(1, "Error", msg, time.Now())}
+		})
+	}
+	for _, tc := range []struct {
+		name     string
+		st       corev1.PodStatus
+		fix, msg string
+	}{
+		{"config error", opencode(func(cs *corev1.ContainerStatus) {
+			cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+				Reason: "CreateContainerConfigError", Message: `secret "opencode-server-auth" not found`}}
+		}), "see the secret checks", `CreateContainerConfigError: secret "opencode-server-auth" not found`},
+		{"crash loop", crashed(7, "EACCES: permission denied, mkdir '/home/opencode/.local/state'"),
+			"logs app-7d9f-abcde -c opencode --previous", "(exit 1, 7 restarts): EACCES"},
+		{"refused without a password", crashed(3, "refused: OPENCODE_SERVER_PASSWORD is empty (Secret opencode-server-auth key OPENCODE_SERVER_PASSWORD): OpenCode would serve without a login, so it was not started"),
+			"ocw secrets password -f ws.yaml", "OpenCode refused to start: OPENCODE_SERVER_PASSWORD is empty"},
+	} {
+		c := expect(t, podRules(t, tc.st), "app", "pod", Fail, tc.fix)
+		if !strings.Contains(c.Message, tc.msg) {
+			t.Errorf("%s: %q lacks %q", tc.name, c.Message, tc.msg)
+		}
+	}
+
+	// No pod: the ReplicaSet cannot create one.
+	snap := memSnapshot(sys, corev1.ClaimBound, nil)
+	snap.Deployments[0].Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue,
+		Reason: "FailedCreate", Message: `pods "app-1" is forbidden: violates PodSecurity "restricted:latest"`}}
+	c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Fail, "Pod Security violation")
+	if !strings.Contains(c.Message, "forbidden: violates PodSecurity") {
+		t.Error(c.Message)
+	}
+
+	// Stopped, then missing.
+	snap = memSnapshot(sys, corev1.ClaimBound, nil)
+	snap.Deployments[0].Spec.Replicas = new(int32(0))
+	rep := wsRules(t, sys, snap, nil)
+	expect(t, rep, "app", "deployment", Warn, "scale deployment/app --replicas=1")
+	if rep.Find("app", "pod") != nil {
+		t.Error("pod checks on a stopped workspace")
+	}
+	snap.Deployments = nil
+	expect(t, wsRules(t, sys, snap, nil), "app", "deployment", Fail, "ocw apply -f ws.yaml")
+}
+
+func TestGitInImage(t *testing.T) {
+	sys := testSystem(t, nil)
+	st := statustest.HealthyStatus(sys.Workspaces[0], time.Now())
+	for _, tc := range []struct {
+		err  error
+		want Verdict
+		fix  string
+	}{
+		{exitErr(127), Fail, "use an OpenCode image that includes git"},
+		{errors.New(`OCI runtime exec failed: exec: "git": executable file not found in $PATH`), Fail, "includes git"},
+		{errors.New(`pods "app-7d9f-abcde" is forbidden: User "me" cannot create resource "pods/exec"`), Warn, "pods/exec"},
+		{nil, OK, "git version 2.49.1 in image ghcr.io/anomalyco/opencode:1.18.33"},
+	} {
+		exec := &fakeExec{out: "git version 2.49.1\n", err: tc.err}
+		expect(t, wsRules(t, sys, memSnapshot(sys, corev1.ClaimBound, &st), exec), "app", "git", tc.want, tc.fix)
+		if len(exec.calls) != 1 || exec.calls[0] != "ns/app-7d9f-abcde/opencode: git --version" {
+			t.Errorf("exec calls: %v", exec.calls)
+		}
 	}
 }
