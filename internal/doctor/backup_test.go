@@ -25,6 +25,8 @@ type backupCase struct {
 	created time.Duration
 	// schedule overrides the source's trigger.
 	schedule string
+	// manual replaces the schedule with a manual trigger.
+	manual bool
 	// noRepo leaves the repository Secret out; noCRD: VolSync not installed.
 	noRepo, noCRD bool
 	// want: the backup check's verdict and a part of its fix (of its
@@ -68,6 +70,9 @@ func backupRules(t *testing.T, tc backupCase) *Report {
 		rs.CreationTimestamp = *ago(created)
 		if tc.schedule != "" {
 			rs.Spec.Trigger.Schedule = new(tc.schedule)
+		}
+		if tc.manual {
+			rs.Spec.Trigger = &volsyncv1alpha1.ReplicationSourceTriggerSpec{Manual: "before-upgrade"}
 		}
 		snap.ReplicationSources = append(snap.ReplicationSources, *rs)
 	}
@@ -134,6 +139,12 @@ func TestBackupRules(t *testing.T) {
 			want: Warn, wantText: "wait for the first one", wantMsg: "the first one is due at 2026-11-30T11:00:00Z", repo: OK},
 		{name: "first backup running", backup: inline, created: 10 * time.Minute, source: never(statustest.Syncing),
 			want: Warn, wantText: "wait for the first one", wantMsg: "the first one is running", repo: OK},
+		{name: "manual trigger, not run yet", backup: inline, manual: true,
+			source: &volsyncv1alpha1.ReplicationSourceStatus{Conditions: []metav1.Condition{{Type: volsyncv1alpha1.ConditionSynchronizing,
+				Status: metav1.ConditionFalse, Reason: volsyncv1alpha1.SynchronizingReasonManual, Message: "Waiting for manual trigger"}}},
+			want: Warn, wantText: "trigger one: ocw backup app", repo: OK},
+		{name: "manual trigger, never overdue", backup: inline, manual: true, source: st(statustest.Scheduled, ago(900*time.Hour), statustest.Succeeded),
+			want: OK, wantText: "last backup 37d ago", repo: OK},
 		{name: "bad schedule", backup: inline, schedule: "hourly", source: st(statustest.Scheduled, ago(time.Hour), statustest.Succeeded),
 			want: Warn, wantText: "fix spec.trigger.schedule", repo: OK},
 		{name: "healthy", backup: inline, source: st(statustest.Scheduled, ago(42*time.Minute), statustest.Succeeded),

@@ -79,10 +79,9 @@ func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now ti
 	// The object VolSync runs wins over the spec: a component may set its
 	// own schedule and repository.
 	b.Source = rs.Name
+	b.Schedule = "" // a manual trigger, or none: VolSync syncs continuously
 	if t := rs.Spec.Trigger; t != nil && t.Schedule != nil {
 		b.Schedule = *t.Schedule
-	} else if t != nil {
-		b.Schedule = ""
 	}
 	if rs.Spec.Restic != nil && rs.Spec.Restic.Repository != "" {
 		b.Repository = rs.Spec.Restic.Repository
