@@ -55,7 +55,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
-	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
 // Config tunes an Engine.
@@ -295,7 +294,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, errors.New("PurgeData needs Prune")
 	}
 	// The spec refuses these already; the engine holds the line too.
-	if why := spec.SystemNamespace(d.Namespace); why != "" {
+	if why := model.SystemNamespace(d.Namespace); why != "" {
 		return res, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
 	}
 

@@ -2,12 +2,14 @@ package spec
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +23,7 @@ type Document struct {
 	Spec *Workspaces
 	pos  map[string]position
 	// fieldErrs are the problems of single fields found while loading
-	// (unknown, duplicate, wrong type); Resolve reports them together with
+	// (unknown, duplicate, wrong type); Errors reports them together with
 	// the validation errors, so one run shows everything.
 	fieldErrs ErrorList
 }
@@ -40,7 +42,7 @@ func LoadFile(path string) (*Document, error) {
 // Load decodes a spec: exactly one YAML document with a known apiVersion
 // and kind. A document that cannot be read as a spec at all (bad YAML,
 // another version) is an error here; unknown fields and values of the
-// wrong type are reported by Resolve, with every other problem of the file.
+// wrong type are reported by Errors, with every other problem of the file.
 func Load(name string, data []byte) (*Document, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -337,7 +339,27 @@ func (d *Document) at(path string) position {
 	}
 }
 
-// fieldError is how validation reports a problem with a field path.
-func (d *Document) fieldError(path, format string, args ...any) *Error {
+// FieldError is how validation reports a problem with a field path.
+func (d *Document) FieldError(path, format string, args ...any) *Error {
 	return d.errAt(d.at(path), path, fmt.Sprintf(format, args...))
+}
+
+// Errors is every problem of the file in file order, nil if none: the
+// field errors of loading, then validation's, except those about a field
+// that could not be loaded (a mistyped field is left unset, which would be
+// reported again).
+func (d *Document) Errors(validation ErrorList) error {
+	errs := append(ErrorList(nil), d.fieldErrs...)
+	for _, e := range validation {
+		if !d.fieldErrs.covers(e.Field) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	return errs
 }

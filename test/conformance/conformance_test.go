@@ -92,11 +92,11 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 		doc.Spec.Secrets = &spec.Secrets{}
 	}
 	doc.Spec.Secrets.Mode = &mode
-	r, err := doc.Resolve()
+	sys, err := model.Resolve(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.New(r)
+	return sys
 }
 
 func checkVariant(t *testing.T, file, lay, mode, ns string) {
@@ -546,11 +546,10 @@ workspaces:
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := doc.Resolve()
+		sys, err := model.Resolve(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sys := model.New(r)
 		d, err := apply.Build(sys)
 		if err != nil {
 			t.Fatal(err)
