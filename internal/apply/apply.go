@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -325,7 +326,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	// The inventory written before any other object lists everything this
 	// run may create plus everything listed before, so a run that dies
 	// half-way leaves nothing untracked.
-	union := old.clone()
+	union := maps.Clone(old)
 	for _, it := range items {
 		union.add(entryOf(it.obj))
 	}
@@ -363,7 +364,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 
 	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
 	pruneChanges = append(refused, pruneChanges...)
-	if !opts.DryRun && !final.equal(union) {
+	if !opts.DryRun && !maps.Equal(final, union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.
 		cm := &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true}

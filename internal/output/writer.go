@@ -124,11 +124,11 @@ func scan(root, header string, wanted map[string][]byte) (map[string]bool, []str
 			(!strings.HasSuffix(rel, ".yaml") && !strings.HasSuffix(rel, ".yml")) {
 			return nil
 		}
-		h, err := fileHeader(path)
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		if h == header {
+		if headerOf(data) == header {
 			stale = append(stale, rel)
 		}
 		return nil
@@ -137,20 +137,6 @@ func scan(root, header string, wanted map[string][]byte) (map[string]bool, []str
 		return nil, nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
 	return existing, stale, nil
-}
-
-// fileHeader reads the ocw header from the preamble of the file at path.
-func fileHeader(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h, err := readHeader(f)
-	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return h, nil
 }
 
 const stagingPrefix = ".ocw-render-"
@@ -218,23 +204,11 @@ func (p *Plan) stage(writes []string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fail(fmt.Errorf("staging %s: %w", rel, err))
 		}
-		if err := writeFile(path, p.files[rel]); err != nil {
-			return fail(err)
+		if err := os.WriteFile(path, p.files[rel], 0o644); err != nil {
+			return fail(fmt.Errorf("staging %s: %w", rel, err))
 		}
 	}
 	return staging, nil
-}
-
-func writeFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("staging %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("staging %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // removeEmptyParents removes folders emptied by removing generated files,
