@@ -95,19 +95,17 @@ func (d *Document) checkVersion(top *yaml.Node) error {
 		}
 		return "", position{top.Line, top.Column}, false
 	}
-	av, p, ok := get("apiVersion")
-	switch {
-	case !ok:
-		return d.errAt(p, "apiVersion", "required: set apiVersion: "+APIVersion)
-	case av != APIVersion:
-		return d.errAt(p, "apiVersion", fmt.Sprintf("unsupported version %q: this ocw reads %s", av, APIVersion))
-	}
-	k, p, ok := get("kind")
-	switch {
-	case !ok:
-		return d.errAt(p, "kind", "required: set kind: "+Kind)
-	case k != Kind:
-		return d.errAt(p, "kind", fmt.Sprintf("unsupported kind %q: expected %s", k, Kind))
+	for _, f := range []struct{ key, want, unsupported string }{
+		{"apiVersion", APIVersion, "unsupported version %q: this ocw reads %s"},
+		{"kind", Kind, "unsupported kind %q: expected %s"},
+	} {
+		v, p, ok := get(f.key)
+		switch {
+		case !ok:
+			return d.errAt(p, f.key, "required: set "+f.key+": "+f.want)
+		case v != f.want:
+			return d.errAt(p, f.key, fmt.Sprintf(f.unsupported, v, f.want))
+		}
 	}
 	return nil
 }
