@@ -35,7 +35,7 @@ func SystemNamespace(ns string) string {
 // the model the values it parsed; it reports every problem of the file
 // with its position, the loader's and its own.
 func Resolve(d *spec.Document) (*System, error) {
-	v := &validator{doc: d}
+	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}}
 	s := d.Spec
 	sys := &System{Namespace: cmp.Or(s.Namespace, spec.DefaultNamespace)}
 	if v.dnsLabel("namespace", sys.Namespace) {
@@ -49,11 +49,12 @@ func Resolve(d *spec.Document) (*System, error) {
 	sys.Secrets = v.secrets(spec.Merge(deref(s.Secrets), spec.BuiltinSecrets()))
 	sys.Flux = v.flux(spec.Merge(deref(s.Flux), spec.BuiltinFlux()), sys.Secrets.External)
 
-	ws := workspaces{
-		base:  spec.Merge(s.Defaults, spec.BuiltinSettings()),
-		baseQ: v.settings("defaults", s.Defaults).merge(v.settings("built-in defaults", spec.BuiltinSettings())),
-		names: map[string]int{}, hosts: map[string]int{},
-	}
+	// One copy of the built-in settings, validated once: merging keeps
+	// the pointers, so v.quantities holds every merged quantity.
+	builtin := spec.BuiltinSettings()
+	v.settings("defaults", s.Defaults)
+	v.settings("built-in defaults", builtin)
+	ws := workspaces{base: spec.Merge(s.Defaults, builtin), names: map[string]int{}, hosts: map[string]int{}}
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
@@ -67,18 +68,17 @@ func Resolve(d *spec.Document) (*System, error) {
 }
 
 // workspaces is what resolving one workspace needs of the others: the
-// merged defaults and their quantities, and the index of the workspace
-// that took each name and host.
+// merged defaults, and the index of the workspace that took each name and
+// host.
 type workspaces struct {
 	base         spec.Settings
-	baseQ        quantities
 	names, hosts map[string]int
 }
 
 // workspace validates workspace i and resolves it over the defaults.
 func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *System, domain string) Workspace {
 	p := fmt.Sprintf("workspaces[%d]", i)
-	q := v.settings(p, w.Settings).merge(ws.baseQ)
+	v.settings(p, w.Settings)
 	s := spec.Merge(w.Settings, ws.base)
 	v.workspaceName(p+".name", w.Name, sys.Namespace, ws.names, i)
 	repo := Repo{URL: w.Repo, Dir: w.Dir, Branch: w.Branch, Filter: *s.Git.Filter}
@@ -115,7 +115,7 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 			ws.hosts[host] = i
 		}
 	}
-	v.requestsWithinLimits(p, w.Settings, s, q)
+	v.requestsWithinLimits(p, w.Settings, s)
 
 	out := Workspace{
 		Name:      w.Name,
@@ -124,10 +124,10 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 		Repo:      repo,
 		Images:    Images{OpenCode: *s.Images.OpenCode, Clone: *s.Images.Clone, Seed: *s.Images.Seed},
 		Resources: corev1.ResourceRequirements{
-			Requests: resourceList(q.reqCPU, q.reqMemory),
-			Limits:   resourceList(q.limCPU, q.limMemory),
+			Requests: v.resourceList(s.Resources.Requests),
+			Limits:   v.resourceList(s.Resources.Limits),
 		},
-		Storage: Storage{Size: q.size.quantity(), StorageClass: *s.Storage.StorageClass,
+		Storage: Storage{Size: v.quantityOf(s.Storage.Size), StorageClass: *s.Storage.StorageClass,
 			AccessMode: corev1.PersistentVolumeAccessMode(*s.Storage.AccessMode)},
 		Gateway:        Gateway{Name: *s.Gateway.Name, Namespace: *s.Gateway.Namespace, SectionName: *s.Gateway.SectionName},
 		Git:            Git{Username: *s.Git.Username, AuthorName: *s.Git.AuthorName, AuthorEmail: *s.Git.AuthorEmail},
@@ -154,7 +154,7 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 		Repository:       strings.ReplaceAll(*b.Repository, "{name}", w.Name),
 		SnapshotClass:    *b.VolumeSnapshotClass,
 		CopyMethod:       *b.CopyMethod,
-		CacheCapacity:    q.cache.quantity(),
+		CacheCapacity:    v.quantityOf(b.CacheCapacity),
 	}
 	if r := b.Retain; r != nil {
 		out.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
@@ -162,16 +162,25 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 	return out
 }
 
-// resourceList holds the quantities set and valid; "" (none) is left out.
-func resourceList(cpu, memory *parsed) corev1.ResourceList {
+// resourceList holds the quantities of l that are set and valid; ""
+// (none) is left out.
+func (v *validator) resourceList(l *spec.ResourceList) corev1.ResourceList {
 	out := corev1.ResourceList{}
-	if cpu.value() != nil {
-		out[corev1.ResourceCPU] = cpu.quantity()
+	if q := v.quantities[l.CPU]; q != nil {
+		out[corev1.ResourceCPU] = q.DeepCopy()
 	}
-	if memory.value() != nil {
-		out[corev1.ResourceMemory] = memory.quantity()
+	if q := v.quantities[l.Memory]; q != nil {
+		out[corev1.ResourceMemory] = q.DeepCopy()
 	}
 	return out
+}
+
+// quantityOf is the quantity parsed from s, zero if it was invalid.
+func (v *validator) quantityOf(s *string) resource.Quantity {
+	if q := v.quantities[s]; q != nil {
+		return q.DeepCopy()
+	}
+	return resource.Quantity{}
 }
 
 func deref[T any](p *T) T {
@@ -194,6 +203,10 @@ func RepoDir(repo string) string {
 type validator struct {
 	doc  *spec.Document
 	errs spec.ErrorList
+	// quantities are the values of the quantity fields, parsed where a
+	// block sets them (so an error names that block) and keyed by the
+	// field's pointer, which merging keeps; none for "" or an invalid one.
+	quantities map[*string]*resource.Quantity
 }
 
 // errorf records a problem once: a bad default is seen by every workspace.
@@ -346,17 +359,17 @@ var (
 // (1e9), no milli (500m is half a byte).
 var byteUnit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$`)
 
-// quantity parses a quantity field; nil when it is unset, an allowed ""
-// (a limit: none) or invalid (and reported).
-func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) *resource.Quantity {
+// quantity parses a quantity field into v.quantities; unset, an allowed
+// "" (a limit: none) and an invalid value (reported) are left out.
+func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) {
 	if s == nil {
-		return nil
+		return
 	}
 	if *s == "" {
 		if !allowEmpty {
 			v.errorf(field, "must not be empty")
 		}
-		return nil
+		return
 	}
 	q, err := resource.ParseQuantity(*s)
 	switch {
@@ -369,9 +382,8 @@ func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quant
 	case q.Cmp(rng.min) < 0 || q.Cmp(rng.max) > 0:
 		v.errorf(field, "%q is out of range: use %s to %s", *s, rng.min.String(), rng.max.String())
 	default:
-		return &q
+		v.quantities[s] = &q
 	}
-	return nil
 }
 
 func (v *validator) oneOf(field string, s *string, allowed ...string) {
@@ -408,58 +420,23 @@ func (v *validator) duration(field string, s *string) time.Duration {
 
 var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// quantities are the parsed quantities of one Settings block.
-type quantities struct {
-	reqCPU, reqMemory, limCPU, limMemory, size, cache *parsed
-}
-
-// parsed is a quantity field a block sets; q is nil when its value is ""
-// (a limit: none) or invalid (and reported).
-type parsed struct{ q *resource.Quantity }
-
-func (v *validator) quantityField(field string, s *string, allowEmpty bool, rng quantityRange) *parsed {
-	if s == nil {
-		return nil
-	}
-	return &parsed{v.quantity(field, s, allowEmpty, rng)}
-}
-
-// value is the quantity of a field after merging; nil if invalid.
-func (p *parsed) value() *resource.Quantity {
-	if p == nil {
-		return nil
-	}
-	return p.q
-}
-
-// quantity is a copy of value, zero if invalid: blocks share what they
-// inherit.
-func (p *parsed) quantity() resource.Quantity {
-	if q := p.value(); q != nil {
-		return q.DeepCopy()
-	}
-	return resource.Quantity{}
-}
-
 // settings validates the fields one Settings block sets (defaults or a
-// workspace) and returns its quantities; unset fields are checked where
-// they are set.
-func (v *validator) settings(p string, s spec.Settings) quantities {
-	var q quantities
+// workspace); unset fields are checked where they are set.
+func (v *validator) settings(p string, s spec.Settings) {
 	v.images(p+".images", s.Images)
 	if r := s.Resources; r != nil {
 		if l := r.Requests; l != nil {
-			q.reqCPU = v.quantityField(p+".resources.requests.cpu", l.CPU, false, cpuRange)
-			q.reqMemory = v.quantityField(p+".resources.requests.memory", l.Memory, false, memoryRange)
+			v.quantity(p+".resources.requests.cpu", l.CPU, false, cpuRange)
+			v.quantity(p+".resources.requests.memory", l.Memory, false, memoryRange)
 		}
 		if l := r.Limits; l != nil {
 			// "" in a limit means none.
-			q.limCPU = v.quantityField(p+".resources.limits.cpu", l.CPU, true, cpuRange)
-			q.limMemory = v.quantityField(p+".resources.limits.memory", l.Memory, true, memoryRange)
+			v.quantity(p+".resources.limits.cpu", l.CPU, true, cpuRange)
+			v.quantity(p+".resources.limits.memory", l.Memory, true, memoryRange)
 		}
 	}
 	if st := s.Storage; st != nil {
-		q.size = v.quantityField(p+".storage.size", st.Size, false, storageRange)
+		v.quantity(p+".storage.size", st.Size, false, storageRange)
 		v.storage(p+".storage", st)
 	}
 	v.gateway(p+".gateway", s.Gateway)
@@ -471,7 +448,7 @@ func (v *validator) settings(p string, s spec.Settings) quantities {
 		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
 	}
 	if b := s.Backup; b != nil {
-		q.cache = v.quantityField(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
+		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
 		v.backup(p+".backup", b)
 	}
 	v.git(p+".git", s.Git)
@@ -480,7 +457,6 @@ func (v *validator) settings(p string, s spec.Settings) quantities {
 	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
 		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
 	}
-	return q
 }
 
 func (v *validator) images(p string, i *spec.Images) {
@@ -576,33 +552,23 @@ func (v *validator) user(p string, u *spec.User) {
 	}
 }
 
-// merge takes each quantity from the block that sets it, as Merge does
-// with the text.
-func (q quantities) merge(base quantities) quantities {
-	return quantities{
-		reqCPU: cmp.Or(q.reqCPU, base.reqCPU), reqMemory: cmp.Or(q.reqMemory, base.reqMemory),
-		limCPU: cmp.Or(q.limCPU, base.limCPU), limMemory: cmp.Or(q.limMemory, base.limMemory),
-		size: cmp.Or(q.size, base.size), cache: cmp.Or(q.cache, base.cache),
-	}
-}
-
 // requestsWithinLimits compares a workspace's merged requests and limits;
 // an invalid value or no limit is skipped.
-func (v *validator) requestsWithinLimits(p string, own, merged spec.Settings, q quantities) {
+func (v *validator) requestsWithinLimits(p string, own, merged spec.Settings) {
 	req, lim := merged.Resources.Requests, merged.Resources.Limits
 	for _, c := range []struct {
-		name             string
-		req, lim         *resource.Quantity
-		reqText, limText *string
-	}{{"cpu", q.reqCPU.value(), q.limCPU.value(), req.CPU, lim.CPU}, {"memory", q.reqMemory.value(), q.limMemory.value(), req.Memory, lim.Memory}} {
-		if c.req == nil || c.lim == nil || c.req.Cmp(*c.lim) <= 0 {
+		name     string
+		req, lim *string
+	}{{"cpu", req.CPU, lim.CPU}, {"memory", req.Memory, lim.Memory}} {
+		r, l := v.quantities[c.req], v.quantities[c.lim]
+		if r == nil || l == nil || r.Cmp(*l) <= 0 {
 			continue
 		}
 		field := p + ".resources.requests." + c.name
 		if own.Resources == nil {
 			field = "defaults.resources.requests." + c.name
 		}
-		v.errorf(field, "request %s is above the limit %s", *c.reqText, *c.limText)
+		v.errorf(field, "request %s is above the limit %s", *c.req, *c.lim)
 	}
 }
 
