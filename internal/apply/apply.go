@@ -299,19 +299,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
 	}
 
-	items := make([]*item, 0, len(d.Objects)+1)
-	var nsItem *item
-	for _, o := range d.Objects {
-		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
-		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
-			nsItem = it
-		}
-		items = append(items, it)
-	}
-	if nsItem == nil {
-		return res, fmt.Errorf("object set has no Namespace %s", d.Namespace)
-	}
-	if err := e.mapAll(items, d.Namespace); err != nil {
+	items, nsItem, err := e.items(d)
+	if err != nil {
 		return res, err
 	}
 
@@ -380,6 +369,22 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	report(false)
 	res.Changes = append(res.Changes, pruneChanges...)
 	return res, pruneErr
+}
+
+// items are d's objects on their way, each mapped to its API, and the
+// Namespace among them.
+func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
+	for _, o := range d.Objects {
+		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
+		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
+			nsItem = it
+		}
+		items = append(items, it)
+	}
+	if nsItem == nil {
+		return nil, nil, fmt.Errorf("object set has no Namespace %s", d.Namespace)
+	}
+	return items, nsItem, e.mapAll(items, d.Namespace)
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one

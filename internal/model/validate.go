@@ -116,9 +116,14 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 		}
 	}
 	v.requestsWithinLimits(p, w.Settings, s)
+	return v.newWorkspace(sys, w.Name, host, repo, s)
+}
 
+// newWorkspace is the model of a workspace whose settings s are merged
+// and validated.
+func (v *validator) newWorkspace(sys *System, name, host string, repo Repo, s spec.Settings) Workspace {
 	out := Workspace{
-		Name:      w.Name,
+		Name:      name,
 		Namespace: sys.Namespace,
 		Host:      host,
 		Repo:      repo,
@@ -151,7 +156,7 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 		ComponentOwnsPVC: *b.PVCOwner == spec.PVCOwnerComponent,
 		Variables:        b.Variables,
 		Schedule:         *b.Schedule,
-		Repository:       strings.ReplaceAll(*b.Repository, "{name}", w.Name),
+		Repository:       strings.ReplaceAll(*b.Repository, "{name}", name),
 		SnapshotClass:    *b.VolumeSnapshotClass,
 		CopyMethod:       *b.CopyMethod,
 		CacheCapacity:    v.quantityOf(b.CacheCapacity),
@@ -212,12 +217,9 @@ type validator struct {
 // errorf records a problem once: a bad default is seen by every workspace.
 func (v *validator) errorf(field, format string, args ...any) {
 	e := v.doc.FieldError(field, format, args...)
-	for _, o := range v.errs {
-		if *o == *e {
-			return
-		}
+	if !slices.ContainsFunc(v.errs, func(o *spec.Error) bool { return *o == *e }) {
+		v.errs = append(v.errs, e)
 	}
-	v.errs = append(v.errs, e)
 }
 
 func (v *validator) dnsLabel(field, s string) bool {
@@ -258,10 +260,8 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 		return
 	}
 	// The Flux layout's secrets folder and Kustomization take these names.
-	for _, r := range []string{"secrets", namespace + "-secrets"} {
-		if name == r {
-			v.errorf(field, "%q is reserved for the shared secrets", name)
-		}
+	if name == "secrets" || name == namespace+"-secrets" {
+		v.errorf(field, "%q is reserved for the shared secrets", name)
 	}
 	if j, dup := seen[name]; dup {
 		v.errorf(field, "duplicate workspace name %q (also workspaces[%d])", name, j)
@@ -387,15 +387,9 @@ func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quant
 }
 
 func (v *validator) oneOf(field string, s *string, allowed ...string) {
-	if s == nil {
-		return
+	if s != nil && !slices.Contains(allowed, *s) {
+		v.errorf(field, "%q is not one of %s", *s, strings.Join(allowed, ", "))
 	}
-	for _, a := range allowed {
-		if *s == a {
-			return
-		}
-	}
-	v.errorf(field, "%q is not one of %s", *s, strings.Join(allowed, ", "))
 }
 
 func (v *validator) optName(field string, s *string) {

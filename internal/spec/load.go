@@ -202,31 +202,36 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Interface:
 		// Free-form: any YAML goes.
 	default:
-		if n.Kind != yaml.ScalarNode {
-			fail("must be %s, got %s", kindName(t), describe(n))
-			return
+		checkScalar(n, t, fail)
+	}
+}
+
+// checkScalar reports a value that is not the scalar type t holds.
+func checkScalar(n *yaml.Node, t reflect.Type, fail func(format string, args ...any)) {
+	if n.Kind != yaml.ScalarNode {
+		fail("must be %s, got %s", kindName(t), describe(n))
+		return
+	}
+	tag := n.ShortTag()
+	switch kindName(t) {
+	case "true or false":
+		if tag != "!!bool" {
+			fail("%q is not a boolean: use true or false", n.Value)
 		}
-		tag := n.ShortTag()
-		switch kindName(t) {
-		case "true or false":
-			if tag != "!!bool" {
-				fail("%q is not a boolean: use true or false", n.Value)
-			}
-		case "a whole number":
-			// Only YAML integers: the decoder would also truncate 1.5.
-			whole := digits.MatchString(n.Value)
-			switch {
-			case tag == "!!str" && whole:
-				fail("%q is a string, not a number: write it without quotes", n.Value)
-			case tag != "!!int" && !(tag == "!!float" && whole):
-				fail("%q is not a whole number", n.Value)
-			case n.Decode(reflect.New(t).Interface()) != nil:
-				fail("%q is out of range", n.Value)
-			}
-		case "a number":
-			if tag != "!!int" && tag != "!!float" {
-				fail("%q is not a number", n.Value)
-			}
+	case "a whole number":
+		// Only YAML integers: the decoder would also truncate 1.5.
+		whole := digits.MatchString(n.Value)
+		switch {
+		case tag == "!!str" && whole:
+			fail("%q is a string, not a number: write it without quotes", n.Value)
+		case tag != "!!int" && !(tag == "!!float" && whole):
+			fail("%q is not a whole number", n.Value)
+		case n.Decode(reflect.New(t).Interface()) != nil:
+			fail("%q is out of range", n.Value)
+		}
+	case "a number":
+		if tag != "!!int" && tag != "!!float" {
+			fail("%q is not a number", n.Value)
 		}
 	}
 }
