@@ -58,12 +58,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
-// Config tunes an Engine.
-type Config struct {
-	// Log receives notes and API warnings for people (stderr).
-	Log io.Writer
-}
-
 // concurrency bounds the dry runs and writes in flight.
 const concurrency = 16
 
@@ -83,12 +77,13 @@ type Engine struct {
 	warned map[string]bool
 }
 
-// New connects an Engine to the cluster cfg points at.
-func New(cfg *rest.Config, c Config) (*Engine, error) {
-	e := &Engine{log: c.Log, warned: map[string]bool{}}
-	if e.log == nil {
-		e.log = io.Discard
+// New connects an Engine to the cluster cfg points at; log receives notes
+// and API warnings for people (stderr), nil discards them.
+func New(cfg *rest.Config, log io.Writer) (*Engine, error) {
+	if log == nil {
+		log = io.Discard
 	}
+	e := &Engine{log: log, warned: map[string]bool{}}
 	cfg = rest.CopyConfig(cfg)
 	// client-go's default limiter (5 requests/s) would make a few hundred
 	// objects take a minute; the worker pool bounds what is in flight, and

@@ -94,7 +94,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	eng, err := apply.New(cfg, apply.Config{Log: s.Err})
+	eng, err := apply.New(cfg, s.Err)
 	if err != nil {
 		return err
 	}

@@ -364,7 +364,7 @@ func TestOcwApplyExamples(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e, err := apply.New(env.Config, apply.Config{})
+				e, err := apply.New(env.Config, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -528,7 +528,7 @@ func installCRD(ctx context.Context, module, file string) error {
 // ClusterRoleBindings of "dev-x"/"y" and "dev"/"x-y" must be two objects,
 // each binding its own ServiceAccount, whichever is applied last.
 func TestClusterBindingsOfNamespacesDoNotCollide(t *testing.T) {
-	e, err := apply.New(env.Config, apply.Config{})
+	e, err := apply.New(env.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
