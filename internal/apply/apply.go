@@ -692,22 +692,13 @@ func (e *Engine) noteAdoptions(items []*item, old inventory) {
 }
 
 // warnings collects the API warnings of the requests made for one object.
-type warnings struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warnings) add(s string) {
-	w.mu.Lock()
-	w.list = append(w.list, s)
-	w.mu.Unlock()
-}
+// They are sent one after the other, and client-go hands each request's
+// warnings over before it returns: no lock is needed.
+type warnings []string
 
 func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	l := w.list
-	w.list = nil
+	l := *w
+	*w = nil
 	return l
 }
 
@@ -726,7 +717,7 @@ func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code 
 		return
 	}
 	if w, ok := ctx.Value(warningsKey{}).(*warnings); ok {
-		w.add(message)
+		*w = append(*w, message)
 		return
 	}
 	r.e.warn("", message)
