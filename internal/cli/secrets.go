@@ -229,6 +229,26 @@ type passwordOptions struct {
 	show, rotate bool
 }
 
+// external is the password command when ExternalSecrets make the Secrets:
+// ocw writes none, it can only generate a password for the store.
+func (o *passwordOptions) external(s Streams, sys *model.System) error {
+	ref := sys.Secrets.Server
+	switch {
+	case o.rotate:
+		return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
+	case !o.printValue:
+		storeHint(s, sys, ref, "the server password")
+		fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
+		return nil
+	}
+	pw, err := secrets.NewPassword()
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(s.Out, pw)
+	return err
+}
+
 func newSecretsPasswordCmd(s Streams) *cobra.Command {
 	o := &passwordOptions{}
 	cmd := &cobra.Command{
@@ -266,20 +286,7 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 		return err
 	}
 	if sys.Secrets.External && !o.show {
-		if o.rotate {
-			return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
-		}
-		if !o.printValue {
-			storeHint(s, sys, ref, "the server password")
-			fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
-			return nil
-		}
-		pw, err := secrets.NewPassword()
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(s.Out, pw)
-		return err
+		return o.external(s, sys)
 	}
 	st, err := o.store(sys)
 	if err != nil {
