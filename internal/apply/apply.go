@@ -513,15 +513,9 @@ func ownNamespace(ns *unstructured.Unstructured) bool {
 }
 
 func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {
-	cm := &unstructured.Unstructured{}
-	cm.SetAPIVersion("v1")
-	cm.SetKind("ConfigMap")
-	err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: InventoryName}, cm)
-	if apierrors.IsNotFound(err) {
-		return inventory{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the inventory ConfigMap %s/%s: %w", namespace, InventoryName, err)
+	cm, err := e.get(ctx, inventoryObject(namespace, nil))
+	if err != nil || cm == nil {
+		return inventory{}, err
 	}
 	return parseInventory(cm)
 }
