@@ -46,8 +46,8 @@ func Resolve(d *spec.Document) (*System, error) {
 	if s.Domain != "" {
 		v.dnsSubdomain("domain", s.Domain)
 	}
-	sys.Secrets = v.secrets(spec.Merge(deref(s.Secrets), spec.BuiltinSecrets()))
-	sys.Flux = v.flux(spec.Merge(deref(s.Flux), spec.BuiltinFlux()), sys.Secrets.External)
+	sys.Secrets = v.secrets(spec.Merge(s.Secrets, spec.BuiltinSecrets()))
+	sys.Flux = v.flux(spec.Merge(s.Flux, spec.BuiltinFlux()), sys.Secrets.External)
 
 	// One copy of the built-in settings, validated once: merging keeps
 	// the pointers, so v.quantities holds every merged quantity.
@@ -186,14 +186,6 @@ func (v *validator) quantityOf(s *string) resource.Quantity {
 		return q.DeepCopy()
 	}
 	return resource.Quantity{}
-}
-
-func deref[T any](p *T) T {
-	if p == nil {
-		var z T
-		return z
-	}
-	return *p
 }
 
 // RepoDir derives the clone folder from a repository URL.

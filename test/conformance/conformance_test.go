@@ -88,9 +88,6 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 		t.Fatal(err)
 	}
 	doc.Spec.Namespace = ns
-	if doc.Spec.Secrets == nil {
-		doc.Spec.Secrets = &spec.Secrets{}
-	}
 	doc.Spec.Secrets.Mode = &mode
 	sys, err := model.Resolve(doc)
 	if err != nil {
