@@ -5,19 +5,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-type statusOptions struct {
-	file   string
-	output string
-	kube   *kube.Flags
-}
-
 func newStatusCmd(s Streams) *cobra.Command {
-	o := &statusOptions{}
+	o := &reportFlags{}
 	cmd := &cobra.Command{
 		Use:   "status -f FILE [-o table|json|yaml]",
 		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, URL",
@@ -37,14 +30,7 @@ The data comes from five LIST calls in the namespace, however many
 workspaces there are.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := printer.Check(o.output); err != nil {
-				return err
-			}
-			sys, err := loadSystem(s, o.file)
-			if err != nil {
-				return err
-			}
-			c, err := o.kube.Clients()
+			sys, c, err := o.load(s)
 			if err != nil {
 				return err
 			}
@@ -55,8 +41,6 @@ workspaces there are.`,
 			return printer.Print(s.Out, o.output, rep)
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	addOutputFlag(cmd, &o.output)
-	o.kube = bindKube(cmd)
+	o.add(cmd)
 	return cmd
 }
