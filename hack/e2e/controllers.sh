@@ -14,7 +14,8 @@
 # stakater Reloader is not built: the module proxy refuses every version of
 # github.com/stakater/Reloader (see docs/gitops.md for what stands in).
 #
-#   hack/e2e/controllers.sh     build if needed, print the bin folder
+#   hack/e2e/controllers.sh            build if needed, print the bin folder
+#   hack/e2e/controllers.sh traefik    only these (binary names), the same
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,6 +43,9 @@ trap 'exit 130' INT TERM
 for c in "${CONTROLLERS[@]}"; do
 	pkg="${c#*=}"
 	name="${pkg##*/}"
+	if [ $# -gt 0 ] && [[ " $* " != *" ${name} "* ]]; then
+		continue
+	fi
 	src="${REPO_ROOT}/hack/tools/${c%%=*}"
 	key="$(cat "${src}/go.mod" "${src}/go.sum" | sha256sum | cut -d' ' -f1)"
 	if [ -x "${BIN_DIR}/${name}" ] && [ "$(cat "${BIN_DIR}/${name}.key" 2>/dev/null)" = "${key}" ]; then
