@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -46,14 +47,19 @@ const className = "ocw-traefik"
 // namespaces, Gateway and domain, so they do not meet on its entryPoints.
 func TestTraefikRoutes(t *testing.T) {
 	tr := startTraefik(t)
-	must(t, env.Client.Create(t.Context(), &gatewayv1.GatewayClass{
+	// Kept across -count runs in one API server.
+	err := env.Client.Create(t.Context(), &gatewayv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: className},
 		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"},
-	}))
+	})
+	if !apierrors.IsAlreadyExists(err) {
+		must(t, err)
+	}
 
 	t.Run("accepted", func(t *testing.T) {
 		w := newWorld(t, tr, worldOpts{})
 		w.waitRoute(accepted)
+		w.waitGateway(programmed)
 		rep := w.doctor()
 		expect(t, rep, doctor.ScopeCluster, "gateway", doctor.OK, "Gateway "+w.gwNS+"/envoy-internal is Programmed")
 		expect(t, rep, "app", "route", doctor.OK, "is accepted by Gateway "+w.gwNS+"/envoy-internal and resolves; https://app."+w.domain+"/")
@@ -98,6 +104,15 @@ func TestTraefikRoutes(t *testing.T) {
 		w.expectRoute("refused: NoMatchingListenerHostname")
 	})
 
+	t.Run("routes from other namespaces refused", func(t *testing.T) {
+		w := newWorld(t, tr, worldOpts{sameNamespaceOnly: true})
+		w.waitRoute(refused(gatewayv1.RouteReasonNotAllowedByListeners))
+		rep := w.doctor()
+		expect(t, rep, doctor.ScopeCluster, "gateway", doctor.Fail, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.ns+") on listener https")
+		expect(t, rep, "app", "route", doctor.Fail, "set its allowedRoutes.namespaces.from to All")
+		w.expectRoute("refused: NotAllowedByListeners")
+	})
+
 	t.Run("certificate in another namespace without ReferenceGrant", func(t *testing.T) {
 		w := newWorld(t, tr, worldOpts{certElsewhere: true})
 		// Traefik cannot program the listener, so it takes no route on it.
@@ -115,6 +130,8 @@ func TestTraefikRoutes(t *testing.T) {
 		// The fix as doctor words it.
 		w.grant(w.certNS, "Gateway", w.gwNS, "Secret", "wildcard-tls")
 		w.waitRoute(accepted)
+		// Traefik writes the routes' status first, then the Gateway's.
+		w.waitGateway(programmed)
 		rep = w.doctor()
 		expect(t, rep, doctor.ScopeCluster, "gateway", doctor.OK, "is Programmed")
 		expect(t, rep, "app", "route", doctor.OK, "is accepted")
@@ -242,6 +259,9 @@ type worldOpts struct {
 	certElsewhere bool
 	// noEndpoints leaves the Service without an EndpointSlice.
 	noEndpoints bool
+	// sameNamespaceOnly leaves the listener's allowedRoutes at its
+	// default: routes from the Gateway's namespace only.
+	sameNamespaceOnly bool
 }
 
 // world is one workspace "app" in its own namespace, attached to Gateway
@@ -301,6 +321,9 @@ func newWorld(t *testing.T, tr *traefik, o worldOpts) *world {
 			Namespace: new(gatewayv1.Namespace(w.certNS)),
 		}}},
 		AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: new(gatewayv1.NamespacesFromAll)}},
+	}
+	if o.sameNamespaceOnly {
+		l.AllowedRoutes = nil
 	}
 	if o.httpOnly {
 		l = gatewayv1.Listener{Name: "http", Protocol: gatewayv1.HTTPProtocolType, Port: tr.http, Hostname: &host, AllowedRoutes: l.AllowedRoutes}
@@ -445,6 +468,11 @@ func (w *world) waitRoute(want routeState) {
 		}
 		return false
 	})
+}
+
+func programmed(gw *gatewayv1.Gateway) bool {
+	c := cond(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
+	return c != nil && c.Status == metav1.ConditionTrue
 }
 
 func (w *world) waitGateway(want func(*gatewayv1.Gateway) bool) {
