@@ -14,12 +14,13 @@ import (
 
 // The Gateway and route rules read only the objects handed to them (the
 // Gateway as checkGateways read it, the route from the snapshot), so they
-// run over in-memory objects too. They rely on the standard Gateway API
-// reasons only: Traefik and Envoy Gateway both write them, with different
-// messages. Traefik, for one, refuses a route on a listener it could not
-// program (a certificate it may not read) with NoMatchingParent, and marks
-// such a Gateway Accepted=False (ListenersNotValid) without a Programmed
-// condition: the listener's own status says why.
+// run over in-memory objects too. They key on the standard Gateway API
+// reasons, which Traefik and Envoy Gateway both write (with different
+// messages), and read any other refusal against the Gateway. A route on a
+// listener the controller could not program (a certificate it may not read)
+// is refused as NoMatchingParent by Traefik, NoReadyListeners by Envoy
+// Gateway; Traefik then marks the Gateway Accepted=False (ListenersNotValid)
+// without a Programmed condition. The listener's own status says why.
 
 // checkGateway checks the Gateway's spec against the workspaces attached to
 // it, then what its controller reports on the listeners they use and on
