@@ -133,26 +133,14 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 		return "no Accepted condition", r.kubectl("describe httproute " + ws.Name)
 	}
 	msg, fix = conditionText(c), r.kubectl("describe httproute "+ws.Name)
-	switch gatewayv1.RouteConditionReason(c.Reason) {
-	case gatewayv1.RouteReasonNotAllowedByListeners:
-		fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
-	case gatewayv1.RouteReasonNoMatchingListenerHostname:
-		listener := "the listener's hostname"
-		if gw != nil {
-			if ls := listenersFor(gw, ws.Gateway); len(ls) > 0 && ls[0].Hostname != nil {
-				listener = "listener " + string(ls[0].Name) + "'s hostname " + string(*ls[0].Hostname)
-			}
-		}
-		fix = "host " + ws.Host + " is outside " + listener + ": change the spec's domain/host or the listener"
-	default:
-		// NoMatchingParent, or an implementation's own reason (Envoy
-		// Gateway has one for listeners that are not ready): the Gateway
-		// tells which listener is missing or broken.
-		if gw == nil {
-			return msg, "see the gateway check above"
-		}
-		ls := listenersFor(gw, ws.Gateway)
-		if len(ls) == 0 {
+	// Whatever the reason, a listener that is missing or that the
+	// controller reports broken comes first: implementations word that
+	// refusal differently (Traefik: NoMatchingParent, or
+	// NotAllowedByListeners for a port without an entryPoint; Envoy
+	// Gateway: a reason of its own).
+	var ls []gatewayv1.Listener
+	if gw != nil {
+		if ls = listenersFor(gw, ws.Gateway); len(ls) == 0 {
 			p, f := missingListener(gw, ws)
 			return msg + "; " + p, f
 		}
@@ -161,9 +149,21 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 				return msg + "; " + p, f
 			}
 		}
-		if c.Reason == string(gatewayv1.RouteReasonNoMatchingParent) {
-			fix = "no listener of Gateway " + gw.Namespace + "/" + gw.Name + " takes the route: " + fix
+	}
+	switch gatewayv1.RouteConditionReason(c.Reason) {
+	case gatewayv1.RouteReasonNotAllowedByListeners:
+		fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
+	case gatewayv1.RouteReasonNoMatchingListenerHostname:
+		listener := "the listener's hostname"
+		if len(ls) > 0 && ls[0].Hostname != nil {
+			listener = "listener " + string(ls[0].Name) + "'s hostname " + string(*ls[0].Hostname)
 		}
+		fix = "host " + ws.Host + " is outside " + listener + ": change the spec's domain/host or the listener"
+	case gatewayv1.RouteReasonNoMatchingParent:
+		if gw == nil {
+			return msg, "see the gateway check above"
+		}
+		fix = "no listener of Gateway " + gw.Namespace + "/" + gw.Name + " takes the route: " + fix
 	}
 	return msg, fix
 }

@@ -110,6 +110,22 @@ func TestRouteRules(t *testing.T) {
 		route: Fail, routeFix: certGrant,
 		wantMsg: "listener https: ResolvedRefs=False: RefNotPermitted",
 	}, {
+		// Traefik: a listener port without an entryPoint; the route's
+		// reason would point at allowedRoutes.
+		name: "listener port unavailable, Traefik", listeners: []gatewayv1.Listener{httpsListener("*.example.test", "")},
+		gwConds:       []metav1.Condition{cnd("Accepted", "False", "ListenersNotValid", "All Listeners must be valid")},
+		listenerConds: []metav1.Condition{cnd("Accepted", "False", "PortUnavailable", "Cannot find entryPoint for Gateway: no matching entryPoint for port 443 and protocol \"HTTPS\"")},
+		routeConds:    []metav1.Condition{cnd("Accepted", "False", "NotAllowedByListeners", ""), refsOK},
+		gateway:       Fail, gatewayFix: "the Gateway's controller cannot serve port 443 (Traefik: it needs an entryPoint on that port)",
+		route: Fail, routeFix: "cannot serve port 443",
+		wantMsg: "NotAllowedByListeners; listener https: Accepted=False: PortUnavailable",
+	}, {
+		name: "routes from other namespaces refused", listeners: []gatewayv1.Listener{httpsListener("*.example.test", "")},
+		gwConds: gatewayOK, listenerConds: listenerOK,
+		routeConds: []metav1.Condition{cnd("Accepted", "False", "NotAllowedByListeners", ""), refsOK},
+		gateway:    OK, gatewayFix: "is Programmed",
+		route: Fail, routeFix: "set its allowedRoutes.namespaces.from to All",
+	}, {
 		name: "certificate missing", listeners: []gatewayv1.Listener{httpsListener("*.example.test", "")},
 		gwConds: []metav1.Condition{cnd("Accepted", "False", "ListenersNotValid", "All Listeners must be valid")},
 		listenerConds: []metav1.Condition{cnd("ResolvedRefs", "False", "InvalidCertificateRef", "Error while retrieving certificate: secret gw/wildcard-tls does not exist"),

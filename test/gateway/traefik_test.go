@@ -113,6 +113,23 @@ func TestTraefikRoutes(t *testing.T) {
 		w.expectRoute("refused: NotAllowedByListeners")
 	})
 
+	t.Run("listener port without an entryPoint", func(t *testing.T) {
+		// Traefik serves a listener only on the port of one of its
+		// entryPoints (its Helm chart: 8000 and 8443, not 80 and 443), and
+		// refuses the route as NotAllowedByListeners: doctor must not
+		// send the user to allowedRoutes.
+		port := freePort(t)
+		w := newWorld(t, tr, worldOpts{port: port})
+		w.waitRoute(refused(gatewayv1.RouteReasonNotAllowedByListeners))
+		w.waitGateway(func(gw *gatewayv1.Gateway) bool { return len(gw.Status.Listeners) > 0 })
+		want := fmt.Sprintf("the Gateway's controller cannot serve port %d (Traefik: it needs an entryPoint on that port)", port)
+		rep := w.doctor()
+		c := expect(t, rep, doctor.ScopeCluster, "gateway", doctor.Fail, want)
+		contains(t, c.Message, "listener https: Accepted=False: PortUnavailable")
+		expect(t, rep, "app", "route", doctor.Fail, want)
+		w.expectRoute("refused: NotAllowedByListeners")
+	})
+
 	t.Run("certificate in another namespace without ReferenceGrant", func(t *testing.T) {
 		w := newWorld(t, tr, worldOpts{certElsewhere: true})
 		// Traefik cannot program the listener, so it takes no route on it.
@@ -262,6 +279,8 @@ type worldOpts struct {
 	// sameNamespaceOnly leaves the listener's allowedRoutes at its
 	// default: routes from the Gateway's namespace only.
 	sameNamespaceOnly bool
+	// port is the HTTPS listener's port (default: Traefik's websecure).
+	port gatewayv1.PortNumber
 }
 
 // world is one workspace "app" in its own namespace, attached to Gateway
@@ -321,6 +340,9 @@ func newWorld(t *testing.T, tr *traefik, o worldOpts) *world {
 			Namespace: new(gatewayv1.Namespace(w.certNS)),
 		}}},
 		AllowedRoutes: &gatewayv1.AllowedRoutes{Namespaces: &gatewayv1.RouteNamespaces{From: new(gatewayv1.NamespacesFromAll)}},
+	}
+	if o.port != 0 {
+		l.Port = o.port
 	}
 	if o.sameNamespaceOnly {
 		l.AllowedRoutes = nil
