@@ -10,6 +10,8 @@ package opencode
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,11 +42,19 @@ var ErrPlainHTTP = errors.New("plain http to a host that is not this machine wou
 // Option changes how New checks and connects.
 type Option func(*options)
 
-type options struct{ plainHTTP bool }
+type options struct {
+	plainHTTP bool
+	roots     *x509.CertPool
+}
 
 // AllowPlainHTTP accepts plain http to a host that is not this machine
 // (the CLI's --insecure).
 func AllowPlainHTTP() Option { return func(o *options) { o.plainHTTP = true } }
+
+// TrustRoots verifies the server's certificate against roots instead of
+// the system's (the CLI's --ca-file: a Gateway whose certificate a
+// private CA signed).
+func TrustRoots(roots *x509.CertPool) Option { return func(o *options) { o.roots = roots } }
 
 // New returns a client for the server at base (scheme://host[:port]/; any
 // path is ignored: OpenCode has no base-path support). Plain http is
@@ -54,11 +64,21 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if username == "" {
 		username = defaultUsername
 	}
 	c := &Client{base: u, username: username, password: password}
-	c.setHTTPClient(&http.Client{Timeout: 30 * time.Second})
+	h := &http.Client{Timeout: 30 * time.Second}
+	if o.roots != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+		h.Transport = tr
+	}
+	c.setHTTPClient(h)
 	return c, nil
 }
 
@@ -191,6 +211,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error names the URL, which carries no credentials.
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			return nil, fmt.Errorf("opencode: %w (if a private CA signed the Gateway's certificate, pass it with --ca-file)", err)
+		}
 		return nil, fmt.Errorf("opencode: %w", err)
 	}
 	defer resp.Body.Close()
