@@ -20,7 +20,7 @@ func newStatusCmd(s Streams) *cobra.Command {
 	o := &statusOptions{}
 	cmd := &cobra.Command{
 		Use:   "status -f FILE [-o table|json|yaml]",
-		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, URL",
+		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, route, URL",
 		Long: `Show one line per workspace of the spec (and per workspace found in the
 namespace but no longer in the spec).
 
@@ -32,6 +32,9 @@ result (cloned, present, auth-failed, not-found, not-a-repo,
 origin-mismatch, network, failed). COPILOT is yes (the workspace uses the
 login in the Secret), no (none was seeded), changed (the Secret changed
 after the pod seeded it: restart, or ocw auth push) or - (not run yet).
+ROUTE is the HTTPRoute's acceptance by the spec's Gateway: accepted,
+refused: REASON, unresolved: REASON (the backend), pending (no Gateway
+controller has reported) or missing.
 
 The data comes from five LIST calls in the namespace, however many
 workspaces there are.`,

@@ -11,7 +11,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -27,7 +26,7 @@ func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	if ws.Backup.Mode == model.BackupInline {
 		r.checkBackupRepository(ctx, ws)
 	}
-	r.checkRoute(ws, r.snap.Route(ws.Name))
+	r.checkRoute(ws, r.snap.Route(ws.Name), r.gateways[ws.Gateway.Namespace+"/"+ws.Gateway.Name])
 	if dep == nil || stopped {
 		return
 	}
@@ -148,71 +147,6 @@ func (r *run) checkBackupRepository(ctx context.Context, ws *model.Workspace) {
 	default:
 		r.add(ws.Name, "backup-repository", OK, "restic repository Secret "+name+" exists", "")
 	}
-}
-
-// checkRoute reads the route's status for the spec's Gateway: Accepted and
-// ResolvedRefs, with fixes for the usual reasons.
-func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute) {
-	if r.snap.RoutesMissing {
-		r.add(ws.Name, "route", Fail, "the HTTPRoute CRD is not installed", "see the gateway-api check")
-		return
-	}
-	if route == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" not found: the workspace is not reachable",
-			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
-		return
-	}
-	gw := ws.Gateway.Namespace + "/" + ws.Gateway.Name
-	var parent *gatewayv1.RouteParentStatus
-	for i := range route.Status.Parents {
-		if status.SameParent(route.Status.Parents[i].ParentRef, route.Namespace, ws.Gateway) {
-			parent = &route.Status.Parents[i]
-			break
-		}
-	}
-	if parent == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" has no status from Gateway "+gw+": no Gateway controller has accepted it",
-			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
-		return
-	}
-	cond := func(t gatewayv1.RouteConditionType) *metav1.Condition {
-		for i := range parent.Conditions {
-			if parent.Conditions[i].Type == string(t) {
-				return &parent.Conditions[i]
-			}
-		}
-		return nil
-	}
-	if c := cond(gatewayv1.RouteConditionAccepted); c == nil || c.Status != metav1.ConditionTrue {
-		msg, reason := "no Accepted condition", ""
-		if c != nil {
-			reason = c.Reason
-			msg = fmt.Sprintf("Accepted=%s: %s: %s", c.Status, c.Reason, c.Message)
-		}
-		fix := r.kubectl("describe httproute " + ws.Name)
-		switch gatewayv1.RouteConditionReason(reason) {
-		case gatewayv1.RouteReasonNotAllowedByListeners:
-			fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
-		case gatewayv1.RouteReasonNoMatchingListenerHostname:
-			fix = "host " + ws.Host + " is outside the listener's hostname: change the spec's domain/host or the listener"
-		case gatewayv1.RouteReasonNoMatchingParent:
-			fix = "Gateway " + gw + " has no listener " + ws.Gateway.SectionName + ": fix gateway.sectionName in the spec"
-		}
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+gw+": "+msg, fix)
-		return
-	}
-	if c := cond(gatewayv1.RouteConditionResolvedRefs); c != nil && c.Status != metav1.ConditionTrue {
-		fix := r.kubectl("describe httproute " + ws.Name)
-		switch gatewayv1.RouteConditionReason(c.Reason) {
-		case gatewayv1.RouteReasonBackendNotFound:
-			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
-		case gatewayv1.RouteReasonRefNotPermitted:
-			fix = "a cross-namespace reference needs a ReferenceGrant in the target namespace"
-		}
-		r.add(ws.Name, "route", Fail, fmt.Sprintf("HTTPRoute %s is accepted but its backend does not resolve: ResolvedRefs=%s: %s: %s", ws.Name, c.Status, c.Reason, c.Message), fix)
-		return
-	}
-	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+gw+" and resolves; "+ws.URL(), "")
 }
 
 // checkPod is the overall verdict on the workspace's pod, status's phase
