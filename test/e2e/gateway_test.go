@@ -46,7 +46,6 @@ const (
 // namespace network: one HTTPS listener "https" for *.e2e.test with a
 // wildcard certificate from a CA the test made.
 type gateway struct {
-	ca     *tlstest.CA
 	caFile string
 	// client reaches https://<ws>.e2e.test/ through the Gateway, trusting
 	// the test CA (the name resolves to gatewayIP, as DNS would).
@@ -61,7 +60,7 @@ func (n *node) startGateway(dir string) *gateway {
 	n.t.Helper()
 	ca := tlstest.NewCA(n.t, "ocw e2e internal CA")
 	leaf := ca.Issue(n.t, "*."+e2eDomain)
-	g := &gateway{ca: ca, caFile: ca.WriteCA(n.t, dir)}
+	g := &gateway{caFile: ca.WriteCA(n.t, dir)}
 	g.client = &http.Client{Transport: &http.Transport{
 		DialContext:     dialGateway,
 		TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
@@ -385,17 +384,15 @@ func (n *node) inBrowser(browser context.Context, name, worktree, password strin
 	); err != nil {
 		n.t.Fatalf("%s: the UI does not show session %q: %v", name, title, err)
 	}
-	var facts struct {
+	// What the UI reads: the project, the session list, the file tree.
+	type uiFacts struct {
 		Project  struct{ Worktree string }
 		Sessions []struct{ ID string }
 		Files    []struct{ Name string }
 	}
-	if facts, err = chromedp.Run(ctx, chromedp.Evaluate[struct {
-		Project  struct{ Worktree string }
-		Sessions []struct{ ID string }
-		Files    []struct{ Name string }
-	}](`Promise.all(['/project/current', '/session', '/file?path='].map(p => fetch(p).then(r => r.json()))).then(([project, sessions, files]) => ({project, sessions, files}))`,
-		chromedp.EvalAwaitPromise)); err != nil {
+	facts, err := chromedp.Run(ctx, chromedp.Evaluate[uiFacts](`Promise.all(['/project/current', '/session', '/file?path='].map(p => fetch(p).then(r => r.json()))).then(([project, sessions, files]) => ({project, sessions, files}))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
 		n.t.Fatalf("%s: reading the project from the page: %v", name, err)
 	}
 	if facts.Project.Worktree != worktree {
