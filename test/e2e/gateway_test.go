@@ -447,7 +447,17 @@ func (n *node) throughGateway(spec, password string, repos map[string]string) {
 	ctx := n.t.Context()
 	for _, name := range names {
 		n.routeAccepted(name)
-		if code, _, err := g.do(ctx, "GET", wsURL(name)+"/global/health", "", ""); err != nil || code != 401 {
+		// Traefik reports the route Accepted before its router and the
+		// listener's certificate are live; until then it answers with its
+		// default certificate, which the client rightly refuses.
+		var code int
+		var err error
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+			if code, _, err = g.do(ctx, "GET", wsURL(name)+"/global/health", "", ""); err == nil && code != http.StatusNotFound {
+				break
+			}
+		}
+		if err != nil || code != 401 {
 			n.t.Fatalf("%s through the Gateway without the password: %d %v, want 401", name, code, err)
 		}
 	}
