@@ -12,13 +12,17 @@ log() { echo "test.sh: $*" >&2; }
 
 # Debian packages: git and busybox run the boot scripts as the images do;
 # npm installs the pinned OpenCode; shellcheck lints the boot scripts; sqlite3
-# checks OpenCode's session database after a stop. Installed only when missing.
+# checks OpenCode's session database after a stop; chromium (headless) and
+# certutil (libnss3-tools: its trust store gets the test CA) are the browser
+# of the real-node tier. Installed only when missing.
 need=()
 command -v git >/dev/null || need+=(git)
 [ -x /bin/busybox ] || need+=(busybox)
 command -v npm >/dev/null || need+=(npm)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v chromium >/dev/null || need+=(chromium)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 if [ ${#need[@]} -gt 0 ]; then
 	log "installing ${need[*]}"
 	apt-get update -qq >&2

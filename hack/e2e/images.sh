@@ -130,6 +130,11 @@ base "${tmp}/r-opencode"
 addgit "${tmp}/r-opencode"
 cp "${OPENCODE}" "${tmp}/r-opencode/usr/bin/opencode"
 libs "${tmp}/r-opencode" "${OPENCODE}"
+# The terminal: OpenCode writes bun-pty's native library to /tmp and loads
+# it; besides what the binary needs, it links libutil (openpty).
+libutil="$(ldconfig -p | awk '$1 == "libutil.so.1" && /x86-64/ {print $NF; exit}')"
+mkdir -p "${tmp}/r-opencode$(dirname "${libutil}")"
+cp -L "${libutil}" "${tmp}/r-opencode${libutil}"
 mkimage "${IMG_OPENCODE}" "${tmp}/r-opencode" "${tmp}/out/opencode.tar" '["opencode"]' null
 
 echo "${key}" >"${tmp}/out/key"

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -201,12 +202,13 @@ type authPushOptions struct {
 	updateSecret bool
 	timeout      time.Duration
 	insecure     bool
+	caFile       string
 }
 
 func newAuthPushCmd(s Streams) *cobra.Command {
 	o := &authPushOptions{}
 	cmd := &cobra.Command{
-		Use:   "push WORKSPACE -f FILE [--port-forward | --url URL [--insecure]]",
+		Use:   "push WORKSPACE -f FILE [--ca-file PEM] [--port-forward | --url URL [--insecure]]",
 		Short: "Send your local Copilot login to a running workspace, without a restart",
 		Long: `Send the github-copilot entry of the local auth.json to a running
 workspace through OpenCode's API (PUT /auth/github-copilot, then POST
@@ -217,7 +219,9 @@ kept).
 The workspace is reached at its URL (https://<host>/), or through a
 port-forward to its pod with --port-forward (no Gateway or DNS needed), or
 at --url. The password is read from the server password Secret in the
-cluster; the user name is the spec's serverUsername.
+cluster; the user name is the spec's serverUsername. When a private CA
+signed the Gateway's certificate, --ca-file names that CA's certificate
+(PEM), trusted in addition to the system's.
 
 When Reloader is enabled, the Secret update restarts the workspace anyway;
 --update-secret=false pushes only.
@@ -227,6 +231,7 @@ followed, and a plain http --url to another machine is refused unless
 --insecure is given (http to this machine, e.g. your own port-forward, is
 fine).`,
 		Example: `  ocw auth push flux -f workspaces.yaml
+  ocw auth push flux -f workspaces.yaml --ca-file ./internal-ca.crt
   ocw auth push flux -f workspaces.yaml --port-forward`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeWorkspaces,
@@ -240,6 +245,7 @@ fine).`,
 	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
+	f.StringVar(&o.caFile, "ca-file", "", "also trust the CA certificates in this PEM file (a Gateway certificate from a private CA)")
 	o.kube = bindKube(cmd)
 	cmd.MarkFlagsMutuallyExclusive("port-forward", "url")
 	return cmd
@@ -305,6 +311,13 @@ func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
 	if o.insecure {
 		opts = append(opts, opencode.AllowPlainHTTP())
 	}
+	if o.caFile != "" {
+		roots, err := loadRoots(o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opencode.TrustRoots(roots))
+	}
 	if o.url == "" {
 		return opts, nil
 	}
@@ -319,6 +332,22 @@ func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
 		fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
 	}
 	return opts, nil
+}
+
+// loadRoots is the system's trusted CAs plus those in the PEM file.
+func loadRoots(path string) (*x509.CertPool, error) {
+	pemData, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", path)
+	}
+	return roots, nil
 }
 
 // report prints what the push did, also when it stopped halfway.

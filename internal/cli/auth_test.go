@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +22,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/opencode/opencodetest"
 	"github.com/opencode-workspaces/ocw/internal/status"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
+	"github.com/opencode-workspaces/ocw/internal/tlstest"
 )
 
 const (
@@ -144,11 +148,7 @@ func TestAuthPushRealOpenCode(t *testing.T) {
 	ctx := t.Context()
 	var all []result
 
-	r := run(t, "", kubeArgs("secrets", "password", "-f", file)...)
-	password := strings.TrimSpace(r.out)
-	if r.code != 0 || password == "" {
-		t.Fatalf("password: %+v", r)
-	}
+	password := newServerPassword(t, file)
 	srv := opencodetest.Start(t, password)
 
 	// The Secret already holds another provider, which push keeps.
@@ -166,7 +166,7 @@ func TestAuthPushRealOpenCode(t *testing.T) {
 	pod := statustest.CreatePod(t, kubeEnv.Client, ws, "app-1", statustest.HealthyStatus(ws, time.Now().Add(-time.Hour)))
 
 	authPath := writeLocalAuth(t, localRefresh)
-	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", srv.URL)...)
+	r := run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", srv.URL)...)
 	all = append(all, r)
 	if r.code != 0 || !strings.Contains(r.err, "pushed the github-copilot login to app at "+srv.URL+" (OpenCode 1.18.33) and reloaded it") ||
 		!strings.Contains(r.err, "Secret "+ns+"/opencode-copilot-auth key auth.json updated") {
@@ -257,16 +257,23 @@ func TestAuthPushPortForwardNeedsReadyPod(t *testing.T) {
 	}
 }
 
-// auth push never follows a redirect: a 307 from the workspace URL would
-// re-send the login and the password to wherever it points.
-func TestAuthPushDoesNotFollowRedirects(t *testing.T) {
-	ns := opsNamespace(t, "cli-redirect-")
-	file := opsSpec(t, ns, "manual", "defaults: {reloader: false}\n")
+// newServerPassword creates the server password Secret and returns it.
+func newServerPassword(t *testing.T, file string) string {
+	t.Helper()
 	r := run(t, "", kubeArgs("secrets", "password", "-f", file)...)
 	password := strings.TrimSpace(r.out)
 	if r.code != 0 || password == "" {
 		t.Fatalf("password: %+v", r)
 	}
+	return password
+}
+
+// auth push never follows a redirect: a 307 from the workspace URL would
+// re-send the login and the password to wherever it points.
+func TestAuthPushDoesNotFollowRedirects(t *testing.T) {
+	ns := opsNamespace(t, "cli-redirect-")
+	file := opsSpec(t, ns, "manual", "defaults: {reloader: false}\n")
+	password := newServerPassword(t, file)
 	writeLocalAuth(t, localRefresh)
 
 	var mu sync.Mutex
@@ -287,7 +294,7 @@ func TestAuthPushDoesNotFollowRedirects(t *testing.T) {
 	}))
 	defer workspace.Close()
 
-	r = run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", workspace.URL)...)
+	r := run(t, "", kubeArgs("auth", "push", "app", "-f", file, "--url", workspace.URL)...)
 	if r.code != ExitFailure || !strings.Contains(r.err, "PUT /auth/github-copilot: HTTP 307 Temporary Redirect: redirect to "+other.URL+"/auth/github-copilot not followed") {
 		t.Fatalf("push to a redirecting server: %+v", r)
 	}
@@ -321,4 +328,65 @@ func TestAuthPushPlainHTTPNeedsInsecure(t *testing.T) {
 		!strings.Contains(r.err, "did not answer within 1s") {
 		t.Fatalf("--insecure: %+v", r)
 	}
+}
+
+// A Gateway whose certificate a private CA signed: auth push refuses it as
+// unknown, says how to trust it, and goes through with --ca-file.
+func TestAuthPushPrivateCA(t *testing.T) {
+	ns := opsNamespace(t, "cli-ca-")
+	file := opsSpec(t, ns, "manual", "defaults: {reloader: false}\n")
+	password := newServerPassword(t, file)
+	oc := opencodetest.Start(t, password)
+	target, err := url.Parse(oc.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The TLS end of the route, on loopback, in front of the real OpenCode.
+	ca := tlstest.NewCA(t, "ocw test internal CA")
+	gw := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	gw.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "127.0.0.1").TLS}}
+	gw.StartTLS()
+	defer gw.Close()
+	dir := t.TempDir()
+	caFile := ca.WriteCA(t, dir)
+	otherCA := tlstest.NewCA(t, "another CA").WriteCA(t, t.TempDir())
+	notPEM := filepath.Join(dir, "not.pem")
+	writeFile(t, notPEM, "not a certificate\n")
+	writeLocalAuth(t, localRefresh)
+	push := func(extra ...string) result {
+		return run(t, "", kubeArgs(append([]string{"auth", "push", "app", "-f", file, "--url", gw.URL}, extra...)...)...)
+	}
+	var all []result
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"system roots only", nil, []string{"certificate signed by unknown authority", "pass it with --ca-file"}},
+		{"another CA", []string{"--ca-file", otherCA}, []string{"certificate signed by unknown authority"}},
+		{"missing file", []string{"--ca-file", filepath.Join(dir, "nope.crt")}, []string{"error: --ca-file: open " + filepath.Join(dir, "nope.crt")}},
+		{"no PEM", []string{"--ca-file", notPEM}, []string{"error: --ca-file " + notPEM + ": no PEM certificate in it"}},
+	} {
+		r := push(c.args...)
+		all = append(all, r)
+		for _, w := range c.want {
+			if r.code != ExitFailure || !strings.Contains(r.err, w) {
+				t.Errorf("%s: want exit %d and %q, got %+v", c.name, ExitFailure, w, r)
+			}
+		}
+	}
+	if ids := oc.Providers(t); slices.Contains(ids, "github-copilot") {
+		t.Fatal("the login reached OpenCode through an untrusted certificate")
+	}
+
+	r := push("--ca-file", caFile)
+	all = append(all, r)
+	if r.code != 0 || !strings.Contains(r.err, "pushed the github-copilot login to app at "+gw.URL+"/ (OpenCode 1.18.33) and reloaded it") {
+		t.Fatalf("push with --ca-file: %+v", r)
+	}
+	if ids := oc.Providers(t); !slices.Contains(ids, "github-copilot") {
+		t.Fatalf("providers after push: %v", ids)
+	}
+	noLeak(t, all, localRefresh, password)
 }

@@ -10,6 +10,8 @@ package opencode
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,11 +42,19 @@ var ErrPlainHTTP = errors.New("plain http to a host that is not this machine wou
 // Option changes how New checks and connects.
 type Option func(*options)
 
-type options struct{ plainHTTP bool }
+type options struct {
+	plainHTTP bool
+	roots     *x509.CertPool
+}
 
 // AllowPlainHTTP accepts plain http to a host that is not this machine
 // (the CLI's --insecure).
 func AllowPlainHTTP() Option { return func(o *options) { o.plainHTTP = true } }
+
+// TrustRoots verifies the server's certificate against roots (the CLI's
+// --ca-file passes the system's pool plus a private CA that signed the
+// Gateway's certificate).
+func TrustRoots(roots *x509.CertPool) Option { return func(o *options) { o.roots = roots } }
 
 // New returns a client for the server at base (scheme://host[:port]/; any
 // path is ignored: OpenCode has no base-path support). Plain http is
@@ -54,6 +64,10 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if username == "" {
 		username = defaultUsername
 	}
@@ -61,10 +75,16 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 	// to the same host name on any scheme and port (https to http
 	// included), and a 307 or 308 re-sends the body, which for auth is the
 	// login itself.
-	return &Client{base: u, username: username, password: password, http: &http.Client{
+	h := &http.Client{
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}, nil
+	}
+	if o.roots != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+		h.Transport = tr
+	}
+	return &Client{base: u, username: username, password: password, http: h}, nil
 }
 
 // CheckURL returns the server URL New would use for base, or why base is
@@ -185,6 +205,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error names the URL, which carries no credentials.
+		var unknown x509.UnknownAuthorityError
+		if errors.As(err, &unknown) {
+			return nil, fmt.Errorf("opencode: %w (if a private CA signed the Gateway's certificate, pass it with --ca-file)", err)
+		}
 		return nil, fmt.Errorf("opencode: %w", err)
 	}
 	defer resp.Body.Close()

@@ -184,6 +184,9 @@ func TestRealNode(t *testing.T) {
 		t.Fatalf("ocw doctor alpha does not report git in the running image:\n%s", doc)
 	}
 
+	// 5b. The user's path: a browser over HTTPS through a real Gateway.
+	n.throughGateway(spec, password, map[string]string{"alpha": "repo-a", "beta": "repo-b"})
+
 	// 6. A workspace whose token the server refuses: one-line cause in the
 	// clone container's termination message; the others stay Ready.
 	writeSpec(t, spec, n.ns, map[string]string{"alpha": gw + "/repo-a.git", "beta": gw + "/repo-b.git", "gamma": gwBad + "/repo-c.git"})
