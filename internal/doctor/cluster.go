@@ -207,16 +207,21 @@ func (r *run) checkSecretStore(ctx context.Context) {
 		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
 		return
 	}
+	r.checkReady(ScopeCluster, "secret-store", ref, u, " has no Ready condition yet", " is Ready",
+		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+}
+
+// checkReady judges an external-secrets object by its Ready condition:
+// warn without one (the controller has not seen it), fail unless True.
+func (r *run) checkReady(scope, id, ref string, u *unstructured.Unstructured, pending, ready, fix string) {
 	st, reason, msg, ok := condition(u, "Ready")
 	switch {
 	case !ok:
-		r.add(ScopeCluster, "secret-store", Warn, ref+" has no Ready condition yet",
-			"check that the external-secrets controller runs")
+		r.add(scope, id, Warn, ref+pending, "check that the external-secrets controller runs")
 	case st != "True":
-		r.add(ScopeCluster, "secret-store", Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
-			"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg), fix)
 	default:
-		r.add(ScopeCluster, "secret-store", OK, ref+" is Ready", "")
+		r.add(scope, id, OK, ref+ready, "")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -56,12 +57,12 @@ func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Worksp
 		return
 	}
 	describe := "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
-	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
 		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Accepted: "+conditionText(c),
 			"check that GatewayClass "+string(gw.Spec.GatewayClassName)+" is accepted and the controller's logs; "+describe)
 		return
 	}
-	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
 		if c.Status != metav1.ConditionTrue {
 			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Programmed: "+conditionText(c),
 				"check the Gateway controller's logs and "+describe)
@@ -102,12 +103,12 @@ func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *ga
 			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
 		return
 	}
-	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
 		msg, fix := r.notAccepted(ws, c, gw)
 		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+ref+": "+msg, fix)
 		return
 	}
-	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
 		fix := r.kubectl("describe httproute " + ws.Name)
 		switch gatewayv1.RouteConditionReason(c.Reason) {
 		case gatewayv1.RouteReasonBackendNotFound:
@@ -245,7 +246,7 @@ func listenerProblem(gw *gatewayv1.Gateway, l *gatewayv1.Listener) (problem, fix
 	conds := gw.Status.Listeners[i].Conditions
 	for _, t := range []gatewayv1.ListenerConditionType{gatewayv1.ListenerConditionResolvedRefs, gatewayv1.ListenerConditionAccepted,
 		gatewayv1.ListenerConditionConflicted, gatewayv1.ListenerConditionProgrammed} {
-		c := findCondition(conds, string(t))
+		c := meta.FindStatusCondition(conds, string(t))
 		bad := metav1.ConditionFalse
 		if t == gatewayv1.ListenerConditionConflicted {
 			bad = metav1.ConditionTrue
@@ -283,15 +284,6 @@ func listenerFix(gw *gatewayv1.Gateway, l *gatewayv1.Listener, reason string) st
 		return fmt.Sprintf("the Gateway's controller cannot serve port %d (Traefik: it needs an entryPoint on that port)", l.Port)
 	}
 	return "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // conditionText is "Type=Status: Reason[: Message]".

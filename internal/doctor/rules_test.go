@@ -528,6 +528,17 @@ func TestPodRules(t *testing.T) {
 		t.Error(c.Message)
 	}
 
+	// No pod yet, for no reason the Deployment gives: said once; a
+	// Progressing=False reason is quoted.
+	snap = memSnapshot(sys, corev1.ClaimBound, nil)
+	if c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Warn, "get replicaset,pods"); c.Message != "no pod yet" {
+		t.Errorf("message %q", c.Message)
+	}
+	snap.Deployments[0].Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}
+	if c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Fail, "get replicaset,pods"); c.Message != "no pod yet (ProgressDeadlineExceeded)" {
+		t.Errorf("message %q", c.Message)
+	}
+
 	// Stopped, then missing.
 	snap = memSnapshot(sys, corev1.ClaimBound, nil)
 	snap.Deployments[0].Spec.Replicas = new(int32(0))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -145,7 +146,11 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 				return
 			}
 		}
-		r.add(ws.Name, "pod", v, "no pod yet ("+row.Reason+")", r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
+		msg := "no pod yet"
+		if row.Reason != msg {
+			msg += " (" + row.Reason + ")"
+		}
+		r.add(ws.Name, "pod", v, msg, r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
 		return
 	}
 	if pod.Status.Phase == corev1.PodFailed {
@@ -268,12 +273,10 @@ var specImageField = map[string]string{
 
 func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
 	var problems, fields []string
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
-				problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
-				fields = append(fields, specImageField[cs.Name])
-			}
+	for _, cs := range status.Statuses(pod) {
+		if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
+			problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
+			fields = append(fields, specImageField[cs.Name])
 		}
 	}
 	if len(problems) > 0 {
@@ -285,12 +288,9 @@ func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
 }
 
 func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
-	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
+	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
+	if i := slices.IndexFunc(all, func(c corev1.Container) bool { return c.Name == name }); i >= 0 {
+		return &all[i]
 	}
 	return nil
 }
@@ -405,31 +405,29 @@ func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 // limit in force. It fails while the container is down because of it and
 // warns once it runs again.
 func (r *run) checkOOM(ws *model.Workspace, pod *corev1.Pod) {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			t := status.LastTermination(&cs)
-			if t == nil || t.Reason != "OOMKilled" {
-				continue
-			}
-			limit := memoryLimit(pod, cs.Name)
-			msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
-			var fix string
-			switch cs.Name {
-			case model.ContainerOpenCode:
-				fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
-			case model.ContainerClone:
-				fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
-			default:
-				fix = r.kubectl("describe pod " + pod.Name)
-			}
-			v := Fail
-			if cs.State.Running != nil || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
-				v = Warn
-				msg += "; it runs again now"
-			}
-			r.add(ws.Name, "oom", v, msg, fix)
-			return
+	for _, cs := range status.Statuses(pod) {
+		t := status.LastTermination(&cs)
+		if t == nil || t.Reason != "OOMKilled" {
+			continue
 		}
+		limit := memoryLimit(pod, cs.Name)
+		msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
+		var fix string
+		switch cs.Name {
+		case model.ContainerOpenCode:
+			fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
+		case model.ContainerClone:
+			fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
+		default:
+			fix = r.kubectl("describe pod " + pod.Name)
+		}
+		v := Fail
+		if cs.State.Running != nil || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
+			v = Warn
+			msg += "; it runs again now"
+		}
+		r.add(ws.Name, "oom", v, msg, fix)
+		return
 	}
 	r.add(ws.Name, "oom", OK, "no container was OOMKilled", "")
 }

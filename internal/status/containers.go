@@ -1,6 +1,7 @@
 package status
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -8,18 +9,20 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/boot"
 )
 
+// Statuses are the pod's init and main container statuses, in that order.
+func Statuses(pod *corev1.Pod) []corev1.ContainerStatus {
+	return slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses)
+}
+
 // ContainerStatus finds a container's status among the pod's init and main
 // containers, or nil.
 func ContainerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 	if pod == nil {
 		return nil
 	}
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
+	all := Statuses(pod)
+	if i := slices.IndexFunc(all, func(cs corev1.ContainerStatus) bool { return cs.Name == name }); i >= 0 {
+		return &all[i]
 	}
 	return nil
 }
@@ -133,9 +136,6 @@ var stuckReasons = map[string]bool{
 	"PreCreateHookError":         true,
 	"PostStartHookError":         true,
 }
-
-// badWaiting reports whether a waiting reason means the container is stuck.
-func badWaiting(reason string) bool { return stuckReasons[reason] }
 
 // ImagePullReason reports whether a waiting reason is an image pull failure.
 func ImagePullReason(reason string) bool {
