@@ -64,17 +64,6 @@ type Report struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Count returns how many checks have verdict v.
-func (r *Report) Count(v Verdict) int {
-	n := 0
-	for _, c := range r.Checks {
-		if c.Verdict == v {
-			n++
-		}
-	}
-	return n
-}
-
 // Find returns the first check of scope and id, or nil.
 func (r *Report) Find(scope, id string) *Check {
 	for i := range r.Checks {

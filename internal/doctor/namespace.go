@@ -34,11 +34,10 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	for _, name := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
 		r.checkSecret(secrets.RoleNamed(name))
 	}
-	s := r.sys.Secrets
-	if s.External {
-		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
-		r.checkExternalSecret(ctx, "externalsecret-server", s.Server)
-		r.checkExternalSecret(ctx, "externalsecret-copilot", s.Copilot)
+	if r.sys.Secrets.External {
+		for _, role := range secrets.Roles() {
+			r.checkExternalSecret(ctx, "externalsecret-"+role.Name, role.Ref(r.sys.Secrets))
+		}
 	}
 }
 

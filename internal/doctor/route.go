@@ -1,12 +1,14 @@
 package doctor
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -179,14 +181,7 @@ func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) s
 			if b.Namespace == nil || string(*b.Namespace) == route.Namespace {
 				continue
 			}
-			kind := "Service"
-			if b.Kind != nil {
-				kind = string(*b.Kind)
-			}
-			group := ""
-			if b.Group != nil {
-				group = string(*b.Group)
-			}
+			kind, group := ptr.Deref(b.Kind, "Service"), ptr.Deref(b.Group, "")
 			fixes = append(fixes, fmt.Sprintf("create a ReferenceGrant in namespace %s with from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: %s}] and to: [{group: %q, kind: %s, name: %s}]",
 				*b.Namespace, route.Namespace, group, kind, b.Name))
 		}
@@ -298,13 +293,7 @@ func conditionText(c *metav1.Condition) string {
 func listenerList(wss []model.Workspace) string {
 	var out []string
 	for _, w := range wss {
-		s := w.Gateway.SectionName
-		if s == "" {
-			s = "(any)"
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+		out = append(out, cmp.Or(w.Gateway.SectionName, "(any)"))
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(dedupe(out), ", ")
 }

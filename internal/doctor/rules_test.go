@@ -274,7 +274,7 @@ func TestSecretRules(t *testing.T) {
 			if !strings.Contains(c.Message, tc.msg) {
 				t.Errorf("message %q lacks %q", c.Message, tc.msg)
 			}
-			if n := r.report.Count(OK); n != 2 && tc.want != OK || tc.want == OK && n != 3 {
+			if n := count(r.report, OK); n != 2 && tc.want != OK || tc.want == OK && n != 3 {
 				t.Errorf("one check should differ from ok:\n%s", text(r.report))
 			}
 			// Values are read to check them, never printed.

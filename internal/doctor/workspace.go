@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -97,10 +99,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 	}
 
 	// Pending: find out why.
-	class := ""
-	if pvc.Spec.StorageClassName != nil {
-		class = *pvc.Spec.StorageClassName
-	}
+	class := ptr.Deref(pvc.Spec.StorageClassName, "")
 	if class == "" {
 		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: it has no storage class and the cluster has no default StorageClass",
 			"set storage.storageClass in the spec (see the storage-class check), or mark a StorageClass default")
@@ -231,11 +230,7 @@ func (r *run) checkScheduling(ws *model.Workspace, pod *corev1.Pod) {
 	c := status.PodCondition(pod, corev1.PodScheduled)
 	switch {
 	case c != nil && c.Status == corev1.ConditionTrue:
-		node := pod.Spec.NodeName
-		if node == "" {
-			node = "a node"
-		}
-		r.add(ws.Name, "scheduling", OK, "pod scheduled on "+node, "")
+		r.add(ws.Name, "scheduling", OK, "pod scheduled on "+cmp.Or(pod.Spec.NodeName, "a node"), "")
 	case c != nil && c.Reason == corev1.PodReasonUnschedulable:
 		msg := strings.ToLower(c.Message)
 		fix := r.kubectl("describe pod " + pod.Name)
@@ -463,12 +458,12 @@ func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod
 			r.add(ws.Name, "git", Warn, fmt.Sprintf("git --version in pod %s did not finish within %s", pod.Name, r.opts.Timeout),
 				"the API server or the pod's kubelet did not answer; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version")+
 					" (ocw doctor --request-timeout allows more time)")
-		case strings.Contains(text, "forbidden"):
-			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
-				"doctor needs permission to create pods/exec in namespace "+r.sys.Namespace)
 		default:
-			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
-				"the API server could not reach the pod's kubelet; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version"))
+			fix := "the API server could not reach the pod's kubelet; try " + r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version")
+			if strings.Contains(text, "forbidden") {
+				fix = "doctor needs permission to create pods/exec in namespace " + r.sys.Namespace
+			}
+			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200), fix)
 		}
 		return
 	}

@@ -123,18 +123,14 @@ func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) 
 // Failed reports whether the step ended in failure (non-zero exit).
 func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
 
-// stuckReasons are waiting reasons that do not resolve by waiting.
-var stuckReasons = map[string]bool{
-	"CrashLoopBackOff":           true,
-	"ErrImagePull":               true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"ErrImageNeverPull":          true,
-	"CreateContainerConfigError": true,
-	"CreateContainerError":       true,
-	"RunContainerError":          true,
-	"PreCreateHookError":         true,
-	"PostStartHookError":         true,
+// stuckReasons are waiting reasons that do not resolve by waiting: an
+// image pull failure, or one of these.
+var stuckReasons = []string{"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
+	"RunContainerError", "PreCreateHookError", "PostStartHookError"}
+
+// stuck reports whether a waiting reason means the container is stuck.
+func stuck(reason string) bool {
+	return ImagePullReason(reason) || slices.Contains(stuckReasons, reason)
 }
 
 // ImagePullReason reports whether a waiting reason is an image pull failure.

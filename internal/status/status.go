@@ -279,7 +279,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if step.Finished && step.ExitCode != 0 {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+		if w := cs.State.Waiting; w != nil && stuck(w.Reason) {
 			if cause != "" && w.Reason == "CrashLoopBackOff" {
 				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
 			}
