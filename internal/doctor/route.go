@@ -117,7 +117,7 @@ func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *ga
 			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
 			// Traefik also says BackendNotFound for a Service without
 			// endpoints, i.e. until the pod is Ready.
-			if row := r.row(ws.Name); row.Phase != status.Missing && row.Phase != status.Ready {
+			if row := r.rows[ws.Name]; row.Phase != status.Missing && row.Phase != status.Ready {
 				fix = "Service " + ws.Name + " has no ready endpoints while the workspace is " + string(row.Phase) +
 					" (some Gateways, Traefik among them, report that as BackendNotFound): see the pod check; if the Service itself is missing, ocw apply -f " + r.opts.SpecFile
 			}

@@ -132,7 +132,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 // container here, otherwise pointing at the check that explains it (the
 // init containers, images, scheduling and OOM kills have their own).
 func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.Pod) {
-	row := r.row(ws.Name)
+	row := r.rows[ws.Name]
 	v := Warn
 	if row.Phase == status.Failing {
 		v = Fail
