@@ -176,10 +176,9 @@ func (o *applyOptions) specName() string {
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	r := m.Role
-	kubeFlags := o.kube.Args()
 	flags := ""
-	if len(kubeFlags) > 0 {
-		flags = " " + strings.Join(kubeFlags, " ")
+	for _, f := range o.kube.Args() {
+		flags += " " + f
 	}
 	file := o.specName()
 	var b strings.Builder

@@ -67,9 +67,12 @@ spec, an unreachable cluster).`,
 // doctorVerdict turns the report into the exit status: failures always
 // fail; warnings only with --strict.
 func doctorVerdict(s Streams, rep *doctor.Report, strict bool) error {
-	fails, warns, oks := rep.Count(doctor.Fail), rep.Count(doctor.Warn), rep.Count(doctor.OK)
-	summary := fmt.Sprintf("doctor: %d ok, %d warn, %d fail", oks, warns, fails)
-	if fails > 0 || strict && warns > 0 {
+	n := map[doctor.Verdict]int{}
+	for _, c := range rep.Checks {
+		n[c.Verdict]++
+	}
+	summary := fmt.Sprintf("doctor: %d ok, %d warn, %d fail", n[doctor.OK], n[doctor.Warn], n[doctor.Fail])
+	if n[doctor.Fail] > 0 || strict && n[doctor.Warn] > 0 {
 		return &ExitError{Code: ExitFindings, Msg: summary}
 	}
 	fmt.Fprintln(s.Err, summary)

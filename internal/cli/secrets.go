@@ -230,8 +230,8 @@ type passwordOptions struct {
 }
 
 // external is the password command when ExternalSecrets make the Secrets:
-// ocw writes none, it can only generate a password for the store.
-func (o *passwordOptions) external(s Streams, sys *model.System) error {
+// ocw writes none, it can only print pw, a new password, for the store.
+func (o *passwordOptions) external(s Streams, sys *model.System, pw string) error {
 	ref := sys.Secrets.Server
 	switch {
 	case o.rotate:
@@ -241,11 +241,7 @@ func (o *passwordOptions) external(s Streams, sys *model.System) error {
 		fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
 		return nil
 	}
-	pw, err := secrets.NewPassword()
-	if err != nil {
-		return err
-	}
-	_, err = io.WriteString(s.Out, pw)
+	_, err := io.WriteString(s.Out, pw)
 	return err
 }
 
@@ -285,8 +281,13 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	if err := o.checkPrintValue(s, sys, "the password"); err != nil {
 		return err
 	}
+	// The new password of every mode but --show (which ignores it).
+	pw, err := secrets.NewPassword()
+	if err != nil {
+		return err
+	}
 	if sys.Secrets.External && !o.show {
-		return o.external(s, sys)
+		return o.external(s, sys, pw)
 	}
 	st, err := o.store(sys)
 	if err != nil {
@@ -304,10 +305,6 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 		fmt.Fprintf(s.Out, "%s\n", v)
 		return nil
 	case o.rotate:
-		pw, err := secrets.NewPassword()
-		if err != nil {
-			return err
-		}
 		if _, err := st.Apply(ctx, ref, []byte(pw)); err != nil {
 			return err
 		}
@@ -315,10 +312,6 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 		fmt.Fprintf(s.Err, "Secret %s/%s key %s rotated. OpenCode reads the password at start: restart the workspaces (Reloader does it when enabled).\n",
 			sys.Namespace, ref.Name, ref.Key)
 		return nil
-	}
-	pw, err := secrets.NewPassword()
-	if err != nil {
-		return err
 	}
 	created, err := st.CreateOnly(ctx, ref, []byte(pw))
 	if err != nil {

@@ -6,25 +6,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-type validateOptions struct {
-	file string
-}
-
 func newValidateCmd(s Streams) *cobra.Command {
-	o := &validateOptions{}
+	var file string
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE",
 		Short: "Check a spec; errors name the file, line and field",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			sys, err := loadSystem(s, o.file)
+			sys, err := loadSystem(s, file)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(s.Err, "%s: valid, %d workspace(s) in namespace %s\n", o.file, len(sys.Workspaces), sys.Namespace)
+			fmt.Fprintf(s.Err, "%s: valid, %d workspace(s) in namespace %s\n", file, len(sys.Workspaces), sys.Namespace)
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "spec file (- for stdin)")
 	return cmd
 }

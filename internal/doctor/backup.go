@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
@@ -22,7 +24,7 @@ func (r *run) checkBackups(ws *model.Workspace) {
 			"set backup.mode in the spec (component: your repository's VolSync component; inline: a ReplicationSource ocw renders) and give it a restic repository Secret; see docs/gitops.md")
 		return
 	}
-	b := r.row(ws.Name).Backup
+	b := r.rows[ws.Name].Backup
 	r.checkBackupRepository(ws, b)
 	describe := r.kubectl("describe replicationsource " + ws.Name)
 	switch {
@@ -41,12 +43,8 @@ func (r *run) checkBackups(ws *model.Workspace) {
 		return
 	}
 
-	var last time.Time
-	if b.LastSync != nil {
-		last = *b.LastSync
-	}
 	rs := r.snap.ReplicationSource(ws.Name)
-	overdue, due, err := status.BackupOverdue(b.Schedule, last, rs.CreationTimestamp.Time, r.now)
+	overdue, due, err := status.BackupOverdue(b.Schedule, ptr.Deref(b.LastSync, time.Time{}), rs.CreationTimestamp.Time, r.now)
 	running := ""
 	if b.Running {
 		running = "; a backup is running now"

@@ -8,6 +8,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -57,25 +58,23 @@ func (r *run) clusterChecks(ctx context.Context) {
 			continue
 		}
 		volsync = true
-		if w.Backup.CopyMethod == "Snapshot" && !slices.Contains(classes, w.Backup.SnapshotClass) {
+		if w.Backup.CopyMethod == "Snapshot" {
 			classes = append(classes, w.Backup.SnapshotClass)
 		}
 	}
 	if volsync {
 		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
 			"install VolSync (backube/volsync), or set backup.mode: none")
-		for _, c := range classes {
+		for _, c := range dedupe(classes) {
 			r.checkSnapshotClass(ctx, c)
 		}
 	}
 
 	var storage []string
 	for _, w := range r.ws {
-		if !slices.Contains(storage, w.Storage.StorageClass) {
-			storage = append(storage, w.Storage.StorageClass)
-		}
+		storage = append(storage, w.Storage.StorageClass)
 	}
-	for _, sc := range storage {
+	for _, sc := range dedupe(storage) {
 		r.checkStorageClass(sc)
 	}
 }
@@ -207,33 +206,37 @@ func (r *run) checkSecretStore(ctx context.Context) {
 		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
 		return
 	}
-	st, reason, msg, ok := condition(u, "Ready")
+	r.checkReady(ScopeCluster, "secret-store", ref, u, " has no Ready condition yet", " is Ready",
+		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+}
+
+// checkReady judges an external-secrets object by its Ready condition:
+// warn without one (the controller has not seen it), fail unless True.
+func (r *run) checkReady(scope, id, ref string, u *unstructured.Unstructured, pending, ready, fix string) {
+	c := condition(u, "Ready")
 	switch {
-	case !ok:
-		r.add(ScopeCluster, "secret-store", Warn, ref+" has no Ready condition yet",
-			"check that the external-secrets controller runs")
-	case st != "True":
-		r.add(ScopeCluster, "secret-store", Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
-			"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+	case c == nil:
+		r.add(scope, id, Warn, ref+pending, "check that the external-secrets controller runs")
+	case c.Status != metav1.ConditionTrue:
+		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message), fix)
 	default:
-		r.add(ScopeCluster, "secret-store", OK, ref+" is Ready", "")
+		r.add(scope, id, OK, ref+ready, "")
 	}
 }
 
-// condition reads status.conditions[type=t] of an unstructured object.
-func condition(u *unstructured.Unstructured, t string) (status, reason, message string, found bool) {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, ok := c.(map[string]any)
-		if !ok || m["type"] != t {
-			continue
-		}
-		s, _ := m["status"].(string)
-		rs, _ := m["reason"].(string)
-		ms, _ := m["message"].(string)
-		return s, rs, ms, true
+// condition reads status.conditions[type=t] of an unstructured object
+// (Flux and external-secrets write standard conditions); nil when it has
+// none or they do not decode.
+func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
+	var obj struct {
+		Status struct {
+			Conditions []metav1.Condition `json:"conditions"`
+		} `json:"status"`
 	}
-	return "", "", "", false
+	if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &obj) != nil {
+		return nil
+	}
+	return meta.FindStatusCondition(obj.Status.Conditions, t)
 }
 
 // checkReloader looks for a stakater Reloader Deployment in any namespace,

@@ -15,6 +15,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -64,17 +65,6 @@ type Report struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Count returns how many checks have verdict v.
-func (r *Report) Count(v Verdict) int {
-	n := 0
-	for _, c := range r.Checks {
-		if c.Verdict == v {
-			n++
-		}
-	}
-	return n
-}
-
 // Find returns the first check of scope and id, or nil.
 func (r *Report) Find(scope, id string) *Check {
 	for i := range r.Checks {
@@ -103,8 +93,6 @@ type Options struct {
 	// Timeout bounds each check, the exec in the running container
 	// included (0: no deadline).
 	Timeout time.Duration
-	// Now is the clock (tests); nil means time.Now.
-	Now func() time.Time
 }
 
 // run carries what the rules share.
@@ -131,14 +119,8 @@ type run struct {
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
 // every workspace (or only opts.Workspace).
 func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) (*Report, error) {
-	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}, gateways: map[string]*gatewayv1.Gateway{}}
-	if opts.SpecFile == "" {
-		r.opts.SpecFile = "FILE"
-	}
-	r.now = time.Now()
-	if opts.Now != nil {
-		r.now = opts.Now()
-	}
+	r := &run{c: c, sys: sys, opts: opts, now: time.Now(), report: &Report{Namespace: sys.Namespace}, gateways: map[string]*gatewayv1.Gateway{}}
+	r.opts.SpecFile = cmp.Or(opts.SpecFile, "FILE")
 	r.ws = sys.Workspaces
 	if opts.Workspace != "" {
 		i := slices.IndexFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == opts.Workspace })
@@ -186,9 +168,6 @@ func (r *run) load(ctx context.Context) error {
 	}
 	return r.snap.LoadEvents(ctx, r.c)
 }
-
-// row is status's row of a workspace of the spec.
-func (r *run) row(name string) status.Workspace { return r.rows[name] }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled
 // API server or kubelet costs that check, reported as a warn, not the

@@ -31,7 +31,7 @@ func TestHappyPathAllGreen(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	rep := f.run()
 	t.Logf("\n%s", text(rep))
-	if rep.Count(Warn) != 0 || rep.Count(Fail) != 0 {
+	if count(rep, Warn) != 0 || count(rep, Fail) != 0 {
 		t.Fatalf("not all green:\n%s", text(rep))
 	}
 	want := []string{"cluster/gateway-api", "cluster/gateway", "cluster/volsync", "cluster/storage-class", "namespace/namespace",

@@ -264,3 +264,14 @@ func text(rep *Report) string {
 }
 
 func modelRef(name, key string) model.SecretRef { return model.SecretRef{Name: name, Key: key} }
+
+// count is how many checks of rep have verdict v.
+func count(rep *Report, v Verdict) int {
+	n := 0
+	for _, c := range rep.Checks {
+		if c.Verdict == v {
+			n++
+		}
+	}
+	return n
+}

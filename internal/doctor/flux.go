@@ -135,24 +135,26 @@ func (r *run) checkKustomization(scope, id, name string, obj applied) {
 			fmt.Sprintf("flux resume kustomization %s -n %s", name, ns))
 		return
 	}
-	st, reason, msg, found := condition(ks, fluxmeta.ReadyCondition)
-	msg = truncate(msg, 500)
+	c := condition(ks, fluxmeta.ReadyCondition)
+	if c != nil {
+		c.Message = truncate(c.Message, 500)
+	}
 	switch {
-	case found && st == string(metav1.ConditionTrue):
+	case c != nil && c.Status == metav1.ConditionTrue:
 		m := ref + " is Ready"
 		if rev, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); rev != "" {
 			m += ", applied revision " + rev
 		}
 		r.add(scope, id, OK, m, "")
-	case found && st == string(metav1.ConditionFalse):
-		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, reason, msg),
-			r.kustomizationFix(scope, ks, reason, msg, reconcile, describe))
+	case c != nil && c.Status == metav1.ConditionFalse:
+		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
+			r.kustomizationFix(scope, ks, c.Reason, c.Message, reconcile, describe))
 	default:
 		// Unknown while kustomize-controller applies and health-checks;
 		// no condition at all until it first sees the object.
 		m := ref + " is reconciling (no Ready condition yet)"
-		if found {
-			m = fmt.Sprintf("%s is reconciling: %s: %s", ref, reason, msg)
+		if c != nil {
+			m = fmt.Sprintf("%s is reconciling: %s: %s", ref, c.Reason, c.Message)
 		}
 		wait := "wait for Flux to apply it and for the objects to become ready"
 		if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -40,8 +41,8 @@ func (r *run) loadFacts(ctx context.Context) {
 	}
 
 	r.secrets = map[string]secretRead{}
-	for _, name := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
-		ref := secrets.RoleNamed(name).Ref(r.sys.Secrets)
+	for _, role := range secrets.Roles() {
+		ref := role.Ref(r.sys.Secrets)
 		if _, done := r.secrets[ref.Name]; done {
 			continue
 		}
@@ -54,10 +55,8 @@ func (r *run) loadFacts(ctx context.Context) {
 
 // storageClass returns the named StorageClass, or nil.
 func (f *facts) storageClass(name string) *storagev1.StorageClass {
-	for i := range f.classes {
-		if f.classes[i].Name == name {
-			return &f.classes[i]
-		}
+	if i := slices.IndexFunc(f.classes, func(c storagev1.StorageClass) bool { return c.Name == name }); i >= 0 {
+		return &f.classes[i]
 	}
 	return nil
 }

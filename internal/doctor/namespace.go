@@ -34,11 +34,10 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	for _, name := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
 		r.checkSecret(secrets.RoleNamed(name))
 	}
-	s := r.sys.Secrets
-	if s.External {
-		r.checkExternalSecret(ctx, "externalsecret-git", s.Git)
-		r.checkExternalSecret(ctx, "externalsecret-server", s.Server)
-		r.checkExternalSecret(ctx, "externalsecret-copilot", s.Copilot)
+	if r.sys.Secrets.External {
+		for _, role := range secrets.Roles() {
+			r.checkExternalSecret(ctx, "externalsecret-"+role.Name, role.Ref(r.sys.Secrets))
+		}
 	}
 }
 
@@ -105,15 +104,6 @@ func (r *run) checkExternalSecret(ctx context.Context, id string, ref model.Secr
 		r.add(ScopeNamespace, id, Warn, fmt.Sprintf("cannot read ExternalSecret %s: %v", ref.Name, err), "check that external-secrets is installed")
 		return
 	}
-	st, reason, msg, ok := condition(u, "Ready")
-	switch {
-	case !ok:
-		r.add(ScopeNamespace, id, Warn, "ExternalSecret "+ref.Name+" has not been synced yet (no Ready condition)",
-			"check that the external-secrets controller runs")
-	case st != "True":
-		r.add(ScopeNamespace, id, Fail, fmt.Sprintf("ExternalSecret %s is not Ready: %s: %s", ref.Name, reason, msg),
-			fmt.Sprintf("check that %s exists in the store %s and that the store is Ready", ref.Remote(), r.sys.Secrets.Store()))
-	default:
-		r.add(ScopeNamespace, id, OK, "ExternalSecret "+ref.Name+" is synced (Ready)", "")
-	}
+	r.checkReady(ScopeNamespace, id, "ExternalSecret "+ref.Name, u, " has not been synced yet (no Ready condition)", " is synced (Ready)",
+		fmt.Sprintf("check that %s exists in the store %s and that the store is Ready", ref.Remote(), r.sys.Secrets.Store()))
 }

@@ -1,11 +1,14 @@
 package doctor
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -56,12 +59,12 @@ func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Worksp
 		return
 	}
 	describe := "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
-	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
 		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Accepted: "+conditionText(c),
 			"check that GatewayClass "+string(gw.Spec.GatewayClassName)+" is accepted and the controller's logs; "+describe)
 		return
 	}
-	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
 		if c.Status != metav1.ConditionTrue {
 			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Programmed: "+conditionText(c),
 				"check the Gateway controller's logs and "+describe)
@@ -102,19 +105,19 @@ func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *ga
 			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
 		return
 	}
-	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
 		msg, fix := r.notAccepted(ws, c, gw)
 		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+ref+": "+msg, fix)
 		return
 	}
-	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
 		fix := r.kubectl("describe httproute " + ws.Name)
 		switch gatewayv1.RouteConditionReason(c.Reason) {
 		case gatewayv1.RouteReasonBackendNotFound:
 			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
 			// Traefik also says BackendNotFound for a Service without
 			// endpoints, i.e. until the pod is Ready.
-			if row := r.row(ws.Name); row.Phase != status.Missing && row.Phase != status.Ready {
+			if row := r.rows[ws.Name]; row.Phase != status.Missing && row.Phase != status.Ready {
 				fix = "Service " + ws.Name + " has no ready endpoints while the workspace is " + string(row.Phase) +
 					" (some Gateways, Traefik among them, report that as BackendNotFound): see the pod check; if the Service itself is missing, ocw apply -f " + r.opts.SpecFile
 			}
@@ -178,14 +181,7 @@ func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) s
 			if b.Namespace == nil || string(*b.Namespace) == route.Namespace {
 				continue
 			}
-			kind := "Service"
-			if b.Kind != nil {
-				kind = string(*b.Kind)
-			}
-			group := ""
-			if b.Group != nil {
-				group = string(*b.Group)
-			}
+			kind, group := ptr.Deref(b.Kind, "Service"), ptr.Deref(b.Group, "")
 			fixes = append(fixes, fmt.Sprintf("create a ReferenceGrant in namespace %s with from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: %s}] and to: [{group: %q, kind: %s, name: %s}]",
 				*b.Namespace, route.Namespace, group, kind, b.Name))
 		}
@@ -245,7 +241,7 @@ func listenerProblem(gw *gatewayv1.Gateway, l *gatewayv1.Listener) (problem, fix
 	conds := gw.Status.Listeners[i].Conditions
 	for _, t := range []gatewayv1.ListenerConditionType{gatewayv1.ListenerConditionResolvedRefs, gatewayv1.ListenerConditionAccepted,
 		gatewayv1.ListenerConditionConflicted, gatewayv1.ListenerConditionProgrammed} {
-		c := findCondition(conds, string(t))
+		c := meta.FindStatusCondition(conds, string(t))
 		bad := metav1.ConditionFalse
 		if t == gatewayv1.ListenerConditionConflicted {
 			bad = metav1.ConditionTrue
@@ -285,15 +281,6 @@ func listenerFix(gw *gatewayv1.Gateway, l *gatewayv1.Listener, reason string) st
 	return "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
 }
 
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == typ {
-			return &conds[i]
-		}
-	}
-	return nil
-}
-
 // conditionText is "Type=Status: Reason[: Message]".
 func conditionText(c *metav1.Condition) string {
 	s := fmt.Sprintf("%s=%s: %s", c.Type, c.Status, c.Reason)
@@ -306,13 +293,7 @@ func conditionText(c *metav1.Condition) string {
 func listenerList(wss []model.Workspace) string {
 	var out []string
 	for _, w := range wss {
-		s := w.Gateway.SectionName
-		if s == "" {
-			s = "(any)"
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+		out = append(out, cmp.Or(w.Gateway.SectionName, "(any)"))
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(dedupe(out), ", ")
 }

@@ -274,7 +274,7 @@ func TestSecretRules(t *testing.T) {
 			if !strings.Contains(c.Message, tc.msg) {
 				t.Errorf("message %q lacks %q", c.Message, tc.msg)
 			}
-			if n := r.report.Count(OK); n != 2 && tc.want != OK || tc.want == OK && n != 3 {
+			if n := count(r.report, OK); n != 2 && tc.want != OK || tc.want == OK && n != 3 {
 				t.Errorf("one check should differ from ok:\n%s", text(r.report))
 			}
 			// Values are read to check them, never printed.
@@ -526,6 +526,17 @@ func TestPodRules(t *testing.T) {
 	c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Fail, "Pod Security violation")
 	if !strings.Contains(c.Message, "forbidden: violates PodSecurity") {
 		t.Error(c.Message)
+	}
+
+	// No pod yet, for no reason the Deployment gives: said once; a
+	// Progressing=False reason is quoted.
+	snap = memSnapshot(sys, corev1.ClaimBound, nil)
+	if c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Warn, "get replicaset,pods"); c.Message != "no pod yet" {
+		t.Errorf("message %q", c.Message)
+	}
+	snap.Deployments[0].Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded"}}
+	if c := expect(t, wsRules(t, sys, snap, nil), "app", "pod", Fail, "get replicaset,pods"); c.Message != "no pod yet (ProgressDeadlineExceeded)" {
+		t.Errorf("message %q", c.Message)
 	}
 
 	// Stopped, then missing.

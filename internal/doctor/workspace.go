@@ -1,14 +1,17 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -96,10 +99,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 	}
 
 	// Pending: find out why.
-	class := ""
-	if pvc.Spec.StorageClassName != nil {
-		class = *pvc.Spec.StorageClassName
-	}
+	class := ptr.Deref(pvc.Spec.StorageClassName, "")
 	if class == "" {
 		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: it has no storage class and the cluster has no default StorageClass",
 			"set storage.storageClass in the spec (see the storage-class check), or mark a StorageClass default")
@@ -132,7 +132,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 // container here, otherwise pointing at the check that explains it (the
 // init containers, images, scheduling and OOM kills have their own).
 func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.Pod) {
-	row := r.row(ws.Name)
+	row := r.rows[ws.Name]
 	v := Warn
 	if row.Phase == status.Failing {
 		v = Fail
@@ -145,7 +145,11 @@ func (r *run) checkPod(ws *model.Workspace, dep *appsv1.Deployment, pod *corev1.
 				return
 			}
 		}
-		r.add(ws.Name, "pod", v, "no pod yet ("+row.Reason+")", r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
+		msg := "no pod yet"
+		if row.Reason != msg {
+			msg += " (" + row.Reason + ")"
+		}
+		r.add(ws.Name, "pod", v, msg, r.kubectl("get replicaset,pods -l "+model.LabelWorkspace+"="+ws.Name)+" if it stays so")
 		return
 	}
 	if pod.Status.Phase == corev1.PodFailed {
@@ -226,11 +230,7 @@ func (r *run) checkScheduling(ws *model.Workspace, pod *corev1.Pod) {
 	c := status.PodCondition(pod, corev1.PodScheduled)
 	switch {
 	case c != nil && c.Status == corev1.ConditionTrue:
-		node := pod.Spec.NodeName
-		if node == "" {
-			node = "a node"
-		}
-		r.add(ws.Name, "scheduling", OK, "pod scheduled on "+node, "")
+		r.add(ws.Name, "scheduling", OK, "pod scheduled on "+cmp.Or(pod.Spec.NodeName, "a node"), "")
 	case c != nil && c.Reason == corev1.PodReasonUnschedulable:
 		msg := strings.ToLower(c.Message)
 		fix := r.kubectl("describe pod " + pod.Name)
@@ -268,12 +268,10 @@ var specImageField = map[string]string{
 
 func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
 	var problems, fields []string
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
-				problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
-				fields = append(fields, specImageField[cs.Name])
-			}
+	for _, cs := range status.Statuses(pod) {
+		if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
+			problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
+			fields = append(fields, specImageField[cs.Name])
 		}
 	}
 	if len(problems) > 0 {
@@ -285,12 +283,9 @@ func (r *run) checkImages(ws *model.Workspace, pod *corev1.Pod) {
 }
 
 func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
-	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
+	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
+	if i := slices.IndexFunc(all, func(c corev1.Container) bool { return c.Name == name }); i >= 0 {
+		return &all[i]
 	}
 	return nil
 }
@@ -405,31 +400,29 @@ func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) {
 // limit in force. It fails while the container is down because of it and
 // warns once it runs again.
 func (r *run) checkOOM(ws *model.Workspace, pod *corev1.Pod) {
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for _, cs := range list {
-			t := status.LastTermination(&cs)
-			if t == nil || t.Reason != "OOMKilled" {
-				continue
-			}
-			limit := memoryLimit(pod, cs.Name)
-			msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
-			var fix string
-			switch cs.Name {
-			case model.ContainerOpenCode:
-				fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
-			case model.ContainerClone:
-				fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
-			default:
-				fix = r.kubectl("describe pod " + pod.Name)
-			}
-			v := Fail
-			if cs.State.Running != nil || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
-				v = Warn
-				msg += "; it runs again now"
-			}
-			r.add(ws.Name, "oom", v, msg, fix)
-			return
+	for _, cs := range status.Statuses(pod) {
+		t := status.LastTermination(&cs)
+		if t == nil || t.Reason != "OOMKilled" {
+			continue
 		}
+		limit := memoryLimit(pod, cs.Name)
+		msg := fmt.Sprintf("%s was OOMKilled at its memory limit of %s (restarts: %d)", cs.Name, limit, cs.RestartCount)
+		var fix string
+		switch cs.Name {
+		case model.ContainerOpenCode:
+			fix = "raise resources.limits.memory in the spec (now " + limit + "); OpenCode was measured at ~0.5 GB in use with peaks of ~0.85 GB, and grows over days of use"
+		case model.ContainerClone:
+			fix = "the clone's limit is fixed at " + limit + ": set git.filter: blob:none in the spec for a partial clone"
+		default:
+			fix = r.kubectl("describe pod " + pod.Name)
+		}
+		v := Fail
+		if cs.State.Running != nil || (cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0) {
+			v = Warn
+			msg += "; it runs again now"
+		}
+		r.add(ws.Name, "oom", v, msg, fix)
+		return
 	}
 	r.add(ws.Name, "oom", OK, "no container was OOMKilled", "")
 }
@@ -465,12 +458,12 @@ func (r *run) checkGit(ctx context.Context, ws *model.Workspace, pod *corev1.Pod
 			r.add(ws.Name, "git", Warn, fmt.Sprintf("git --version in pod %s did not finish within %s", pod.Name, r.opts.Timeout),
 				"the API server or the pod's kubelet did not answer; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version")+
 					" (ocw doctor --request-timeout allows more time)")
-		case strings.Contains(text, "forbidden"):
-			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
-				"doctor needs permission to create pods/exec in namespace "+r.sys.Namespace)
 		default:
-			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200),
-				"the API server could not reach the pod's kubelet; try "+r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version"))
+			fix := "the API server could not reach the pod's kubelet; try " + r.kubectl("exec "+pod.Name+" -c "+model.ContainerOpenCode+" -- git --version")
+			if strings.Contains(text, "forbidden") {
+				fix = "doctor needs permission to create pods/exec in namespace " + r.sys.Namespace
+			}
+			r.add(ws.Name, "git", Warn, "could not run git --version in pod "+pod.Name+": "+truncate(err.Error(), 200), fix)
 		}
 		return
 	}

@@ -93,7 +93,7 @@ func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now ti
 	if st.LastSyncTime != nil {
 		t := st.LastSyncTime.UTC()
 		b.LastSync = &t
-		b.LastSyncAge = humanDuration(now.Sub(t))
+		b.LastSyncAge = Age(now.Sub(t))
 	}
 	if st.LastSyncDuration != nil {
 		b.Duration = st.LastSyncDuration.Round(time.Second).String()
@@ -195,6 +195,3 @@ func backupNotes(wss []Workspace, crdMissing bool) []string {
 	}
 	return notes
 }
-
-// Age is a duration in kubectl's AGE style (45s, 12m, 5h, 3d).
-func Age(d time.Duration) string { return humanDuration(d) }

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -8,18 +9,20 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/boot"
 )
 
+// Statuses are the pod's init and main container statuses, in that order.
+func Statuses(pod *corev1.Pod) []corev1.ContainerStatus {
+	return slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses)
+}
+
 // ContainerStatus finds a container's status among the pod's init and main
 // containers, or nil.
 func ContainerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 	if pod == nil {
 		return nil
 	}
-	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
+	all := Statuses(pod)
+	if i := slices.IndexFunc(all, func(cs corev1.ContainerStatus) bool { return cs.Name == name }); i >= 0 {
+		return &all[i]
 	}
 	return nil
 }
@@ -120,22 +123,15 @@ func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) 
 // Failed reports whether the step ended in failure (non-zero exit).
 func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
 
-// stuckReasons are waiting reasons that do not resolve by waiting.
-var stuckReasons = map[string]bool{
-	"CrashLoopBackOff":           true,
-	"ErrImagePull":               true,
-	"ImagePullBackOff":           true,
-	"InvalidImageName":           true,
-	"ErrImageNeverPull":          true,
-	"CreateContainerConfigError": true,
-	"CreateContainerError":       true,
-	"RunContainerError":          true,
-	"PreCreateHookError":         true,
-	"PostStartHookError":         true,
-}
+// stuckReasons are waiting reasons that do not resolve by waiting: an
+// image pull failure, or one of these.
+var stuckReasons = []string{"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
+	"RunContainerError", "PreCreateHookError", "PostStartHookError"}
 
-// badWaiting reports whether a waiting reason means the container is stuck.
-func badWaiting(reason string) bool { return stuckReasons[reason] }
+// stuck reports whether a waiting reason means the container is stuck.
+func stuck(reason string) bool {
+	return ImagePullReason(reason) || slices.Contains(stuckReasons, reason)
+}
 
 // ImagePullReason reports whether a waiting reason is an image pull failure.
 func ImagePullReason(reason string) bool {

@@ -77,36 +77,11 @@ func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, e
 	}
 	s.PVCs = pvcs.Items
 
-	routes, err := c.Dynamic.Resource(httpRouteGVR).Namespace(namespace).List(ctx, sel)
-	switch {
-	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		s.RoutesMissing = true
-	case err != nil:
+	if s.RoutesMissing, err = listCRs(ctx, c, httpRouteGVR, namespace, sel, &s.Routes); err != nil {
 		return nil, listErr("HTTPRoutes", namespace, err)
-	default:
-		for _, u := range routes.Items {
-			var r gatewayv1.HTTPRoute
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r); err != nil {
-				return nil, fmt.Errorf("decoding HTTPRoute %s/%s: %w", namespace, u.GetName(), err)
-			}
-			s.Routes = append(s.Routes, r)
-		}
 	}
-
-	sources, err := c.Dynamic.Resource(ReplicationSourceGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
-	switch {
-	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		s.BackupsMissing = true
-	case err != nil:
+	if s.BackupsMissing, err = listCRs(ctx, c, ReplicationSourceGVR, namespace, metav1.ListOptions{}, &s.ReplicationSources); err != nil {
 		return nil, listErr("ReplicationSources", namespace, err)
-	default:
-		for _, u := range sources.Items {
-			var rs volsyncv1alpha1.ReplicationSource
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &rs); err != nil {
-				return nil, fmt.Errorf("decoding ReplicationSource %s/%s: %w", namespace, u.GetName(), err)
-			}
-			s.ReplicationSources = append(s.ReplicationSources, rs)
-		}
 	}
 
 	// The shared Secrets may have been made by hand or by external-secrets,
@@ -123,55 +98,55 @@ func listErr(kind, ns string, err error) error {
 	return fmt.Errorf("listing %s in namespace %s: %w", kind, ns, err)
 }
 
-// Deployment returns the workspace's Deployment, or nil.
-func (s *Snapshot) Deployment(name string) *appsv1.Deployment {
-	for i := range s.Deployments {
-		if s.Deployments[i].Name == name {
-			return &s.Deployments[i]
+// listCRs lists a custom resource into typed objects; missing reports
+// that its CRD is not installed.
+func listCRs[T any](ctx context.Context, c *kube.Clients, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, out *[]T) (missing bool, err error) {
+	list, err := c.Dynamic.Resource(gvr).Namespace(namespace).List(ctx, opts)
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	for _, u := range list.Items {
+		var o T
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+			return false, fmt.Errorf("decoding %s: %w", u.GetName(), err)
+		}
+		*out = append(*out, o)
+	}
+	return false, nil
+}
+
+// named returns the item called name, or nil.
+func named[T any, P interface {
+	*T
+	GetName() string
+}](items []T, name string) *T {
+	for i := range items {
+		if P(&items[i]).GetName() == name {
+			return &items[i]
 		}
 	}
 	return nil
 }
+
+// Deployment returns the workspace's Deployment, or nil.
+func (s *Snapshot) Deployment(name string) *appsv1.Deployment { return named(s.Deployments, name) }
 
 // PVC returns the workspace's PVC, or nil.
-func (s *Snapshot) PVC(name string) *corev1.PersistentVolumeClaim {
-	for i := range s.PVCs {
-		if s.PVCs[i].Name == name {
-			return &s.PVCs[i]
-		}
-	}
-	return nil
-}
+func (s *Snapshot) PVC(name string) *corev1.PersistentVolumeClaim { return named(s.PVCs, name) }
 
 // Route returns the workspace's HTTPRoute, or nil.
-func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute {
-	for i := range s.Routes {
-		if s.Routes[i].Name == name {
-			return &s.Routes[i]
-		}
-	}
-	return nil
-}
+func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute { return named(s.Routes, name) }
 
 // ReplicationSource returns the workspace's VolSync source, or nil.
 func (s *Snapshot) ReplicationSource(name string) *volsyncv1alpha1.ReplicationSource {
-	for i := range s.ReplicationSources {
-		if s.ReplicationSources[i].Name == name {
-			return &s.ReplicationSources[i]
-		}
-	}
-	return nil
+	return named(s.ReplicationSources, name)
 }
 
 // Secret returns a Secret's metadata, or nil.
-func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata {
-	for i := range s.Secrets {
-		if s.Secrets[i].Name == name {
-			return &s.Secrets[i]
-		}
-	}
-	return nil
-}
+func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata { return named(s.Secrets, name) }
 
 // podsOf returns the workspace's pods, newest first.
 func (s *Snapshot) podsOf(name string) []*corev1.Pod {

@@ -153,16 +153,14 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 	if dep != nil {
 		t := dep.CreationTimestamp.UTC()
 		w.Created = &t
-		w.Age = humanDuration(now.Sub(t))
+		w.Age = Age(now.Sub(t))
 	} else {
 		w.Age = "-"
 	}
 	if pod != nil {
 		w.Pod = pod.Name
-		for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
-			for _, cs := range list {
-				w.Restarts += cs.RestartCount
-			}
+		for _, cs := range Statuses(pod) {
+			w.Restarts += cs.RestartCount
 		}
 		w.Clone = StepOf(pod, model.ContainerClone)
 	}
@@ -281,7 +279,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if step.Finished && step.ExitCode != 0 {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && badWaiting(w.Reason) {
+		if w := cs.State.Waiting; w != nil && stuck(w.Reason) {
 			if cause != "" && w.Reason == "CrashLoopBackOff" {
 				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
 			}
@@ -314,8 +312,8 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 	return Starting, "waiting for OpenCode to be ready", ""
 }
 
-// humanDuration is kubectl's AGE style: 45s, 12m, 5h, 3d, 2y.
-func humanDuration(d time.Duration) string {
+// Age is kubectl's AGE style: 45s, 12m, 5h, 3d, 2y.
+func Age(d time.Duration) string {
 	switch {
 	case d < 0:
 		return "0s"

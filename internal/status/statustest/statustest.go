@@ -18,17 +18,13 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
-	"github.com/opencode-workspaces/ocw/internal/spec"
+	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 // System loads a spec document.
 func System(t testing.TB, doc string) *model.System {
 	t.Helper()
-	d, err := spec.Load("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys, err := model.Resolve(d)
+	sys, err := model.Load("test.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +135,7 @@ func CreatePodOn(t testing.TB, c client.Client, ws model.Workspace, name, node s
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ws.Namespace, Labels: tmpl.Labels, Annotations: tmpl.Annotations},
 		Spec:       tmpl.Spec,
 	}
-	if c := PodCondition(st, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionTrue {
+	if c := status.PodCondition(&corev1.Pod{Status: st}, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionTrue {
 		pod.Spec.NodeName = node
 	}
 	if err := c.Create(t.Context(), pod); err != nil {
@@ -156,16 +152,6 @@ func SetPodStatus(t testing.TB, c client.Client, pod *corev1.Pod, st corev1.PodS
 	Get(t, c, pod.Namespace, pod.Name, pod)
 	pod.Status = st
 	UpdateStatus(t, c, pod)
-}
-
-// PodCondition returns a condition of st, or nil.
-func PodCondition(st corev1.PodStatus, typ corev1.PodConditionType) *corev1.PodCondition {
-	for i := range st.Conditions {
-		if st.Conditions[i].Type == typ {
-			return &st.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // Get reads an object.
