@@ -9,7 +9,10 @@ import (
 
 // ReplicationSource backs the workspace PVC up with restic (VolSync),
 // by default from a snapshot so the running workspace is never stopped. The mover
-// runs as the workspace user so it can read every file.
+// runs as the workspace user so it can read every file, with the
+// RuntimeDefault seccomp profile: VolSync's mover container sets every
+// other field Pod Security "restricted" asks for but not that one, and the
+// namespace enforces restricted.
 func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	b := ws.Backup
 	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
@@ -28,6 +31,9 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 				RunAsUser:    new(ws.UID),
 				RunAsGroup:   new(ws.GID),
 				FSGroup:      new(ws.GID),
+				SeccompProfile: &corev1.SeccompProfile{
+					Type: corev1.SeccompProfileTypeRuntimeDefault,
+				},
 			},
 		},
 	}
