@@ -216,7 +216,7 @@ func tail(s string, n int) string {
 
 var (
 	savedRE     = regexp.MustCompile(`(?m)^\s*snapshot ([0-9a-f]{8,64}) saved`)
-	restoringRE = regexp.MustCompile(`(?m)^\s*restoring <?Snapshot ([0-9a-f]{8,64})`)
+	restoringRE = regexp.MustCompile(`(?mi)^\s*restoring <?snapshot ([0-9a-f]{8,64})`)
 	selectedRE  = regexp.MustCompile(`(?m)Selected restic snapshot with id: ([0-9a-f]{8,64})`)
 	noneRE      = regexp.MustCompile(`(?m)No eligible snapshots`)
 )

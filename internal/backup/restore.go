@@ -207,12 +207,25 @@ func (r *restore) waitStopped(ctx context.Context) error {
 // is gone; a PVC the VolSync component creates is Flux's to re-create.
 func (r *restore) ensurePVC(ctx context.Context) error {
 	pvcs := r.c.Kube.CoreV1().PersistentVolumeClaims(r.ws.Namespace)
-	cur, err := pvcs.Get(ctx, r.ws.Name, metav1.GetOptions{})
+	var cur *corev1.PersistentVolumeClaim
+	// A PVC deleted while the workspace ran stays until its pod is gone:
+	// now that it is stopped, it goes.
+	err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		var err error
+		cur, err = pvcs.Get(ctx, r.ws.Name, metav1.GetOptions{})
+		if err != nil {
+			return true, err
+		}
+		if cur.DeletionTimestamp != nil {
+			r.o.say("waiting for the deleted PVC %s to go", r.ws.Name)
+		}
+		return cur.DeletionTimestamp == nil, nil
+	})
 	switch {
-	case err == nil && cur.DeletionTimestamp != nil:
-		return fmt.Errorf("PVC %s/%s is being deleted (a pod or finalizer still holds it): run ocw restore again once it is gone", r.ws.Namespace, r.ws.Name)
 	case err == nil:
 		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("PVC %s/%s is being deleted and something still holds it: %w", r.ws.Namespace, r.ws.Name, waitErr(ctx, err))
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("reading PVC %s/%s: %w", r.ws.Namespace, r.ws.Name, err)
 	case !r.ws.RendersPVC():
@@ -275,7 +288,7 @@ func Destination(ws model.Workspace, rs *volsyncv1alpha1.ReplicationSource, toke
 func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSource) (*Snapshot, error) {
 	rdc := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace)
 	name := DestinationName(r.ws)
-	if err := rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationForeground)}); err != nil && !apierrors.IsNotFound(err) {
+	if err := rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil && !apierrors.IsNotFound(err) {
 		return nil, r.heldErr(fmt.Errorf("deleting the ReplicationDestination %s left by an earlier restore: %w", name, err))
 	}
 	if err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
@@ -324,7 +337,7 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 		}
 		id, none := RestoredSnapshot(logs)
 		if none {
-			return false, errors.New("the repository has no backup to restore" + asOfText(r.o.AsOf) + "; nothing was written")
+			return false, errNoSnapshot
 		}
 		snap = &Snapshot{Workspace: r.ws.Name, ID: id}
 		if st.LastSyncTime != nil {
@@ -335,16 +348,31 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 		}
 		return true, nil
 	})
+	if errors.Is(err, errNoSnapshot) {
+		// The mover wrote nothing: the workspace starts again as it was.
+		r.started = false
+		r.deleteDestination(ctx)
+		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
+	}
 	if err != nil {
 		return nil, r.heldErr(fmt.Errorf("restore of %s: %w", r.ws.Name, waitErr(ctx, err)))
 	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := rdc.Delete(dctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil && !apierrors.IsNotFound(err) {
-		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
-	}
+	r.deleteDestination(ctx)
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
+}
+
+// errNoSnapshot: the mover found no snapshot (at or before --as-of).
+var errNoSnapshot = errors.New("no snapshot")
+
+func (r *restore) deleteDestination(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	name := DestinationName(r.ws)
+	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
+	if err != nil && !apierrors.IsNotFound(err) {
+		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
+	}
 }
 
 func asOfText(t *time.Time) string {
