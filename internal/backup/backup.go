@@ -96,21 +96,71 @@ func Workspace(sys *model.System, name string) (model.Workspace, error) {
 // Backup triggers a sync of the workspace's ReplicationSource, waits for
 // it and returns the snapshot it saved. The manual trigger is given back
 // afterwards, whatever happened, so that the schedule runs again.
+//
+// VolSync records the manual trigger as done when any sync ends, so a
+// sync that was already running would be credited with it and its older
+// snapshot returned: Backup lets a running sync end first, and triggers
+// again when the sync credited still began before the trigger (a
+// scheduled one starting in between).
 func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options) (*Snapshot, error) {
 	o.defaults()
 	rsc := c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace)
 	if _, err := getRS(ctx, c, ws); err != nil {
 		return nil, err
 	}
-	start := o.Now()
-	token := "ocw-backup-" + start.UTC().Format("20060102T150405Z")
-	if err := applyTrigger(ctx, rsc, rsObject(ws, map[string]any{"trigger": map[string]any{"manual": token}}), ManagerBackup); err != nil {
-		return nil, fmt.Errorf("triggering ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
-	}
 	defer giveBack(ctx, rsc, rsObject(ws, nil), ManagerBackup, o)
-	o.say("backup of %s triggered (%s), waiting for the mover", ws.Name, token)
+	for attempt := 1; ; attempt++ {
+		if err := waitIdle(ctx, c, ws, o); err != nil {
+			return nil, fmt.Errorf("backup of %s: %w", ws.Name, err)
+		}
+		token := fmt.Sprintf("ocw-backup-%s-%d", o.Now().UTC().Format("20060102T150405Z"), attempt)
+		u := rsObject(ws, map[string]any{"trigger": map[string]any{"manual": token}})
+		applied, err := rsc.Apply(ctx, ws.Name, u, metav1.ApplyOptions{FieldManager: ManagerBackup, Force: true})
+		if err != nil {
+			return nil, fmt.Errorf("triggering ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
+		}
+		at := writtenAt(applied, ManagerBackup, o.Now())
+		o.say("backup of %s triggered (%s), waiting for the mover", ws.Name, token)
+		snap, began, err := waitSynced(ctx, c, ws, token, at, o)
+		if err != nil {
+			return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
+		}
+		if !began.Before(at) {
+			return snap, nil
+		}
+		o.say("the sync that ended (snapshot %s) began before the trigger; triggering again", snap.ID)
+	}
+}
 
+// waitIdle waits until no sync of the ReplicationSource is running.
+func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options) error {
+	said := false
+	err := wait.PollUntilContextCancel(ctx, o.Poll, true, func(ctx context.Context) (bool, error) {
+		rs, err := getRS(ctx, c, ws)
+		if err != nil {
+			return false, err
+		}
+		st := rs.Status
+		if st == nil || st.LastSyncStartTime == nil {
+			return true, nil
+		}
+		if err := moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, time.Time{}); err != nil {
+			return false, fmt.Errorf("a sync is running and %w", err)
+		}
+		if !said {
+			o.say("a sync of %s is running (since %s); waiting for it to end", ws.Name, st.LastSyncStartTime.UTC().Format(time.RFC3339))
+			said = true
+		}
+		return false, nil
+	})
+	return waitErr(ctx, err)
+}
+
+// waitSynced waits for the sync that records token and returns its
+// snapshot and when it began.
+func waitSynced(ctx context.Context, c *kube.Clients, ws model.Workspace, token string, at time.Time, o Options) (*Snapshot, time.Time, error) {
 	var snap *Snapshot
+	var began time.Time
 	err := wait.PollUntilContextCancel(ctx, o.Poll, true, func(ctx context.Context) (bool, error) {
 		rs, err := getRS(ctx, c, ws)
 		if err != nil {
@@ -120,25 +170,35 @@ func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options)
 		if st == nil {
 			return false, nil
 		}
-		if st.LastManualSync == token {
-			snap = &Snapshot{Workspace: ws.Name}
-			if m := st.LatestMoverStatus; m != nil {
-				snap.ID = SavedSnapshot(m.Logs)
-			}
-			if st.LastSyncTime != nil {
-				snap.Time = st.LastSyncTime.Time
-			}
-			if st.LastSyncDuration != nil {
-				snap.Duration = st.LastSyncDuration.Duration
-			}
-			return true, nil
+		if st.LastManualSync != token {
+			return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, at)
 		}
-		return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, start)
+		snap = &Snapshot{Workspace: ws.Name}
+		if m := st.LatestMoverStatus; m != nil {
+			snap.ID = SavedSnapshot(m.Logs)
+		}
+		if st.LastSyncTime != nil {
+			snap.Time = st.LastSyncTime.Time
+			began = snap.Time
+		}
+		if st.LastSyncDuration != nil {
+			snap.Duration = st.LastSyncDuration.Duration
+			began = began.Add(-snap.Duration)
+		}
+		return true, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
+	return snap, began, err
+}
+
+// writtenAt is the API server's time of manager's last write to u (whole
+// seconds, rounded down), or fallback: the clock VolSync's times compare to.
+func writtenAt(u *unstructured.Unstructured, manager string, fallback time.Time) time.Time {
+	for _, mf := range u.GetManagedFields() {
+		if mf.Manager == manager && mf.Time != nil {
+			return mf.Time.Time
+		}
 	}
-	return snap, nil
+	return fallback.Truncate(time.Second)
 }
 
 func getRS(ctx context.Context, c *kube.Clients, ws model.Workspace) (*volsyncv1alpha1.ReplicationSource, error) {

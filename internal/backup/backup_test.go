@@ -209,21 +209,14 @@ func TestBackupTriggersWaitsAndGivesTheTriggerBack(t *testing.T) {
 	if rs.Spec.Trigger.Schedule == nil || *rs.Spec.Trigger.Schedule != "0 * * * *" {
 		t.Fatalf("schedule %v lost while triggering", rs.Spec.Trigger.Schedule)
 	}
-	// What VolSync writes when the manual sync is done.
-	rs.Status = &volsyncv1alpha1.ReplicationSourceStatus{
-		LastManualSync:    token,
-		LastSyncTime:      &metav1.Time{Time: time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)},
-		LastSyncDuration:  &metav1.Duration{Duration: 12 * time.Second},
-		LatestMoverStatus: &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultSuccessful, Logs: "snapshot 5e6f7a8b saved\n"},
-	}
-	if err := f.cl.Status().Update(f.ctx, rs); err != nil {
-		t.Fatal(err)
-	}
+	// What VolSync writes when the manual sync is done: one that began
+	// after the trigger.
+	f.synced(token, time.Now().Add(time.Second), "snapshot 5e6f7a8b saved\n")
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if r.snap.ID != "5e6f7a8b" || r.snap.Duration != 12*time.Second || !r.snap.Time.Equal(rs.Status.LastSyncTime.Time) {
+	if r.snap.ID != "5e6f7a8b" || r.snap.Duration != 12*time.Second {
 		t.Errorf("snapshot %+v", r.snap)
 	}
 	after := f.rs()
@@ -235,13 +228,53 @@ func TestBackupTriggersWaitsAndGivesTheTriggerBack(t *testing.T) {
 	}
 }
 
+// synced plays VolSync ending a 12 s sync that began at began and
+// recording token as the manual trigger it served.
+func (f *fixture) synced(token string, began time.Time, logs string) {
+	f.t.Helper()
+	rs := f.rs()
+	rs.Status = &volsyncv1alpha1.ReplicationSourceStatus{
+		LastManualSync:    token,
+		LastSyncTime:      &metav1.Time{Time: began.Add(12 * time.Second)},
+		LastSyncDuration:  &metav1.Duration{Duration: 12 * time.Second},
+		LatestMoverStatus: &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultSuccessful, Logs: logs},
+	}
+	if err := f.cl.Status().Update(f.ctx, rs); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// VolSync credits the manual trigger to whatever sync ends next: a sync
+// that was already running when ocw backup triggered (seen on the real
+// node: the first sync after ocw apply) must not pass for the backup
+// asked for. ocw backup triggers again and returns the later snapshot.
+func TestBackupIgnoresASyncThatBeganBeforeTheTrigger(t *testing.T) {
+	f := newFixture(t, false)
+	done := make(chan *backup.Snapshot, 1)
+	go func() {
+		s, err := backup.Backup(f.ctx, f.c, f.ws, opts())
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	var first string
+	f.until("the manual trigger", func() bool { first = f.rs().Spec.Trigger.Manual; return first != "" })
+	f.synced(first, time.Now().Add(-time.Hour), "snapshot 0ld0ld00 saved\n")
+	var second string
+	f.until("a second trigger", func() bool { second = f.rs().Spec.Trigger.Manual; return second != "" && second != first })
+	f.synced(second, time.Now().Add(time.Second), "snapshot 5e6f7a8b saved\n")
+	if s := <-done; s == nil || s.ID != "5e6f7a8b" {
+		t.Fatalf("snapshot %+v, want 5e6f7a8b (the sync that began after the trigger)", s)
+	}
+}
+
 // A mover that fails in the triggered sync ends the wait with its logs; a
 // failure from before the trigger does not.
 func TestBackupReportsAFailingMover(t *testing.T) {
 	f := newFixture(t, false)
 	rs := f.rs()
 	rs.Status = &volsyncv1alpha1.ReplicationSourceStatus{
-		LastSyncStartTime: &metav1.Time{Time: time.Now().Add(-time.Hour)},
 		LatestMoverStatus: &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultFailed, Logs: "old failure\n"},
 	}
 	if err := f.cl.Status().Update(f.ctx, rs); err != nil {
