@@ -125,12 +125,21 @@ func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options)
 		if err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
 		}
-		if !began.Before(at) {
+		// VolSync's times are whole seconds, and its clock may differ a
+		// little from the API server's: a sync counts as started after the
+		// trigger unless it began clearly before it.
+		if !began.Before(at.Add(-2 * time.Second)) {
 			return snap, nil
+		}
+		if attempt == maxAttempts {
+			return nil, fmt.Errorf("backup of %s: %d syncs in a row began before ocw's trigger (is the schedule more frequent than a backup takes?)", ws.Name, attempt)
 		}
 		o.say("the sync that ended (snapshot %s) began before the trigger; triggering again", snap.ID)
 	}
 }
+
+// maxAttempts bounds the triggers of one ocw backup.
+const maxAttempts = 5
 
 // waitIdle waits until no sync of the ReplicationSource is running.
 func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options) error {

@@ -209,14 +209,21 @@ func TestBackupTriggersWaitsAndGivesTheTriggerBack(t *testing.T) {
 	if rs.Spec.Trigger.Schedule == nil || *rs.Spec.Trigger.Schedule != "0 * * * *" {
 		t.Fatalf("schedule %v lost while triggering", rs.Spec.Trigger.Schedule)
 	}
-	// What VolSync writes when the manual sync is done: one that began
-	// after the trigger.
-	f.synced(token, time.Now().Add(time.Second), "snapshot 5e6f7a8b saved\n")
+	// What VolSync writes when the manual sync is done: one that began in
+	// the second of the trigger (whose stored end time, rounded down, then
+	// makes it look as if it began before).
+	var at time.Time
+	for _, mf := range rs.ManagedFields {
+		if mf.Manager == backup.ManagerBackup {
+			at = mf.Time.Time
+		}
+	}
+	f.synced(token, at, "snapshot 5e6f7a8b saved\n")
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if r.snap.ID != "5e6f7a8b" || r.snap.Duration != 12*time.Second {
+	if r.snap.ID != "5e6f7a8b" || r.snap.Duration != 12900*time.Millisecond {
 		t.Errorf("snapshot %+v", r.snap)
 	}
 	after := f.rs()
@@ -228,15 +235,16 @@ func TestBackupTriggersWaitsAndGivesTheTriggerBack(t *testing.T) {
 	}
 }
 
-// synced plays VolSync ending a 12 s sync that began at began and
-// recording token as the manual trigger it served.
+// synced plays VolSync ending a 12.9 s sync that began at began and
+// recording token as the manual trigger it served. Like VolSync's, the
+// times are whole seconds once stored; the duration is not.
 func (f *fixture) synced(token string, began time.Time, logs string) {
 	f.t.Helper()
 	rs := f.rs()
 	rs.Status = &volsyncv1alpha1.ReplicationSourceStatus{
 		LastManualSync:    token,
-		LastSyncTime:      &metav1.Time{Time: began.Add(12 * time.Second)},
-		LastSyncDuration:  &metav1.Duration{Duration: 12 * time.Second},
+		LastSyncTime:      &metav1.Time{Time: began.Add(12900 * time.Millisecond)},
+		LastSyncDuration:  &metav1.Duration{Duration: 12900 * time.Millisecond},
 		LatestMoverStatus: &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultSuccessful, Logs: logs},
 	}
 	if err := f.cl.Status().Update(f.ctx, rs); err != nil {
