@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/backup"
+	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/testenv"
@@ -548,5 +549,59 @@ func TestWorkspaceErrors(t *testing.T) {
 	}
 	if _, err := backup.Workspace(sys, "b"); err != nil {
 		t.Errorf("workspace with backup: %v", err)
+	}
+}
+
+// The Pod Security finding, checked by the API server's own admission in a
+// namespace that enforces restricted (as ocw's do): a pod shaped like
+// VolSync v0.14's restic mover (its container security context, with the
+// pod's from moverSecurityContext) is admitted with the context ocw renders,
+// and rejected with a home-ops component's (no seccomp profile, no
+// runAsNonRoot) or as a privileged mover (the privileged-movers annotation:
+// root with added capabilities).
+func TestMoverPodSecurity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns, err := env.CreateNamespace(ctx, "psa", map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := model.Load("t.yaml", []byte(fmt.Sprintf("apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\nnamespace: %s\ndomain: example.test\n"+
+		"defaults: {backup: {mode: inline}}\nworkspaces:\n  - name: alpha\n    repo: https://github.com/o/alpha\n", ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := build.ReplicationSource(sys.Workspaces[0]).Spec.Restic.MoverSecurityContext
+	mover := func(name string, pod *corev1.PodSecurityContext, privileged bool) error {
+		sc := &corev1.SecurityContext{
+			AllowPrivilegeEscalation: new(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			Privileged:               new(false),
+			ReadOnlyRootFilesystem:   new(true),
+		}
+		if privileged {
+			sc.Capabilities.Add = []corev1.Capability{"DAC_OVERRIDE", "CHOWN", "FOWNER"}
+			sc.RunAsUser = new(int64(0))
+		}
+		return env.Client.Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.PodSpec{
+				SecurityContext: pod,
+				RestartPolicy:   corev1.RestartPolicyNever,
+				Containers:      []corev1.Container{{Name: "restic", Image: "mover", Command: []string{"/mover-restic/entry.sh"}, SecurityContext: sc}},
+			},
+		})
+	}
+	if err := mover("ocw", rendered, false); err != nil {
+		t.Errorf("mover with ocw's moverSecurityContext rejected: %v", err)
+	}
+	homeOps := &corev1.PodSecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(1000)), FSGroup: new(int64(1000))}
+	err = mover("home-ops", homeOps, false)
+	if err == nil || !strings.Contains(err.Error(), "seccompProfile") || !strings.Contains(err.Error(), "runAsNonRoot") {
+		t.Errorf("mover with a home-ops component's moverSecurityContext: %v, want rejected for seccompProfile and runAsNonRoot", err)
+	}
+	err = mover("privileged", rendered, true)
+	if err == nil || !strings.Contains(err.Error(), "capabilities") {
+		t.Errorf("privileged mover: %v, want rejected for its added capabilities", err)
 	}
 }
