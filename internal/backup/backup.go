@@ -109,19 +109,26 @@ func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options)
 		return nil, err
 	}
 	defer giveBack(ctx, rsc, rsObject(ws, nil), ManagerBackup, o)
+	max := 30 * time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		max = time.Until(d)
+	}
 	for attempt := 1; ; attempt++ {
 		if err := waitIdle(ctx, c, ws, o); err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, err)
 		}
 		token := fmt.Sprintf("ocw-backup-%s-%d", o.Now().UTC().Format("20060102T150405Z"), attempt)
+		release := hold(ctx, c, ws, token, max, o)
 		u := rsObject(ws, map[string]any{"trigger": map[string]any{"manual": token}})
 		applied, err := rsc.Apply(ctx, ws.Name, u, metav1.ApplyOptions{FieldManager: ManagerBackup, Force: true})
 		if err != nil {
+			release()
 			return nil, fmt.Errorf("triggering ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 		}
 		at := writtenAt(applied, ManagerBackup, o.Now())
 		o.say("backup of %s triggered (%s), waiting for the mover", ws.Name, token)
 		snap, began, err := waitSynced(ctx, c, ws, token, at, o)
+		release()
 		if err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
 		}

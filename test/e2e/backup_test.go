@@ -166,6 +166,9 @@ func TestBackupRestore(t *testing.T) {
 	// --as-of the first backup: the earlier state, deleted file included,
 	// and nothing written since (file deletion on).
 	n.exec("alpha", "echo later > /workspace/repo-a/after-restore.txt")
+	if out, err := n.run("", resticEnv, resticBin, "snapshots"); err == nil {
+		t.Logf("the repository's snapshots:\n%s", out)
+	}
 	began = time.Now()
 	out = n.must(n.ocw, "restore", "alpha", "-f", spec, "--as-of", first.at.Format(time.RFC3339))
 	t.Logf("ocw restore --as-of in %s:\n%s", time.Since(began).Round(time.Second), out)
@@ -207,9 +210,17 @@ type backupLine struct {
 // backup runs ocw backup and reads its stdout line.
 func (n *node) backup(spec string) backupLine {
 	n.t.Helper()
-	out, err := n.stdout(n.ocw, "backup", "alpha", "-f", spec)
+	cmd := n.command("", nil, n.ocw, "backup", "alpha", "-f", spec)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	out := string(b)
 	if err != nil {
-		n.t.Fatalf("ocw backup: %v", err)
+		n.t.Fatalf("ocw backup: %v\n%s", err, stderr.String())
+	}
+	// The session database is held consistent while the mover copies it.
+	if !strings.Contains(stderr.String(), "holding a read transaction") {
+		n.t.Fatalf("ocw backup did not hold the session database:\n%s", stderr.String())
 	}
 	f := strings.Split(strings.TrimSpace(out), "\t")
 	if len(f) != 4 || !strings.HasPrefix(f[1], "snapshot ") || !strings.HasSuffix(f[1], " saved") {
