@@ -23,7 +23,7 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 		Repository:        b.Repository,
 		CacheCapacity:     new(b.CacheCapacity),
 		Retain: &volsyncv1alpha1.ResticRetainPolicy{
-			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly,
+			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly, Within: b.Retain.Within,
 		},
 		MoverConfig: volsyncv1alpha1.MoverConfig{
 			MoverSecurityContext: &corev1.PodSecurityContext{

@@ -231,7 +231,10 @@ func (w Workspace) RendersPVC() bool {
 }
 
 // Retain is restic's retention; nil means unset.
-type Retain struct{ Hourly, Daily, Weekly *int32 }
+type Retain struct {
+	Hourly, Daily, Weekly *int32
+	Within                *string
+}
 
 // Git holds the settings of git inside the workspace.
 type Git struct {
@@ -375,7 +378,7 @@ func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
 		CacheCapacity:    w.CacheCapacity.DeepCopy(),
 	}
 	if r := b.Retain; r != nil {
-		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
+		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Within: r.Within}
 	}
 	return ws
 }

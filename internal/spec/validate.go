@@ -15,6 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
+// resticDuration is what restic forget --keep-within takes.
+var resticDuration = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
+
 // Resolved is a validated spec with every default applied: all pointers in
 // it are non-nil, and the values validation parses are there parsed.
 type Resolved struct {
@@ -538,6 +541,9 @@ func (v *validator) backup(p string, b *Backup) {
 			if n != nil && *n < 0 {
 				v.errorf(p+".retain."+name, "must not be negative")
 			}
+		}
+		if r.Within != nil && !resticDuration.MatchString(*r.Within) {
+			v.errorf(p+".retain.within", "%q is not a restic duration such as 1d, 12h or 1y2m3d4h", *r.Within)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func TestBackupRestore(t *testing.T) {
 	srv.CreateRepo(t, "repo-a", 2, smallRepo)
 	gw := gatewayProxy(t, n.gateway, strings.TrimPrefix(srv.URL, "http://"))
 	spec := filepath.Join(dir, "workspaces.yaml")
-	specText := specHeader(n.ns, backupSC, "  backup: {mode: inline, copyMethod: Direct, cacheCapacity: 1Gi}\n") +
+	specText := specHeader(n.ns, backupSC, "  backup: {mode: inline, copyMethod: Direct, cacheCapacity: 1Gi, retain: {within: 1d}}\n") +
 		fmt.Sprintf("  - name: alpha\n    repo: %s/repo-a.git\n", gw)
 	if err := os.WriteFile(spec, []byte(specText), 0o644); err != nil {
 		t.Fatal(err)
