@@ -397,3 +397,55 @@ func dirSize(root string) (int64, error) {
 	})
 	return total, err
 }
+
+// componentBackupRestore is the GitOps scenario's backup step: alpha's
+// ReplicationSource comes from the cluster repository's VolSync component
+// (home-ops shape, VOLSYNC_COPYMETHOD Direct, ocw's patch for Pod Security
+// restricted), Flux keeps reconciling. ocw backup, the PVC deleted, ocw
+// restore: Flux's Kustomization is suspended during the restore and
+// resumed after, and the workspace is back with its data.
+func (n *node) componentBackupRestore(spec string) {
+	n.t.Helper()
+	up, err := n.stdout(filepath.Join(n.repo, "hack/e2e/volsync-up.sh"), n.work)
+	if err != nil {
+		n.t.Fatalf("hack/e2e/volsync-up.sh: %v", err)
+	}
+	rest := readCreds(n.t, lineValue(up, "REST_CREDENTIALS"))
+	// The component reads Secret ${APP}-volsync-secret (an ExternalSecret
+	// in home-ops); both workspaces back up, so both get one.
+	for _, w := range []string{"alpha", "beta"} {
+		url := fmt.Sprintf("rest:http://%s:%s@%s/gitops-%s", rest["USER"], rest["PASSWORD"], strings.TrimPrefix(rest["URL"], "http://"), w)
+		n.kubectlIn(fmt.Sprintf(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"%s-volsync-secret","namespace":%q},
+"stringData":{"RESTIC_REPOSITORY":%q,"RESTIC_PASSWORD":%q}}`, w, n.ns, url, randomHex(n.t, 16)), "apply", "-f", "-")
+	}
+	if got := n.kubectl("get", "replicationsource", "-n", n.ns, "alpha", "-o", "jsonpath={.spec.restic.copyMethod} {.spec.restic.moverSecurityContext.seccompProfile.type} {.spec.restic.moverSecurityContext.runAsNonRoot}"); got != "Direct RuntimeDefault true" {
+		n.t.Fatalf("component's ReplicationSource alpha: %q, want Direct with ocw's restricted patch", got)
+	}
+	note := "component " + randomHex(n.t, 6) + "\n"
+	n.exec("alpha", fmt.Sprintf("printf %%s '%s' > /workspace/repo-a/backup-note.txt", note))
+	b := n.backup(spec)
+	n.t.Logf("component backup: snapshot %s in %s", b.id, b.took)
+
+	n.kubectl("delete", "pvc", "-n", n.ns, "alpha", "--wait=false")
+	out := n.must(n.ocw, "restore", "alpha", "-f", spec)
+	n.t.Logf("ocw restore under Flux:\n%s", out)
+	if !strings.Contains(out, "suspended Flux Kustomization") || !strings.Contains(out, "resumed Flux Kustomization") {
+		n.t.Fatalf("ocw restore did not suspend and resume Flux:\n%s", out)
+	}
+	n.waitReady("alpha")
+	if got := n.exec("alpha", "cat /workspace/repo-a/backup-note.txt"); got != note {
+		n.t.Fatalf("file after the restore under Flux: %q, want %q", got, note)
+	}
+	if got := n.kubectl("get", "kustomization", "-n", n.ns, "alpha", "-o", "jsonpath={.spec.suspend}"); got == "true" {
+		n.t.Fatalf("Kustomization alpha left suspended")
+	}
+	// Flux reconciles the restored workspace without undoing anything.
+	uid := n.podUID("alpha")
+	tok := n.requestReconcile(n.ns, "kustomization/alpha")
+	n.eventually("Kustomization alpha to handle the reconcile request", 2*time.Minute, func() bool {
+		return n.get(n.ns, "kustomization/alpha", "{.status.lastHandledReconcileAt}") == tok
+	})
+	if n.get(n.ns, "kustomization/alpha", readyPath) != "True" || n.podUID("alpha") != uid {
+		n.t.Fatalf("reconciling alpha after the restore: Ready=%s, pod %s -> %s", n.get(n.ns, "kustomization/alpha", readyPath), uid, n.podUID("alpha"))
+	}
+}
