@@ -26,12 +26,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
-# The real-node tier's binaries (the GitOps controllers, VolSync, restic
-# and rest-server, then kubelet and
-# friends, which wait for the envtest build's lock) are built from Go modules
-# in the background while the other tiers build and run. With nothing cached
-# the run is bound by the 2 cores wherever these builds start (40 min
-# measured both ways); when they are cached this costs a second.
+# The real-node and Gateway tiers' binaries (the GitOps controllers,
+# Traefik, VolSync, restic and rest-server, then kubelet and friends, which
+# wait for the envtest build's lock) are built from Go modules in the
+# background while the other tiers build and run. With nothing cached the
+# run is bound by the 2 cores wherever these builds start (40 min measured
+# both ways); when they are cached this costs a second.
 # Its own process group, so that a failing tier stops the whole build.
 bg_pid=""
 if [ $# -eq 0 ] && [ "$(id -u)" = 0 ]; then
@@ -49,6 +49,7 @@ if [ -n "$unformatted" ]; then
 	log "not gofmt-formatted:"; echo "$unformatted" >&2; exit 1
 fi
 go vet ./...
+go vet -tags gateway ./test/gateway/
 shellcheck hack/*.sh hack/e2e/*.sh
 
 pkgs=("$@")
@@ -58,6 +59,13 @@ go test -count=1 -timeout 25m "${pkgs[@]}"
 if [ $# -eq 0 ]; then
 	# A short fuzzing run of the spec loader on every CI run.
 	go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 15s ./internal/model
+	# Real Traefik against a real API server: doctor's route and Gateway
+	# rules and status's ROUTE column. controllers.sh takes the background
+	# build's lock, so this waits for its Traefik (then cached) rather than
+	# building it twice, and runs while the node binaries still build.
+	OCW_TRAEFIK="$(hack/e2e/controllers.sh traefik)/traefik"
+	export OCW_TRAEFIK
+	go test -tags gateway -count=1 -timeout 10m ./test/gateway/
 	# Real node: a single-node Kubernetes (hack/e2e) runs two workspaces
 	# applied by ocw, then two more through Flux and external-secrets.
 	[ -z "${bg_pid}" ] || wait "${bg_pid}"

@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,14 +56,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
-	"github.com/opencode-workspaces/ocw/internal/spec"
 )
-
-// Config tunes an Engine.
-type Config struct {
-	// Log receives notes and API warnings for people (stderr).
-	Log io.Writer
-}
 
 // concurrency bounds the dry runs and writes in flight.
 const concurrency = 16
@@ -83,12 +77,13 @@ type Engine struct {
 	warned map[string]bool
 }
 
-// New connects an Engine to the cluster cfg points at.
-func New(cfg *rest.Config, c Config) (*Engine, error) {
-	e := &Engine{log: c.Log, warned: map[string]bool{}}
-	if e.log == nil {
-		e.log = io.Discard
+// New connects an Engine to the cluster cfg points at; log receives notes
+// and API warnings for people (stderr), nil discards them.
+func New(cfg *rest.Config, log io.Writer) (*Engine, error) {
+	if log == nil {
+		log = io.Discard
 	}
+	e := &Engine{log: log, warned: map[string]bool{}}
 	cfg = rest.CopyConfig(cfg)
 	// client-go's default limiter (5 requests/s) would make a few hundred
 	// objects take a minute; the worker pool bounds what is in flight, and
@@ -295,23 +290,12 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 		return res, errors.New("PurgeData needs Prune")
 	}
 	// The spec refuses these already; the engine holds the line too.
-	if why := spec.SystemNamespace(d.Namespace); why != "" {
+	if why := model.SystemNamespace(d.Namespace); why != "" {
 		return res, fmt.Errorf("namespace %s %s: ocw never applies to it", d.Namespace, why)
 	}
 
-	items := make([]*item, 0, len(d.Objects)+1)
-	var nsItem *item
-	for _, o := range d.Objects {
-		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
-		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
-			nsItem = it
-		}
-		items = append(items, it)
-	}
-	if nsItem == nil {
-		return res, fmt.Errorf("object set has no Namespace %s", d.Namespace)
-	}
-	if err := e.mapAll(items, d.Namespace); err != nil {
+	items, nsItem, err := e.items(d)
+	if err != nil {
 		return res, err
 	}
 
@@ -326,7 +310,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	// The inventory written before any other object lists everything this
 	// run may create plus everything listed before, so a run that dies
 	// half-way leaves nothing untracked.
-	union := old.clone()
+	union := maps.Clone(old)
 	for _, it := range items {
 		union.add(entryOf(it.obj))
 	}
@@ -364,7 +348,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 
 	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
 	pruneChanges = append(refused, pruneChanges...)
-	if !opts.DryRun && !final.equal(union) {
+	if !opts.DryRun && !maps.Equal(final, union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.
 		cm := &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true}
@@ -380,6 +364,22 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	report(false)
 	res.Changes = append(res.Changes, pruneChanges...)
 	return res, pruneErr
+}
+
+// items are d's objects on their way, each mapped to its API, and the
+// Namespace among them.
+func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
+	for _, o := range d.Objects {
+		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
+		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
+			nsItem = it
+		}
+		items = append(items, it)
+	}
+	if nsItem == nil {
+		return nil, nil, fmt.Errorf("object set has no Namespace %s", d.Namespace)
+	}
+	return items, nsItem, e.mapAll(items, d.Namespace)
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one
@@ -513,15 +513,9 @@ func ownNamespace(ns *unstructured.Unstructured) bool {
 }
 
 func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {
-	cm := &unstructured.Unstructured{}
-	cm.SetAPIVersion("v1")
-	cm.SetKind("ConfigMap")
-	err := e.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: InventoryName}, cm)
-	if apierrors.IsNotFound(err) {
-		return inventory{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the inventory ConfigMap %s/%s: %w", namespace, InventoryName, err)
+	cm, err := e.get(ctx, inventoryObject(namespace, nil))
+	if err != nil || cm == nil {
+		return inventory{}, err
 	}
 	return parseInventory(cm)
 }
@@ -692,22 +686,13 @@ func (e *Engine) noteAdoptions(items []*item, old inventory) {
 }
 
 // warnings collects the API warnings of the requests made for one object.
-type warnings struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warnings) add(s string) {
-	w.mu.Lock()
-	w.list = append(w.list, s)
-	w.mu.Unlock()
-}
+// They are sent one after the other, and client-go hands each request's
+// warnings over before it returns: no lock is needed.
+type warnings []string
 
 func (w *warnings) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	l := w.list
-	w.list = nil
+	l := *w
+	*w = nil
 	return l
 }
 
@@ -726,7 +711,7 @@ func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code 
 		return
 	}
 	if w, ok := ctx.Value(warningsKey{}).(*warnings); ok {
-		w.add(message)
+		*w = append(*w, message)
 		return
 	}
 	r.e.warn("", message)

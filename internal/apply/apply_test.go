@@ -75,7 +75,7 @@ func desired(t testing.TB, sys *model.System) *apply.Desired {
 func engine(t testing.TB) (*apply.Engine, *bytes.Buffer) {
 	t.Helper()
 	var log bytes.Buffer
-	e, err := apply.New(env.Config, apply.Config{Log: &log})
+	e, err := apply.New(env.Config, &log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,8 @@ package apply
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,33 +81,10 @@ func (inv inventory) add(e entry) { inv[e.ref] = e }
 func (inv inventory) lines() string {
 	var ls []string
 	for _, e := range inv {
-		ls = append(ls, e.line())
+		ls = append(ls, e.line()+"\n")
 	}
-	sort.Strings(ls)
-	if len(ls) == 0 {
-		return ""
-	}
-	return strings.Join(ls, "\n") + "\n"
-}
-
-func (inv inventory) equal(o inventory) bool {
-	if len(inv) != len(o) {
-		return false
-	}
-	for k, v := range inv {
-		if o[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func (inv inventory) clone() inventory {
-	out := make(inventory, len(inv))
-	for k, v := range inv {
-		out[k] = v
-	}
-	return out
+	slices.Sort(ls)
+	return strings.Join(ls, "")
 }
 
 // parseInventory reads the ConfigMap's data. A damaged inventory is an
@@ -158,10 +136,5 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 
 // sortedRefs lists inv's entries in output order.
 func sortedRefs(inv inventory) []entry {
-	out := make([]entry, 0, len(inv))
-	for _, e := range inv {
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
-	return out
+	return slices.SortedFunc(maps.Values(inv), func(a, b entry) int { return strings.Compare(a.ID(), b.ID()) })
 }

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestInventoryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !back.equal(inv) {
+	if !maps.Equal(back, inv) {
 		t.Errorf("round trip: %v != %v", back, inv)
 	}
 }

@@ -1,9 +1,12 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,8 +33,6 @@ type staleObject struct {
 	entry
 	live   *unstructured.Unstructured
 	action Action
-	reason string
-	err    error
 }
 
 // prune handles the objects listed in the old inventory that the spec no
@@ -39,88 +40,70 @@ type staleObject struct {
 // the run minus what is gone, disowned or refused now. Only entries that
 // passed trustEntry reach it.
 func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, items []*item, opts Options) (inventory, []Change, error) {
-	final := union.clone()
+	final := maps.Clone(union)
 	desired := map[ref]bool{}
 	for _, it := range items {
 		desired[it.ref] = true
 	}
-	var stale []*staleObject
-	for _, en := range sortedRefs(old) {
-		if !desired[en.ref] {
-			stale = append(stale, &staleObject{entry: en})
-		}
-	}
-	if len(stale) == 0 {
-		return final, nil, nil
-	}
-
-	for _, s := range stale {
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(s.gvk())
-		err := e.client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, live)
-		switch {
-		case err == nil:
-			s.live = live
-		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		default:
-			s.err = fmt.Errorf("reading %s: %w", s.ID(), err)
-		}
-	}
-
 	var errs []error
 	var changes []Change
-	var deletes, dataDeletes []*staleObject
-	for _, s := range stale {
-		switch {
-		case s.err != nil:
-			errs = append(errs, s.err)
-			continue
-		case s.live == nil:
-			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", s.ID())
-			delete(final, s.ref)
+	var deletes []*staleObject
+	for _, en := range sortedRefs(old) {
+		if desired[en.ref] {
 			continue
 		}
-		s.action, s.reason = pruneRule(ns, s.live, opts)
-		switch s.action {
-		case toDelete:
-			deletes = append(deletes, s)
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(en.gvk())
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: en.Namespace, Name: en.Name}, live)
+		switch {
+		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", en.ID())
+			delete(final, en.ref)
 			continue
-		case toPurge:
-			dataDeletes = append(dataDeletes, s)
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reading %s: %w", en.ID(), err))
+			continue
+		}
+		action, reason := pruneRule(ns, live, opts)
+		switch action {
+		case toDelete, toPurge:
+			deletes = append(deletes, &staleObject{entry: en, live: live, action: action})
 			continue
 		case Refused, Pruned, Disowned:
-			delete(final, s.ref)
+			delete(final, en.ref)
 		}
-		changes = append(changes, Change{ID: s.ID(), Action: s.action, DryRun: opts.DryRun, Reason: s.reason})
+		changes = append(changes, Change{ID: en.ID(), Action: action, DryRun: opts.DryRun, Reason: reason})
 	}
 
-	if len(dataDeletes) > 0 {
-		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(dataDeletes))
-		for _, s := range dataDeletes {
+	// Workloads go first so nothing is left running against a deleted
+	// service account or claim; data goes last, listed before any delete.
+	slices.SortStableFunc(deletes, func(a, b *staleObject) int { return cmp.Compare(deleteStage(a), deleteStage(b)) })
+	if i := slices.IndexFunc(deletes, func(s *staleObject) bool { return s.action == toPurge }); i >= 0 {
+		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(deletes)-i)
+		for _, s := range deletes[i:] {
 			fmt.Fprintf(e.log, "  %s\n", s.ID())
 		}
 	}
-	// Workloads go first so nothing is left running against a deleted
-	// service account or claim; data goes last.
-	var workloads, rest []*staleObject
 	for _, s := range deletes {
-		if s.Group == "apps" {
-			workloads = append(workloads, s)
-		} else {
-			rest = append(rest, s)
+		if err := e.delete(ctx, s, opts.DryRun); err != nil {
+			errs = append(errs, err)
+			continue
 		}
-	}
-	for _, batch := range [][]*staleObject{workloads, rest, dataDeletes} {
-		for _, s := range batch {
-			if err := e.delete(ctx, s, opts.DryRun); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			delete(final, s.ref)
-			changes = append(changes, Change{ID: s.ID(), Action: Pruned, DryRun: opts.DryRun})
-		}
+		delete(final, s.ref)
+		changes = append(changes, Change{ID: s.ID(), Action: Pruned, DryRun: opts.DryRun})
 	}
 	return final, changes, errors.Join(errs...)
+}
+
+// deleteStage orders deletes: workloads, the rest, data.
+func deleteStage(s *staleObject) int {
+	switch {
+	case s.action == toPurge:
+		return 2
+	case s.Group == "apps":
+		return 0
+	}
+	return 1
 }
 
 // Decisions of pruneRule that are not reported as they are.

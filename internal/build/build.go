@@ -4,8 +4,6 @@
 package build
 
 import (
-	"strconv"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -68,5 +66,3 @@ func Namespace(sys *model.System) *corev1.Namespace {
 		ObjectMeta: metav1.ObjectMeta{Name: sys.Namespace, Labels: labels, Annotations: keepData()},
 	}
 }
-
-func itoa(i int64) string { return strconv.FormatInt(i, 10) }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"strconv"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -49,8 +50,8 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 		"VOLSYNC_SCHEDULE":       b.Schedule,
 		"VOLSYNC_COPYMETHOD":     b.CopyMethod,
 		"VOLSYNC_CACHE_CAPACITY": b.CacheCapacity.String(),
-		"VOLSYNC_PUID":           itoa(ws.UID),
-		"VOLSYNC_PGID":           itoa(ws.GID),
+		"VOLSYNC_PUID":           strconv.FormatInt(ws.UID, 10),
+		"VOLSYNC_PGID":           strconv.FormatInt(ws.GID, 10),
 	}
 	if ws.Storage.StorageClass != "" {
 		vars["VOLSYNC_STORAGECLASS"] = ws.Storage.StorageClass

@@ -94,7 +94,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if err != nil {
 		return err
 	}
-	eng, err := apply.New(cfg, apply.Config{Log: s.Err})
+	eng, err := apply.New(cfg, s.Err)
 	if err != nil {
 		return err
 	}
@@ -123,26 +123,13 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if applyErr != nil {
 		return applyErr
 	}
-	summary(s, res, dryRun, time.Since(start))
-	if n := res.Count(apply.Refused); n > 0 {
-		fmt.Fprintf(s.Err, "warning: %d entries of ConfigMap %s/%s are not objects ocw apply wrote for this namespace: ignored, never deleted (someone who can edit ConfigMaps there changed it)\n",
-			n, desired.Namespace, apply.InventoryName)
-	}
-	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
-		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
-		if o.prune {
-			hint = "data is kept: rerun with --prune --purge-data to delete it too"
-		}
-		fmt.Fprintf(s.Err, "apply: %d object(s) ocw applied earlier are no longer in the spec; %s\n", n, hint)
-	}
-
+	o.report(s, res, desired.Namespace, dryRun, time.Since(start))
 	if secretsErr != nil {
 		fmt.Fprintf(s.Err, "note: could not check the workspaces' Secrets: %v\n", secretsErr)
 	}
 	for _, m := range missing {
 		fmt.Fprint(s.Err, o.secretHint(m))
 	}
-
 	if o.wait {
 		if dryRun {
 			fmt.Fprintln(s.Err, "note: --wait does nothing with --dry-run")
@@ -153,16 +140,28 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	return nil
 }
 
-func summary(s Streams, res *apply.Result, dryRun bool, took time.Duration) {
+// report sums up what apply did, and what it left for the user.
+func (o *applyOptions) report(s Streams, res *apply.Result, namespace string, dryRun bool, took time.Duration) {
 	what := fmt.Sprintf("%d created, %d configured, %d unchanged", res.Count(apply.Created), res.Count(apply.Configured), res.Count(apply.Unchanged))
 	if n := res.Count(apply.Pruned); n > 0 {
 		what += fmt.Sprintf(", %d pruned", n)
 	}
 	if dryRun {
 		fmt.Fprintf(s.Err, "apply (server dry run): %s; nothing was written (%s)\n", what, took.Round(time.Millisecond))
-		return
+	} else {
+		fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
 	}
-	fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
+	if n := res.Count(apply.Refused); n > 0 {
+		fmt.Fprintf(s.Err, "warning: %d entries of ConfigMap %s/%s are not objects ocw apply wrote for this namespace: ignored, never deleted (someone who can edit ConfigMaps there changed it)\n",
+			n, namespace, apply.InventoryName)
+	}
+	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
+		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
+		if o.prune {
+			hint = "data is kept: rerun with --prune --purge-data to delete it too"
+		}
+		fmt.Fprintf(s.Err, "apply: %d object(s) ocw applied earlier are no longer in the spec; %s\n", n, hint)
+	}
 }
 
 // specName is the spec file as a command line names it in hints.

@@ -112,10 +112,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	fmt.Fprintln(s.Err)
 
-	if o.printValue && !sys.Secrets.External {
-		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the login goes into the Secret")
-	}
-	if err := o.refuseTerminal(s); err != nil {
+	if err := o.checkPrintValue(s, sys, "the login"); err != nil {
 		return err
 	}
 	if dryRun {

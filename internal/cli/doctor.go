@@ -6,15 +6,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/doctor"
-	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/printer"
 )
 
 type doctorOptions struct {
-	file   string
-	output string
+	reportFlags
 	strict bool
-	kube   *kube.Flags
 }
 
 func newDoctorCmd(s Streams) *cobra.Command {
@@ -40,14 +37,7 @@ spec, an unreachable cluster).`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := printer.Check(o.output); err != nil {
-				return err
-			}
-			sys, err := loadSystem(s, o.file)
-			if err != nil {
-				return err
-			}
-			c, err := o.kube.Clients()
+			sys, c, err := o.load(s)
 			if err != nil {
 				return err
 			}
@@ -69,10 +59,8 @@ spec, an unreachable cluster).`,
 			return doctorVerdict(s, rep, o.strict)
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	addOutputFlag(cmd, &o.output)
+	o.add(cmd)
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
-	o.kube = bindKube(cmd)
 	return cmd
 }
 

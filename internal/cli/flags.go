@@ -7,16 +7,41 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/printer"
 )
 
 // Flags with one meaning across the commands, as kubectl has them.
 
-// addOutputFlag adds -o/--output, the report format (status, doctor).
-func addOutputFlag(cmd *cobra.Command, format *string) {
-	cmd.Flags().StringVarP(format, "output", "o", printer.Table, "output format: "+strings.Join(printer.Formats(), ", "))
+// reportFlags are the flags of the commands that read a spec's namespace
+// and print a report (status, doctor): -f, -o (the report format) and the
+// kubeconfig flags.
+type reportFlags struct {
+	file, output string
+	kube         *kube.Flags
+}
+
+// add adds the flags to cmd; call it after cmd.RunE is set.
+func (f *reportFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", printer.Table, "output format: "+strings.Join(printer.Formats(), ", "))
 	completeValues(cmd, "output", printer.Formats()...)
+	f.kube = bindKube(cmd)
+}
+
+// load checks -o before anything touches the cluster, then reads the spec
+// and connects.
+func (f *reportFlags) load(s Streams) (*model.System, *kube.Clients, error) {
+	if err := printer.Check(f.output); err != nil {
+		return nil, nil, err
+	}
+	sys, err := loadSystem(s, f.file)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := f.kube.Clients()
+	return sys, c, err
 }
 
 // Values of --dry-run.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -54,14 +53,19 @@ func (f *secretFlags) check() error {
 	return nil
 }
 
-// refuseTerminal keeps --print-value from writing a secret onto a
-// terminal, where it stays in the scrollback and on the screen, unless
-// --force says so: the value is meant for a pipe.
-func (f *secretFlags) refuseTerminal(s Streams) error {
-	if !f.printValue || f.force || !isTerminal(s.Out) {
-		return nil
+// checkPrintValue refuses --print-value in manual mode, where what (the
+// token, the password, the login) goes into the Secret, and onto a
+// terminal, where it would stay in the scrollback and on the screen,
+// unless --force says so: the value is meant for a pipe.
+func (f *secretFlags) checkPrintValue(s Streams, sys *model.System, what string) error {
+	switch {
+	case !f.printValue:
+	case !sys.Secrets.External:
+		return fmt.Errorf("--print-value is for secrets.mode external-secrets or doppler; in manual mode %s goes into the Secret", what)
+	case !f.force && isTerminal(s.Out):
+		return errors.New("refusing to print a secret to a terminal: --print-value is for a pipe (ocw ... --print-value | doppler secrets set KEY); add --force to print it here anyway")
 	}
-	return errors.New("refusing to print a secret to a terminal: --print-value is for a pipe (ocw ... --print-value | doppler secrets set KEY); add --force to print it here anyway")
+	return nil
 }
 
 // isTerminal reports whether w is a terminal.
@@ -71,15 +75,11 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
-	cfg, err := f.kube.Config()
+	c, err := f.kube.Clients()
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &secrets.Store{Client: cs, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
+	return &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
 }
 
 // noNamespaceHint says what creates the namespace. The secret commands do
@@ -148,10 +148,7 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 		storeHint(s, sys, ref, "the git token (PAT)")
 		return nil
 	}
-	if o.printValue && !sys.Secrets.External {
-		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the token goes into the Secret")
-	}
-	if err := o.refuseTerminal(s); err != nil {
+	if err := o.checkPrintValue(s, sys, "the token"); err != nil {
 		return err
 	}
 	token, err := readSecretInput(s, o.fromEnv, defaultTokenEnv, "git token")
@@ -232,6 +229,26 @@ type passwordOptions struct {
 	show, rotate bool
 }
 
+// external is the password command when ExternalSecrets make the Secrets:
+// ocw writes none, it can only generate a password for the store.
+func (o *passwordOptions) external(s Streams, sys *model.System) error {
+	ref := sys.Secrets.Server
+	switch {
+	case o.rotate:
+		return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
+	case !o.printValue:
+		storeHint(s, sys, ref, "the server password")
+		fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
+		return nil
+	}
+	pw, err := secrets.NewPassword()
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(s.Out, pw)
+	return err
+}
+
 func newSecretsPasswordCmd(s Streams) *cobra.Command {
 	o := &passwordOptions{}
 	cmd := &cobra.Command{
@@ -265,27 +282,11 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	ref := sys.Secrets.Server
 	ctx := cmd.Context()
-	if o.printValue && !sys.Secrets.External {
-		return errors.New("--print-value is for secrets.mode external-secrets or doppler; in manual mode the password goes into the Secret")
-	}
-	if err := o.refuseTerminal(s); err != nil {
+	if err := o.checkPrintValue(s, sys, "the password"); err != nil {
 		return err
 	}
 	if sys.Secrets.External && !o.show {
-		if o.rotate {
-			return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
-		}
-		if !o.printValue {
-			storeHint(s, sys, ref, "the server password")
-			fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
-			return nil
-		}
-		pw, err := secrets.NewPassword()
-		if err != nil {
-			return err
-		}
-		_, err = io.WriteString(s.Out, pw)
-		return err
+		return o.external(s, sys)
 	}
 	st, err := o.store(sys)
 	if err != nil {

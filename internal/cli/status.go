@@ -5,22 +5,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/printer"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-type statusOptions struct {
-	file   string
-	output string
-	kube   *kube.Flags
-}
-
 func newStatusCmd(s Streams) *cobra.Command {
-	o := &statusOptions{}
+	o := &reportFlags{}
 	cmd := &cobra.Command{
 		Use:   "status -f FILE [-o table|json|yaml]",
-		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, URL",
+		Short: "Show every workspace: phase, pod, volume, clone, Copilot login, route, URL",
 		Long: `Show one line per workspace of the spec (and per workspace found in the
 namespace but no longer in the spec).
 
@@ -32,19 +25,15 @@ result (cloned, present, auth-failed, not-found, not-a-repo,
 origin-mismatch, network, failed). COPILOT is yes (the workspace uses the
 login in the Secret), no (none was seeded), changed (the Secret changed
 after the pod seeded it: restart, or ocw auth push) or - (not run yet).
+ROUTE is the HTTPRoute's acceptance by the spec's Gateway: accepted,
+refused: REASON, unresolved: REASON (the backend), pending (no Gateway
+controller has reported) or missing.
 
 The data comes from five LIST calls in the namespace, however many
 workspaces there are.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := printer.Check(o.output); err != nil {
-				return err
-			}
-			sys, err := loadSystem(s, o.file)
-			if err != nil {
-				return err
-			}
-			c, err := o.kube.Clients()
+			sys, c, err := o.load(s)
 			if err != nil {
 				return err
 			}
@@ -55,8 +44,6 @@ workspaces there are.`,
 			return printer.Print(s.Out, o.output, rep)
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	addOutputFlag(cmd, &o.output)
-	o.kube = bindKube(cmd)
+	o.add(cmd)
 	return cmd
 }

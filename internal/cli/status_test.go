@@ -24,13 +24,13 @@ func TestStatusCommand(t *testing.T) {
 	if r.code != 0 || len(lines) != 2 {
 		t.Fatalf("table: %+v", r)
 	}
-	for _, want := range []string{"NAME", "PHASE", "POD", "RESTARTS", "PVC", "CLONE", "COPILOT", "URL", "AGE", "REASON"} {
+	for _, want := range []string{"NAME", "PHASE", "POD", "RESTARTS", "PVC", "CLONE", "COPILOT", "ROUTE", "BACKUP", "URL", "AGE", "REASON"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("header lacks %s: %s", want, lines[0])
 		}
 	}
-	if f := strings.Fields(lines[1]); len(f) != 11 || f[0] != "app" || f[1] != "Ready" || f[2] != "app-1" ||
-		f[4]+" "+f[5] != "Bound 5Gi" || f[6] != "cloned" || f[7] != "yes" || f[8] != "https://app.example.test/" {
+	if f := strings.Fields(lines[1]); len(f) != 13 || f[0] != "app" || f[1] != "Ready" || f[2] != "app-1" ||
+		f[4]+" "+f[5] != "Bound 5Gi" || f[6] != "cloned" || f[7] != "yes" || f[8] != "pending" || f[9] != "none" || f[10] != "https://app.example.test/" {
 		t.Errorf("row: %q", lines[1])
 	}
 

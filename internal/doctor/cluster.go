@@ -48,13 +48,20 @@ func (r *run) clusterChecks(ctx context.Context) {
 		r.checkReloader(ctx)
 	}
 
+	// Only copyMethod Snapshot needs a VolumeSnapshotClass; Direct reads
+	// the live volume and Clone needs a CSI driver's clones.
 	var classes []string
+	volsync := false
 	for _, w := range r.ws {
-		if w.Backup.Mode != model.BackupNone && !slices.Contains(classes, w.Backup.SnapshotClass) {
+		if w.Backup.Mode == model.BackupNone {
+			continue
+		}
+		volsync = true
+		if w.Backup.CopyMethod == "Snapshot" && !slices.Contains(classes, w.Backup.SnapshotClass) {
 			classes = append(classes, w.Backup.SnapshotClass)
 		}
 	}
-	if len(classes) > 0 {
+	if volsync {
 		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
 			"install VolSync (backube/volsync), or set backup.mode: none")
 		for _, c := range classes {
@@ -69,7 +76,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 		}
 	}
 	for _, sc := range storage {
-		r.checkStorageClass(ctx, sc)
+		r.checkStorageClass(sc)
 	}
 }
 
@@ -153,71 +160,9 @@ func (r *run) checkGateways(ctx context.Context) {
 			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
 			continue
 		}
+		r.gateways[ref] = &gw
 		r.checkGateway(ref, &gw, byGW[k])
 	}
-}
-
-func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) {
-	var names []string
-	for _, l := range gw.Spec.Listeners {
-		names = append(names, string(l.Name))
-	}
-	var problems []string
-	var fixes []string
-	for _, w := range wss {
-		var ls []gatewayv1.Listener
-		for _, l := range gw.Spec.Listeners {
-			if w.Gateway.SectionName == "" || string(l.Name) == w.Gateway.SectionName {
-				ls = append(ls, l)
-			}
-		}
-		if len(ls) == 0 {
-			problems = append(problems, fmt.Sprintf("no listener named %q (listeners: %s)", w.Gateway.SectionName, strings.Join(names, ", ")))
-			fixes = append(fixes, "set gateway.sectionName to one of: "+strings.Join(names, ", "))
-			continue
-		}
-		l := ls[0]
-		if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
-			*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
-			problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
-			fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
-		}
-		if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
-			problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
-			fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
-		}
-	}
-	if len(problems) > 0 {
-		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
-		return
-	}
-	for _, c := range gw.Status.Conditions {
-		if c.Type == string(gatewayv1.GatewayConditionProgrammed) {
-			if c.Status != metav1.ConditionTrue {
-				r.add(ScopeCluster, "gateway", Fail, fmt.Sprintf("Gateway %s is not Programmed: %s: %s", ref, c.Reason, c.Message),
-					"check the Gateway controller's logs and kubectl describe gateway -n "+gw.Namespace+" "+gw.Name)
-				return
-			}
-			r.add(ScopeCluster, "gateway", OK, fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, listenerList(wss)), "")
-			return
-		}
-	}
-	r.add(ScopeCluster, "gateway", Warn, "Gateway "+ref+" exists but no controller has reported on it (no Programmed condition)",
-		"check that a Gateway controller runs and handles gatewayClassName "+string(gw.Spec.GatewayClassName))
-}
-
-func listenerList(wss []model.Workspace) string {
-	var out []string
-	for _, w := range wss {
-		s := w.Gateway.SectionName
-		if s == "" {
-			s = "(any)"
-		}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // hostMatches applies Gateway API listener hostname matching: "*.d" is a
@@ -350,16 +295,13 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) {
 
 // checkStorageClass checks the named class, or that a default class exists
 // when the spec leaves it empty.
-func (r *run) checkStorageClass(ctx context.Context, name string) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	list, err := r.c.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", err), "")
+func (r *run) checkStorageClass(name string) {
+	if r.classesErr != nil {
+		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
 		return
 	}
 	var names, defaults []string
-	for _, sc := range list.Items {
+	for _, sc := range r.classes {
 		names = append(names, sc.Name)
 		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
 			defaults = append(defaults, sc.Name)

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
@@ -116,15 +118,20 @@ type run struct {
 	// rows are status's reading of snap, by workspace: doctor's verdict
 	// on a pod is status's phase.
 	rows map[string]status.Workspace
+	// gateways are the Gateways the workspaces attach to, by
+	// "namespace/name", as checkGateways read them (absent when not found
+	// or unreadable).
+	gateways map[string]*gatewayv1.Gateway
 	// flux is nil when the cluster does not serve Flux Kustomizations.
-	flux   *fluxState
+	flux *fluxState
+	facts
 	report *Report
 }
 
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
 // every workspace (or only opts.Workspace).
 func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) (*Report, error) {
-	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}}
+	r := &run{c: c, sys: sys, opts: opts, report: &Report{Namespace: sys.Namespace}, gateways: map[string]*gatewayv1.Gateway{}}
 	if opts.SpecFile == "" {
 		r.opts.SpecFile = "FILE"
 	}
@@ -153,6 +160,7 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.rows[w.Name] = w
 	}
 	r.flux = r.loadFlux(ctx)
+	r.loadFacts(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
 	// read): one unreadable object must not hide every other finding.

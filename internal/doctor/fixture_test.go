@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
@@ -34,6 +36,7 @@ defaults:
   storage: {storageClass: SC}
   gateway: {name: gw, namespace: GWNS, sectionName: https}
   reloader: false
+  backup: {mode: inline, copyMethod: Direct}
 workspaces:
   - name: app
     repo: https://github.com/o/app
@@ -83,7 +86,8 @@ type fixture struct {
 
 // newFixture builds a healthy workspace: StorageClass, a Programmed
 // Gateway with an https listener, the three Secrets, the workspace objects,
-// a Bound PVC, an accepted route and a Ready pod. Tests then break one thing.
+// a Bound PVC, an accepted route, a ReplicationSource that backed up ten
+// minutes ago with its repository Secret, and a Ready pod. Tests then break one thing.
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
 	ctx := t.Context()
@@ -137,10 +141,28 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		statustest.BindPVC(t, c, f.ws)
 	}
 	statustest.SetRoute(t, c, f.ws, "", "")
+	if f.ws.Backup.Mode == model.BackupInline {
+		f.backedUp()
+	}
 	if !o.noPod {
 		f.pod = statustest.CreatePod(t, c, f.ws, "app-7d9f-abcde", statustest.HealthyStatus(f.ws, time.Now()))
 	}
 	return f
+}
+
+// backedUp creates the workspace's ReplicationSource with the status of a
+// backup ten minutes ago, and its repository Secret.
+func (f *fixture) backedUp() {
+	f.t.Helper()
+	rs := build.ReplicationSource(f.ws)
+	must(f.t, f.c.Create(f.t.Context(), rs))
+	done := metav1.NewTime(time.Now().Add(-10 * time.Minute))
+	cond := statustest.Scheduled
+	cond.LastTransitionTime = done
+	rs.Status = &volsyncv1alpha1.ReplicationSourceStatus{LastSyncTime: &done, Conditions: []metav1.Condition{cond},
+		LastSyncDuration: &metav1.Duration{Duration: 41 * time.Second}, LatestMoverStatus: statustest.Succeeded}
+	statustest.UpdateStatus(f.t, f.c, rs)
+	f.putSecret(modelRef(f.ws.Backup.Repository, "RESTIC_REPOSITORY"), "rest:http://127.0.0.1:8000/app")
 }
 
 func must(t *testing.T, err error) {

@@ -32,7 +32,7 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	r.fluxNamespaceChecks(ctx)
 
 	for _, name := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
-		r.checkSecret(ctx, secrets.RoleNamed(name))
+		r.checkSecret(secrets.RoleNamed(name))
 	}
 	s := r.sys.Secrets
 	if s.External {
@@ -45,9 +45,7 @@ func (r *run) namespaceChecks(ctx context.Context) {
 // checkSecret verifies that the role's Secret has a non-empty value under
 // its key (and, for the Copilot Secret, a valid auth.json); when it does
 // not, the verdict is Fail for a required Secret, else Warn.
-func (r *run) checkSecret(ctx context.Context, role secrets.Role) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
+func (r *run) checkSecret(role secrets.Role) {
 	id, ref, missing := "secret-"+role.Name, role.Ref(r.sys.Secrets), Warn
 	if role.Required {
 		missing = Fail
@@ -63,9 +61,10 @@ func (r *run) checkSecret(ctx context.Context, role secrets.Role) {
 	if empty == "" {
 		empty = role.Absent
 	}
-	sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	read := r.secrets[ref.Name]
+	sec, err := read.secret, read.err
 	switch {
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err) || err == nil && sec == nil:
 		r.add(ScopeNamespace, id, missing, fmt.Sprintf("Secret %s does not exist: %s", ref.Name, role.Absent), fix)
 		return
 	case err != nil:

@@ -9,9 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -23,11 +20,9 @@ func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	pod := r.snap.CurrentPod(ws.Name)
 	r.checkFlux(ws)
 	stopped := r.checkDeployment(ws, dep)
-	r.checkPVC(ctx, ws, r.snap.PVC(ws.Name), pod)
-	if ws.Backup.Mode == model.BackupInline {
-		r.checkBackupRepository(ctx, ws)
-	}
-	r.checkRoute(ws, r.snap.Route(ws.Name))
+	r.checkPVC(ws, r.snap.PVC(ws.Name), pod)
+	r.checkBackups(ws)
+	r.checkRoute(ws, r.snap.Route(ws.Name), r.gateways[ws.Gateway.Namespace+"/"+ws.Gateway.Name])
 	if dep == nil || stopped {
 		return
 	}
@@ -68,9 +63,7 @@ func (r *run) warnings(kind, name string) []corev1.Event {
 
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning
 // errors, waiting for the pod); and Multi-Attach errors of the pod.
-func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
+func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) {
 	if pvc == nil {
 		r.add(ws.Name, "pvc", Fail, "PVC "+ws.Name+" not found: the workspace is not applied",
 			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
@@ -112,8 +105,8 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 			"set storage.storageClass in the spec (see the storage-class check), or mark a StorageClass default")
 		return
 	}
-	sc, err := r.c.Kube.StorageV1().StorageClasses().Get(ctx, class, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	sc := r.storageClass(class)
+	if sc == nil && r.classesErr == nil {
 		r.add(ws.Name, "pvc", Fail, "PVC "+pvc.Name+" is Pending: StorageClass "+class+" does not exist",
 			"set storage.storageClass in the spec to an existing class (kubectl get storageclass); the PVC's class cannot change, so delete the Pending PVC after fixing the spec")
 		return
@@ -124,7 +117,7 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 			"check the storage provisioner of class "+class+" (its controller logs), or choose another class")
 		return
 	}
-	if err == nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer &&
+	if sc != nil && sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer &&
 		(pod == nil || pod.Spec.NodeName == "") {
 		r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending until the pod is scheduled (class "+class+" binds on first use)",
 			"see the scheduling check")
@@ -132,87 +125,6 @@ func (r *run) checkPVC(ctx context.Context, ws *model.Workspace, pvc *corev1.Per
 	}
 	r.add(ws.Name, "pvc", Warn, "PVC "+pvc.Name+" is Pending: the provisioner of class "+class+" has not created a volume yet",
 		r.kubectl("describe pvc "+pvc.Name))
-}
-
-func (r *run) checkBackupRepository(ctx context.Context, ws *model.Workspace) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	name := ws.Backup.Repository
-	_, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		r.add(ws.Name, "backup-repository", Fail, "restic repository Secret "+name+" not found: VolSync cannot back up",
-			"create Secret "+name+" with RESTIC_REPOSITORY, RESTIC_PASSWORD and the storage credentials, or set backup.repository in the spec")
-	case err != nil:
-		r.add(ws.Name, "backup-repository", Warn, fmt.Sprintf("cannot read Secret %s: %v", name, err), "")
-	default:
-		r.add(ws.Name, "backup-repository", OK, "restic repository Secret "+name+" exists", "")
-	}
-}
-
-// checkRoute reads the route's status for the spec's Gateway: Accepted and
-// ResolvedRefs, with fixes for the usual reasons.
-func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute) {
-	if r.snap.RoutesMissing {
-		r.add(ws.Name, "route", Fail, "the HTTPRoute CRD is not installed", "see the gateway-api check")
-		return
-	}
-	if route == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" not found: the workspace is not reachable",
-			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
-		return
-	}
-	gw := ws.Gateway.Namespace + "/" + ws.Gateway.Name
-	var parent *gatewayv1.RouteParentStatus
-	for i := range route.Status.Parents {
-		if status.SameParent(route.Status.Parents[i].ParentRef, route.Namespace, ws.Gateway) {
-			parent = &route.Status.Parents[i]
-			break
-		}
-	}
-	if parent == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" has no status from Gateway "+gw+": no Gateway controller has accepted it",
-			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
-		return
-	}
-	cond := func(t gatewayv1.RouteConditionType) *metav1.Condition {
-		for i := range parent.Conditions {
-			if parent.Conditions[i].Type == string(t) {
-				return &parent.Conditions[i]
-			}
-		}
-		return nil
-	}
-	if c := cond(gatewayv1.RouteConditionAccepted); c == nil || c.Status != metav1.ConditionTrue {
-		msg, reason := "no Accepted condition", ""
-		if c != nil {
-			reason = c.Reason
-			msg = fmt.Sprintf("Accepted=%s: %s: %s", c.Status, c.Reason, c.Message)
-		}
-		fix := r.kubectl("describe httproute " + ws.Name)
-		switch gatewayv1.RouteConditionReason(reason) {
-		case gatewayv1.RouteReasonNotAllowedByListeners:
-			fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
-		case gatewayv1.RouteReasonNoMatchingListenerHostname:
-			fix = "host " + ws.Host + " is outside the listener's hostname: change the spec's domain/host or the listener"
-		case gatewayv1.RouteReasonNoMatchingParent:
-			fix = "Gateway " + gw + " has no listener " + ws.Gateway.SectionName + ": fix gateway.sectionName in the spec"
-		}
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+gw+": "+msg, fix)
-		return
-	}
-	if c := cond(gatewayv1.RouteConditionResolvedRefs); c != nil && c.Status != metav1.ConditionTrue {
-		fix := r.kubectl("describe httproute " + ws.Name)
-		switch gatewayv1.RouteConditionReason(c.Reason) {
-		case gatewayv1.RouteReasonBackendNotFound:
-			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
-		case gatewayv1.RouteReasonRefNotPermitted:
-			fix = "a cross-namespace reference needs a ReferenceGrant in the target namespace"
-		}
-		r.add(ws.Name, "route", Fail, fmt.Sprintf("HTTPRoute %s is accepted but its backend does not resolve: ResolvedRefs=%s: %s: %s", ws.Name, c.Status, c.Reason, c.Message), fix)
-		return
-	}
-	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+gw+" and resolves; "+ws.URL(), "")
 }
 
 // checkPod is the overall verdict on the workspace's pod, status's phase

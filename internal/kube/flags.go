@@ -6,6 +6,7 @@ package kube
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -63,14 +64,8 @@ func (f *Flags) Contexts(prefix string) []string {
 	if err != nil {
 		return nil
 	}
-	var names []string
-	for name := range raw.Contexts {
-		if strings.HasPrefix(name, prefix) {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
+	names := slices.Sorted(maps.Keys(raw.Contexts))
+	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
 }
 
 // Args are the flags as given, to repeat in hints (ocw ... --context X).

@@ -148,13 +148,9 @@ func fluxTree(sys *model.System) *Tree {
 	}
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
 		dir := path.Join(nsDir, "secrets")
-		objs := make([]any, len(es))
-		for i, e := range es {
-			objs[i] = e
-		}
 		t.Files = append(t.Files,
 			File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.SecretsKustomization(sys, ksPath("secrets"))}},
-			File{Path: path.Join(dir, "app", "externalsecret.yaml"), Objects: objs},
+			File{Path: path.Join(dir, "app", "externalsecret.yaml"), Objects: anys(es)},
 			File{Path: path.Join(dir, "app", "kustomization.yaml"), Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
 		)
 		resources = append(resources, "./secrets/ks.yaml")
@@ -177,12 +173,8 @@ func kustomizeTree(sys *model.System) *Tree {
 	resources := []string{"./namespace.yaml"}
 	t.Files = append(t.Files, File{Path: "namespace.yaml", Objects: []any{build.Namespace(sys)}})
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
-		objs := make([]any, len(es))
-		for i, e := range es {
-			objs[i] = e
-		}
 		t.Files = append(t.Files,
-			File{Path: "secrets/externalsecret.yaml", Objects: objs},
+			File{Path: "secrets/externalsecret.yaml", Objects: anys(es)},
 			File{Path: "secrets/kustomization.yaml", Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
 		)
 		resources = append(resources, "./secrets")
@@ -199,4 +191,12 @@ func kustomizeTree(sys *model.System) *Tree {
 	}
 	t.Files = append(t.Files, File{Path: "kustomization.yaml", Objects: []any{kustomization("", resources)}})
 	return t
+}
+
+func anys[T any](objs []T) []any {
+	out := make([]any, len(objs))
+	for i, o := range objs {
+		out[i] = o
+	}
+	return out
 }

@@ -4,7 +4,6 @@
 package model
 
 import (
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -282,122 +281,6 @@ func SharedLabels() map[string]string {
 	return map[string]string{LabelManagedBy: ManagedBy}
 }
 
-// New converts a resolved spec into the model. It parses nothing: Resolve
-// hands it every value already parsed.
-func New(r *spec.Resolved) *System {
-	s := r.Secrets
-	sys := &System{
-		Namespace: r.Namespace,
-		Secrets: Secrets{
-			External:        *s.Mode != spec.SecretsManual,
-			StoreKind:       *s.Store.Kind,
-			StoreName:       *s.Store.Name,
-			RefreshInterval: r.RefreshInterval,
-			Git:             secretRef(s.GitCredentials),
-			Server:          secretRef(s.ServerAuth),
-			Copilot:         secretRef(s.CopilotAuth),
-		},
-	}
-	f := r.Flux
-	sys.Flux = Flux{
-		AppsPath:            *f.Path,
-		Interval:            r.Interval,
-		Timeout:             r.Timeout,
-		Wait:                *f.Wait,
-		SourceRef:           SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
-		NamespaceComponents: f.NamespaceComponents,
-		RenderNamespace:     *f.RenderNamespace,
-	}
-	for _, r := range f.SubstituteFrom {
-		sys.Flux.SubstituteFrom = append(sys.Flux.SubstituteFrom, SubstituteReference{Kind: r.Kind, Name: r.Name, Optional: r.Optional})
-	}
-	switch {
-	case f.DependsOn != nil:
-		for _, d := range f.DependsOn {
-			sys.Flux.DependsOn = append(sys.Flux.DependsOn, Dependency{Name: d.Name, Namespace: d.Namespace})
-		}
-	case sys.Secrets.External:
-		// home-ops: the ExternalSecrets need the store to exist first.
-		sys.Flux.DependsOn = []Dependency{{Name: "external-secrets-stores", Namespace: "external-secrets"}}
-	}
-	for _, w := range r.Workspaces {
-		sys.Workspaces = append(sys.Workspaces, newWorkspace(sys, w))
-	}
-	return sys
-}
-
-func newWorkspace(sys *System, w spec.ResolvedWorkspace) Workspace {
-	ws := Workspace{
-		Name:      w.Name,
-		Namespace: sys.Namespace,
-		Host:      w.Host,
-		Repo: Repo{
-			URL:    w.Repo,
-			Scheme: w.RepoURL.Scheme,
-			Host:   w.RepoURL.Host,
-			Dir:    w.Dir,
-			Branch: w.Branch,
-			Filter: *w.Git.Filter,
-		},
-		Images: Images{OpenCode: *w.Images.OpenCode, Clone: *w.Images.Clone, Seed: *w.Images.Seed},
-		Storage: Storage{Size: w.StorageSize.DeepCopy(), StorageClass: *w.Storage.StorageClass,
-			AccessMode: corev1.PersistentVolumeAccessMode(*w.Storage.AccessMode)},
-		Gateway: Gateway{Name: *w.Gateway.Name, Namespace: *w.Gateway.Namespace, SectionName: *w.Gateway.SectionName},
-		Git: Git{
-			Username:    *w.Git.Username,
-			AuthorName:  *w.Git.AuthorName,
-			AuthorEmail: *w.Git.AuthorEmail,
-		},
-		Reloader:       *w.Reloader,
-		ClusterAccess:  *w.ClusterAccess,
-		UID:            *w.User.UID,
-		GID:            *w.User.GID,
-		ServerUsername: *w.ServerUsername,
-		Secrets:        sys.Secrets,
-	}
-	ws.Resources = corev1.ResourceRequirements{
-		Requests: resourceList(w.Requests),
-		Limits:   resourceList(w.Limits),
-	}
-	if *w.ExternalDNS.Enabled {
-		ws.ExternalDNS = w.ExternalDNS.Annotations
-	}
-	if *w.Certificate.Enabled {
-		ws.Certificate = &Certificate{IssuerName: *w.Certificate.IssuerName, IssuerKind: *w.Certificate.IssuerKind}
-	}
-	b := w.Backup
-	ws.Backup = Backup{
-		Mode:             *b.Mode,
-		Component:        *b.Component,
-		ComponentOwnsPVC: *b.PVCOwner == spec.PVCOwnerComponent,
-		Variables:        b.Variables,
-		Schedule:         *b.Schedule,
-		Repository:       strings.ReplaceAll(*b.Repository, "{name}", w.Name),
-		SnapshotClass:    *b.VolumeSnapshotClass,
-		CopyMethod:       *b.CopyMethod,
-		CacheCapacity:    w.CacheCapacity.DeepCopy(),
-	}
-	if r := b.Retain; r != nil {
-		ws.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Within: r.Within}
-	}
-	return ws
-}
-
-func secretRef(r *spec.SecretRef) SecretRef {
-	return SecretRef{Name: *r.Name, Key: *r.Key, RemoteKey: *r.RemoteKey, Property: *r.Property}
-}
-
-func resourceList(q spec.Quantities) corev1.ResourceList {
-	out := corev1.ResourceList{}
-	if q.CPU != nil {
-		out[corev1.ResourceCPU] = q.CPU.DeepCopy()
-	}
-	if q.Memory != nil {
-		out[corev1.ResourceMemory] = q.Memory.DeepCopy()
-	}
-	return out
-}
-
 // Load runs the front of the pipeline on spec text: strict load, defaults,
 // validation, model. name is the file name errors report.
 func Load(name string, data []byte) (*System, error) {
@@ -405,7 +288,7 @@ func Load(name string, data []byte) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromDocument(doc)
+	return Resolve(doc)
 }
 
 // LoadFile is Load on a file.
@@ -414,13 +297,5 @@ func LoadFile(path string) (*System, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromDocument(doc)
-}
-
-func fromDocument(doc *spec.Document) (*System, error) {
-	r, err := doc.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	return New(r), nil
+	return Resolve(doc)
 }

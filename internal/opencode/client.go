@@ -57,9 +57,14 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 	if username == "" {
 		username = defaultUsername
 	}
-	c := &Client{base: u, username: username, password: password}
-	c.setHTTPClient(&http.Client{Timeout: 30 * time.Second})
-	return c, nil
+	// Redirects are never followed: Go re-sends the Authorization header
+	// to the same host name on any scheme and port (https to http
+	// included), and a 307 or 308 re-sends the body, which for auth is the
+	// login itself.
+	return &Client{base: u, username: username, password: password, http: &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}, nil
 }
 
 // CheckURL returns the server URL New would use for base, or why base is
@@ -93,17 +98,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// setHTTPClient sets the HTTP client. Redirects are never followed,
-// whatever h says: Go re-sends the Authorization
-// header to the same host name on any scheme and port (https to http
-// included), and a 307 or 308 re-sends the body, which for auth is the
-// login itself.
-func (c *Client) setHTTPClient(h *http.Client) {
-	hc := *h
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.http = &hc
 }
 
 // URL is the server's base URL (no credentials).

@@ -28,43 +28,43 @@ func Header(owner string) string {
 // Marshal renders objects as one YAML stream, documents separated by
 // "---". Objects are typed API structs; status and creationTimestamp,
 // which only the API server sets, are dropped.
-func Marshal(objs ...any) ([]byte, error) {
-	var buf bytes.Buffer
-	for i, o := range objs {
-		m, err := toMap(o)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		if err := encodeYAML(&buf, m); err != nil {
-			return nil, err
-		}
-	}
-	return buf.Bytes(), nil
-}
+func Marshal(objs ...any) ([]byte, error) { return encode("", objs) }
 
 // File renders objects as a generated file in the style of hand-written
 // home-ops files: every document starts with "---" and, for kinds that
 // have one, the yaml-language-server schema comment; the first document's
 // lines are followed by Header(owner).
-func File(owner string, objs ...any) ([]byte, error) {
+func File(owner string, objs ...any) ([]byte, error) { return encode(owner, objs) }
+
+// encode is File, or Marshal when owner is "". yaml.v3 sorts map keys,
+// indents sequences under their key as hand-written files do, and writes
+// multi-line strings (the boot scripts) as literal blocks.
+func encode(owner string, objs []any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {
-		m, err := toMap(o)
+		m, err := Object(o)
 		if err != nil {
 			return nil, err
 		}
-		buf.WriteString("---\n")
-		if url := schemaURL(m); url != "" {
-			buf.WriteString(SchemaPrefix + url + "\n")
+		switch {
+		case owner != "":
+			buf.WriteString("---\n")
+			if url := schemaURL(m); url != "" {
+				buf.WriteString(SchemaPrefix + url + "\n")
+			}
+			if i == 0 {
+				buf.WriteString(Header(owner))
+			}
+		case i > 0:
+			buf.WriteString("---\n")
 		}
-		if i == 0 {
-			buf.WriteString(Header(owner))
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(m); err != nil {
+			return nil, fmt.Errorf("encoding YAML: %w", err)
 		}
-		if err := encodeYAML(&buf, m); err != nil {
-			return nil, err
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("encoding YAML: %w", err)
 		}
 	}
 	return buf.Bytes(), nil
@@ -72,21 +72,7 @@ func File(owner string, objs ...any) ([]byte, error) {
 
 // Object is o as an unstructured object's content, cleaned exactly as
 // Marshal writes it: what ocw apply sends is what ocw render writes.
-func Object(o any) (map[string]any, error) { return toMap(o) }
-
-// encodeYAML writes one document. yaml.v3 sorts map keys, indents
-// sequences under their key as hand-written files do, and writes
-// multi-line strings (the boot scripts) as literal blocks.
-func encodeYAML(buf *bytes.Buffer, v map[string]any) error {
-	enc := yaml.NewEncoder(buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encoding YAML: %w", err)
-	}
-	return enc.Close()
-}
-
-func toMap(o any) (map[string]any, error) {
+func Object(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
 	// without a JSON encode and parse.
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
@@ -109,34 +95,25 @@ func toMap(o any) (map[string]any, error) {
 
 // clean removes "creationTimestamp: null", which typed ObjectMeta (also in
 // pod templates) always emits, and turns JSON numbers back into integers.
-func clean(v any) {
+func clean(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
 			delete(t, "creationTimestamp")
 		}
 		for k, c := range t {
-			if n, ok := c.(json.Number); ok {
-				t[k] = number(n)
-				continue
-			}
-			clean(c)
+			t[k] = clean(c)
 		}
 	case []any:
 		for i, c := range t {
-			if n, ok := c.(json.Number); ok {
-				t[i] = number(n)
-				continue
-			}
-			clean(c)
+			t[i] = clean(c)
 		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
 	}
-}
-
-func number(n json.Number) any {
-	if i, err := n.Int64(); err == nil {
-		return i
-	}
-	f, _ := n.Float64()
-	return f
+	return v
 }

@@ -1,10 +1,6 @@
 package output
 
-import (
-	"bufio"
-	"bytes"
-	"io"
-)
+import "bytes"
 
 // A file's preamble is its leading run of comment, blank and "---" lines.
 // ocw's header lives there, next to the "---" and yaml-language-server
@@ -26,33 +22,19 @@ func isFormatting(line []byte) bool {
 	return len(line) == 0 || bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte(SchemaPrefix))
 }
 
-// readHeader returns the ocw header line in r's preamble, without its
-// newline, or "" when there is none. It reads no further than the
-// preamble.
-func readHeader(r io.Reader) (string, error) {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadBytes('\n')
+// headerOf returns the ocw header line in data's preamble, without its
+// newline, or "" when there is none.
+func headerOf(data []byte) string {
+	for line := range bytes.Lines(data) {
 		trimmed := bytes.TrimRight(line, "\n")
 		if len(trimmed) > 0 && !isPreamble(trimmed) {
-			return "", nil
+			return ""
 		}
 		if bytes.HasPrefix(trimmed, []byte(HeaderPrefix)) {
-			return string(bytes.TrimRight(trimmed, " \t\r")), nil
-		}
-		if err == io.EOF {
-			return "", nil
-		}
-		if err != nil {
-			return "", err
+			return string(bytes.TrimRight(trimmed, " \t\r"))
 		}
 	}
-}
-
-// headerOf is readHeader on file contents.
-func headerOf(data []byte) string {
-	h, _ := readHeader(bytes.NewReader(data))
-	return h
+	return ""
 }
 
 // withoutFormatting drops the lines a formatter may add from data's
@@ -60,11 +42,7 @@ func headerOf(data []byte) string {
 func withoutFormatting(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	rest := data
-	for len(rest) > 0 {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line = rest[:i+1]
-		}
+	for line := range bytes.Lines(data) {
 		trimmed := bytes.TrimRight(line, "\n")
 		if len(trimmed) > 0 && !isPreamble(trimmed) {
 			break

@@ -20,12 +20,8 @@ func Line(s string) string { return clean(s, false) }
 // Text returns s with its line breaks ("\n", "\r\n") and tabs kept.
 func Text(s string) string { return clean(s, true) }
 
-// clean is Line or Text; the fast path returns s itself when there is
-// nothing to remove.
+// clean is Line or Text.
 func clean(s string, multiline bool) string {
-	if safe(s, multiline) {
-		return s
-	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); {
@@ -60,16 +56,6 @@ func clean(s string, multiline bool) string {
 		i += size
 	}
 	return b.String()
-}
-
-func safe(s string, multiline bool) bool {
-	for _, r := range s {
-		if r == utf8.RuneError || control(r) || r == 0x1b || r == '\r' || r == '\v' || r == '\f' ||
-			(!multiline && (r == '\n' || r == '\t')) {
-			return false
-		}
-	}
-	return true
 }
 
 // control reports characters never printed: C0 and C1 controls other than

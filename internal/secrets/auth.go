@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,11 +109,7 @@ func ParseAuth(data []byte, allProviders bool) (*Auth, error) {
 	if entries == nil {
 		return nil, errors.New("not a JSON object of providers")
 	}
-	ids := make([]string, 0, len(entries))
-	for id := range entries {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(entries))
 	raw, ok := entries[CopilotProvider]
 	if !ok {
 		have := "none"
@@ -142,10 +139,7 @@ func ParseAuth(data []byte, allProviders bool) (*Auth, error) {
 			a.Skipped = append(a.Skipped, id)
 		}
 	}
-	for id := range keep {
-		a.Providers = append(a.Providers, id)
-	}
-	slices.Sort(a.Providers)
+	a.Providers = slices.Sorted(maps.Keys(keep))
 	a.Content, err = json.MarshalIndent(keep, "", "  ")
 	if err != nil {
 		return nil, errors.New("cannot encode auth.json")

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -79,7 +80,7 @@ func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (O
 		return "", fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
 	}
 	if exists {
-		if v, ok := cur.Data[ref.Key]; ok && bytes.Equal(v, value) && hasLabels(cur.Labels, model.SharedLabels()) {
+		if v, ok := cur.Data[ref.Key]; ok && bytes.Equal(v, value) && labels.SelectorFromSet(model.SharedLabels()).Matches(labels.Set(cur.Labels)) {
 			return Unchanged, nil
 		}
 	}
@@ -143,15 +144,6 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 		return false, fmt.Errorf("adding key %s to Secret %s/%s: %w", ref.Key, s.Namespace, ref.Name, err)
 	}
 	return true, nil
-}
-
-func hasLabels(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // NewPassword returns 43 URL-safe characters carrying 256 random bits.

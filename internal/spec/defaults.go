@@ -83,7 +83,7 @@ const (
 )
 
 // BuiltinSecrets are the seed's Secret names and keys. The store's name
-// has no default: it depends on the mode (see Resolve).
+// has no default: it depends on the mode (see model.Resolve).
 func BuiltinSecrets() Secrets {
 	return Secrets{
 		Mode:            new(SecretsManual),

@@ -2,12 +2,15 @@ package spec
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +24,7 @@ type Document struct {
 	Spec *Workspaces
 	pos  map[string]position
 	// fieldErrs are the problems of single fields found while loading
-	// (unknown, duplicate, wrong type); Resolve reports them together with
+	// (unknown, duplicate, wrong type); Errors reports them together with
 	// the validation errors, so one run shows everything.
 	fieldErrs ErrorList
 }
@@ -40,7 +43,7 @@ func LoadFile(path string) (*Document, error) {
 // Load decodes a spec: exactly one YAML document with a known apiVersion
 // and kind. A document that cannot be read as a spec at all (bad YAML,
 // another version) is an error here; unknown fields and values of the
-// wrong type are reported by Resolve, with every other problem of the file.
+// wrong type are reported by Errors, with every other problem of the file.
 func Load(name string, data []byte) (*Document, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -92,19 +95,17 @@ func (d *Document) checkVersion(top *yaml.Node) error {
 		}
 		return "", position{top.Line, top.Column}, false
 	}
-	av, p, ok := get("apiVersion")
-	switch {
-	case !ok:
-		return d.errAt(p, "apiVersion", "required: set apiVersion: "+APIVersion)
-	case av != APIVersion:
-		return d.errAt(p, "apiVersion", fmt.Sprintf("unsupported version %q: this ocw reads %s", av, APIVersion))
-	}
-	k, p, ok := get("kind")
-	switch {
-	case !ok:
-		return d.errAt(p, "kind", "required: set kind: "+Kind)
-	case k != Kind:
-		return d.errAt(p, "kind", fmt.Sprintf("unsupported kind %q: expected %s", k, Kind))
+	for _, f := range []struct{ key, want, unsupported string }{
+		{"apiVersion", APIVersion, "unsupported version %q: this ocw reads %s"},
+		{"kind", Kind, "unsupported kind %q: expected %s"},
+	} {
+		v, p, ok := get(f.key)
+		switch {
+		case !ok:
+			return d.errAt(p, f.key, "required: set "+f.key+": "+f.want)
+		case v != f.want:
+			return d.errAt(p, f.key, fmt.Sprintf(f.unsupported, v, f.want))
+		}
 	}
 	return nil
 }
@@ -201,31 +202,36 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 	case reflect.Interface:
 		// Free-form: any YAML goes.
 	default:
-		if n.Kind != yaml.ScalarNode {
-			fail("must be %s, got %s", kindName(t), describe(n))
-			return
+		checkScalar(n, t, fail)
+	}
+}
+
+// checkScalar reports a value that is not the scalar type t holds.
+func checkScalar(n *yaml.Node, t reflect.Type, fail func(format string, args ...any)) {
+	if n.Kind != yaml.ScalarNode {
+		fail("must be %s, got %s", kindName(t), describe(n))
+		return
+	}
+	tag := n.ShortTag()
+	switch kindName(t) {
+	case "true or false":
+		if tag != "!!bool" {
+			fail("%q is not a boolean: use true or false", n.Value)
 		}
-		tag := n.ShortTag()
-		switch kindName(t) {
-		case "true or false":
-			if tag != "!!bool" {
-				fail("%q is not a boolean: use true or false", n.Value)
-			}
-		case "a whole number":
-			// Only YAML integers: the decoder would also truncate 1.5.
-			whole := digits.MatchString(n.Value)
-			switch {
-			case tag == "!!str" && whole:
-				fail("%q is a string, not a number: write it without quotes", n.Value)
-			case tag != "!!int" && !(tag == "!!float" && whole):
-				fail("%q is not a whole number", n.Value)
-			case n.Decode(reflect.New(t).Interface()) != nil:
-				fail("%q is out of range", n.Value)
-			}
-		case "a number":
-			if tag != "!!int" && tag != "!!float" {
-				fail("%q is not a number", n.Value)
-			}
+	case "a whole number":
+		// Only YAML integers: the decoder would also truncate 1.5.
+		whole := digits.MatchString(n.Value)
+		switch {
+		case tag == "!!str" && whole:
+			fail("%q is a string, not a number: write it without quotes", n.Value)
+		case tag != "!!int" && !(tag == "!!float" && whole):
+			fail("%q is not a whole number", n.Value)
+		case n.Decode(reflect.New(t).Interface()) != nil:
+			fail("%q is out of range", n.Value)
+		}
+	case "a number":
+		if tag != "!!int" && tag != "!!float" {
+			fail("%q is not a number", n.Value)
 		}
 	}
 }
@@ -266,9 +272,7 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
 		if strings.Contains(opts, "inline") {
-			for k, v := range yamlFields(f.Type) {
-				out[k] = v
-			}
+			maps.Copy(out, yamlFields(f.Type))
 			continue
 		}
 		if name == "" || name == "-" {
@@ -337,7 +341,27 @@ func (d *Document) at(path string) position {
 	}
 }
 
-// fieldError is how validation reports a problem with a field path.
-func (d *Document) fieldError(path, format string, args ...any) *Error {
+// FieldError is how validation reports a problem with a field path.
+func (d *Document) FieldError(path, format string, args ...any) *Error {
 	return d.errAt(d.at(path), path, fmt.Sprintf(format, args...))
+}
+
+// Errors is every problem of the file in file order, nil if none: the
+// field errors of loading, then validation's, except those about a field
+// that could not be loaded (a mistyped field is left unset, which would be
+// reported again).
+func (d *Document) Errors(validation ErrorList) error {
+	errs := append(ErrorList(nil), d.fieldErrs...)
+	for _, e := range validation {
+		if !d.fieldErrs.covers(e.Field) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	return errs
 }

@@ -25,8 +25,8 @@ type Workspaces struct {
 	// workspace sets host itself.
 	Domain string `yaml:"domain,omitempty"`
 
-	Secrets *Secrets `yaml:"secrets,omitempty"`
-	Flux    *Flux    `yaml:"flux,omitempty"`
+	Secrets Secrets `yaml:"secrets,omitempty"`
+	Flux    Flux    `yaml:"flux,omitempty"`
 
 	// Defaults apply to every workspace; a workspace overrides any field.
 	Defaults   Settings    `yaml:"defaults,omitempty"`

@@ -9,15 +9,15 @@ import (
 // WriteTable prints the report as a table, one line per workspace.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPHASE\tPOD\tRESTARTS\tPVC\tCLONE\tCOPILOT\tURL\tAGE\tREASON")
+	fmt.Fprintln(tw, "NAME\tPHASE\tPOD\tRESTARTS\tPVC\tCLONE\tCOPILOT\tROUTE\tBACKUP\tURL\tAGE\tREASON")
 	for _, ws := range r.Workspaces {
 		name := ws.Name
 		if !ws.InSpec {
 			name += " (not in spec)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			name, ws.Phase, dash(ws.Pod), ws.Restarts, pvcCell(ws.PVC), cloneCell(ws.Clone),
-			ws.Copilot.Seeded, dash(ws.URL), ws.Age, dash(ws.Reason))
+			ws.Copilot.Seeded, ws.Route.Cell(), ws.Backup.State(), dash(ws.URL), ws.Age, dash(ws.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package status reports the state of every workspace in a namespace from a
-// fixed set of LIST calls (Deployments, Pods, PVCs, HTTPRoutes and Secret
-// metadata), never one GET per workspace: the cost of `ocw status` must not
+// fixed set of LIST calls (Deployments, Pods, PVCs, HTTPRoutes, VolSync
+// ReplicationSources and Secret metadata), never one GET per workspace: the cost of `ocw status` must not
 // grow with the number of workspaces. Doctor reuses the snapshot and the
 // container helpers.
 package status
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,7 +30,9 @@ import (
 // is needed, and no discovery call: the versions are fixed).
 var (
 	httpRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	secretGVR    = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	// ReplicationSourceGVR is VolSync's backup API (doctor checks its CRD).
+	ReplicationSourceGVR = volsyncv1alpha1.GroupVersion.WithResource("replicationsources")
+	secretGVR            = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // Snapshot is everything status needs from one namespace.
@@ -41,13 +44,18 @@ type Snapshot struct {
 	Routes      []gatewayv1.HTTPRoute
 	// RoutesMissing is set when the HTTPRoute CRD is not installed.
 	RoutesMissing bool
+	// ReplicationSources are every VolSync source in the namespace: a
+	// home-ops component's carries none of ocw's labels.
+	ReplicationSources []volsyncv1alpha1.ReplicationSource
+	// BackupsMissing is set when the ReplicationSource CRD is not installed.
+	BackupsMissing bool
 	// Secrets holds metadata only: status never reads Secret values.
 	Secrets []metav1.PartialObjectMetadata
 	// Events are loaded only on request (LoadEvents).
 	Events []corev1.Event
 }
 
-// Fetch lists the namespace's workspace objects: five LIST calls whatever
+// Fetch lists the namespace's workspace objects: six LIST calls whatever
 // the number of workspaces.
 func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, error) {
 	sel := metav1.ListOptions{LabelSelector: model.LabelWorkspace}
@@ -82,6 +90,22 @@ func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, e
 				return nil, fmt.Errorf("decoding HTTPRoute %s/%s: %w", namespace, u.GetName(), err)
 			}
 			s.Routes = append(s.Routes, r)
+		}
+	}
+
+	sources, err := c.Dynamic.Resource(ReplicationSourceGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	switch {
+	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
+		s.BackupsMissing = true
+	case err != nil:
+		return nil, listErr("ReplicationSources", namespace, err)
+	default:
+		for _, u := range sources.Items {
+			var rs volsyncv1alpha1.ReplicationSource
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &rs); err != nil {
+				return nil, fmt.Errorf("decoding ReplicationSource %s/%s: %w", namespace, u.GetName(), err)
+			}
+			s.ReplicationSources = append(s.ReplicationSources, rs)
 		}
 	}
 
@@ -124,6 +148,16 @@ func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute {
 	for i := range s.Routes {
 		if s.Routes[i].Name == name {
 			return &s.Routes[i]
+		}
+	}
+	return nil
+}
+
+// ReplicationSource returns the workspace's VolSync source, or nil.
+func (s *Snapshot) ReplicationSource(name string) *volsyncv1alpha1.ReplicationSource {
+	for i := range s.ReplicationSources {
+		if s.ReplicationSources[i].Name == name {
+			return &s.ReplicationSources[i]
 		}
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -74,8 +73,10 @@ type Workspace struct {
 	Clone    *Step       `json:"clone,omitempty"`
 	Copilot  Copilot     `json:"copilot"`
 	Route    RouteStatus `json:"route"`
-	Created  *time.Time  `json:"created,omitempty"`
-	Age      string      `json:"age"`
+	// Backup is VolSync's report of the workspace's backups.
+	Backup  BackupStatus `json:"backup"`
+	Created *time.Time   `json:"created,omitempty"`
+	Age     string       `json:"age"`
 }
 
 // PVCStatus is the workspace volume's state.
@@ -92,14 +93,6 @@ type Copilot struct {
 	Step *Step `json:"step,omitempty"`
 	// PushedAt is when ocw auth push last updated the running pod.
 	PushedAt *time.Time `json:"pushedAt,omitempty"`
-}
-
-// RouteStatus is the HTTPRoute's acceptance by its Gateway.
-type RouteStatus struct {
-	Exists bool `json:"exists"`
-	// Accepted/ResolvedRefs are nil until a Gateway controller reports.
-	Accepted     *bool `json:"accepted,omitempty"`
-	ResolvedRefs *bool `json:"resolvedRefs,omitempty"`
 }
 
 // Report is the status of every workspace in a namespace.
@@ -137,6 +130,7 @@ func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	if snap.RoutesMissing {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
 	}
+	r.Notes = append(r.Notes, backupNotes(r.Workspaces, snap.BackupsMissing)...)
 	// Messages come from the cluster (a git server's error text through the
 	// clone's termination message): no escapes reach the terminal.
 	safetext.Lines(r)
@@ -182,43 +176,9 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 		w.Route = routeStatus(route, ws)
 	}
 	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
+	w.Backup = BackupOf(ws, snap.ReplicationSource(name), now)
 	w.Phase, w.Reason, w.Blocker = phaseOf(dep, pod, pvc)
 	return w
-}
-
-func routeStatus(r *gatewayv1.HTTPRoute, ws *model.Workspace) RouteStatus {
-	rs := RouteStatus{Exists: true}
-	for _, p := range r.Status.Parents {
-		if ws != nil && !SameParent(p.ParentRef, r.Namespace, ws.Gateway) {
-			continue
-		}
-		for _, c := range p.Conditions {
-			v := c.Status == metav1.ConditionTrue
-			switch gatewayv1.RouteConditionType(c.Type) {
-			case gatewayv1.RouteConditionAccepted:
-				rs.Accepted = &v
-			case gatewayv1.RouteConditionResolvedRefs:
-				rs.ResolvedRefs = &v
-			}
-		}
-		break
-	}
-	return rs
-}
-
-// SameParent reports whether a route status parent is the spec's Gateway.
-func SameParent(p gatewayv1.ParentReference, routeNS string, g model.Gateway) bool {
-	ns := routeNS
-	if p.Namespace != nil {
-		ns = string(*p.Namespace)
-	}
-	if string(p.Name) != g.Name || ns != g.Namespace {
-		return false
-	}
-	if g.SectionName != "" && p.SectionName != nil && string(*p.SectionName) != g.SectionName {
-		return false
-	}
-	return true
 }
 
 // CopilotOf reads the seed-auth outcome and compares it with the Secret's

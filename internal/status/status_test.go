@@ -116,7 +116,7 @@ func TestRequestsDoNotGrowWithWorkspaces(t *testing.T) {
 	}
 	t.Logf("requests for 1 workspace:   %d %v", len(got[1]), got[1])
 	t.Logf("requests for 20 workspaces: %d %v", len(got[20]), got[20])
-	if len(got[1]) != 5 || strings.Join(got[1], "\n") != strings.Join(got[20], "\n") {
+	if len(got[1]) != 6 || strings.Join(got[1], "\n") != strings.Join(got[20], "\n") {
 		t.Fatalf("requests differ:\n1:  %v\n20: %v", got[1], got[20])
 	}
 	for _, r := range got[1] {

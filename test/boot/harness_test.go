@@ -67,11 +67,10 @@ func bootContainers(t testing.TB, o specOpts) pod {
 	if err != nil {
 		t.Fatalf("load test spec: %v", err)
 	}
-	res, err := doc.Resolve()
+	sys, err := model.Resolve(doc)
 	if err != nil {
 		t.Fatalf("resolve test spec: %v", err)
 	}
-	sys := model.New(res)
 	d := build.Deployment(sys.Workspaces[0])
 	ps := d.Spec.Template.Spec
 	var p pod

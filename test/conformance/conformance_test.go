@@ -88,15 +88,12 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 		t.Fatal(err)
 	}
 	doc.Spec.Namespace = ns
-	if doc.Spec.Secrets == nil {
-		doc.Spec.Secrets = &spec.Secrets{}
-	}
 	doc.Spec.Secrets.Mode = &mode
-	r, err := doc.Resolve()
+	sys, err := model.Resolve(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.New(r)
+	return sys
 }
 
 func checkVariant(t *testing.T, file, lay, mode, ns string) {
@@ -364,7 +361,7 @@ func TestOcwApplyExamples(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				e, err := apply.New(env.Config, apply.Config{})
+				e, err := apply.New(env.Config, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -528,7 +525,7 @@ func installCRD(ctx context.Context, module, file string) error {
 // ClusterRoleBindings of "dev-x"/"y" and "dev"/"x-y" must be two objects,
 // each binding its own ServiceAccount, whichever is applied last.
 func TestClusterBindingsOfNamespacesDoNotCollide(t *testing.T) {
-	e, err := apply.New(env.Config, apply.Config{})
+	e, err := apply.New(env.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,11 +543,10 @@ workspaces:
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := doc.Resolve()
+		sys, err := model.Resolve(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sys := model.New(r)
 		d, err := apply.Build(sys)
 		if err != nil {
 			t.Fatal(err)

@@ -4,13 +4,14 @@ package applytest
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -75,7 +76,7 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 		for _, r := range l.APIResources {
 			// Events are written by the API server itself; ComponentStatus
 			// probes components envtest does not run (a 20 s timeout).
-			if !hasVerb(r.Verbs, "list") || strings.Contains(r.Name, "/") || r.Kind == "Event" || r.Kind == "ComponentStatus" {
+			if !slices.Contains(r.Verbs, "list") || strings.Contains(r.Name, "/") || r.Kind == "Event" || r.Kind == "ComponentStatus" {
 				continue
 			}
 			if r.Namespaced && s["Namespace/"+namespace] == "" {
@@ -87,12 +88,9 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 	// Concurrently: the first list of a custom resource waits about a
 	// second for the API server to set up its storage.
 	var mu sync.Mutex
-	errs := make([]error, len(todo))
-	var wg sync.WaitGroup
-	for i, l := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	var g errgroup.Group
+	for _, l := range todo {
+		g.Go(func() error {
 			res := dyn.Resource(l.gv.WithResource(l.r.Name))
 			var opts metav1.ListOptions
 			var ri dynamic.ResourceInterface = res
@@ -104,8 +102,7 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 			}
 			items, err := ri.List(ctx, opts)
 			if err != nil {
-				errs[i] = fmt.Errorf("listing %s: %w", l.r.Name, err)
-				return
+				return fmt.Errorf("listing %s: %w", l.r.Name, err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -115,22 +112,10 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 				}
 				s[l.r.Kind+"."+l.gv.Group+"/"+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-func hasVerb(verbs []string, v string) bool {
-	for _, x := range verbs {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	return s, g.Wait()
 }
 
 // Diff lists how b differs from a, one line per object.

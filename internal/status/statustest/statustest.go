@@ -28,11 +28,11 @@ func System(t testing.TB, doc string) *model.System {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := d.Resolve()
+	sys, err := model.Resolve(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.New(r)
+	return sys
 }
 
 // CreateWorkspace creates the workspace's PVC, Deployment, Service and

@@ -1,4 +1,4 @@
-package spec
+package model
 
 import (
 	"cmp"
@@ -11,47 +11,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/opencode-workspaces/ocw/internal/spec"
 )
-
-// resticDuration is what restic forget --keep-within takes.
-var resticDuration = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
-
-// Resolved is a validated spec with every default applied: all pointers in
-// it are non-nil, and the values validation parses are there parsed.
-type Resolved struct {
-	File      string
-	Namespace string
-	Secrets   Secrets
-	Flux      Flux
-	// RefreshInterval, Interval and Timeout are Secrets.RefreshInterval,
-	// Flux.Interval and Flux.Timeout parsed.
-	RefreshInterval, Interval, Timeout time.Duration
-	Workspaces                         []ResolvedWorkspace
-}
-
-// ResolvedWorkspace is a workspace with its settings merged and its
-// derived values (host, dir) filled in.
-type ResolvedWorkspace struct {
-	Name   string
-	Repo   string
-	Dir    string
-	Branch string
-	Host   string
-	Settings
-	// RepoURL is Repo parsed.
-	RepoURL *url.URL
-	// Requests and Limits are Settings.Resources parsed; a nil quantity
-	// is none (an empty limit).
-	Requests, Limits Quantities
-	// StorageSize and CacheCapacity are Storage.Size and
-	// Backup.CacheCapacity parsed.
-	StorageSize, CacheCapacity resource.Quantity
-}
-
-// Quantities are parsed CPU and memory amounts; nil is none.
-type Quantities struct{ CPU, Memory *resource.Quantity }
 
 // SystemNamespace says why ocw must never take over namespace ns ("" when
 // it may): "default" and the kube-* namespaces belong to Kubernetes, and
@@ -66,126 +31,161 @@ func SystemNamespace(ns string) string {
 	return ""
 }
 
-// Resolve applies defaults and validates the whole spec, reporting every
-// problem found with its position.
-func (d *Document) Resolve() (*Resolved, error) {
-	v := &validator{doc: d}
+// Resolve applies the defaults to a loaded spec and validates it, handing
+// the model the values it parsed; it reports every problem of the file
+// with its position, the loader's and its own.
+func Resolve(d *spec.Document) (*System, error) {
+	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}}
 	s := d.Spec
-	r := &Resolved{File: d.File, Namespace: s.Namespace}
-	if r.Namespace == "" {
-		r.Namespace = DefaultNamespace
-	}
-	if v.dnsLabel("namespace", r.Namespace) {
-		if why := SystemNamespace(r.Namespace); why != "" {
-			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", r.Namespace, why, DefaultNamespace)
+	sys := &System{Namespace: cmp.Or(s.Namespace, spec.DefaultNamespace)}
+	if v.dnsLabel("namespace", sys.Namespace) {
+		if why := SystemNamespace(sys.Namespace); why != "" {
+			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", sys.Namespace, why, spec.DefaultNamespace)
 		}
 	}
 	if s.Domain != "" {
 		v.dnsSubdomain("domain", s.Domain)
 	}
+	sys.Secrets = v.secrets(spec.Merge(s.Secrets, spec.BuiltinSecrets()))
+	sys.Flux = v.flux(spec.Merge(s.Flux, spec.BuiltinFlux()), sys.Secrets.External)
 
-	r.Secrets = Merge(deref(s.Secrets), BuiltinSecrets())
-	r.RefreshInterval = v.secrets(&r.Secrets)
-	r.Flux = Merge(deref(s.Flux), BuiltinFlux())
-	r.Interval, r.Timeout = v.flux(r.Flux)
-
-	ws := workspaces{
-		base:  Merge(s.Defaults, BuiltinSettings()),
-		baseQ: v.settings("defaults", s.Defaults).merge(v.settings("built-in defaults", BuiltinSettings())),
-		names: map[string]int{}, hosts: map[string]int{},
-	}
+	// One copy of the built-in settings, validated once: merging keeps
+	// the pointers, so v.quantities holds every merged quantity.
+	builtin := spec.BuiltinSettings()
+	v.settings("defaults", s.Defaults)
+	v.settings("built-in defaults", builtin)
+	ws := workspaces{base: spec.Merge(s.Defaults, builtin), names: map[string]int{}, hosts: map[string]int{}}
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
 	for i, w := range s.Workspaces {
-		r.Workspaces = append(r.Workspaces, v.workspace(&ws, i, w, r.Namespace, s.Domain))
+		sys.Workspaces = append(sys.Workspaces, v.workspace(&ws, i, w, sys, s.Domain))
 	}
-	if errs := v.all(); len(errs) > 0 {
-		return nil, errs
+	if err := d.Errors(v.errs); err != nil {
+		return nil, err
 	}
-	return r, nil
+	return sys, nil
 }
 
 // workspaces is what resolving one workspace needs of the others: the
-// merged defaults and their quantities, and the index of the workspace
-// that took each name and host.
+// merged defaults, and the index of the workspace that took each name and
+// host.
 type workspaces struct {
-	base         Settings
-	baseQ        quantities
+	base         spec.Settings
 	names, hosts map[string]int
 }
 
 // workspace validates workspace i and resolves it over the defaults.
-func (v *validator) workspace(ws *workspaces, i int, w Workspace, namespace, domain string) ResolvedWorkspace {
+func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *System, domain string) Workspace {
 	p := fmt.Sprintf("workspaces[%d]", i)
-	q := v.settings(p, w.Settings).merge(ws.baseQ)
-	rw := ResolvedWorkspace{Name: w.Name, Repo: w.Repo, Branch: w.Branch, Host: w.Host, Dir: w.Dir,
-		Settings: Merge(w.Settings, ws.base),
-		Requests: Quantities{CPU: q.reqCPU.value(), Memory: q.reqMemory.value()},
-		Limits:   Quantities{CPU: q.limCPU.value(), Memory: q.limMemory.value()},
-	}
-	if q.size.value() != nil {
-		rw.StorageSize = *q.size.value()
-	}
-	if q.cache.value() != nil {
-		rw.CacheCapacity = *q.cache.value()
-	}
-	v.workspaceName(p+".name", w.Name, namespace, ws.names, i)
-	rw.RepoURL = v.repoURL(p+".repo", w.Repo, *rw.Git.AllowHTTP)
-	if rw.RepoURL != nil && rw.Dir == "" {
-		rw.Dir = RepoDir(w.Repo)
-		if !validDir(rw.Dir) {
-			v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
+	v.settings(p, w.Settings)
+	s := spec.Merge(w.Settings, ws.base)
+	v.workspaceName(p+".name", w.Name, sys.Namespace, ws.names, i)
+	repo := Repo{URL: w.Repo, Dir: w.Dir, Branch: w.Branch, Filter: *s.Git.Filter}
+	if u := v.repoURL(p+".repo", w.Repo, *s.Git.AllowHTTP); u != nil {
+		repo.Scheme, repo.Host = u.Scheme, u.Host
+		if repo.Dir == "" {
+			repo.Dir = RepoDir(w.Repo)
+			if !validDir(repo.Dir) {
+				v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
+			}
 		}
-	} else if w.Dir != "" && !validDir(w.Dir) {
+	}
+	if w.Dir != "" && !validDir(w.Dir) {
 		v.errorf(p+".dir", "must be one folder name of letters, digits, '.', '_' or '-' that does not start with '.'")
 	}
 	if w.Branch != "" && !validBranch(w.Branch) {
 		v.errorf(p+".branch", "%q is not a valid branch name", w.Branch)
 	}
+	host := w.Host
 	switch {
-	case rw.Host != "":
-		v.host(p+".host", rw.Host)
+	case host != "":
+		v.host(p+".host", host)
 	case domain != "" && w.Name != "":
-		rw.Host = w.Name + "." + domain
+		host = w.Name + "." + domain
 	default:
 		v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
 	}
-	if rw.Host != "" {
-		if j, dup := ws.hosts[rw.Host]; dup && w.Host != "" {
-			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", rw.Host, j)
+	if host != "" {
+		if j, dup := ws.hosts[host]; dup && w.Host != "" {
+			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", host, j)
 		} else if dup {
-			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", rw.Host, j)
+			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", host, j)
 		} else {
-			ws.hosts[rw.Host] = i
+			ws.hosts[host] = i
 		}
 	}
-	v.requestsWithinLimits(p, w.Settings, rw.Settings, q)
-	return rw
+	v.requestsWithinLimits(p, w.Settings, s)
+	return v.newWorkspace(sys, w.Name, host, repo, s)
 }
 
-// all is every problem of the file in file order: the field errors of
-// loading, then validation's, except those about a field that could not be
-// loaded (a mistyped field is left unset, which would be reported again).
-func (v *validator) all() ErrorList {
-	errs := append(ErrorList(nil), v.doc.fieldErrs...)
-	for _, e := range v.errs {
-		if !v.doc.fieldErrs.covers(e.Field) {
-			errs = append(errs, e)
-		}
+// newWorkspace is the model of a workspace whose settings s are merged
+// and validated.
+func (v *validator) newWorkspace(sys *System, name, host string, repo Repo, s spec.Settings) Workspace {
+	out := Workspace{
+		Name:      name,
+		Namespace: sys.Namespace,
+		Host:      host,
+		Repo:      repo,
+		Images:    Images{OpenCode: *s.Images.OpenCode, Clone: *s.Images.Clone, Seed: *s.Images.Seed},
+		Resources: corev1.ResourceRequirements{
+			Requests: v.resourceList(s.Resources.Requests),
+			Limits:   v.resourceList(s.Resources.Limits),
+		},
+		Storage: Storage{Size: v.quantityOf(s.Storage.Size), StorageClass: *s.Storage.StorageClass,
+			AccessMode: corev1.PersistentVolumeAccessMode(*s.Storage.AccessMode)},
+		Gateway:        Gateway{Name: *s.Gateway.Name, Namespace: *s.Gateway.Namespace, SectionName: *s.Gateway.SectionName},
+		Git:            Git{Username: *s.Git.Username, AuthorName: *s.Git.AuthorName, AuthorEmail: *s.Git.AuthorEmail},
+		Reloader:       *s.Reloader,
+		ClusterAccess:  *s.ClusterAccess,
+		UID:            *s.User.UID,
+		GID:            *s.User.GID,
+		ServerUsername: *s.ServerUsername,
+		Secrets:        sys.Secrets,
 	}
-	slices.SortStableFunc(errs, func(a, b *Error) int {
-		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-	})
-	return errs
+	if *s.ExternalDNS.Enabled {
+		out.ExternalDNS = s.ExternalDNS.Annotations
+	}
+	if c := s.Certificate; *c.Enabled {
+		out.Certificate = &Certificate{IssuerName: *c.IssuerName, IssuerKind: *c.IssuerKind}
+	}
+	b := s.Backup
+	out.Backup = Backup{
+		Mode:             *b.Mode,
+		Component:        *b.Component,
+		ComponentOwnsPVC: *b.PVCOwner == spec.PVCOwnerComponent,
+		Variables:        b.Variables,
+		Schedule:         *b.Schedule,
+		Repository:       strings.ReplaceAll(*b.Repository, "{name}", name),
+		SnapshotClass:    *b.VolumeSnapshotClass,
+		CopyMethod:       *b.CopyMethod,
+		CacheCapacity:    v.quantityOf(b.CacheCapacity),
+	}
+	if r := b.Retain; r != nil {
+		out.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Within: r.Within}
+	}
+	return out
 }
 
-func deref[T any](p *T) T {
-	if p == nil {
-		var z T
-		return z
+// resourceList holds the quantities of l that are set and valid; ""
+// (none) is left out.
+func (v *validator) resourceList(l *spec.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	if q := v.quantities[l.CPU]; q != nil {
+		out[corev1.ResourceCPU] = q.DeepCopy()
 	}
-	return *p
+	if q := v.quantities[l.Memory]; q != nil {
+		out[corev1.ResourceMemory] = q.DeepCopy()
+	}
+	return out
+}
+
+// quantityOf is the quantity parsed from s, zero if it was invalid.
+func (v *validator) quantityOf(s *string) resource.Quantity {
+	if q := v.quantities[s]; q != nil {
+		return q.DeepCopy()
+	}
+	return resource.Quantity{}
 }
 
 // RepoDir derives the clone folder from a repository URL.
@@ -198,19 +198,20 @@ func RepoDir(repo string) string {
 }
 
 type validator struct {
-	doc  *Document
-	errs ErrorList
+	doc  *spec.Document
+	errs spec.ErrorList
+	// quantities are the values of the quantity fields, parsed where a
+	// block sets them (so an error names that block) and keyed by the
+	// field's pointer, which merging keeps; none for "" or an invalid one.
+	quantities map[*string]*resource.Quantity
 }
 
 // errorf records a problem once: a bad default is seen by every workspace.
 func (v *validator) errorf(field, format string, args ...any) {
-	e := v.doc.fieldError(field, format, args...)
-	for _, o := range v.errs {
-		if *o == *e {
-			return
-		}
+	e := v.doc.FieldError(field, format, args...)
+	if !slices.ContainsFunc(v.errs, func(o *spec.Error) bool { return *o == *e }) {
+		v.errs = append(v.errs, e)
 	}
-	v.errs = append(v.errs, e)
 }
 
 func (v *validator) dnsLabel(field, s string) bool {
@@ -251,10 +252,8 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 		return
 	}
 	// The Flux layout's secrets folder and Kustomization take these names.
-	for _, r := range []string{"secrets", namespace + "-secrets"} {
-		if name == r {
-			v.errorf(field, "%q is reserved for the shared secrets", name)
-		}
+	if name == "secrets" || name == namespace+"-secrets" {
+		v.errorf(field, "%q is reserved for the shared secrets", name)
 	}
 	if j, dup := seen[name]; dup {
 		v.errorf(field, "duplicate workspace name %q (also workspaces[%d])", name, j)
@@ -352,17 +351,17 @@ var (
 // (1e9), no milli (500m is half a byte).
 var byteUnit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)$`)
 
-// quantity parses a quantity field; nil when it is unset, an allowed ""
-// (a limit: none) or invalid (and reported).
-func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) *resource.Quantity {
+// quantity parses a quantity field into v.quantities; unset, an allowed
+// "" (a limit: none) and an invalid value (reported) are left out.
+func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quantityRange) {
 	if s == nil {
-		return nil
+		return
 	}
 	if *s == "" {
 		if !allowEmpty {
 			v.errorf(field, "must not be empty")
 		}
-		return nil
+		return
 	}
 	q, err := resource.ParseQuantity(*s)
 	switch {
@@ -375,21 +374,14 @@ func (v *validator) quantity(field string, s *string, allowEmpty bool, rng quant
 	case q.Cmp(rng.min) < 0 || q.Cmp(rng.max) > 0:
 		v.errorf(field, "%q is out of range: use %s to %s", *s, rng.min.String(), rng.max.String())
 	default:
-		return &q
+		v.quantities[s] = &q
 	}
-	return nil
 }
 
 func (v *validator) oneOf(field string, s *string, allowed ...string) {
-	if s == nil {
-		return
+	if s != nil && !slices.Contains(allowed, *s) {
+		v.errorf(field, "%q is not one of %s", *s, strings.Join(allowed, ", "))
 	}
-	for _, a := range allowed {
-		if *s == a {
-			return
-		}
-	}
-	v.errorf(field, "%q is not one of %s", *s, strings.Join(allowed, ", "))
 }
 
 func (v *validator) optName(field string, s *string) {
@@ -414,49 +406,23 @@ func (v *validator) duration(field string, s *string) time.Duration {
 
 var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// quantities are the parsed quantities of one Settings block.
-type quantities struct {
-	reqCPU, reqMemory, limCPU, limMemory, size, cache *parsed
-}
-
-// parsed is a quantity field a block sets; q is nil when its value is ""
-// (a limit: none) or invalid (and reported).
-type parsed struct{ q *resource.Quantity }
-
-func (v *validator) quantityField(field string, s *string, allowEmpty bool, rng quantityRange) *parsed {
-	if s == nil {
-		return nil
-	}
-	return &parsed{v.quantity(field, s, allowEmpty, rng)}
-}
-
-// value is the quantity of a field after merging; nil if invalid.
-func (p *parsed) value() *resource.Quantity {
-	if p == nil {
-		return nil
-	}
-	return p.q
-}
-
 // settings validates the fields one Settings block sets (defaults or a
-// workspace) and returns its quantities; unset fields are checked where
-// they are set.
-func (v *validator) settings(p string, s Settings) quantities {
-	var q quantities
+// workspace); unset fields are checked where they are set.
+func (v *validator) settings(p string, s spec.Settings) {
 	v.images(p+".images", s.Images)
 	if r := s.Resources; r != nil {
 		if l := r.Requests; l != nil {
-			q.reqCPU = v.quantityField(p+".resources.requests.cpu", l.CPU, false, cpuRange)
-			q.reqMemory = v.quantityField(p+".resources.requests.memory", l.Memory, false, memoryRange)
+			v.quantity(p+".resources.requests.cpu", l.CPU, false, cpuRange)
+			v.quantity(p+".resources.requests.memory", l.Memory, false, memoryRange)
 		}
 		if l := r.Limits; l != nil {
 			// "" in a limit means none.
-			q.limCPU = v.quantityField(p+".resources.limits.cpu", l.CPU, true, cpuRange)
-			q.limMemory = v.quantityField(p+".resources.limits.memory", l.Memory, true, memoryRange)
+			v.quantity(p+".resources.limits.cpu", l.CPU, true, cpuRange)
+			v.quantity(p+".resources.limits.memory", l.Memory, true, memoryRange)
 		}
 	}
 	if st := s.Storage; st != nil {
-		q.size = v.quantityField(p+".storage.size", st.Size, false, storageRange)
+		v.quantity(p+".storage.size", st.Size, false, storageRange)
 		v.storage(p+".storage", st)
 	}
 	v.gateway(p+".gateway", s.Gateway)
@@ -468,7 +434,7 @@ func (v *validator) settings(p string, s Settings) quantities {
 		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
 	}
 	if b := s.Backup; b != nil {
-		q.cache = v.quantityField(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
+		v.quantity(p+".backup.cacheCapacity", b.CacheCapacity, false, cacheRange)
 		v.backup(p+".backup", b)
 	}
 	v.git(p+".git", s.Git)
@@ -477,10 +443,9 @@ func (v *validator) settings(p string, s Settings) quantities {
 	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
 		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
 	}
-	return q
 }
 
-func (v *validator) images(p string, i *Images) {
+func (v *validator) images(p string, i *spec.Images) {
 	if i != nil {
 		v.image(p+".opencode", i.OpenCode)
 		v.image(p+".clone", i.Clone)
@@ -488,14 +453,14 @@ func (v *validator) images(p string, i *Images) {
 	}
 }
 
-func (v *validator) storage(p string, st *Storage) {
+func (v *validator) storage(p string, st *spec.Storage) {
 	if st.StorageClass != nil && *st.StorageClass != "" {
 		v.dnsSubdomain(p+".storageClass", *st.StorageClass)
 	}
 	v.oneOf(p+".accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
 }
 
-func (v *validator) gateway(p string, g *Gateway) {
+func (v *validator) gateway(p string, g *spec.Gateway) {
 	if g == nil {
 		return
 	}
@@ -517,12 +482,12 @@ func (v *validator) annotationKeys(p string, annotations map[string]string) {
 }
 
 // backup checks every backup field but the cache capacity (a quantity).
-func (v *validator) backup(p string, b *Backup) {
+func (v *validator) backup(p string, b *spec.Backup) {
 	v.oneOf(p+".mode", b.Mode, BackupNone, BackupComponent, BackupInline)
 	if b.Component != nil && (*b.Component == "" || path.IsAbs(*b.Component)) {
 		v.errorf(p+".component", "must be a path relative to the workspace's app folder")
 	}
-	v.oneOf(p+".pvcOwner", b.PVCOwner, PVCOwnerComponent, PVCOwnerOcw)
+	v.oneOf(p+".pvcOwner", b.PVCOwner, spec.PVCOwnerComponent, spec.PVCOwnerOcw)
 	v.oneOf(p+".copyMethod", b.CopyMethod, "Snapshot", "Clone", "Direct")
 	for _, k := range slices.Sorted(maps.Keys(b.Variables)) {
 		if !envVarRE.MatchString(k) {
@@ -548,7 +513,10 @@ func (v *validator) backup(p string, b *Backup) {
 	}
 }
 
-func (v *validator) git(p string, g *Git) {
+// resticDuration is what restic forget --keep-within takes.
+var resticDuration = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
+
+func (v *validator) git(p string, g *spec.Git) {
 	if g == nil {
 		return
 	}
@@ -564,7 +532,7 @@ func (v *validator) git(p string, g *Git) {
 	}
 }
 
-func (v *validator) user(p string, u *User) {
+func (v *validator) user(p string, u *spec.User) {
 	if u == nil {
 		return
 	}
@@ -576,55 +544,52 @@ func (v *validator) user(p string, u *User) {
 	}
 }
 
-// merge takes each quantity from the block that sets it, as Merge does
-// with the text.
-func (q quantities) merge(base quantities) quantities {
-	return quantities{
-		reqCPU: cmp.Or(q.reqCPU, base.reqCPU), reqMemory: cmp.Or(q.reqMemory, base.reqMemory),
-		limCPU: cmp.Or(q.limCPU, base.limCPU), limMemory: cmp.Or(q.limMemory, base.limMemory),
-		size: cmp.Or(q.size, base.size), cache: cmp.Or(q.cache, base.cache),
-	}
-}
-
 // requestsWithinLimits compares a workspace's merged requests and limits;
 // an invalid value or no limit is skipped.
-func (v *validator) requestsWithinLimits(p string, own, merged Settings, q quantities) {
+func (v *validator) requestsWithinLimits(p string, own, merged spec.Settings) {
 	req, lim := merged.Resources.Requests, merged.Resources.Limits
 	for _, c := range []struct {
-		name             string
-		req, lim         *resource.Quantity
-		reqText, limText *string
-	}{{"cpu", q.reqCPU.value(), q.limCPU.value(), req.CPU, lim.CPU}, {"memory", q.reqMemory.value(), q.limMemory.value(), req.Memory, lim.Memory}} {
-		if c.req == nil || c.lim == nil || c.req.Cmp(*c.lim) <= 0 {
+		name     string
+		req, lim *string
+	}{{"cpu", req.CPU, lim.CPU}, {"memory", req.Memory, lim.Memory}} {
+		r, l := v.quantities[c.req], v.quantities[c.lim]
+		if r == nil || l == nil || r.Cmp(*l) <= 0 {
 			continue
 		}
 		field := p + ".resources.requests." + c.name
 		if own.Resources == nil {
 			field = "defaults.resources.requests." + c.name
 		}
-		v.errorf(field, "request %s is above the limit %s", *c.reqText, *c.limText)
+		v.errorf(field, "request %s is above the limit %s", *c.req, *c.lim)
 	}
 }
 
-// secrets validates the merged secrets settings, fills in the store name
-// "doppler" mode implies and returns the refresh interval.
-func (v *validator) secrets(s *Secrets) time.Duration {
-	v.oneOf("secrets.mode", s.Mode, SecretsManual, SecretsExternalSecrets, SecretsDoppler)
+// secrets validates the merged secrets settings and resolves them, with
+// the store name "doppler" mode implies.
+func (v *validator) secrets(s spec.Secrets) Secrets {
+	v.oneOf("secrets.mode", s.Mode, spec.SecretsManual, spec.SecretsExternalSecrets, spec.SecretsDoppler)
 	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
 	switch {
 	case *s.Store.Name != "":
 		v.dnsSubdomain("secrets.store.name", *s.Store.Name)
-	case *s.Mode == SecretsDoppler:
-		s.Store.Name = new(DopplerStore)
-	case *s.Mode == SecretsExternalSecrets:
-		v.errorf("secrets.store.name", "required with mode %s: the name of the %s the ExternalSecrets read", SecretsExternalSecrets, *s.Store.Kind)
+	case *s.Mode == spec.SecretsDoppler:
+		s.Store.Name = new(spec.DopplerStore)
+	case *s.Mode == spec.SecretsExternalSecrets:
+		v.errorf("secrets.store.name", "required with mode %s: the name of the %s the ExternalSecrets read", spec.SecretsExternalSecrets, *s.Store.Kind)
 	}
-	refresh := v.duration("secrets.refreshInterval", s.RefreshInterval)
+	out := Secrets{
+		External:        *s.Mode != spec.SecretsManual,
+		StoreKind:       *s.Store.Kind,
+		StoreName:       *s.Store.Name,
+		RefreshInterval: v.duration("secrets.refreshInterval", s.RefreshInterval),
+	}
 	seen := map[string]string{}
 	for _, r := range []struct {
 		field string
-		ref   *SecretRef
-	}{{"gitCredentials", s.GitCredentials}, {"serverAuth", s.ServerAuth}, {"copilotAuth", s.CopilotAuth}} {
+		ref   *spec.SecretRef
+		out   *SecretRef
+	}{{"gitCredentials", s.GitCredentials, &out.Git}, {"serverAuth", s.ServerAuth, &out.Server}, {"copilotAuth", s.CopilotAuth, &out.Copilot}} {
+		*r.out = SecretRef{Name: *r.ref.Name, Key: *r.ref.Key, RemoteKey: *r.ref.RemoteKey, Property: *r.ref.Property}
 		p := "secrets." + r.field
 		if v.dnsSubdomain(p+".name", *r.ref.Name) {
 			if other, dup := seen[*r.ref.Name]; dup {
@@ -642,18 +607,26 @@ func (v *validator) secrets(s *Secrets) time.Duration {
 			v.errorf(p+".property", "must not contain newlines")
 		}
 	}
-	return refresh
+	return out
 }
 
-// flux validates the merged Flux settings and returns the interval and
-// timeout.
-func (v *validator) flux(f Flux) (interval, timeout time.Duration) {
+// flux validates the merged Flux settings and resolves them; without
+// dependsOn, the ExternalSecrets (external) wait for the store as in
+// home-ops.
+func (v *validator) flux(f spec.Flux, external bool) Flux {
 	p := *f.Path
 	if p == "" || path.IsAbs(p) || path.Clean(p) != p || strings.HasPrefix(p, "..") {
 		v.errorf("flux.path", "%q must be a clean relative path inside the repository (e.g. kubernetes/apps)", p)
 	}
-	interval = v.duration("flux.interval", f.Interval)
-	timeout = v.duration("flux.timeout", f.Timeout)
+	out := Flux{
+		AppsPath:            p,
+		Interval:            v.duration("flux.interval", f.Interval),
+		Timeout:             v.duration("flux.timeout", f.Timeout),
+		Wait:                *f.Wait,
+		SourceRef:           SourceRef{Kind: *f.SourceRef.Kind, Name: *f.SourceRef.Name, Namespace: *f.SourceRef.Namespace},
+		NamespaceComponents: f.NamespaceComponents,
+		RenderNamespace:     *f.RenderNamespace,
+	}
 	v.oneOf("flux.sourceRef.kind", f.SourceRef.Kind, "GitRepository", "OCIRepository", "Bucket")
 	v.optName("flux.sourceRef.name", f.SourceRef.Name)
 	if ns := f.SourceRef.Namespace; ns != nil && *ns != "" {
@@ -664,11 +637,16 @@ func (v *validator) flux(f Flux) (interval, timeout time.Duration) {
 		if d.Namespace != "" {
 			v.dnsLabel(fmt.Sprintf("flux.dependsOn[%d].namespace", i), d.Namespace)
 		}
+		out.DependsOn = append(out.DependsOn, Dependency{Name: d.Name, Namespace: d.Namespace})
+	}
+	if f.DependsOn == nil && external {
+		out.DependsOn = []Dependency{{Name: "external-secrets-stores", Namespace: "external-secrets"}}
 	}
 	for i, r := range f.SubstituteFrom {
 		kind := r.Kind
 		v.oneOf(fmt.Sprintf("flux.substituteFrom[%d].kind", i), &kind, "Secret", "ConfigMap")
 		v.dnsSubdomain(fmt.Sprintf("flux.substituteFrom[%d].name", i), r.Name)
+		out.SubstituteFrom = append(out.SubstituteFrom, SubstituteReference{Kind: r.Kind, Name: r.Name, Optional: r.Optional})
 	}
 	for i, c := range f.NamespaceComponents {
 		if c == "" || path.IsAbs(c) || path.Clean(c) != c {
@@ -678,5 +656,5 @@ func (v *validator) flux(f Flux) (interval, timeout time.Duration) {
 	if !*f.RenderNamespace && len(f.NamespaceComponents) == 0 {
 		v.errorf("flux.renderNamespace", "false needs a namespace component that brings the Namespace (flux.namespaceComponents)")
 	}
-	return interval, timeout
+	return out
 }

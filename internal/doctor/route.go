@@ -1,0 +1,318 @@
+package doctor
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/status"
+)
+
+// The Gateway and route rules read only the objects handed to them (the
+// Gateway as checkGateways read it, the route from the snapshot), so they
+// run over in-memory objects too. They key on the standard Gateway API
+// reasons, which Traefik and Envoy Gateway both write (with different
+// messages), and read any other refusal against the Gateway. A route on a
+// listener the controller could not program (a certificate it may not read)
+// is refused as NoMatchingParent by Traefik, NoReadyListeners by Envoy
+// Gateway; Traefik then marks the Gateway Accepted=False (ListenersNotValid)
+// without a Programmed condition. The listener's own status says why.
+
+// checkGateway checks the Gateway's spec against the workspaces attached to
+// it, then what its controller reports on the listeners they use and on
+// the Gateway.
+func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) {
+	var problems, fixes []string
+	for i := range wss {
+		w := &wss[i]
+		ls := listenersFor(gw, w.Gateway)
+		if len(ls) == 0 {
+			p, f := missingListener(gw, w)
+			problems, fixes = append(problems, p), append(fixes, f)
+			continue
+		}
+		l := ls[0]
+		if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
+			*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
+			problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
+			fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
+		}
+		if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
+			problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
+			fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
+		}
+		for _, l := range ls {
+			if p, f := listenerProblem(gw, &l); p != "" {
+				problems, fixes = append(problems, p), append(fixes, f)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
+		return
+	}
+	describe := "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
+	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
+		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Accepted: "+conditionText(c),
+			"check that GatewayClass "+string(gw.Spec.GatewayClassName)+" is accepted and the controller's logs; "+describe)
+		return
+	}
+	if c := findCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
+		if c.Status != metav1.ConditionTrue {
+			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Programmed: "+conditionText(c),
+				"check the Gateway controller's logs and "+describe)
+			return
+		}
+		r.add(ScopeCluster, "gateway", OK, fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, listenerList(wss)), "")
+		return
+	}
+	r.add(ScopeCluster, "gateway", Warn, "Gateway "+ref+" exists but no controller has reported on it (no Programmed condition)",
+		"check that a Gateway controller runs and handles gatewayClassName "+string(gw.Spec.GatewayClassName))
+}
+
+// checkRoute reads the route's status for the spec's Gateway: Accepted and
+// ResolvedRefs, with a fix for each standard reason. gw is the Gateway as
+// checkGateways read it (nil when it was not found or unreadable): it tells
+// a wrong sectionName from a missing listener, and which listener problem
+// keeps the route out.
+func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *gatewayv1.Gateway) {
+	if r.snap.RoutesMissing {
+		r.add(ws.Name, "route", Fail, "the HTTPRoute CRD is not installed", "see the gateway-api check")
+		return
+	}
+	if route == nil {
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" not found: the workspace is not reachable",
+			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
+		return
+	}
+	ref := ws.Gateway.Namespace + "/" + ws.Gateway.Name
+	var parent *gatewayv1.RouteParentStatus
+	for i := range route.Status.Parents {
+		if status.SameParent(route.Status.Parents[i].ParentRef, route.Namespace, ws.Gateway) {
+			parent = &route.Status.Parents[i]
+			break
+		}
+	}
+	if parent == nil {
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" has no status from Gateway "+ref+": no Gateway controller has accepted it",
+			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
+		return
+	}
+	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
+		msg, fix := r.notAccepted(ws, c, gw)
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+ref+": "+msg, fix)
+		return
+	}
+	if c := findCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
+		fix := r.kubectl("describe httproute " + ws.Name)
+		switch gatewayv1.RouteConditionReason(c.Reason) {
+		case gatewayv1.RouteReasonBackendNotFound:
+			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
+			// Traefik also says BackendNotFound for a Service without
+			// endpoints, i.e. until the pod is Ready.
+			if row := r.row(ws.Name); row.Phase != status.Missing && row.Phase != status.Ready {
+				fix = "Service " + ws.Name + " has no ready endpoints while the workspace is " + string(row.Phase) +
+					" (some Gateways, Traefik among them, report that as BackendNotFound): see the pod check; if the Service itself is missing, ocw apply -f " + r.opts.SpecFile
+			}
+		case gatewayv1.RouteReasonRefNotPermitted:
+			fix = r.backendGrantFix(ws, route)
+		}
+		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is accepted but its backend does not resolve: "+conditionText(c), fix)
+		return
+	}
+	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+ref+" and resolves; "+ws.URL(), "")
+}
+
+// notAccepted explains an Accepted condition that is missing or not True.
+func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv1.Gateway) (msg, fix string) {
+	if c == nil {
+		return "no Accepted condition", r.kubectl("describe httproute " + ws.Name)
+	}
+	msg, fix = conditionText(c), r.kubectl("describe httproute "+ws.Name)
+	// Whatever the reason, a listener that is missing or that the
+	// controller reports broken comes first: implementations word that
+	// refusal differently (Traefik: NoMatchingParent, or
+	// NotAllowedByListeners for a port without an entryPoint; Envoy
+	// Gateway: a reason of its own).
+	var ls []gatewayv1.Listener
+	if gw != nil {
+		if ls = listenersFor(gw, ws.Gateway); len(ls) == 0 {
+			p, f := missingListener(gw, ws)
+			return msg + "; " + p, f
+		}
+		for _, l := range ls {
+			if p, f := listenerProblem(gw, &l); p != "" {
+				return msg + "; " + p, f
+			}
+		}
+	}
+	switch gatewayv1.RouteConditionReason(c.Reason) {
+	case gatewayv1.RouteReasonNotAllowedByListeners:
+		fix = "the listener does not admit routes from namespace " + r.sys.Namespace + ": set its allowedRoutes.namespaces.from to All (or a matching Selector)"
+	case gatewayv1.RouteReasonNoMatchingListenerHostname:
+		listener := "the listener's hostname"
+		if len(ls) > 0 && ls[0].Hostname != nil {
+			listener = "listener " + string(ls[0].Name) + "'s hostname " + string(*ls[0].Hostname)
+		}
+		fix = "host " + ws.Host + " is outside " + listener + ": change the spec's domain/host or the listener"
+	case gatewayv1.RouteReasonNoMatchingParent:
+		if gw == nil {
+			return msg, "see the gateway check above"
+		}
+		fix = "no listener of Gateway " + gw.Namespace + "/" + gw.Name + " takes the route: " + fix
+	}
+	return msg, fix
+}
+
+// backendGrantFix names the ReferenceGrant a backendRef into another
+// namespace needs. ocw renders the route to its own Service; a backend
+// elsewhere was put there by a patch.
+func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) string {
+	var fixes []string
+	for _, rule := range route.Spec.Rules {
+		for _, b := range rule.BackendRefs {
+			if b.Namespace == nil || string(*b.Namespace) == route.Namespace {
+				continue
+			}
+			kind := "Service"
+			if b.Kind != nil {
+				kind = string(*b.Kind)
+			}
+			group := ""
+			if b.Group != nil {
+				group = string(*b.Group)
+			}
+			fixes = append(fixes, fmt.Sprintf("create a ReferenceGrant in namespace %s with from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: %s}] and to: [{group: %q, kind: %s, name: %s}]",
+				*b.Namespace, route.Namespace, group, kind, b.Name))
+		}
+	}
+	if len(fixes) == 0 {
+		return "a cross-namespace reference needs a ReferenceGrant in the target namespace: " + r.kubectl("describe httproute "+ws.Name)
+	}
+	return strings.Join(dedupe(fixes), "; ") + "; or point the route back at Service " + ws.Name + " in " + route.Namespace +
+		" as ocw renders it (ocw apply -f " + r.opts.SpecFile + ")"
+}
+
+// listenersFor returns the Gateway's listeners a workspace's route asks
+// for: the one named by sectionName, or all of them when it is unset.
+func listenersFor(gw *gatewayv1.Gateway, g model.Gateway) []gatewayv1.Listener {
+	var ls []gatewayv1.Listener
+	for _, l := range gw.Spec.Listeners {
+		if g.SectionName == "" || string(l.Name) == g.SectionName {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// missingListener explains a sectionName naming no listener: a wrong name
+// when an HTTPS listener of the Gateway covers the host, else a listener
+// the Gateway lacks.
+func missingListener(gw *gatewayv1.Gateway, ws *model.Workspace) (problem, fix string) {
+	var names, fits []string
+	for _, l := range gw.Spec.Listeners {
+		names = append(names, string(l.Name))
+		if l.Protocol == gatewayv1.HTTPSProtocolType && (l.Hostname == nil || hostMatches(string(*l.Hostname), ws.Host)) {
+			fits = append(fits, string(l.Name))
+		}
+	}
+	problem = fmt.Sprintf("no listener named %q (listeners: %s)", ws.Gateway.SectionName, strings.Join(names, ", "))
+	if len(fits) > 0 {
+		return problem, "set gateway.sectionName to one of: " + strings.Join(fits, ", ")
+	}
+	host := ws.Host
+	if _, rest, ok := strings.Cut(host, "."); ok {
+		host = "*." + rest
+	}
+	return problem + " and no HTTPS listener for " + ws.Host,
+		fmt.Sprintf("add an HTTPS listener named %s with hostname %s and a certificate for it to Gateway %s/%s, or set gateway.name, gateway.namespace and gateway.sectionName in the spec to a Gateway that has one",
+			ws.Gateway.SectionName, host, gw.Namespace, gw.Name)
+}
+
+// listenerProblem reads what the Gateway's controller reports on listener
+// l: "" when it reports nothing wrong (or nothing yet). A failing
+// ResolvedRefs or Accepted names the cause; Programmed=False often only
+// points at them, so it comes last.
+func listenerProblem(gw *gatewayv1.Gateway, l *gatewayv1.Listener) (problem, fix string) {
+	i := slices.IndexFunc(gw.Status.Listeners, func(s gatewayv1.ListenerStatus) bool { return s.Name == l.Name })
+	if i < 0 {
+		return "", ""
+	}
+	conds := gw.Status.Listeners[i].Conditions
+	for _, t := range []gatewayv1.ListenerConditionType{gatewayv1.ListenerConditionResolvedRefs, gatewayv1.ListenerConditionAccepted,
+		gatewayv1.ListenerConditionConflicted, gatewayv1.ListenerConditionProgrammed} {
+		c := findCondition(conds, string(t))
+		bad := metav1.ConditionFalse
+		if t == gatewayv1.ListenerConditionConflicted {
+			bad = metav1.ConditionTrue
+		}
+		if c == nil || c.Status != bad {
+			continue
+		}
+		return fmt.Sprintf("listener %s: %s", l.Name, conditionText(c)), listenerFix(gw, l, c.Reason)
+	}
+	return "", ""
+}
+
+// listenerFix is the fix for a listener condition's reason.
+func listenerFix(gw *gatewayv1.Gateway, l *gatewayv1.Listener, reason string) string {
+	certNS, certName := gw.Namespace, ""
+	if l.TLS != nil && len(l.TLS.CertificateRefs) > 0 {
+		ref := l.TLS.CertificateRefs[0]
+		certName = string(ref.Name)
+		if ref.Namespace != nil {
+			certNS = string(*ref.Namespace)
+		}
+	}
+	switch gatewayv1.ListenerConditionReason(reason) {
+	case gatewayv1.ListenerReasonRefNotPermitted:
+		if certNS != gw.Namespace {
+			return fmt.Sprintf("create a ReferenceGrant in namespace %s with from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: %s}] and to: [{group: \"\", kind: Secret, name: %s}], or keep the certificate in namespace %s",
+				certNS, gw.Namespace, certName, gw.Namespace)
+		}
+	case gatewayv1.ListenerReasonInvalidCertificateRef:
+		if certName != "" {
+			return fmt.Sprintf("Secret %s/%s must exist and be a kubernetes.io/tls Secret with tls.crt and tls.key (from cert-manager: kubectl describe certificate -n %s)",
+				certNS, certName, certNS)
+		}
+	case gatewayv1.ListenerReasonPortUnavailable:
+		return fmt.Sprintf("the Gateway's controller cannot serve port %d (Traefik: it needs an entryPoint on that port)", l.Port)
+	}
+	return "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
+}
+
+func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// conditionText is "Type=Status: Reason[: Message]".
+func conditionText(c *metav1.Condition) string {
+	s := fmt.Sprintf("%s=%s: %s", c.Type, c.Status, c.Reason)
+	if c.Message != "" {
+		s += ": " + c.Message
+	}
+	return s
+}
+
+func listenerList(wss []model.Workspace) string {
+	var out []string
+	for _, w := range wss {
+		s := w.Gateway.SectionName
+		if s == "" {
+			s = "(any)"
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ", ")
+}

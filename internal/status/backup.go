@@ -1,0 +1,200 @@
+package status
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
+	"github.com/robfig/cron/v3"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Backup states, the BACKUP column of the table.
+const (
+	BackupNone    = "none"    // the spec asks for no backup
+	BackupMissing = "missing" // asked for, but no ReplicationSource in the cluster
+	BackupNever   = "never"   // no backup has completed yet
+	BackupFailing = "failing" // VolSync reports an error or the last mover failed
+)
+
+// BackupStatus is the workspace's backup as VolSync reports it in its
+// ReplicationSource (named like the workspace: ocw's inline one and a
+// home-ops component's ${APP} alike).
+type BackupStatus struct {
+	// Mode is the spec's backup.mode; "" for a workspace not in the spec.
+	Mode string `json:"mode,omitempty"`
+	// Source is the ReplicationSource's name; "" when there is none.
+	Source     string `json:"source,omitempty"`
+	Schedule   string `json:"schedule,omitempty"`
+	Repository string `json:"repository,omitempty"`
+	// LastSync is when the last backup completed successfully.
+	LastSync    *time.Time `json:"lastSync,omitempty"`
+	LastSyncAge string     `json:"lastSyncAge,omitempty"`
+	// Duration is how long the last successful backup took.
+	Duration string     `json:"duration,omitempty"`
+	NextSync *time.Time `json:"nextSync,omitempty"`
+	// Running: a backup is in progress (Synchronizing is True).
+	Running bool `json:"running,omitempty"`
+	// Error is why backups fail, in VolSync's words; "" when they do not.
+	Error string `json:"error,omitempty"`
+}
+
+// State is the table's one-word summary: the age of the last successful
+// backup, or one of the Backup* states.
+func (b BackupStatus) State() string {
+	switch {
+	case b.Mode == model.BackupNone:
+		return BackupNone
+	case b.Source == "":
+		if b.Mode == "" {
+			return "-"
+		}
+		return BackupMissing
+	case b.Error != "":
+		return BackupFailing
+	case b.LastSync == nil:
+		return BackupNever
+	}
+	return b.LastSyncAge
+}
+
+// BackupOf reads a ReplicationSource (rs may be nil) for a workspace of
+// the spec (ws may be nil for one found only in the cluster).
+func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
+	var b BackupStatus
+	if ws != nil {
+		b.Mode = ws.Backup.Mode
+		if b.Mode == model.BackupNone {
+			return b
+		}
+		b.Schedule, b.Repository = ws.Backup.Schedule, ws.Backup.Repository
+	}
+	if rs == nil {
+		return b
+	}
+	// The object VolSync runs wins over the spec: a component may set its
+	// own schedule and repository.
+	b.Source = rs.Name
+	b.Schedule = "" // a manual trigger, or none: VolSync syncs continuously
+	if t := rs.Spec.Trigger; t != nil && t.Schedule != nil {
+		b.Schedule = *t.Schedule
+	}
+	if rs.Spec.Restic != nil && rs.Spec.Restic.Repository != "" {
+		b.Repository = rs.Spec.Restic.Repository
+	}
+	st := rs.Status
+	if st == nil {
+		return b
+	}
+	if st.LastSyncTime != nil {
+		t := st.LastSyncTime.UTC()
+		b.LastSync = &t
+		b.LastSyncAge = humanDuration(now.Sub(t))
+	}
+	if st.LastSyncDuration != nil {
+		b.Duration = st.LastSyncDuration.Round(time.Second).String()
+	}
+	if st.NextSyncTime != nil {
+		t := st.NextSyncTime.UTC()
+		b.NextSync = &t
+	}
+	c := apimeta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
+	b.Running = c != nil && c.Status == metav1.ConditionTrue
+	b.Error = backupError(c, st.LatestMoverStatus)
+	return b
+}
+
+// backupError is why backups fail. VolSync v0.14 says it in two places:
+// the Synchronizing condition with reason Error when the controller itself
+// cannot proceed (the repository Secret is missing or lacks a key, a bad
+// schedule), and latestMoverStatus with result Failed when the mover Job
+// gave up (its pod log's tail: restic's "Fatal:" and the mover script's
+// "ERROR:" lines) or a copy trigger timed out. A later success replaces
+// the mover status, so Failed always means the latest attempt.
+func backupError(c *metav1.Condition, mover *volsyncv1alpha1.MoverStatus) string {
+	if c != nil && c.Status == metav1.ConditionFalse && c.Reason == volsyncv1alpha1.SynchronizingReasonError {
+		return "VolSync: " + c.Message
+	}
+	if mover != nil && mover.Result == volsyncv1alpha1.MoverResultFailed {
+		if why := moverFailure(mover.Logs); why != "" {
+			return "mover failed: " + why
+		}
+		return "mover failed (no log)"
+	}
+	return ""
+}
+
+// moverFailure picks the lines that say why from a failed mover's log: the
+// last "Fatal:" (restic) and "ERROR:" (the mover script) lines, else the
+// last line.
+func moverFailure(logs string) string {
+	var fatal, errLine, last string
+	for l := range strings.Lines(logs) {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+			continue
+		case strings.HasPrefix(l, "Fatal:"):
+			fatal = l
+		case strings.HasPrefix(l, "ERROR:"):
+			errLine = l
+		}
+		last = l
+	}
+	switch {
+	case fatal != "" && errLine != "":
+		return fatal + " (" + errLine + ")"
+	case fatal != "":
+		return fatal
+	case errLine != "":
+		return errLine
+	}
+	return last
+}
+
+// BackupOverdue reports whether the last successful backup (or, when there
+// was none, the ReplicationSource's creation) is older than two scheduled
+// runs, VolSync's own rule for a missed interval; and the time the next
+// run was due. It is false for a source without a schedule (manual
+// trigger).
+func BackupOverdue(schedule string, last, created, now time.Time) (overdue bool, due time.Time, err error) {
+	if schedule == "" {
+		return false, time.Time{}, nil
+	}
+	s, err := cron.ParseStandard(schedule)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("schedule %q: %w", schedule, err)
+	}
+	from := last
+	if from.IsZero() {
+		from = created
+	}
+	due = s.Next(from)
+	return s.Next(due).Before(now), due, nil
+}
+
+// backupNotes say under the table why backups fail: the reason is too
+// long for a column.
+func backupNotes(wss []Workspace, crdMissing bool) []string {
+	var notes []string
+	asked := false
+	for _, w := range wss {
+		if w.Backup.Mode != "" && w.Backup.Mode != model.BackupNone {
+			asked = true
+		}
+		if w.Backup.Error != "" {
+			notes = append(notes, "backup of "+w.Name+" fails: "+w.Backup.Error)
+		}
+	}
+	if crdMissing && asked {
+		notes = append(notes, "the VolSync ReplicationSource CRD is not installed: nothing is backed up; run ocw doctor")
+	}
+	return notes
+}
+
+// Age is a duration in kubectl's AGE style (45s, 12m, 5h, 3d).
+func Age(d time.Duration) string { return humanDuration(d) }
