@@ -30,16 +30,16 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 start=$(date +%s)
-# The real-node and Gateway tiers' binaries (the GitOps controllers and
-# Traefik, then kubelet and friends, which wait for the envtest build's lock)
-# are built from Go modules in the background while the other tiers build
-# and run. With nothing cached the run is bound by the 2 cores wherever
-# these builds start (40 min measured both ways); when they are cached this
-# costs a second.
+# The real-node and Gateway tiers' binaries (the GitOps controllers,
+# Traefik, VolSync, restic and rest-server, then kubelet and friends, which
+# wait for the envtest build's lock) are built from Go modules in the
+# background while the other tiers build and run. With nothing cached the
+# run is bound by the 2 cores wherever these builds start (40 min measured
+# both ways); when they are cached this costs a second.
 # Its own process group, so that a failing tier stops the whole build.
 bg_pid=""
 if [ $# -eq 0 ] && [ "$(id -u)" = 0 ]; then
-	setsid bash -c 'hack/e2e/controllers.sh >/dev/null && hack/e2e/build.sh >/dev/null' &
+	setsid bash -c 'hack/e2e/controllers.sh >/dev/null && hack/e2e/volsync.sh >/dev/null && hack/e2e/build.sh >/dev/null' &
 	bg_pid=$!
 	trap 'kill -- "-${bg_pid}" 2>/dev/null || true' EXIT
 fi
@@ -73,6 +73,6 @@ if [ $# -eq 0 ]; then
 	# Real node: a single-node Kubernetes (hack/e2e) runs two workspaces
 	# applied by ocw, then two more through Flux and external-secrets.
 	[ -z "${bg_pid}" ] || wait "${bg_pid}"
-	go test -tags e2e -count=1 -timeout 25m ./test/e2e/
+	go test -tags e2e -count=1 -timeout 35m ./test/e2e/
 fi
 log "done in $(($(date +%s) - start))s"

@@ -25,7 +25,7 @@ stop() { # name: SIGTERM, then SIGKILL after 10 s
 	rm -f "${f}"
 }
 
-for n in traefik external-secrets kustomize-controller source-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "${n}"; done
+for n in traefik volsync rest-server external-secrets kustomize-controller source-controller kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "${n}"; done
 if [ -S "${SOCK}" ] && "${CTR[@]}" version >/dev/null 2>&1; then
 	ids="$("${CTR[@]}" containers ls -q)"
 	netns="$(for id in ${ids}; do "${CTR[@]}" containers info "${id}"; done 2>/dev/null |

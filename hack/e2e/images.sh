@@ -6,6 +6,12 @@
 #   docker.io/library/busybox:1.37.0     Debian's busybox-static with applet links
 #   ghcr.io/anomalyco/opencode:1.18.33   the pinned npm OpenCode + git + busybox
 #   registry.k8s.io/pause:3.10           a tiny static Go program (hack/e2e/pause)
+#   ocw.test/volsync-mover-restic:v0.14.0-restic0.18.1
+#                                        VolSync's restic mover: its entry.sh with
+#                                        Debian's bash, coreutils, grep and awk, and
+#                                        restic built static (hack/e2e/volsync.sh).
+#                                        Tagged, never latest: VolSync sets no pull
+#                                        policy, and latest would mean Always.
 # Prints the folder holding the tarballs (one per image) on stdout. Cached:
 # rebuilt only when this script, the pause source or the inputs change.
 #
@@ -21,15 +27,19 @@ IMG_GIT=docker.io/alpine/git:v2.49.1
 IMG_BUSYBOX=docker.io/library/busybox:1.37.0
 IMG_OPENCODE=ghcr.io/anomalyco/opencode:1.18.33
 IMG_PAUSE=registry.k8s.io/pause:3.10
+IMG_MOVER=ocw.test/volsync-mover-restic:v0.14.0-restic0.18.1
 
 OPENCODE="$(readlink -f "$("${REPO_ROOT}/hack/opencode.sh")")"
 [ -x /bin/busybox ] || { log "/bin/busybox missing (apt-get install busybox-static)"; exit 1; }
 command -v git >/dev/null || { log "git missing (apt-get install git)"; exit 1; }
+RESTIC="$("${REPO_ROOT}/hack/e2e/volsync.sh")/restic"
+ENTRY="$(cd "${REPO_ROOT}" && GOWORK=off go list -m -f '{{.Dir}}' github.com/backube/volsync)/mover-restic/entry.sh"
 
 key="$( {
 	cat "${REPO_ROOT}/hack/e2e/images.sh" "${REPO_ROOT}/hack/e2e/pause/main.go"
-	dpkg-query -W busybox-static git 2>/dev/null || true
-	stat -c '%s %Y' "${OPENCODE}"
+	dpkg-query -W busybox-static git bash coreutils grep mawk 2>/dev/null || true
+	stat -c '%s %Y' "${OPENCODE}" "${RESTIC}"
+	cat "${ENTRY}"
 } | sha256sum | cut -d' ' -f1)"
 if [ -f "${OUT}/key" ] && [ "$(cat "${OUT}/key")" = "${key}" ]; then
 	echo "${OUT}"
@@ -136,6 +146,24 @@ libutil="$(ldconfig -p | awk '$1 == "libutil.so.1" && /x86-64/ {print $NF; exit}
 mkdir -p "${tmp}/r-opencode$(dirname "${libutil}")"
 cp -L "${libutil}" "${tmp}/r-opencode${libutil}"
 mkimage "${IMG_OPENCODE}" "${tmp}/r-opencode" "${tmp}/out/opencode.tar" '["opencode"]' null
+
+# The mover: GNU tools, not busybox (entry.sh uses ls --ignore, date
+# --date, sync -f, timeout); /bin is /usr/bin as on Debian, for its
+# #!/bin/bash.
+r="${tmp}/r-mover"
+mkdir -p "${r}"/{usr/bin,usr/local/bin,etc,tmp,proc,sys,dev,mover-restic}
+ln -s usr/bin "${r}/bin"
+printf 'root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000:user:/tmp:/bin/bash\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"${r}/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' >"${r}/etc/group"
+chmod 1777 "${r}/tmp"
+tools=("$(command -v bash)" "$(command -v grep)" "$(readlink -f "$(command -v awk)")")
+mapfile -t -O ${#tools[@]} tools < <(dpkg -L coreutils | grep -E '/s?bin/[^/]+$' | while read -r f; do [ -f "${f}" ] && [ -x "${f}" ] && echo "${f}"; done)
+for f in "${tools[@]}"; do cp -L "${f}" "${r}/usr/bin/$(basename "${f}")"; done
+ln -sf "$(basename "${tools[2]}")" "${r}/usr/bin/awk"
+libs "${r}" "${tools[@]}"
+cp "${RESTIC}" "${r}/usr/local/bin/restic"
+install -m 0755 "${ENTRY}" "${r}/mover-restic/entry.sh"
+mkimage "${IMG_MOVER}" "${r}" "${tmp}/out/volsync-mover.tar" '["/mover-restic/entry.sh"]' null
 
 echo "${key}" >"${tmp}/out/key"
 rm -rf "${OUT}"

@@ -11,7 +11,7 @@
 #
 # Environment (defaults): OCW_E2E_PORT_BASE (17000: etcd +0/+1/+2, apiserver
 # +43, kubelet +50/+48), OCW_E2E_BRIDGE (ocwe2e0), OCW_E2E_SUBNET_PREFIX
-# (10.245.0: the bridge is .1), OCW_E2E_PVS (6), OCW_E2E_STORAGECLASS
+# (10.245.0: the bridge is .1), OCW_E2E_PVS (12), OCW_E2E_STORAGECLASS
 # (ocw-e2e-local). Prints KUBECONFIG=..., the gateway address and the bin dir.
 set -euo pipefail
 
@@ -20,7 +20,7 @@ W="${1:-${OCW_E2E_ROOT:-${OCW_CACHE:-${HOME}/.cache/ocw}/e2e}}"
 PB=${OCW_E2E_PORT_BASE:-17000}
 BR=${OCW_E2E_BRIDGE:-ocwe2e0}
 NET=${OCW_E2E_SUBNET_PREFIX:-10.245.0}
-NPV=${OCW_E2E_PVS:-6}
+NPV=${OCW_E2E_PVS:-12}
 SC=${OCW_E2E_STORAGECLASS:-ocw-e2e-local}
 GW="${NET}.1"
 P="${W}/pki" L="${W}/log" R="${W}/run" V="${W}/var" C="${W}/conf"

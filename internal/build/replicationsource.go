@@ -3,13 +3,17 @@ package build
 import (
 	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
 // ReplicationSource backs the workspace PVC up with restic (VolSync),
 // by default from a snapshot so the running workspace is never stopped. The mover
-// runs as the workspace user so it can read every file.
+// runs as the workspace user so it can read every file, with the
+// RuntimeDefault seccomp profile: VolSync's mover container sets every
+// other field Pod Security "restricted" asks for but not that one, and the
+// namespace enforces restricted.
 func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	b := ws.Backup
 	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
@@ -20,14 +24,15 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 		Repository:        b.Repository,
 		CacheCapacity:     new(b.CacheCapacity),
 		Retain: &volsyncv1alpha1.ResticRetainPolicy{
-			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly,
+			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly, Within: b.Retain.Within,
 		},
 		MoverConfig: volsyncv1alpha1.MoverConfig{
 			MoverSecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: new(true),
-				RunAsUser:    new(ws.UID),
-				RunAsGroup:   new(ws.GID),
-				FSGroup:      new(ws.GID),
+				RunAsNonRoot:   new(true),
+				RunAsUser:      new(ws.UID),
+				RunAsGroup:     new(ws.GID),
+				FSGroup:        new(ws.GID),
+				SeccompProfile: restrictedSeccomp(),
 			},
 		},
 	}
@@ -45,6 +50,34 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 			SourcePVC: ws.Name,
 			Trigger:   &volsyncv1alpha1.ReplicationSourceTriggerSpec{Schedule: new(b.Schedule)},
 			Restic:    restic,
+		},
+	}
+}
+
+func restrictedSeccomp() *corev1.SeccompProfile {
+	return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+}
+
+// ComponentMoverMark is a patch that gives the ReplicationSource a VolSync
+// component renders (backup mode component) the two fields of its
+// moverSecurityContext Pod Security "restricted" needs and home-ops
+// components leave out: without them VolSync's mover pods are rejected in
+// the workspaces' namespace and no backup ever runs. Like ComponentPVCMark
+// it goes into the app folder's kustomization.yaml, applied after the
+// components; the component's uid, gid and fsGroup are kept.
+func ComponentMoverMark(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
+	return &volsyncv1alpha1.ReplicationSource{
+		TypeMeta:   typeMeta("volsync.backube/v1alpha1", "ReplicationSource"),
+		ObjectMeta: metav1.ObjectMeta{Name: ws.Name},
+		Spec: volsyncv1alpha1.ReplicationSourceSpec{
+			Restic: &volsyncv1alpha1.ReplicationSourceResticSpec{
+				MoverConfig: volsyncv1alpha1.MoverConfig{
+					MoverSecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   new(true),
+						SeccompProfile: restrictedSeccomp(),
+					},
+				},
+			},
 		},
 	}
 }

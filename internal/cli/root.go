@@ -66,6 +66,8 @@ func newRoot(s Streams) *cobra.Command {
 		newAuthCmd(s),
 		newStatusCmd(s),
 		newDoctorCmd(s),
+		newBackupCmd(s),
+		newRestoreCmd(s),
 	)
 	return root
 }

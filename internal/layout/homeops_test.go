@@ -119,6 +119,13 @@ func TestHomeOpsDropIn(t *testing.T) {
 					class != ws.Storage.StorageClass || !reflect.DeepEqual(modes, []string{string(ws.Storage.AccessMode)}) {
 					t.Errorf("ks %s: PVC %v", name, o["spec"])
 				}
+			case "ReplicationSource":
+				// The component's mover identity, plus what Pod Security
+				// restricted needs from ocw's patch.
+				sc, _, _ := unstructured.NestedMap(object(t, r), "spec", "restic", "moverSecurityContext")
+				if sc["runAsNonRoot"] != true || !reflect.DeepEqual(sc["seccompProfile"], map[string]any{"type": "RuntimeDefault"}) || sc["runAsUser"] == nil {
+					t.Errorf("ks %s: ReplicationSource moverSecurityContext %v", name, sc)
+				}
 			case "ExternalSecret":
 				o := object(t, r)
 				if repo, _, _ := unstructured.NestedString(o, "spec", "target", "template", "data", "RESTIC_REPOSITORY"); repo != "s3:https://s3.home.example.test/volsync/"+ws.Name {

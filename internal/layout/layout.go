@@ -118,12 +118,18 @@ func kindPatch(obj client.Object) Patch {
 
 // workspacePatches: with a VolSync component that creates the PVC, the
 // app folder has no PVC of ocw's, and the component's gets ocw's
-// protection from pruning through a patch here (see build.ComponentPVCMark).
+// protection from pruning through a patch here (see build.ComponentPVCMark);
+// the component's ReplicationSource gets what Pod Security restricted
+// needs of its movers (build.ComponentMoverMark).
 func workspacePatches(ws model.Workspace) []Patch {
-	if ws.RendersPVC() {
-		return nil
+	var p []Patch
+	if ws.Backup.Mode == model.BackupComponent {
+		p = append(p, kindPatch(build.ComponentMoverMark(ws)))
 	}
-	return []Patch{kindPatch(build.ComponentPVCMark(ws))}
+	if !ws.RendersPVC() {
+		p = append(p, kindPatch(build.ComponentPVCMark(ws)))
+	}
+	return p
 }
 
 func fluxTree(sys *model.System) *Tree {

@@ -230,7 +230,10 @@ func (w Workspace) RendersPVC() bool {
 }
 
 // Retain is restic's retention; nil means unset.
-type Retain struct{ Hourly, Daily, Weekly *int32 }
+type Retain struct {
+	Hourly, Daily, Weekly *int32
+	Within                *string
+}
 
 // Git holds the settings of git inside the workspace.
 type Git struct {

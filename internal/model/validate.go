@@ -162,7 +162,7 @@ func (v *validator) newWorkspace(sys *System, name, host string, repo Repo, s sp
 		CacheCapacity:    v.quantityOf(b.CacheCapacity),
 	}
 	if r := b.Retain; r != nil {
-		out.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly}
+		out.Backup.Retain = Retain{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Within: r.Within}
 	}
 	return out
 }
@@ -507,8 +507,14 @@ func (v *validator) backup(p string, b *spec.Backup) {
 				v.errorf(p+".retain."+name, "must not be negative")
 			}
 		}
+		if r.Within != nil && !resticDuration.MatchString(*r.Within) {
+			v.errorf(p+".retain.within", "%q is not a restic duration such as 1d, 12h or 1y2m3d4h", *r.Within)
+		}
 	}
 }
+
+// resticDuration is what restic forget --keep-within takes.
+var resticDuration = regexp.MustCompile(`^([0-9]+[ymdh])+$`)
 
 func (v *validator) git(p string, g *spec.Git) {
 	if g == nil {

@@ -134,7 +134,7 @@ func TestValidationErrors(t *testing.T) {
 			}},
 		{"settings", header + "domain: d.io\ndefaults:\n  storage: {size: lots, storageClass: Fast}\n" +
 			"  resources: {requests: {memory: 4Gi}}\n  images: {opencode: 'Bad Image'}\n" +
-			"  backup: {mode: sometimes, schedule: hourly}\n  user: {uid: 0}\n" +
+			"  backup: {mode: sometimes, schedule: hourly, retain: {within: 3days}}\n  user: {uid: 0}\n" +
 			"workspaces:\n  - name: a\n    repo: https://github.com/o/a\n    dir: .hidden\n    host: '*.d.io'\n" +
 			"    git: {filter: blob:all, authorEmail: nobody}\n    clusterAccess: admin\n",
 			[]string{
@@ -144,6 +144,7 @@ func TestValidationErrors(t *testing.T) {
 				`ws.yaml:7:22: defaults.images.opencode: "Bad Image" is not a valid image reference`,
 				`ws.yaml:8:18: defaults.backup.mode: "sometimes" is not one of none, component, inline`,
 				`ws.yaml:8:39: defaults.backup.schedule: "hourly" is not a five-field cron schedule`,
+				`ws.yaml:8:64: defaults.backup.retain.within: "3days" is not a restic duration such as 1d, 12h or 1y2m3d4h`,
 				"ws.yaml:9:15: defaults.user.uid: must be between 1 and 2147483647 (workspaces never run as root)",
 				"ws.yaml:13:10: workspaces[0].dir: must be one folder name of letters, digits, '.', '_' or '-' that does not start with '.'",
 				"ws.yaml:14:11: workspaces[0].host: wildcard hostnames are not allowed: a workspace needs its own hostname",

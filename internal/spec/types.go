@@ -151,6 +151,10 @@ type Retain struct {
 	Hourly *int32 `yaml:"hourly,omitempty"`
 	Daily  *int32 `yaml:"daily,omitempty"`
 	Weekly *int32 `yaml:"weekly,omitempty"`
+	// Within keeps every snapshot younger than this (restic's
+	// --keep-within, e.g. "1d"): several backups in one hour survive the
+	// hourly thinning, so ocw restore --as-of can pick any of them.
+	Within *string `yaml:"within,omitempty"`
 }
 
 // Git configures the clone and git inside the workspace.

@@ -21,7 +21,21 @@ import (
 
 func writeSpec(t *testing.T, path, ns string, ws map[string]string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, `apiVersion: ocw.dev/v1alpha1
+	b.WriteString(specHeader(ns, storageSC, ""))
+	for _, name := range []string{"alpha", "beta", "gamma"} {
+		if url, ok := ws[name]; ok {
+			fmt.Fprintf(&b, "  - name: %s\n    repo: %s\n", name, url)
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// specHeader is the spec up to its workspaces: manual secrets, small
+// requests, volumes of storage class sc; extra goes under defaults.
+func specHeader(ns, sc, extra string) string {
+	return fmt.Sprintf(`apiVersion: ocw.dev/v1alpha1
 kind: Workspaces
 namespace: %s
 domain: e2e.test
@@ -31,16 +45,8 @@ defaults:
   git: {allowHTTP: true}
   resources:
     requests: {cpu: 50m, memory: 256Mi}
-workspaces:
-`, ns, storageSC)
-	for _, name := range []string{"alpha", "beta", "gamma"} {
-		if url, ok := ws[name]; ok {
-			fmt.Fprintf(&b, "  - name: %s\n    repo: %s\n", name, url)
-		}
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+%sworkspaces:
+`, ns, sc, extra)
 }
 
 func TestRealNode(t *testing.T) {
@@ -286,6 +292,17 @@ func (n *node) stopAndCheckDB(name, id string) {
 		n.t.Errorf("OpenCode container exit code %q, want 143 (stopped by SIGTERM)", exit)
 	}
 
+	n.checkVolumeDB(name, id, "after the stop")
+	n.kubectl("scale", "-n", n.ns, "deploy/"+name, "--replicas=1")
+	n.waitReady(name)
+}
+
+// checkVolumeDB copies the workspace's session database from its local
+// PV, as a backup would (the workspace stopped or idle, so the files are
+// still), and checks that it passes SQLite's integrity check and holds
+// session id.
+func (n *node) checkVolumeDB(name, id, when string) {
+	n.t.Helper()
 	pv := n.kubectl("get", "pvc", "-n", n.ns, name, "-o", "jsonpath={.spec.volumeName}")
 	root := n.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.local.path}")
 	src := filepath.Join(root, "home/.local/share/opencode")
@@ -304,13 +321,11 @@ func (n *node) stopAndCheckDB(name, id string) {
 	}
 	db := filepath.Join(dst, "opencode.db")
 	if out := strings.TrimSpace(n.must("sqlite3", db, "PRAGMA integrity_check;")); out != "ok" {
-		n.t.Errorf("integrity_check after the stop: %s", out)
+		n.t.Errorf("integrity_check %s: %s", when, out)
 	}
 	if out := n.must("sqlite3", db, "SELECT id FROM session;"); !strings.Contains(out, id) {
-		n.t.Errorf("session %s missing from the database after the stop: %s", id, out)
+		n.t.Errorf("session %s missing from the database %s: %s", id, when, out)
 	}
-	n.kubectl("scale", "-n", n.ns, "deploy/"+name, "--replicas=1")
-	n.waitReady(name)
 }
 
 // emptyPasswordNeverServes: in a namespace whose password Secret holds an

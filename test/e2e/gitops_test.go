@@ -91,7 +91,7 @@ defaults:
   resources:
     requests: {cpu: 50m, memory: 256Mi}
   externalDNS: {enabled: true}
-  backup: {mode: component, pvcOwner: ocw}
+  backup: {mode: component, pvcOwner: ocw, copyMethod: Direct}
 workspaces:
 `, ns, storageSC)
 	repos := map[string]string{"alpha": "repo-a", "beta": "repo-b"}
@@ -459,5 +459,9 @@ stringData: {username: flux, password: `+clusterToken+`}
 		t.Fatalf("session %s lost after re-adding alpha: %.300s", session, body)
 	}
 	stop()
+
+	// 7. Backups through the component (copy method Direct) with the real
+	// VolSync, and a restore while Flux runs.
+	n.componentBackupRestore(spec)
 	t.Logf("scenario done in %s (controllers included)", time.Since(start).Round(time.Second))
 }

@@ -1,0 +1,410 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	volsyncv1alpha1 "github.com/backube/volsync/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+// Labels kustomize-controller puts on what a Kustomization applied.
+const (
+	labelFluxName      = "kustomize.toolkit.fluxcd.io/name"
+	labelFluxNamespace = "kustomize.toolkit.fluxcd.io/namespace"
+)
+
+func ksGVR() schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+}
+
+// RestoreOptions are ocw restore's.
+type RestoreOptions struct {
+	Options
+	// AsOf picks the newest snapshot taken at or before it; nil: the newest.
+	AsOf *time.Time
+}
+
+// DestinationName is the ReplicationDestination a restore creates (and
+// deletes when done); not the home-ops component's "${APP}-dst", which
+// restores on bootstrap and is Flux's.
+func DestinationName(ws model.Workspace) string { return ws.Name + "-restore" }
+
+// Restore stops the workspace, copies a snapshot of its restic repository
+// into its PVC (re-created when it is gone and ocw owns it) and starts it
+// again. The repository and the mover's settings are the live
+// ReplicationSource's, so a restore reads what the backups wrote, in both
+// backup modes. In a Flux cluster the workspace's Kustomization is
+// suspended meanwhile, or Flux would start the workspace on a half-written
+// volume. When the restore fails after it began writing, the workspace is
+// left stopped (and Flux suspended, scheduled backups paused): the error
+// says how to go on.
+func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o RestoreOptions) (*Snapshot, error) {
+	o.defaults()
+	rs, err := getRS(ctx, c, ws)
+	if err != nil {
+		return nil, err
+	}
+	if rs.Spec.Restic == nil || rs.Spec.Restic.Repository == "" {
+		return nil, fmt.Errorf("ReplicationSource %s/%s has no restic repository: ocw restores restic backups only", ws.Namespace, ws.Name)
+	}
+	deps := c.Kube.AppsV1().Deployments(ws.Namespace)
+	dep, err := deps.Get(ctx, ws.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reading Deployment %s/%s: %w", ws.Namespace, ws.Name, err)
+	}
+	replicas := int32(1)
+	if dep.Spec.Replicas != nil && *dep.Spec.Replicas > 0 {
+		replicas = *dep.Spec.Replicas
+	}
+
+	r := &restore{c: c, ws: ws, o: o}
+	defer r.finish(ctx)
+	if err := r.suspendFlux(ctx, dep.Labels); err != nil {
+		return nil, err
+	}
+	rsc := c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace)
+	if err := applyTrigger(ctx, rsc, rsObject(ws, map[string]any{"paused": true}), ManagerRestore); err != nil {
+		return nil, fmt.Errorf("pausing ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
+	}
+	r.undo = append(r.undo, func(ctx context.Context) { giveBack(ctx, rsc, rsObject(ws, nil), ManagerRestore, o.Options) })
+	r.undo = append(r.undo, func(ctx context.Context) { r.scale(ctx, replicas) })
+	if err := r.scale(ctx, 0); err != nil {
+		return nil, err
+	}
+	if err := r.waitStopped(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.ensurePVC(ctx); err != nil {
+		return nil, err
+	}
+
+	// From here on the volume may be half-written: no automatic start.
+	r.started = true
+	snap, err := r.copyIn(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	r.started = false
+	r.finish(ctx)
+	if err := r.waitRunning(ctx, replicas); err != nil {
+		return snap, err
+	}
+	return snap, nil
+}
+
+// restore holds what a restore changed, to be given back in reverse.
+type restore struct {
+	c    *kube.Clients
+	ws   model.Workspace
+	o    RestoreOptions
+	undo []func(context.Context)
+	// started: the mover may have written; nothing is undone then, and
+	// held says what stays as it is.
+	started bool
+	held    []string
+}
+
+func (r *restore) finish(ctx context.Context) {
+	if r.started {
+		return
+	}
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		r.undo[i](ctx)
+	}
+	r.undo = nil
+}
+
+// suspendFlux suspends the Kustomization that applied the Deployment,
+// unless it is suspended already (then it stays so).
+func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
+	name, ns := l[labelFluxName], l[labelFluxNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	ks := r.c.Dynamic.Resource(ksGVR()).Namespace(ns)
+	cur, err := ks.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading Flux Kustomization %s/%s, which deploys the workspace: %w", ns, name, err)
+	}
+	if s, _, _ := unstructured.NestedBool(cur.Object, "spec", "suspend"); s {
+		r.o.say("Flux Kustomization %s/%s is suspended already; it stays so", ns, name)
+		return nil
+	}
+	obj := func(spec map[string]any) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+			"metadata": map[string]any{"name": name, "namespace": ns},
+		}}
+		if spec != nil {
+			u.Object["spec"] = spec
+		}
+		return u
+	}
+	if err := applyTrigger(ctx, ks, obj(map[string]any{"suspend": true}), ManagerRestore); err != nil {
+		return fmt.Errorf("suspending Flux Kustomization %s/%s: %w", ns, name, err)
+	}
+	r.o.say("suspended Flux Kustomization %s/%s (so Flux does not start the workspace during the restore)", ns, name)
+	r.held = append(r.held, fmt.Sprintf("Flux Kustomization %s/%s is suspended (flux resume kustomization %s -n %s)", ns, name, name, ns))
+	r.undo = append(r.undo, func(ctx context.Context) {
+		giveBack(ctx, ks, obj(nil), ManagerRestore, r.o.Options)
+		r.o.say("resumed Flux Kustomization %s/%s", ns, name)
+	})
+	return nil
+}
+
+func (r *restore) scale(ctx context.Context, n int32) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	deps := r.c.Kube.AppsV1().Deployments(r.ws.Namespace)
+	s, err := deps.GetScale(ctx, r.ws.Name, metav1.GetOptions{})
+	if err == nil {
+		s.Spec.Replicas = n
+		_, err = deps.UpdateScale(ctx, r.ws.Name, s, metav1.UpdateOptions{FieldManager: ManagerRestore})
+	}
+	if err != nil {
+		err = fmt.Errorf("scaling Deployment %s/%s to %d: %w", r.ws.Namespace, r.ws.Name, n, err)
+		r.o.say("warning: %v", err)
+		return err
+	}
+	if n == 0 {
+		r.o.say("stopping %s", r.ws.Name)
+	} else {
+		r.o.say("starting %s", r.ws.Name)
+	}
+	return nil
+}
+
+func (r *restore) waitStopped(ctx context.Context) error {
+	sel := labels.SelectorFromSet(labels.Set{model.LabelWorkspace: r.ws.Name}).String()
+	err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		pods, err := r.c.Kube.CoreV1().Pods(r.ws.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return false, fmt.Errorf("listing the workspace's pods: %w", err)
+		}
+		return len(pods.Items) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s to stop: %w", r.ws.Name, waitErr(ctx, err))
+	}
+	return nil
+}
+
+// ensurePVC re-creates the workspace's PVC, as ocw apply would, when it
+// is gone; a PVC the VolSync component creates is Flux's to re-create.
+func (r *restore) ensurePVC(ctx context.Context) error {
+	pvcs := r.c.Kube.CoreV1().PersistentVolumeClaims(r.ws.Namespace)
+	var cur *corev1.PersistentVolumeClaim
+	// A PVC deleted while the workspace ran stays until its pod is gone:
+	// now that it is stopped, it goes.
+	err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		var err error
+		cur, err = pvcs.Get(ctx, r.ws.Name, metav1.GetOptions{})
+		if err != nil {
+			return true, err
+		}
+		if cur.DeletionTimestamp != nil {
+			r.o.say("waiting for the deleted PVC %s to go", r.ws.Name)
+		}
+		return cur.DeletionTimestamp == nil, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("PVC %s/%s is being deleted and something still holds it: %w", r.ws.Namespace, r.ws.Name, waitErr(ctx, err))
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading PVC %s/%s: %w", r.ws.Namespace, r.ws.Name, err)
+	case !r.ws.RendersPVC():
+		return fmt.Errorf("PVC %s/%s is gone and the VolSync component creates it (backup.pvcOwner: component): resume Flux and let the component's ReplicationDestination populate it (restore-on-bootstrap, needs a CSI driver with snapshots), or set backup.pvcOwner: ocw", r.ws.Namespace, r.ws.Name)
+	}
+	pvc := build.PVC(r.ws)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pvc)
+	if err != nil {
+		return fmt.Errorf("converting PVC: %w", err)
+	}
+	delete(u["metadata"].(map[string]any), "creationTimestamp")
+	delete(u, "status")
+	obj := &unstructured.Unstructured{Object: u}
+	if _, err := r.c.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(r.ws.Namespace).
+		Apply(ctx, r.ws.Name, obj, metav1.ApplyOptions{FieldManager: model.FieldManager}); err != nil {
+		return fmt.Errorf("re-creating PVC %s/%s: %w", r.ws.Namespace, r.ws.Name, err)
+	}
+	r.o.say("re-created PVC %s (it was gone)", r.ws.Name)
+	return nil
+}
+
+// Destination is the ReplicationDestination that restores into the
+// workspace's PVC: Direct (the PVC itself, no snapshot or CSI driver),
+// the ReplicationSource's repository and mover identity, and file
+// deletion on, so that the volume ends up as the snapshot was (files
+// written after it are removed, not merged).
+func Destination(ws model.Workspace, rs *volsyncv1alpha1.ReplicationSource, token string, asOf *time.Time) *volsyncv1alpha1.ReplicationDestination {
+	src := rs.Spec.Restic
+	restic := &volsyncv1alpha1.ReplicationDestinationResticSpec{
+		ReplicationDestinationVolumeOptions: volsyncv1alpha1.ReplicationDestinationVolumeOptions{
+			CopyMethod:     volsyncv1alpha1.CopyMethodDirect,
+			DestinationPVC: new(ws.Name),
+		},
+		Repository:            src.Repository,
+		CustomCA:              volsyncv1alpha1.ReplicationDestinationResticCA(src.CustomCA),
+		CacheCapacity:         src.CacheCapacity,
+		CacheStorageClassName: src.CacheStorageClassName,
+		CacheAccessModes:      src.CacheAccessModes,
+		CleanupCachePVC:       true,
+		EnableFileDeletion:    true,
+		MoverConfig:           src.MoverConfig,
+	}
+	if asOf != nil {
+		restic.RestoreAsOf = new(asOf.UTC().Format(time.RFC3339))
+	}
+	return &volsyncv1alpha1.ReplicationDestination{
+		TypeMeta: metav1.TypeMeta{APIVersion: volsyncv1alpha1.GroupVersion.String(), Kind: "ReplicationDestination"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: DestinationName(ws), Namespace: ws.Namespace,
+			Labels: map[string]string{model.LabelWorkspace: ws.Name, model.LabelManagedBy: model.FieldManager},
+		},
+		Spec: volsyncv1alpha1.ReplicationDestinationSpec{
+			Trigger: &volsyncv1alpha1.ReplicationDestinationTriggerSpec{Manual: token},
+			Restic:  restic,
+		},
+	}
+}
+
+// copyIn runs the ReplicationDestination and deletes it when it is done.
+func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSource) (*Snapshot, error) {
+	rdc := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace)
+	name := DestinationName(r.ws)
+	if err := rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil && !apierrors.IsNotFound(err) {
+		return nil, r.heldErr(fmt.Errorf("deleting the ReplicationDestination %s left by an earlier restore: %w", name, err))
+	}
+	if err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		_, err := rdc.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		return nil, r.heldErr(fmt.Errorf("waiting for the earlier ReplicationDestination %s to go: %w", name, waitErr(ctx, err)))
+	}
+	start := r.o.Now()
+	token := "ocw-restore-" + start.UTC().Format("20060102T150405Z")
+	rd := Destination(r.ws, rs, token, r.o.AsOf)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rd)
+	if err != nil {
+		return nil, r.heldErr(fmt.Errorf("converting ReplicationDestination: %w", err))
+	}
+	delete(u["metadata"].(map[string]any), "creationTimestamp")
+	delete(u, "status")
+	if _, err := rdc.Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
+		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
+	}
+	if r.o.AsOf != nil {
+		r.o.say("restoring %s from the newest backup at or before %s", r.ws.Name, r.o.AsOf.UTC().Format(time.RFC3339))
+	} else {
+		r.o.say("restoring %s from its newest backup", r.ws.Name)
+	}
+	var snap *Snapshot
+	err = wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		u, err := rdc.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, fmt.Errorf("reading ReplicationDestination %s: %w", name, err)
+		}
+		cur := &volsyncv1alpha1.ReplicationDestination{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cur); err != nil {
+			return false, fmt.Errorf("reading ReplicationDestination %s: %w", name, err)
+		}
+		st := cur.Status
+		if st == nil {
+			return false, nil
+		}
+		if st.LastManualSync != token {
+			return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, start)
+		}
+		var logs string
+		if st.LatestMoverStatus != nil {
+			logs = st.LatestMoverStatus.Logs
+		}
+		id, none := RestoredSnapshot(logs)
+		if none {
+			return false, errNoSnapshot
+		}
+		snap = &Snapshot{Workspace: r.ws.Name, ID: id}
+		if st.LastSyncTime != nil {
+			snap.Time = st.LastSyncTime.Time
+		}
+		if st.LastSyncDuration != nil {
+			snap.Duration = st.LastSyncDuration.Duration
+		}
+		return true, nil
+	})
+	if errors.Is(err, errNoSnapshot) {
+		// The mover wrote nothing: the workspace starts again as it was.
+		r.started = false
+		r.deleteDestination(ctx)
+		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
+	}
+	if err != nil {
+		return nil, r.heldErr(fmt.Errorf("restore of %s: %w", r.ws.Name, waitErr(ctx, err)))
+	}
+	r.deleteDestination(ctx)
+	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
+	return snap, nil
+}
+
+// errNoSnapshot: the mover found no snapshot (at or before --as-of).
+var errNoSnapshot = errors.New("no snapshot")
+
+func (r *restore) deleteDestination(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	name := DestinationName(r.ws)
+	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
+	if err != nil && !apierrors.IsNotFound(err) {
+		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
+	}
+}
+
+func asOfText(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return " at or before " + t.UTC().Format(time.RFC3339)
+}
+
+// heldErr says what a failed restore left as it is, and how to go on.
+func (r *restore) heldErr(err error) error {
+	msg := fmt.Sprintf("%v\nthe workspace is left stopped (its volume may be partly restored), scheduled backups paused (spec.paused of ReplicationSource %s, field manager %s)", err, r.ws.Name, ManagerRestore)
+	for _, h := range r.held {
+		msg += ", " + h
+	}
+	return fmt.Errorf("%s.\nRun ocw restore again to retry; nothing else is undone meanwhile", msg)
+}
+
+// waitRunning waits for the restarted workspace's pods to be available.
+func (r *restore) waitRunning(ctx context.Context, replicas int32) error {
+	deps := r.c.Kube.AppsV1().Deployments(r.ws.Namespace)
+	err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
+		d, err := deps.Get(ctx, r.ws.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, fmt.Errorf("reading Deployment %s: %w", r.ws.Name, err)
+		}
+		s := d.Status
+		return s.ObservedGeneration >= d.Generation && s.UpdatedReplicas >= replicas && s.AvailableReplicas >= replicas, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the data is restored, but %s did not start (ocw status and ocw doctor say why): %w", r.ws.Name, waitErr(ctx, err))
+	}
+	r.o.say("%s is running", r.ws.Name)
+	return nil
+}

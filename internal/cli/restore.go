@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opencode-workspaces/ocw/internal/backup"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
+
+type restoreOptions struct {
+	file    string
+	asOf    string
+	timeout time.Duration
+	kube    *kube.Flags
+}
+
+func newRestoreCmd(s Streams) *cobra.Command {
+	o := &restoreOptions{}
+	cmd := &cobra.Command{
+		Use:   "restore WORKSPACE -f FILE [--as-of TIME]",
+		Short: "Restore a workspace's volume from its backups",
+		Long: `Stop the workspace, restore its newest backup (or the newest at or before
+--as-of) into its PVC, and start it again. The volume ends up as it was in
+the snapshot: files written since are removed. A PVC that is gone is
+re-created first (when ocw renders it).
+
+The restore is a VolSync ReplicationDestination (copy method Direct, the
+ReplicationSource's repository and mover identity), deleted when done.
+Scheduled backups are paused meanwhile. When a Flux Kustomization deployed
+the workspace it is suspended during the restore and resumed after, so
+Flux does not start the workspace on a half-written volume. If the
+restore fails once it began writing, the workspace stays stopped and the
+error says what is still held; run ocw restore again.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeWorkspaces,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ro := backup.RestoreOptions{Options: backup.Options{Progress: s.Err}}
+			if o.asOf != "" {
+				t, err := backup.ParseAsOf(o.asOf)
+				if err != nil {
+					return err
+				}
+				ro.AsOf = &t
+			}
+			ws, c, err := backupTarget(s, o.file, args[0], o.kube)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := withTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			snap, err := backup.Restore(ctx, c, ws, ro)
+			if snap != nil {
+				printSnapshot(s, "restored", snap)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().StringVar(&o.asOf, "as-of", "", "restore the newest backup taken at or before this RFC 3339 time")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for the restore and the start")
+	o.kube = bindKube(cmd)
+	return cmd
+}
+
+// backupTarget is the workspace the backup commands act on, and clients.
+func backupTarget(s Streams, file, name string, k *kube.Flags) (model.Workspace, *kube.Clients, error) {
+	sys, err := loadSystem(s, file)
+	if err != nil {
+		return model.Workspace{}, nil, err
+	}
+	ws, err := backup.Workspace(sys, name)
+	if err != nil {
+		return model.Workspace{}, nil, err
+	}
+	c, err := k.Clients()
+	return ws, c, err
+}
+
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
