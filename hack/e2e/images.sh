@@ -142,7 +142,10 @@ cp "${OPENCODE}" "${tmp}/r-opencode/usr/bin/opencode"
 libs "${tmp}/r-opencode" "${OPENCODE}"
 # The terminal: OpenCode writes bun-pty's native library to /tmp and loads
 # it; besides what the binary needs, it links libutil (openpty).
-libutil="$(ldconfig -p | awk '$1 == "libutil.so.1" && /x86-64/ {print $NF; exit}')"
+# (awk reads all of ldconfig's output: exiting early would kill ldconfig
+# with SIGPIPE, which pipefail turns into a failure.)
+libutil="$(ldconfig -p | awk '$1 == "libutil.so.1" && /x86-64/ && !n++ {print $NF}')"
+[ -n "${libutil}" ] || { log "libutil.so.1 not found (ldconfig -p)"; exit 1; }
 mkdir -p "${tmp}/r-opencode$(dirname "${libutil}")"
 cp -L "${libutil}" "${tmp}/r-opencode${libutil}"
 mkimage "${IMG_OPENCODE}" "${tmp}/r-opencode" "${tmp}/out/opencode.tar" '["opencode"]' null
