@@ -11,43 +11,24 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/opencode-workspaces/ocw/internal/boot"
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
 // DBPath is OpenCode's session database in the workspace container.
-const DBPath = model.XDGDataHome + "/opencode/opencode.db"
+const DBPath = model.SessionDB
 
-// holdJS holds a read transaction on the database until the release file
-// exists or the time is up. A reader pins SQLite's WAL: while it reads, a
-// checkpoint cannot restart the WAL (and, if the reader started with an
-// empty WAL, cannot write to the database file at all), so opencode.db and
-// opencode.db-wal copied in any order during the hold are one consistent
-// state. It runs in OpenCode's own binary (a Bun executable: BUN_BE_BUN=1
-// makes it run a script with its built-in SQLite), so the image needs
-// nothing more.
-const holdJS = `(async () => {
-  const { Database } = require("bun:sqlite");
-  const fs = require("node:fs");
-  const e = process.env;
-  const db = new Database(e.OCW_DB);
-  db.exec("BEGIN");
-  db.query("SELECT count(*) FROM sqlite_master").get();
-  fs.writeFileSync(e.OCW_HELD, "");
-  const end = Date.now() + Number(e.OCW_SECS) * 1000;
-  while (!fs.existsSync(e.OCW_RELEASE) && Date.now() < end) await Bun.sleep(200);
-  db.exec("COMMIT");
-  db.close();
-  fs.rmSync(e.OCW_HELD, { force: true });
-  fs.rmSync(e.OCW_RELEASE, { force: true });
-})();`
-
-// HoldCommand is the command that holds the read transaction on db for at
-// most max, marking held once it holds and ending when release appears.
+// HoldCommand is the command that holds a read transaction on db for at
+// most max, marking held once it holds and ending when release appears. A
+// reader pins SQLite's WAL: while it reads, a checkpoint cannot restart the
+// WAL, so opencode.db and opencode.db-wal copied in any order during the
+// hold are one consistent state. It runs boot.DBHoldJS in OpenCode's own
+// binary (a Bun executable), so the image needs nothing more.
 func HoldCommand(opencode, db, held, release string, max time.Duration) []string {
 	return []string{"sh", "-c",
-		`OCW_DB="$1" OCW_HELD="$2" OCW_RELEASE="$3" OCW_SECS="$4" BUN_BE_BUN=1 exec "$5" -e "$0"`,
-		holdJS, db, held, release, strconv.Itoa(int(max.Seconds())), opencode}
+		`OCW_MODE=hold OCW_DB="$1" OCW_HELD="$2" OCW_RELEASE="$3" OCW_SECS="$4" BUN_BE_BUN=1 exec "$5" -e "$0"`,
+		boot.DBHoldJS, db, held, release, strconv.Itoa(int(max.Seconds())), opencode}
 }
 
 // hold holds a read transaction on the workspace's session database while

@@ -83,6 +83,20 @@
 //     wait out the grace period and end in SIGKILL; as a child it exits in
 //     seconds. The script exits with OpenCode's status.
 //
+// # Backup guard (DBHoldJS; started by ServeScript, OpenCode's Bun runtime)
+//
+// Scheduled VolSync backups run without ocw, so without ocw backup's hold on
+// the session database. When EnvGuardJS is set, ServeScript also starts
+// "BUN_BE_BUN=1 $1 -e $EnvGuardJS" ($1 is OpenCode's binary) in the
+// background. From each minute the 5-field cron schedule EnvGuardSchedule
+// names (in UTC, as VolSync's controller runs), it holds a read transaction
+// on EnvGuardDB for EnvGuardWindow seconds, so a checkpoint cannot restart
+// the WAL while the scheduled mover copies, and the WAL grows only for that
+// window. A failed hold (no database yet) is reported on stderr and retried
+// at the next scheduled time; a guard that dies leaves OpenCode serving.
+// SIGTERM, SIGINT and HUP reach it too, and it is stopped when OpenCode
+// exits.
+//
 // # Probe (ProbeScript; exec startup/readiness/liveness probe, OpenCode image)
 //
 // GET /global/health on 127.0.0.1:EnvPort twice: without credentials it must
@@ -114,6 +128,13 @@ var SeedAuthScript string
 //
 //go:embed serve.sh
 var ServeScript string
+
+// DBHoldJS is dbhold.js: the read transactions on OpenCode's session
+// database, run in OpenCode's own Bun runtime (ocw backup's hold and the
+// scheduled backups' guard).
+//
+//go:embed dbhold.js
+var DBHoldJS string
 
 // ProbeScript is probe.sh: busybox sh in the OpenCode image.
 //
@@ -151,6 +172,16 @@ const (
 	EnvProbeTimeout   = "OCW_PROBE_TIMEOUT"        // seconds, default 4
 	// EnvServerSecretHint is "Secret <name> key <key>", for messages.
 	EnvServerSecretHint = "OCW_SERVER_SECRET_HINT"
+)
+
+// Env vars read by ServeScript and DBHoldJS for the backup guard; without
+// EnvGuardJS no guard runs.
+const (
+	EnvGuardJS       = "OCW_BACKUP_GUARD" // DBHoldJS
+	EnvGuardMode     = "OCW_MODE"         // "guard"
+	EnvGuardSchedule = "OCW_SCHEDULE"     // the backups' 5-field cron schedule
+	EnvGuardWindow   = "OCW_WINDOW"       // seconds to hold from each scheduled time
+	EnvGuardDB       = "OCW_DB"           // opencode.db
 )
 
 // ServeRefused is ServeScript's termination code when it will not start

@@ -31,12 +31,23 @@ esac
 # period and ended in SIGKILL. The shell handles TERM/INT and passes them
 # on; OpenCode, not PID 1, stops within seconds.
 child=""
+guard=""
 forward() {
+	[ -n "$guard" ] && kill "-$1" "$guard" 2>/dev/null
 	[ -n "$child" ] && kill "-$1" "$child" 2>/dev/null
 }
 trap 'forward TERM' TERM
 trap 'forward INT' INT
 trap 'forward HUP' HUP
+
+# Scheduled backups copy the volume without ocw: the guard holds a read
+# transaction on the session database around each scheduled time, in
+# OpenCode's own Bun runtime. It reports its own failures on stderr; its
+# end never ends OpenCode.
+if [ -n "${OCW_BACKUP_GUARD:-}" ]; then
+	OCW_MODE=guard BUN_BE_BUN=1 "$1" -e "$OCW_BACKUP_GUARD" &
+	guard=$!
+fi
 
 "$@" &
 child=$!
@@ -45,5 +56,11 @@ child=$!
 while :; do
 	wait "$child"
 	rc=$?
-	kill -0 "$child" 2>/dev/null || exit "$rc"
+	if ! kill -0 "$child" 2>/dev/null; then
+		if [ -n "$guard" ]; then
+			kill "$guard" 2>/dev/null
+			wait "$guard"
+		fi
+		exit "$rc"
+	fi
 done

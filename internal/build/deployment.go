@@ -197,6 +197,16 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
 	)
 	e = append(e, gitEnv(ws)...)
+	if ws.Backup.Mode != model.BackupNone {
+		// Scheduled backups run without ocw; the guard holds the session
+		// database around each scheduled time so its copy cannot tear.
+		e = append(e,
+			env(boot.EnvGuardJS, boot.DBHoldJS),
+			env(boot.EnvGuardSchedule, ws.Backup.Schedule),
+			env(boot.EnvGuardWindow, strconv.Itoa(int(model.BackupGuardWindow.Seconds()))),
+			env(boot.EnvGuardDB, model.SessionDB),
+		)
+	}
 	if ws.Git.AuthorName != "" {
 		e = append(e, env("GIT_AUTHOR_NAME", ws.Git.AuthorName), env("GIT_COMMITTER_NAME", ws.Git.AuthorName))
 	}

@@ -37,6 +37,8 @@ const (
 	XDGCacheHome  = HomeMount + "/.cache"
 	// AuthPath is where OpenCode reads auth.json inside the workspace.
 	AuthPath = XDGDataHome + "/opencode/auth.json"
+	// SessionDB is OpenCode's session database (SQLite, WAL mode).
+	SessionDB = XDGDataHome + "/opencode/opencode.db"
 )
 
 // Container names of the workspace pod; status and doctor find containers

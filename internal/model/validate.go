@@ -155,7 +155,7 @@ func (v *validator) newWorkspace(sys *System, name, host string, repo Repo, s sp
 		Component:        *b.Component,
 		ComponentOwnsPVC: *b.PVCOwner == spec.PVCOwnerComponent,
 		Variables:        b.Variables,
-		Schedule:         *b.Schedule,
+		Schedule:         cmp.Or(b.Variables[volsyncScheduleVar], *b.Schedule),
 		Repository:       strings.ReplaceAll(*b.Repository, "{name}", name),
 		SnapshotClass:    *b.VolumeSnapshotClass,
 		CopyMethod:       *b.CopyMethod,
@@ -494,8 +494,17 @@ func (v *validator) backup(p string, b *spec.Backup) {
 			v.errorf(p+".variables."+k, "not a valid variable name")
 		}
 	}
-	if b.Schedule != nil && len(strings.Fields(*b.Schedule)) != 5 {
-		v.errorf(p+".schedule", "%q is not a five-field cron schedule", *b.Schedule)
+	if b.Schedule != nil {
+		if err := ValidCron(*b.Schedule); err != nil {
+			v.errorf(p+".schedule", "%v", err)
+		}
+	}
+	// The component's schedule, when a variable sets it, is the one the
+	// workspace's backup guard must know.
+	if s, ok := b.Variables[volsyncScheduleVar]; ok {
+		if err := ValidCron(s); err != nil {
+			v.errorf(p+".variables."+volsyncScheduleVar, "%v", err)
+		}
 	}
 	if b.Repository != nil {
 		v.dnsSubdomain(p+".repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))

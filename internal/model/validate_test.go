@@ -176,6 +176,14 @@ func TestValidationErrors(t *testing.T) {
 				`ws.yaml:12:22: defaults.backup.pvcOwner: "nobody" is not one of component, ocw`,
 				`ws.yaml:12:42: defaults.backup.copyMethod: "Rsync" is not one of Snapshot, Clone, Direct`,
 			}},
+		// The workspace's backup guard must know when backups run: only the
+		// cron syntax it matches is accepted, also from a component variable.
+		{"cron", header + "domain: d.io\ndefaults:\n  backup: {mode: component, schedule: '0 9 * * MON',\n" +
+			"    variables: {VOLSYNC_SCHEDULE: '@daily'}}\n" + okWS,
+			[]string{
+				`ws.yaml:5:39: defaults.backup.schedule: "MON" in "0 9 * * MON" is not a number, *, range or step (names, ? and @descriptors are not supported)`,
+				`ws.yaml:6:35: defaults.backup.variables.VOLSYNC_SCHEDULE: "@daily" is not a five-field cron schedule`,
+			}},
 		{"namespace from nowhere", header + "domain: d.io\nflux: {renderNamespace: false}\n" + okWS, []string{
 			"ws.yaml:4:25: flux.renderNamespace: false needs a namespace component that brings the Namespace (flux.namespaceComponents)",
 		}},
@@ -302,5 +310,19 @@ func TestSystemNamespace(t *testing.T) {
 		if got := SystemNamespace(ns) != ""; got != refused {
 			t.Errorf("SystemNamespace(%q) refuses: %v, want %v", ns, got, refused)
 		}
+	}
+}
+
+// In component mode a VOLSYNC_SCHEDULE variable wins over backup.schedule
+// (it is substituted last), so it is the schedule the backup guard gets.
+func TestComponentScheduleVariableWins(t *testing.T) {
+	r, err := resolve(t, header+"domain: d.io\ndefaults:\n  backup: {mode: component, schedule: '0 * * * *',\n"+
+		"    variables: {VOLSYNC_SCHEDULE: '30 2 * * *'}}\n"+
+		"workspaces:\n  - name: a\n    repo: https://github.com/o/a.git\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Workspaces[0].Backup.Schedule; got != "30 2 * * *" {
+		t.Errorf("schedule %q, want the variable's", got)
 	}
 }

@@ -168,9 +168,12 @@ func (sb *sandbox) serverPassword() string {
 func (sb *sandbox) marker() string { return "OCW_TEST_SANDBOX=" + sb.root }
 
 // procs lists the pids of processes started in this sandbox.
-func (sb *sandbox) procs() []int {
+func (sb *sandbox) procs() []int { return procsWithEnv(sb.marker()) }
+
+// procsWithEnv lists the pids of processes whose environment holds kv.
+func procsWithEnv(kv string) []int {
 	var pids []int
-	mark := []byte(sb.marker() + "\x00")
+	mark := []byte(kv + "\x00")
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
