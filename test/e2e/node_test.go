@@ -371,6 +371,11 @@ func (n *node) waitReady(name string) {
 	n.t.Helper()
 	n.kubectl("rollout", "status", "-n", n.ns, "deploy/"+name, "--timeout=5m")
 	n.kubectl("wait", "-n", n.ns, "--for=condition=Ready", "pod", "-l", "ocw.dev/workspace="+name, "--timeout=5m")
+	// The rollout can be complete while the previous pod is still
+	// terminating; it is listed until it is gone, and podUID would read it.
+	n.eventually("the previous pod of "+name+" to be gone", 3*time.Minute, func() bool {
+		return len(strings.Fields(n.kubectl("get", "pods", "-n", n.ns, "-l", "ocw.dev/workspace="+name, "-o", "jsonpath={.items[*].metadata.uid}"))) == 1
+	})
 }
 
 func (n *node) restart(name string, deletePod bool) {
