@@ -34,13 +34,6 @@ say() { log "$@"; }
 # shellcheck source=hack/e2e/lib.sh
 . "${REPO_ROOT}/hack/e2e/lib.sh"
 
-# moddir WRAPPER MODULE: the module's folder in the cache, at the version the
-# wrapper (hack/tools/WRAPPER) or, for "-", ocw's own go.mod requires.
-moddir() {
-	local dir="${REPO_ROOT}"
-	[ "$1" = - ] || dir="${REPO_ROOT}/hack/tools/$1"
-	(cd "${dir}" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
-}
 crds=(
 	"$(moddir flux github.com/fluxcd/source-controller)/config/crd/bases"
 	"$(moddir flux github.com/fluxcd/kustomize-controller)/config/crd/bases"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by up.sh and gitops-up.sh: starts processes with a PID file in
+# Sourced by up.sh, gitops-up.sh and volsync-up.sh: starts processes with a PID file in
 # ${R} and a log in ${L} (down.sh stops exactly those), and polls until
 # something is ready. The caller sets R and L and defines say (its logger).
 
@@ -31,4 +31,12 @@ waitfor() {
 		tail -n 20 "${L}"/*.log >&2
 	fi
 	return 1
+}
+
+# moddir WRAPPER MODULE (the caller sets REPO_ROOT): the module's folder in the cache, at the version the
+# wrapper (hack/tools/WRAPPER) or, for "-", ocw's own go.mod requires.
+moddir() {
+	local dir="${REPO_ROOT}"
+	[ "$1" = - ] || dir="${REPO_ROOT}/hack/tools/$1"
+	(cd "${dir}" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2")
 }

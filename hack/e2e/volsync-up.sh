@@ -39,7 +39,7 @@ say() { log "$@"; }
 # shellcheck source=hack/e2e/lib.sh
 . "${REPO_ROOT}/hack/e2e/lib.sh"
 
-vs="$(cd "${REPO_ROOT}" && go mod download github.com/backube/volsync && go list -m -f '{{.Dir}}' github.com/backube/volsync)"
+vs="$(moddir - github.com/backube/volsync)"
 # VolSync watches VolumeSnapshots (its copy methods Snapshot and Clone):
 # without their CRDs the manager does not start.
 for d in "${vs}/hack/crds" "${vs}/config/crd/bases"; do
