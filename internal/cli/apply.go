@@ -176,10 +176,7 @@ func (o *applyOptions) specName() string {
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
 	r := m.Role
-	flags := ""
-	for _, f := range o.kube.Args() {
-		flags += " " + f
-	}
+	flags := o.kube.Args()
 	file := o.specName()
 	var b strings.Builder
 	need := "optional"

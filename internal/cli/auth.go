@@ -306,27 +306,23 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 
 // checkURL refuses a --url that would send the credentials unencrypted
 // (unless --insecure) and returns the options for OpenCode's client.
-func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
-	var opts []opencode.Option
-	if o.insecure {
-		opts = append(opts, opencode.AllowPlainHTTP())
-	}
+func (o *authPushOptions) checkURL(s Streams) (opencode.Options, error) {
+	opts := opencode.Options{PlainHTTP: o.insecure}
 	if o.caFile != "" {
-		roots, err := loadRoots(o.caFile)
-		if err != nil {
-			return nil, err
+		var err error
+		if opts.Roots, err = loadRoots(o.caFile); err != nil {
+			return opts, err
 		}
-		opts = append(opts, opencode.TrustRoots(roots))
 	}
 	if o.url == "" {
 		return opts, nil
 	}
-	u, err := opencode.CheckURL(o.url, opts...)
+	u, err := opencode.CheckURL(o.url, o.insecure)
 	if errors.Is(err, opencode.ErrPlainHTTP) {
-		return nil, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
+		return opts, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--url: %w", err)
+		return opts, fmt.Errorf("--url: %w", err)
 	}
 	if u.Scheme == "http" && o.insecure {
 		fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)

@@ -20,11 +20,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// defaultRequestTimeout bounds every request to the API server unless
-// --request-timeout says otherwise: a stalled server or a dropped
-// connection fails the command instead of hanging it forever. Generous,
-// since the slowest request ocw sends (a list of a namespace's Events)
-// takes well under a second on a healthy cluster.
+// defaultRequestTimeout: a stalled server or a dropped connection fails
+// the command instead of hanging it. Generous: the slowest request ocw
+// sends (a namespace's Events) takes well under a second on a healthy
+// cluster.
 const defaultRequestTimeout = "30s"
 
 // Flags are kubectl's kubeconfig flags that make sense for ocw:
@@ -38,23 +37,20 @@ type Flags struct {
 	timeout time.Duration
 }
 
-// NewFlags returns the flags with their defaults.
-func NewFlags() *Flags {
-	return &Flags{cf: &genericclioptions.ConfigFlags{
+// NewFlags adds the flags to fs.
+func NewFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{cf: &genericclioptions.ConfigFlags{
 		KubeConfig:  new(""),
 		Context:     new(""),
 		Timeout:     new(defaultRequestTimeout),
 		Impersonate: new(""),
 	}}
-}
-
-// AddFlags adds the flags to fs.
-func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	f.cf.AddFlags(fs)
 	fs.Lookup("kubeconfig").Usage = "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
 	fs.Lookup("context").Usage = "kubeconfig context to use"
 	fs.Lookup("request-timeout").Usage = "how long to wait for each request to the cluster (and each doctor check) before giving up: seconds (5) or a duration (1s, 2m); 0 waits forever"
 	fs.Lookup("as").Usage = "user to impersonate for the cluster requests"
+	return f
 }
 
 // Contexts lists the kubeconfig's context names that start with prefix,
@@ -68,12 +64,13 @@ func (f *Flags) Contexts(prefix string) []string {
 	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
 }
 
-// Args are the flags as given, to repeat in hints (ocw ... --context X).
-func (f *Flags) Args() []string {
-	var args []string
+// Args are the flags as given, each after a space, to repeat in hints
+// (ocw ... --context X).
+func (f *Flags) Args() string {
+	var args string
 	for _, a := range []struct{ name, value string }{{"kubeconfig", *f.cf.KubeConfig}, {"context", *f.cf.Context}, {"as", *f.cf.Impersonate}} {
 		if a.value != "" {
-			args = append(args, "--"+a.name, a.value)
+			args += " --" + a.name + " " + a.value
 		}
 	}
 	return args
@@ -101,10 +98,8 @@ func (f *Flags) Config() (*rest.Config, error) {
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "ocw"
-	// The loader set cfg.Timeout from the flag: it bounds each request on
-	// the wire (and tells the API server, which then gives up too);
-	// streams (exec, port-forward) are not requests in this sense and get
-	// deadlines of their own.
+	// cfg.Timeout, from the flag, bounds each request (and the API server
+	// gives up too); exec and port-forward streams get deadlines of their own.
 	f.host, f.timeout = cfg.Host, cfg.Timeout
 	return cfg, nil
 }

@@ -38,9 +38,8 @@ func parse(t *testing.T, args ...string) *Flags {
 	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := NewFlags()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	f.AddFlags(fs)
+	f := NewFlags(fs)
 	if err := fs.Parse(append([]string{"--kubeconfig", path}, args...)); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +102,7 @@ func TestContexts(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	f := parse(t, "--context", "lab")
-	if got := strings.Join(f.Args(), " "); !strings.HasPrefix(got, "--kubeconfig ") || !strings.HasSuffix(got, " --context lab") {
+	if got := strings.TrimSpace(f.Args()); !strings.HasPrefix(got, "--kubeconfig ") || !strings.HasSuffix(got, " --context lab") {
 		t.Errorf("args: %q", got)
 	}
 }
@@ -114,8 +113,7 @@ func TestNoKubeconfig(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	f := NewFlags()
-	f.AddFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
+	f := NewFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
 	if _, err := f.Config(); err == nil || !strings.Contains(err.Error(), "loading kubeconfig: invalid configuration: no configuration has been provided") {
 		t.Fatalf("want no configuration, got %v", err)
 	}

@@ -35,8 +35,8 @@ type Push struct {
 	PortForward bool
 	// UpdateSecret also merges the login into the Copilot Secret.
 	UpdateSecret bool
-	// Options are New's (AllowPlainHTTP).
-	Options []Option
+	// Options are New's.
+	Options Options
 }
 
 // PushResult is what Push did, for the command to report; with an error,
@@ -120,7 +120,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 // returns the server's URL and version.
 func (p *Push) send(ctx context.Context, target, password string) (string, string, error) {
 	name := p.Workspace.Name
-	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options...)
+	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options)
 	if err != nil {
 		return "", "", err
 	}

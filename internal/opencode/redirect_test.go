@@ -73,7 +73,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				srv = httptest.NewServer(h)
 			}
 			defer srv.Close()
-			oc, err := opencode.New(srv.URL, "", "the-server-password")
+			oc, err := opencode.New(srv.URL, "", "the-server-password", opencode.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,16 +104,16 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 // only to this machine, unless asked for.
 func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:4096/", "http://localhost:4096/", "http://[::1]:4096/", "https://flux.example.com/"} {
-		if _, err := opencode.New(u, "", "pw"); err != nil {
+		if _, err := opencode.New(u, "", "pw", opencode.Options{}); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
 	for _, u := range []string{"http://192.0.2.10:4096/", "http://flux.example.com/", "http://localhost.example.com/", "http://10.0.0.1/"} {
-		_, err := opencode.New(u, "", "pw")
+		_, err := opencode.New(u, "", "pw", opencode.Options{})
 		if !errors.Is(err, opencode.ErrPlainHTTP) {
 			t.Errorf("%s: want ErrPlainHTTP, got %v", u, err)
 		}
-		if _, err := opencode.New(u, "", "pw", opencode.AllowPlainHTTP()); err != nil {
+		if _, err := opencode.New(u, "", "pw", opencode.Options{PlainHTTP: true}); err != nil {
 			t.Errorf("%s with AllowPlainHTTP: %v", u, err)
 		}
 	}

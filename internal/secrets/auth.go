@@ -125,17 +125,13 @@ func ParseAuth(data []byte, allProviders bool) (*Auth, error) {
 
 	keep := map[string]json.RawMessage{CopilotProvider: copilot}
 	a := &Auth{Copilot: copilot}
+	// Unmarshal checked every entry; MarshalIndent re-indents them.
 	for _, id := range ids {
-		if id == CopilotProvider {
-			continue
-		}
-		if allProviders {
-			var c bytes.Buffer
-			if err := json.Compact(&c, entries[id]); err != nil {
-				return nil, fmt.Errorf("provider %s: not valid JSON", id)
-			}
-			keep[id] = c.Bytes()
-		} else {
+		switch {
+		case id == CopilotProvider:
+		case allProviders:
+			keep[id] = entries[id]
+		default:
 			a.Skipped = append(a.Skipped, id)
 		}
 	}
@@ -191,14 +187,6 @@ func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
 		if err := json.Unmarshal(existing, &entries); err != nil || entries == nil {
 			entries = map[string]json.RawMessage{}
 		}
-	}
-	for id, v := range entries {
-		var c bytes.Buffer
-		if err := json.Compact(&c, v); err != nil {
-			delete(entries, id)
-			continue
-		}
-		entries[id] = c.Bytes()
 	}
 	entries[CopilotProvider] = copilot
 	return json.MarshalIndent(entries, "", "  ")

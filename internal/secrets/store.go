@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,15 +130,11 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 	// The Secret exists without the key: add it with an update guarded by
 	// the resourceVersion just read, so a concurrent writer makes this fail
 	// instead of being overwritten.
-	cur = cur.DeepCopy()
 	if cur.Data == nil {
 		cur.Data = map[string][]byte{}
 	}
 	cur.Data[ref.Key] = value
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
-	}
-	maps.Copy(cur.Labels, model.SharedLabels())
+	cur.Labels = labels.Merge(cur.Labels, model.SharedLabels())
 	if _, err := s.Client.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: model.FieldManager}); err != nil {
 		return false, fmt.Errorf("adding key %s to Secret %s/%s: %w", ref.Key, s.Namespace, ref.Name, err)
 	}
