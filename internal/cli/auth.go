@@ -193,16 +193,14 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 	return err
 }
 
+// authPushOptions binds the flags of opencode.Push's that are flags.
 type authPushOptions struct {
-	file         string
-	kube         *kube.Flags
-	from         string
-	portForward  bool
-	url          string
-	updateSecret bool
-	timeout      time.Duration
-	insecure     bool
-	caFile       string
+	opencode.Push
+	kube     *kube.Flags
+	from     string
+	timeout  time.Duration
+	insecure bool
+	caFile   string
 }
 
 func newAuthPushCmd(s Streams) *cobra.Command {
@@ -238,11 +236,11 @@ fine).`,
 		RunE:              func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "spec file")
+	f.StringVarP(&o.SpecFile, "file", "f", "", "spec file")
 	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
-	f.BoolVar(&o.portForward, "port-forward", false, "reach the workspace through a port-forward to its pod instead of its URL")
-	f.StringVar(&o.url, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
-	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
+	f.BoolVar(&o.PortForward, "port-forward", false, "reach the workspace through a port-forward to its pod instead of its URL")
+	f.StringVar(&o.URL, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
+	f.BoolVar(&o.UpdateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
 	f.StringVar(&o.caFile, "ca-file", "", "also trust the CA certificates in this PEM file (a Gateway certificate from a private CA)")
@@ -252,54 +250,41 @@ fine).`,
 }
 
 func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error {
-	if o.file == "-" {
+	if o.SpecFile == "-" {
 		return errors.New("-f - is not possible here: pass the spec as a file")
 	}
 	// Before anything touches the network: the URL gets the credentials.
-	ocOpts, err := o.checkURL(s)
-	if err != nil {
+	var err error
+	if o.Options, err = o.checkURL(s); err != nil {
 		return err
 	}
-	sys, err := loadSystem(s, o.file)
+	sys, err := loadSystem(s, o.SpecFile)
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == name })
 	if i < 0 {
-		return fmt.Errorf("no workspace %q in %s", name, o.file)
+		return fmt.Errorf("no workspace %q in %s", name, o.SpecFile)
 	}
-	ws := sys.Workspaces[i]
+	o.System, o.Workspace = sys, sys.Workspaces[i]
 	path, err := authSource(o.from)
 	if err != nil {
 		return err
 	}
-	auth, err := secrets.ReadAuthFile(path, false)
-	if err != nil {
+	if o.Auth, err = secrets.ReadAuthFile(path, false); err != nil {
 		return err
 	}
-	if _, err := auth.PushBody(); err != nil {
+	if _, err := o.Auth.PushBody(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, err := o.kube.Clients()
-	if err != nil {
+	if o.Clients, err = o.kube.Clients(); err != nil {
 		return err
 	}
-	push := &opencode.Push{
-		Clients:      c,
-		Store:        &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)},
-		System:       sys,
-		Workspace:    ws,
-		Auth:         auth,
-		SpecFile:     o.file,
-		URL:          o.url,
-		PortForward:  o.portForward,
-		UpdateSecret: o.updateSecret,
-		Options:      ocOpts,
-	}
-	res, err := push.Run(ctx)
+	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.SpecFile)}
+	res, err := o.Run(ctx)
 	o.report(s, sys, name, res)
 	return err
 }
@@ -314,10 +299,10 @@ func (o *authPushOptions) checkURL(s Streams) (opencode.Options, error) {
 			return opts, err
 		}
 	}
-	if o.url == "" {
+	if o.URL == "" {
 		return opts, nil
 	}
-	u, err := opencode.CheckURL(o.url, o.insecure)
+	u, err := opencode.CheckURL(o.URL, o.insecure)
 	if errors.Is(err, opencode.ErrPlainHTTP) {
 		return opts, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
 	}
@@ -355,9 +340,9 @@ func (o *authPushOptions) report(s Streams, sys *model.System, name string, res 
 		return
 	}
 	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
-	if o.updateSecret && sys.Secrets.External {
+	if o.UpdateSecret && sys.Secrets.External {
 		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
+			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.SpecFile)
 	}
 	if res.Secret != "" {
 		ref := sys.Secrets.Copilot

@@ -73,11 +73,14 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				srv = httptest.NewServer(h)
 			}
 			defer srv.Close()
-			oc, err := opencode.New(srv.URL, "", "the-server-password", opencode.Options{})
+			var opts opencode.Options // trusts the test certificate; redirects stay off
+			if c.tls {
+				opts.Roots = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+			}
+			oc, err := opencode.New(srv.URL, "", "the-server-password", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			oc.SetHTTPClient(srv.Client()) // trusts the test certificate; redirects stay off
 
 			if c.tls {
 				_, err = oc.Health(t.Context())
@@ -114,7 +117,7 @@ func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 			t.Errorf("%s: want ErrPlainHTTP, got %v", u, err)
 		}
 		if _, err := opencode.New(u, "", "pw", opencode.Options{PlainHTTP: true}); err != nil {
-			t.Errorf("%s with AllowPlainHTTP: %v", u, err)
+			t.Errorf("%s with PlainHTTP: %v", u, err)
 		}
 	}
 }
