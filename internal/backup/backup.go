@@ -86,10 +86,8 @@ func Workspace(sys *model.System, name string) (model.Workspace, error) {
 	return model.Workspace{}, fmt.Errorf("no workspace %q in the spec (it has: %s)", name, strings.Join(names, ", "))
 }
 
-// Backup triggers a sync of the workspace's ReplicationSource, waits for
-// it and returns the snapshot it saved. The manual trigger is given back
-// afterwards, whatever happened, so that the schedule runs again.
-//
+// Backup triggers a sync, waits for it and returns the snapshot it saved;
+// the trigger is given back whatever happened, so the schedule runs again.
 // VolSync records the manual trigger as done when any sync ends, so a
 // sync that was already running would be credited with it and its older
 // snapshot returned: Backup lets a running sync end first, and triggers

@@ -41,15 +41,11 @@ type RestoreOptions struct {
 // restores on bootstrap and is Flux's.
 func DestinationName(ws model.Workspace) string { return ws.Name + "-restore" }
 
-// Restore stops the workspace, copies a snapshot of its restic repository
-// into its PVC (re-created when it is gone and ocw owns it) and starts it
-// again. The repository and the mover's settings are the live
-// ReplicationSource's, so a restore reads what the backups wrote, in both
-// backup modes. In a Flux cluster the workspace's Kustomization is
-// suspended meanwhile, or Flux would start the workspace on a half-written
-// volume. When the restore fails after it began writing, the workspace is
-// left stopped (and Flux suspended, scheduled backups paused): the error
-// says how to go on.
+// Restore stops the workspace, copies a snapshot into its PVC and starts it
+// again, as ocw restore's help says. The repository and mover settings are
+// the live ReplicationSource's, so a restore reads what the backups wrote in
+// both backup modes. Once the mover may have written, a failure gives
+// nothing back (Flux would start the workspace on a half-written volume).
 func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o RestoreOptions) (*Snapshot, error) {
 	o.defaults()
 	rs := &volsyncv1alpha1.ReplicationSource{}
@@ -104,14 +100,13 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	return snap, nil
 }
 
-// restore holds what a restore changed, to be given back in reverse.
+// restore holds what a restore changed, to be given back in reverse
+// unless started (the mover may have written); held says what stays.
 type restore struct {
-	c    *kube.Clients
-	ws   model.Workspace
-	o    RestoreOptions
-	undo []func(context.Context)
-	// started: the mover may have written; nothing is undone then, and
-	// held says what stays as it is.
+	c       *kube.Clients
+	ws      model.Workspace
+	o       RestoreOptions
+	undo    []func(context.Context)
 	started bool
 	held    []string
 }

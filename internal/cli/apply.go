@@ -99,12 +99,9 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		return err
 	}
 
-	// Read before any write: a blank server password is refused outright.
-	// The pod would never start (the serve script refuses to run OpenCode
-	// without a login), and an image without that check would serve
-	// everyone. A Secret that is missing altogether only gets a hint below:
-	// the pod then cannot start at all, and creating it next is the normal
-	// first-apply flow.
+	// Before any write: a blank server password is refused (the serve
+	// script refuses it, an image without that check would serve everyone);
+	// a missing Secret only gets a hint below, the normal first-apply flow.
 	missing, secretsErr := eng.CheckSecrets(ctx, sys)
 	for _, m := range missing {
 		if m.Role.Required && m.Empty {

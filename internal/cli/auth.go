@@ -121,13 +121,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 			return err
 		}
 	} else if sys.Secrets.External {
-		if o.printValue {
-			_, err := s.Out.Write(auth.Content)
-			return err
-		}
-		storeHint(s, sys, ref, "this auth.json ("+auth.Summary()+")")
-		fmt.Fprintln(s.Err, "To print it for your store's CLI: ocw auth seed --print-value -f FILE")
-		return nil
+		return o.toStore(s, sys, ref, "this auth.json ("+auth.Summary()+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
 	}
 
 	st, err := o.store(sys)

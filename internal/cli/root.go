@@ -1,6 +1,5 @@
-// Package cli is ocw's command line: one file per command. Commands get
-// their streams injected and keep their flags in structs, so tests run
-// them in-process with no global state.
+// Package cli is ocw's command line, one file per command; see
+// docs/architecture.md.
 package cli
 
 import (

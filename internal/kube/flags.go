@@ -1,6 +1,5 @@
-// Package kube is ocw's access to a cluster: the kubeconfig flags, the
-// clients built from them, and the two streams ocw opens through the API
-// server (exec and port-forward).
+// Package kube is ocw's cluster access: kubeconfig flags, clients, exec
+// and port-forward.
 package kube
 
 import (

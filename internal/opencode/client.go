@@ -1,10 +1,7 @@
-// Package opencode is a small client for the parts of OpenCode's HTTP API
-// ocw uses: health, setting a provider's credentials, and disposing the
-// instance so a changed provider is loaded (checked against OpenCode
-// v1.18.33). Every route needs basic auth, including health.
-//
-// Error messages never include response bodies: OpenCode's validation
-// errors echo the offending input values, which for /auth are credentials.
+// Package opencode is a client for the parts of OpenCode's HTTP API ocw
+// uses (checked against v1.18.33; every route needs basic auth), and ocw
+// auth push. Error messages never include response bodies: OpenCode's
+// validation errors echo the input, which for /auth is credentials.
 package opencode
 
 import (
@@ -140,9 +137,8 @@ func (c *Client) SetAuth(ctx context.Context, provider string, info json.RawMess
 	return nil
 }
 
-// Dispose drops the loaded instance (POST /instance/dispose); the next
-// request loads providers again, so new credentials take effect without a
-// restart.
+// Dispose drops the loaded instance (POST /instance/dispose), so that new
+// credentials take effect without a restart.
 func (c *Client) Dispose(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodPost, "/instance/dispose", nil)
 	return err

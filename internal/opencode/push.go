@@ -68,8 +68,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		return res, fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", p.System.Secrets.Server.Hint(), p.SpecFile)
 	}
 
-	// The workspace's pods: the port-forward target, and the pod marked as
-	// having received the login.
+	// The port-forward target, and the pod marked as having the login.
 	pods, err := p.Clients.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(p.Workspace.SelectorLabels()).String(),
 	})
@@ -137,9 +136,8 @@ func (p *Push) send(ctx context.Context, target, password string) (string, strin
 	return oc.URL(), h.Version, nil
 }
 
-// markPushed annotates the pod with the push time, which lets ocw status
-// tell that the pod has the login although the Secret changed after the
-// pod started.
+// markPushed annotates the pod with the push time: ocw status then knows
+// the pod has the login although the Secret changed after it started.
 func (p *Push) markPushed(ctx context.Context, pod string, at time.Time) error {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, at.Format(time.RFC3339))
 	_, err := p.Clients.Kube.CoreV1().Pods(p.System.Namespace).Patch(ctx, pod, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: model.FieldManager})

@@ -1,8 +1,5 @@
-// Package secrets creates and updates the shared Secrets of a workspace
-// namespace (git token, server password, OpenCode's auth.json) and reads and
-// validates a local auth.json.
-//
-// Secret values never appear in error messages: messages name files,
+// Package secrets writes a namespace's shared Secrets and reads a local
+// auth.json. Secret values never appear in error messages: they name files,
 // Secrets, keys and provider ids only.
 package secrets
 
@@ -42,9 +39,8 @@ func DefaultAuthPath(getenv func(string) string) (string, error) {
 
 // Auth is a validated auth.json, reduced to the providers ocw copies.
 type Auth struct {
-	// Content is the auth.json to store in the Secret: the selected entries,
-	// keys sorted, indented. The same input always gives the same bytes, so
-	// an unchanged login is recognised and not written again.
+	// Content is the auth.json for the Secret, keys sorted: the same login
+	// always gives the same bytes, so an unchanged one is not written again.
 	Content []byte
 	// Copilot is the github-copilot entry, the body of PUT /auth/github-copilot.
 	Copilot json.RawMessage
@@ -72,7 +68,7 @@ type copilotEntry struct {
 	Expires *float64 `json:"expires"`
 }
 
-// ReadAuthFile reads and validates auth.json at path (see ParseAuth).
+// ReadAuthFile reads and validates the auth.json at path.
 func ReadAuthFile(path string, allProviders bool) (*Auth, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

@@ -32,11 +32,10 @@ const (
 type Store struct {
 	Client    kubernetes.Interface
 	Namespace string
-	// NoNamespace says what to do when the namespace does not exist (ocw
-	// does not create it here: that is apply's or Flux's job).
+	// NoNamespace says what to do when the namespace does not exist (it is
+	// apply's or Flux's to create).
 	NoNamespace string
-	// DryRun sends Apply's write as a server-side dry run: the API server
-	// checks it and stores nothing.
+	// DryRun sends Apply's write as a server-side dry run.
 	DryRun bool
 }
 
@@ -52,7 +51,7 @@ func (s *Store) writeError(what string, ref model.SecretRef, err error) error {
 	return fmt.Errorf("%s Secret %s/%s: %w", what, s.Namespace, ref.Name, err)
 }
 
-// Get returns the value of key in Secret name; found is false when the
+// Get returns the Secret's value under ref.Key; found is false when the
 // Secret or the key is absent.
 func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, found bool, err error) {
 	sec, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -127,9 +126,8 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 	if len(bytes.TrimSpace(cur.Data[ref.Key])) > 0 {
 		return false, nil
 	}
-	// The Secret exists without the key: add it with an update guarded by
-	// the resourceVersion just read, so a concurrent writer makes this fail
-	// instead of being overwritten.
+	// An update guarded by the resourceVersion just read: a concurrent
+	// writer makes it fail instead of being overwritten.
 	if cur.Data == nil {
 		cur.Data = map[string][]byte{}
 	}
