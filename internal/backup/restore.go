@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -55,15 +56,11 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	if rs.Spec.Restic == nil || rs.Spec.Restic.Repository == "" {
 		return nil, fmt.Errorf("ReplicationSource %s/%s has no restic repository: ocw restores restic backups only", ws.Namespace, ws.Name)
 	}
-	deps := c.Kube.AppsV1().Deployments(ws.Namespace)
-	dep, err := deps.Get(ctx, ws.Name, metav1.GetOptions{})
+	dep, err := c.Kube.AppsV1().Deployments(ws.Namespace).Get(ctx, ws.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("reading Deployment %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
-	replicas := int32(1)
-	if dep.Spec.Replicas != nil && *dep.Spec.Replicas > 0 {
-		replicas = *dep.Spec.Replicas
-	}
+	replicas := max(ptr.Deref(dep.Spec.Replicas, 1), 1)
 
 	r := &restore{c: c, ws: ws, o: o}
 	defer r.finish(ctx)

@@ -95,11 +95,7 @@ func CheckURL(base string, plainHTTP bool) (*url.URL, error) {
 
 // isLoopback says whether host is this machine by name or address.
 func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return host == "localhost" || net.ParseIP(host).IsLoopback()
 }
 
 // URL is the server's base URL (no credentials).
