@@ -117,12 +117,12 @@ func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options)
 		}
 		at := writtenAt(applied, ManagerBackup, time.Now())
 		o.say("backup of %s triggered (%s), waiting for the mover", ws.Name, token)
-		st, err := waitManual(ctx, o, token, at, func(ctx context.Context, obj any) error { return getRS(ctx, c, ws, obj) })
+		snap, logs, err := waitManual(ctx, o, ws.Name, token, at, func(ctx context.Context, obj any) error { return getRS(ctx, c, ws, obj) })
 		release()
 		if err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
 		}
-		snap := st.snapshot(ws.Name, SavedSnapshot(st.logs()))
+		snap.ID = SavedSnapshot(logs)
 		// VolSync's times are whole seconds, and its clock may differ a
 		// little from the API server's: a sync counts as started after the
 		// trigger unless it began clearly before it.
@@ -163,42 +163,22 @@ func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Option
 	return waitErr(ctx, err)
 }
 
-// syncObject is the status ReplicationSources and ReplicationDestinations
-// share, the part ocw reads.
+// syncObject is the part of the status ReplicationSources and
+// ReplicationDestinations share that ocw reads.
 type syncObject struct {
-	Status syncStatus `json:"status"`
-}
-
-type syncStatus struct {
-	LastManualSync    string                       `json:"lastManualSync"`
-	LastSyncStartTime *metav1.Time                 `json:"lastSyncStartTime"`
-	LastSyncTime      *metav1.Time                 `json:"lastSyncTime"`
-	LastSyncDuration  *metav1.Duration             `json:"lastSyncDuration"`
-	LatestMoverStatus *volsyncv1alpha1.MoverStatus `json:"latestMoverStatus"`
-}
-
-func (st *syncStatus) logs() string {
-	if st.LatestMoverStatus == nil {
-		return ""
-	}
-	return st.LatestMoverStatus.Logs
-}
-
-func (st *syncStatus) snapshot(ws, id string) *Snapshot {
-	s := &Snapshot{Workspace: ws, ID: id}
-	if st.LastSyncTime != nil {
-		s.Time = st.LastSyncTime.Time
-	}
-	if st.LastSyncDuration != nil {
-		s.Duration = st.LastSyncDuration.Duration
-	}
-	return s
+	Status struct {
+		LastManualSync    string                       `json:"lastManualSync"`
+		LastSyncStartTime *metav1.Time                 `json:"lastSyncStartTime"`
+		LastSyncTime      *metav1.Time                 `json:"lastSyncTime"`
+		LastSyncDuration  *metav1.Duration             `json:"lastSyncDuration"`
+		LatestMoverStatus *volsyncv1alpha1.MoverStatus `json:"latestMoverStatus"`
+	} `json:"status"`
 }
 
 // waitManual waits for the sync that records token as done, reading the
-// object with get; a mover that failed in a sync begun since start ends
-// the wait.
-func waitManual(ctx context.Context, o Options, token string, start time.Time, get func(context.Context, any) error) (*syncStatus, error) {
+// object with get, and returns its snapshot (without ID) and the mover's
+// logs; a mover that failed in a sync begun since start ends the wait.
+func waitManual(ctx context.Context, o Options, ws, token string, start time.Time, get func(context.Context, any) error) (*Snapshot, string, error) {
 	var obj syncObject
 	err := wait.PollUntilContextCancel(ctx, o.Poll, true, func(ctx context.Context) (bool, error) {
 		obj = syncObject{}
@@ -211,7 +191,20 @@ func waitManual(ctx context.Context, o Options, token string, start time.Time, g
 		}
 		return true, nil
 	})
-	return &obj.Status, err
+	if err != nil {
+		return nil, "", err
+	}
+	st, snap, logs := obj.Status, &Snapshot{Workspace: ws}, ""
+	if st.LastSyncTime != nil {
+		snap.Time = st.LastSyncTime.Time
+	}
+	if st.LastSyncDuration != nil {
+		snap.Duration = st.LastSyncDuration.Duration
+	}
+	if st.LatestMoverStatus != nil {
+		logs = st.LatestMoverStatus.Logs
+	}
+	return snap, logs, nil
 }
 
 // writtenAt is the API server's time of manager's last write to u (whole

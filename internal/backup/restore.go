@@ -286,20 +286,20 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	} else {
 		r.o.say("restoring %s from its newest backup", r.ws.Name)
 	}
-	st, err := waitManual(ctx, r.o.Options, token, start, func(ctx context.Context, obj any) error {
+	snap, logs, err := waitManual(ctx, r.o.Options, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
 		return get(ctx, rdc, name, "ReplicationDestination "+name, obj)
 	})
 	if err != nil {
 		return nil, r.heldErr(fmt.Errorf("restore of %s: %w", r.ws.Name, waitErr(ctx, err)))
 	}
-	id, none := RestoredSnapshot(st.logs())
+	var none bool
+	snap.ID, none = RestoredSnapshot(logs)
 	r.cleanUp(ctx)
 	if none {
 		// The mover wrote nothing: the workspace starts again as it was.
 		r.started = false
 		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
 	}
-	snap := st.snapshot(r.ws.Name, id)
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
 }

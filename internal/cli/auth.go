@@ -37,7 +37,6 @@ The login is read from $XDG_DATA_HOME/opencode/auth.json, else
 	return cmd
 }
 
-// authSource resolves --from.
 func authSource(from string) (string, error) {
 	if from != "" {
 		return from, nil

@@ -83,7 +83,6 @@ func serverDryRun(value string) (bool, error) {
 	return false, fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", value)
 }
 
-// completeValues completes flag with a fixed set of values.
 func completeValues(cmd *cobra.Command, flag string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }

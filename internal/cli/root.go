@@ -44,7 +44,6 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Msg }
 
-// newRoot builds the ocw command tree.
 func newRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ocw",

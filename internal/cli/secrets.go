@@ -68,7 +68,6 @@ func (f *secretFlags) checkPrintValue(s Streams, sys *model.System, what string)
 	return nil
 }
 
-// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
