@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -31,9 +30,8 @@ const defaultRequestTimeout = "30s"
 type Flags struct {
 	cf *genericclioptions.ConfigFlags
 
-	// host and timeout are what Config loaded, for Explain.
-	host    string
-	timeout time.Duration
+	// cfg is what Config loaded, for Explain.
+	cfg *rest.Config
 }
 
 // NewFlags adds the flags to fs.
@@ -99,7 +97,7 @@ func (f *Flags) Config() (*rest.Config, error) {
 	cfg.UserAgent = "ocw"
 	// cfg.Timeout, from the flag, bounds each request (and the API server
 	// gives up too); exec and port-forward streams get deadlines of their own.
-	f.host, f.timeout = cfg.Host, cfg.Timeout
+	f.cfg = cfg
 	return cfg, nil
 }
 
@@ -116,27 +114,19 @@ func (f *Flags) Clients() (*Clients, error) {
 // did not answer within the timeout.
 func (f *Flags) Explain(err error) error {
 	var ue *url.Error
-	if err == nil || f.host == "" || !errors.As(err, &ue) || !ue.Timeout() || !sameServer(ue.URL, f.host) {
+	if err == nil || f.cfg == nil || !errors.As(err, &ue) || !ue.Timeout() {
+		return err
+	}
+	// Only the API server's own requests: auth push also talks to OpenCode.
+	server, _, serr := rest.DefaultServerUrlFor(f.cfg)
+	req, rerr := url.Parse(ue.URL)
+	if serr != nil || rerr != nil || req.Host != server.Host {
 		return err
 	}
 	within := "in time"
-	if f.timeout > 0 {
-		within = "within " + f.timeout.String()
+	if f.cfg.Timeout > 0 {
+		within = "within " + f.cfg.Timeout.String()
 	}
 	return fmt.Errorf("%w\nthe Kubernetes API server at %s did not answer %s: check that it is reachable (kubectl cluster-info), or allow more time with --request-timeout",
-		err, f.host, within)
-}
-
-// sameServer says whether a request URL went to the API server at host
-// (a URL, or host[:port] as kubeconfigs may have it).
-func sameServer(requestURL, host string) bool {
-	r, err := url.Parse(requestURL)
-	if err != nil {
-		return false
-	}
-	h, err := url.Parse(host)
-	if err != nil || h.Host == "" {
-		return r.Host == host
-	}
-	return r.Host == h.Host
+		err, f.cfg.Host, within)
 }
