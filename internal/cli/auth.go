@@ -37,11 +37,17 @@ The login is read from $XDG_DATA_HOME/opencode/auth.json, else
 	return cmd
 }
 
-func authSource(from string) (string, error) {
-	if from != "" {
-		return from, nil
+// readAuth reads the auth.json --from names, else this machine's OpenCode's.
+func readAuth(from string, allProviders bool) (string, *secrets.Auth, error) {
+	path := from
+	if path == "" {
+		var err error
+		if path, err = secrets.DefaultAuthPath(os.Getenv); err != nil {
+			return "", nil, err
+		}
 	}
-	return secrets.DefaultAuthPath(os.Getenv)
+	auth, err := secrets.ReadAuthFile(path, allProviders)
+	return path, auth, err
 }
 
 type authSeedOptions struct {
@@ -97,11 +103,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
-	path, err := authSource(o.from)
-	if err != nil {
-		return err
-	}
-	auth, err := secrets.ReadAuthFile(path, o.allProviders)
+	path, auth, err := readAuth(o.from, o.allProviders)
 	if err != nil {
 		return err
 	}
@@ -260,13 +262,11 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		return fmt.Errorf("no workspace %q in %s", name, o.SpecFile)
 	}
 	o.System, o.Workspace = sys, sys.Workspaces[i]
-	path, err := authSource(o.from)
+	path, auth, err := readAuth(o.from, false)
 	if err != nil {
 		return err
 	}
-	if o.Auth, err = secrets.ReadAuthFile(path, false); err != nil {
-		return err
-	}
+	o.Auth = auth
 	if _, err := o.Auth.PushBody(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
