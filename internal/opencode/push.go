@@ -94,7 +94,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		res.ForwardPod, res.ForwardURL = pod.Name, fwd.URL
 	}
 
-	if res.URL, res.Version, err = p.send(ctx, target, string(password)); err != nil {
+	if err := p.send(ctx, target, string(password), res); err != nil {
 		return res, err
 	}
 
@@ -115,25 +115,25 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	return res, nil
 }
 
-// send gives OpenCode at target the login and makes it load it again; it
-// returns the server's URL and version.
-func (p *Push) send(ctx context.Context, target, password string) (string, string, error) {
+// send gives OpenCode at target the login and makes it load it again.
+func (p *Push) send(ctx context.Context, target, password string, res *PushResult) error {
 	name := p.Workspace.Name
 	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	h, err := oc.Health(ctx)
 	if err != nil {
-		return "", "", fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
+		return fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
 	}
 	if err := oc.SetAuth(ctx, secrets.CopilotProvider, p.Auth.Copilot); err != nil {
-		return "", "", fmt.Errorf("workspace %s: %w", name, err)
+		return fmt.Errorf("workspace %s: %w", name, err)
 	}
 	if err := oc.Dispose(ctx); err != nil {
-		return "", "", fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
+		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
 	}
-	return oc.URL(), h.Version, nil
+	res.URL, res.Version = oc.URL(), h.Version
+	return nil
 }
 
 // markPushed annotates the pod with the push time: ocw status then knows

@@ -155,10 +155,8 @@ func validateCopilot(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s entry has a negative expires", CopilotProvider)
 	}
 	var c bytes.Buffer
-	if err := json.Compact(&c, raw); err != nil {
-		return nil, fmt.Errorf("%s entry is not valid JSON", CopilotProvider)
-	}
-	return c.Bytes(), nil
+	err := json.Compact(&c, raw) // valid: Unmarshal checked it
+	return c.Bytes(), err
 }
 
 // PushBody checks that the github-copilot entry has every field OpenCode's
@@ -178,11 +176,9 @@ func (a *Auth) PushBody() (json.RawMessage, error) {
 // replaced by copilot, keeping the other providers; existing content that is
 // not a JSON object is replaced entirely.
 func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
-	entries := map[string]json.RawMessage{}
-	if len(bytes.TrimSpace(existing)) > 0 {
-		if err := json.Unmarshal(existing, &entries); err != nil || entries == nil {
-			entries = map[string]json.RawMessage{}
-		}
+	var entries map[string]json.RawMessage
+	if json.Unmarshal(existing, &entries) != nil || entries == nil {
+		entries = map[string]json.RawMessage{}
 	}
 	entries[CopilotProvider] = copilot
 	return json.MarshalIndent(entries, "", "  ")

@@ -72,9 +72,7 @@ func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, fou
 func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (Outcome, error) {
 	cur, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	exists := err == nil
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
+	if err != nil && !apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
 	}
 	if exists {
