@@ -87,15 +87,11 @@ func CheckURL(base string, plainHTTP bool) (*url.URL, error) {
 		// Credentials travel in the Authorization header only.
 		return nil, fmt.Errorf("opencode: the URL must not contain credentials")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !plainHTTP {
+	local := u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
+	if u.Scheme == "http" && !local && !plainHTTP {
 		return nil, fmt.Errorf("opencode: %s: %w", (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), ErrPlainHTTP)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
-}
-
-// isLoopback says whether host is this machine by name or address.
-func isLoopback(host string) bool {
-	return host == "localhost" || net.ParseIP(host).IsLoopback()
 }
 
 // URL is the server's base URL (no credentials).
