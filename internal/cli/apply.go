@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -170,25 +169,18 @@ func (o *applyOptions) specName() string {
 // secretHint says exactly how to create a missing Secret or key. Values
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
-	r := m.Role
-	flags := o.kube.Args()
-	file := o.specName()
-	var b strings.Builder
+	r, flags := m.Role, o.kube.Args()
 	need := "optional"
 	if r.Required {
 		need = "required"
 	}
 	state := fmt.Sprintf("Secret %s/%s is missing", m.Namespace, m.Ref.Name)
-	if !m.NoSecret {
-		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
-	}
-	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.Holds, need)
-	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.Command, file, flags)
 	kubectl := fmt.Sprintf("kubectl%s -n %s create secret generic %s --from-file=%s=PATH", flags, m.Namespace, m.Ref.Name, m.Ref.Key)
 	if !m.NoSecret {
+		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
 		// create | apply adds the key and keeps the Secret's other keys.
 		kubectl += " --dry-run=client -o yaml | kubectl" + flags + " apply -f -"
 	}
-	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.File)
-	return b.String()
+	return fmt.Sprintf("secret: %s (%s, %s). Create it with:\n  ocw %s -f %s%s\n  or: %s   (PATH: %s)\n",
+		state, r.Holds, need, r.Command, o.specName(), flags, kubectl, r.File)
 }
