@@ -1,9 +1,6 @@
-// Package backup runs a workspace's VolSync backup now (ocw backup) and
-// restores a workspace's volume from its restic repository (ocw restore).
-// It drives what the rendered ReplicationSource already describes: a
-// backup is a manual trigger on it, a restore a ReplicationDestination
-// that copies the repository's snapshot into the workspace's own PVC
-// while the workspace is stopped.
+// Package backup is ocw backup (a manual trigger on the workspace's
+// ReplicationSource) and ocw restore (a ReplicationDestination into the
+// stopped workspace's PVC); see docs/architecture.md.
 package backup
 
 import (
@@ -22,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -50,8 +48,6 @@ type Options struct {
 	Progress io.Writer
 	// Poll is how often the cluster is read while waiting (default 2s).
 	Poll time.Duration
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -60,9 +56,6 @@ func (o *Options) defaults() {
 	}
 	if o.Poll == 0 {
 		o.Poll = 2 * time.Second
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 }
 
@@ -93,10 +86,8 @@ func Workspace(sys *model.System, name string) (model.Workspace, error) {
 	return model.Workspace{}, fmt.Errorf("no workspace %q in the spec (it has: %s)", name, strings.Join(names, ", "))
 }
 
-// Backup triggers a sync of the workspace's ReplicationSource, waits for
-// it and returns the snapshot it saved. The manual trigger is given back
-// afterwards, whatever happened, so that the schedule runs again.
-//
+// Backup triggers a sync, waits for it and returns the snapshot it saved;
+// the trigger is given back whatever happened, so the schedule runs again.
 // VolSync records the manual trigger as done when any sync ends, so a
 // sync that was already running would be credited with it and its older
 // snapshot returned: Backup lets a running sync end first, and triggers
@@ -104,11 +95,11 @@ func Workspace(sys *model.System, name string) (model.Workspace, error) {
 // scheduled one starting in between).
 func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options) (*Snapshot, error) {
 	o.defaults()
-	rsc := c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace)
-	if _, err := getRS(ctx, c, ws); err != nil {
+	if err := getRS(ctx, c, ws, &syncObject{}); err != nil {
 		return nil, err
 	}
-	defer giveBack(ctx, rsc, rsObject(ws, nil), ManagerBackup, o)
+	rs := rsTarget(c, ws)
+	defer rs.giveBack(ctx, ManagerBackup, o)
 	max := 30 * time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		max = time.Until(d)
@@ -117,25 +108,25 @@ func Backup(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options)
 		if err := waitIdle(ctx, c, ws, o); err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, err)
 		}
-		token := fmt.Sprintf("ocw-backup-%s-%d", o.Now().UTC().Format("20060102T150405Z"), attempt)
+		token := fmt.Sprintf("ocw-backup-%s-%d", time.Now().UTC().Format("20060102T150405Z"), attempt)
 		release := hold(ctx, c, ws, token, max, o)
-		u := rsObject(ws, map[string]any{"trigger": map[string]any{"manual": token}})
-		applied, err := rsc.Apply(ctx, ws.Name, u, metav1.ApplyOptions{FieldManager: ManagerBackup, Force: true})
+		applied, err := rs.apply(ctx, ManagerBackup, map[string]any{"trigger": map[string]any{"manual": token}})
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("triggering ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 		}
-		at := writtenAt(applied, ManagerBackup, o.Now())
+		at := writtenAt(applied, ManagerBackup, time.Now())
 		o.say("backup of %s triggered (%s), waiting for the mover", ws.Name, token)
-		snap, began, err := waitSynced(ctx, c, ws, token, at, o)
+		snap, logs, err := waitManual(ctx, o, ws.Name, token, at, func(ctx context.Context, obj any) error { return getRS(ctx, c, ws, obj) })
 		release()
 		if err != nil {
 			return nil, fmt.Errorf("backup of %s: %w", ws.Name, waitErr(ctx, err))
 		}
+		snap.ID = SavedSnapshot(logs)
 		// VolSync's times are whole seconds, and its clock may differ a
 		// little from the API server's: a sync counts as started after the
 		// trigger unless it began clearly before it.
-		if !began.Before(at.Add(-2 * time.Second)) {
+		if !snap.Time.Add(-snap.Duration).Before(at.Add(-2 * time.Second)) {
 			return snap, nil
 		}
 		if attempt == maxAttempts {
@@ -152,12 +143,12 @@ const maxAttempts = 5
 func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Options) error {
 	said := false
 	err := wait.PollUntilContextCancel(ctx, o.Poll, true, func(ctx context.Context) (bool, error) {
-		rs, err := getRS(ctx, c, ws)
-		if err != nil {
+		var rs syncObject
+		if err := getRS(ctx, c, ws, &rs); err != nil {
 			return false, err
 		}
 		st := rs.Status
-		if st == nil || st.LastSyncStartTime == nil {
+		if st.LastSyncStartTime == nil {
 			return true, nil
 		}
 		if err := moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, time.Time{}); err != nil {
@@ -172,38 +163,48 @@ func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Option
 	return waitErr(ctx, err)
 }
 
-// waitSynced waits for the sync that records token and returns its
-// snapshot and when it began.
-func waitSynced(ctx context.Context, c *kube.Clients, ws model.Workspace, token string, at time.Time, o Options) (*Snapshot, time.Time, error) {
-	var snap *Snapshot
-	var began time.Time
+// syncObject is the part of the status ReplicationSources and
+// ReplicationDestinations share that ocw reads.
+type syncObject struct {
+	Status struct {
+		LastManualSync    string                       `json:"lastManualSync"`
+		LastSyncStartTime *metav1.Time                 `json:"lastSyncStartTime"`
+		LastSyncTime      *metav1.Time                 `json:"lastSyncTime"`
+		LastSyncDuration  *metav1.Duration             `json:"lastSyncDuration"`
+		LatestMoverStatus *volsyncv1alpha1.MoverStatus `json:"latestMoverStatus"`
+	} `json:"status"`
+}
+
+// waitManual waits for the sync that records token as done, reading the
+// object with get, and returns its snapshot (without ID) and the mover's
+// logs; a mover that failed in a sync begun since start ends the wait.
+func waitManual(ctx context.Context, o Options, ws, token string, start time.Time, get func(context.Context, any) error) (*Snapshot, string, error) {
+	var obj syncObject
 	err := wait.PollUntilContextCancel(ctx, o.Poll, true, func(ctx context.Context) (bool, error) {
-		rs, err := getRS(ctx, c, ws)
-		if err != nil {
+		obj = syncObject{}
+		if err := get(ctx, &obj); err != nil {
 			return false, err
 		}
-		st := rs.Status
-		if st == nil {
-			return false, nil
-		}
+		st := obj.Status
 		if st.LastManualSync != token {
-			return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, at)
-		}
-		snap = &Snapshot{Workspace: ws.Name}
-		if m := st.LatestMoverStatus; m != nil {
-			snap.ID = SavedSnapshot(m.Logs)
-		}
-		if st.LastSyncTime != nil {
-			snap.Time = st.LastSyncTime.Time
-			began = snap.Time
-		}
-		if st.LastSyncDuration != nil {
-			snap.Duration = st.LastSyncDuration.Duration
-			began = began.Add(-snap.Duration)
+			return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, start)
 		}
 		return true, nil
 	})
-	return snap, began, err
+	if err != nil {
+		return nil, "", err
+	}
+	st, snap, logs := obj.Status, &Snapshot{Workspace: ws}, ""
+	if st.LastSyncTime != nil {
+		snap.Time = st.LastSyncTime.Time
+	}
+	if st.LastSyncDuration != nil {
+		snap.Duration = st.LastSyncDuration.Duration
+	}
+	if st.LatestMoverStatus != nil {
+		logs = st.LatestMoverStatus.Logs
+	}
+	return snap, logs, nil
 }
 
 // writtenAt is the API server's time of manager's last write to u (whole
@@ -217,51 +218,58 @@ func writtenAt(u *unstructured.Unstructured, manager string, fallback time.Time)
 	return fallback.Truncate(time.Second)
 }
 
-func getRS(ctx context.Context, c *kube.Clients, ws model.Workspace) (*volsyncv1alpha1.ReplicationSource, error) {
-	u, err := c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace).Get(ctx, ws.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("ReplicationSource %s/%s not found: apply the spec (ocw apply, or let Flux reconcile) so the workspace is backed up", ws.Namespace, ws.Name)
+// get reads an object into obj (typed, or a syncObject); what names it in
+// errors.
+func get(ctx context.Context, ri dynamic.ResourceInterface, name, what string, obj any) error {
+	u, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		err = runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
+		return fmt.Errorf("reading %s: %w", what, err)
 	}
-	rs := &volsyncv1alpha1.ReplicationSource{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, rs); err != nil {
-		return nil, fmt.Errorf("reading ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
-	}
-	return rs, nil
+	return nil
 }
 
-// rsObject is the partial ReplicationSource one field manager applies;
-// a nil spec gives every field of that manager back.
-func rsObject(ws model.Workspace, spec map[string]any) *unstructured.Unstructured {
+func getRS(ctx context.Context, c *kube.Clients, ws model.Workspace, obj any) error {
+	err := get(ctx, c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace), ws.Name, fmt.Sprintf("ReplicationSource %s/%s", ws.Namespace, ws.Name), obj)
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("ReplicationSource %s/%s not found: apply the spec (ocw apply, or let Flux reconcile) so the workspace is backed up", ws.Namespace, ws.Name)
+	}
+	return err
+}
+
+// target is an object whose fields ocw changes for a while, as a field
+// manager of its own.
+type target struct {
+	ri                                dynamic.ResourceInterface
+	apiVersion, kind, namespace, name string
+}
+
+func rsTarget(c *kube.Clients, ws model.Workspace) target {
+	return target{c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace), volsyncv1alpha1.GroupVersion.String(), "ReplicationSource", ws.Namespace, ws.Name}
+}
+
+// apply sets spec as manager's fields; a nil spec gives them all back.
+func (t target) apply(ctx context.Context, manager string, spec map[string]any) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": volsyncv1alpha1.GroupVersion.String(),
-		"kind":       "ReplicationSource",
-		"metadata":   map[string]any{"name": ws.Name, "namespace": ws.Namespace},
+		"apiVersion": t.apiVersion,
+		"kind":       t.kind,
+		"metadata":   map[string]any{"name": t.name, "namespace": t.namespace},
 	}}
 	if spec != nil {
 		u.Object["spec"] = spec
 	}
-	return u
-}
-
-type applier interface {
-	Apply(ctx context.Context, name string, obj *unstructured.Unstructured, opts metav1.ApplyOptions, subresources ...string) (*unstructured.Unstructured, error)
-}
-
-func applyTrigger(ctx context.Context, r applier, u *unstructured.Unstructured, manager string) error {
-	_, err := r.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: manager, Force: true})
-	return err
+	return t.ri.Apply(ctx, t.name, u, metav1.ApplyOptions{FieldManager: manager, Force: true})
 }
 
 // giveBack removes manager's fields, even when ctx was cancelled (Ctrl-C
 // must not leave a workspace's schedule off).
-func giveBack(ctx context.Context, r applier, u *unstructured.Unstructured, manager string, o Options) {
+func (t target) giveBack(ctx context.Context, manager string, o Options) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := applyTrigger(ctx, r, u, manager); err != nil && !apierrors.IsNotFound(err) {
-		o.say("warning: could not undo ocw's change to %s %s (field manager %s): %v", u.GetKind(), u.GetName(), manager, err)
+	if _, err := t.apply(ctx, manager, nil); err != nil && !apierrors.IsNotFound(err) {
+		o.say("warning: could not undo ocw's change to %s %s (field manager %s): %v", t.kind, t.name, manager, err)
 	}
 }
 

@@ -16,9 +16,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// DBPath is OpenCode's session database in the workspace container.
-const DBPath = model.SessionDB
-
 // HoldCommand is the command that holds a read transaction on db for at
 // most max, marking held once it holds and ending when release appears. A
 // reader pins SQLite's WAL: while it reads, a checkpoint cannot restart the
@@ -38,8 +35,7 @@ func HoldCommand(opencode, db, held, release string, max time.Duration) []string
 // says so: the copy is then as consistent as a crash.
 func hold(ctx context.Context, c *kube.Clients, ws model.Workspace, token string, max time.Duration, o Options) func() {
 	none := func() {}
-	sel := labels.SelectorFromSet(labels.Set{model.LabelWorkspace: ws.Name}).String()
-	pods, err := c.Kube.CoreV1().Pods(ws.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	pods, err := listPods(ctx, c, ws)
 	if err != nil {
 		o.say("warning: not holding the session database (listing pods: %v)", err)
 		return none
@@ -57,7 +53,7 @@ func hold(ctx context.Context, c *kube.Clients, ws model.Workspace, token string
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() {
-		_, stderr, err := c.Exec(hctx, ws.Namespace, pod, model.ContainerOpenCode, HoldCommand("opencode", DBPath, held, release, max))
+		_, stderr, err := c.Exec(hctx, ws.Namespace, pod, model.ContainerOpenCode, HoldCommand("opencode", model.SessionDB, held, release, max))
 		if err != nil && stderr != "" {
 			err = fmt.Errorf("%w: %s", err, stderr)
 		}
@@ -80,7 +76,7 @@ func hold(ctx context.Context, c *kube.Clients, ws model.Workspace, token string
 		o.say("warning: not holding the session database, the copy is as consistent as after a crash: %v", err)
 		return none
 	}
-	o.say("holding a read transaction on %s in pod %s while the mover copies it", DBPath, pod)
+	o.say("holding a read transaction on %s in pod %s while the mover copies it", model.SessionDB, pod)
 	return func() {
 		ctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer stop()
@@ -93,4 +89,9 @@ func hold(ctx context.Context, c *kube.Clients, ws model.Workspace, token string
 		}
 		cancel()
 	}
+}
+
+func listPods(ctx context.Context, c *kube.Clients, ws model.Workspace) (*corev1.PodList, error) {
+	sel := labels.SelectorFromSet(labels.Set{model.LabelWorkspace: ws.Name}).String()
+	return c.Kube.CoreV1().Pods(ws.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 }

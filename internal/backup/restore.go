@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,10 +10,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -43,44 +42,36 @@ type RestoreOptions struct {
 // restores on bootstrap and is Flux's.
 func DestinationName(ws model.Workspace) string { return ws.Name + "-restore" }
 
-// Restore stops the workspace, copies a snapshot of its restic repository
-// into its PVC (re-created when it is gone and ocw owns it) and starts it
-// again. The repository and the mover's settings are the live
-// ReplicationSource's, so a restore reads what the backups wrote, in both
-// backup modes. In a Flux cluster the workspace's Kustomization is
-// suspended meanwhile, or Flux would start the workspace on a half-written
-// volume. When the restore fails after it began writing, the workspace is
-// left stopped (and Flux suspended, scheduled backups paused): the error
-// says how to go on.
+// Restore stops the workspace, copies a snapshot into its PVC and starts it
+// again, as ocw restore's help says. The repository and mover settings are
+// the live ReplicationSource's, so a restore reads what the backups wrote in
+// both backup modes. Once the mover may have written, a failure gives
+// nothing back (Flux would start the workspace on a half-written volume).
 func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o RestoreOptions) (*Snapshot, error) {
 	o.defaults()
-	rs, err := getRS(ctx, c, ws)
-	if err != nil {
+	rs := &volsyncv1alpha1.ReplicationSource{}
+	if err := getRS(ctx, c, ws, rs); err != nil {
 		return nil, err
 	}
 	if rs.Spec.Restic == nil || rs.Spec.Restic.Repository == "" {
 		return nil, fmt.Errorf("ReplicationSource %s/%s has no restic repository: ocw restores restic backups only", ws.Namespace, ws.Name)
 	}
-	deps := c.Kube.AppsV1().Deployments(ws.Namespace)
-	dep, err := deps.Get(ctx, ws.Name, metav1.GetOptions{})
+	dep, err := c.Kube.AppsV1().Deployments(ws.Namespace).Get(ctx, ws.Name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("reading Deployment %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
-	replicas := int32(1)
-	if dep.Spec.Replicas != nil && *dep.Spec.Replicas > 0 {
-		replicas = *dep.Spec.Replicas
-	}
+	replicas := max(ptr.Deref(dep.Spec.Replicas, 1), 1)
 
 	r := &restore{c: c, ws: ws, o: o}
 	defer r.finish(ctx)
 	if err := r.suspendFlux(ctx, dep.Labels); err != nil {
 		return nil, err
 	}
-	rsc := c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace)
-	if err := applyTrigger(ctx, rsc, rsObject(ws, map[string]any{"paused": true}), ManagerRestore); err != nil {
+	rst := rsTarget(c, ws)
+	if _, err := rst.apply(ctx, ManagerRestore, map[string]any{"paused": true}); err != nil {
 		return nil, fmt.Errorf("pausing ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
-	r.undo = append(r.undo, func(ctx context.Context) { giveBack(ctx, rsc, rsObject(ws, nil), ManagerRestore, o.Options) })
+	r.undo = append(r.undo, func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o.Options) })
 	r.undo = append(r.undo, func(ctx context.Context) { r.scale(ctx, replicas) })
 	if err := r.scale(ctx, 0); err != nil {
 		return nil, err
@@ -106,14 +97,13 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	return snap, nil
 }
 
-// restore holds what a restore changed, to be given back in reverse.
+// restore holds what a restore changed, to be given back in reverse
+// unless started (the mover may have written); held says what stays.
 type restore struct {
-	c    *kube.Clients
-	ws   model.Workspace
-	o    RestoreOptions
-	undo []func(context.Context)
-	// started: the mover may have written; nothing is undone then, and
-	// held says what stays as it is.
+	c       *kube.Clients
+	ws      model.Workspace
+	o       RestoreOptions
+	undo    []func(context.Context)
 	started bool
 	held    []string
 }
@@ -135,8 +125,8 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 	if name == "" || ns == "" {
 		return nil
 	}
-	ks := r.c.Dynamic.Resource(ksGVR()).Namespace(ns)
-	cur, err := ks.Get(ctx, name, metav1.GetOptions{})
+	ks := target{r.c.Dynamic.Resource(ksGVR()).Namespace(ns), "kustomize.toolkit.fluxcd.io/v1", "Kustomization", ns, name}
+	cur, err := ks.ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading Flux Kustomization %s/%s, which deploys the workspace: %w", ns, name, err)
 	}
@@ -144,23 +134,13 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 		r.o.say("Flux Kustomization %s/%s is suspended already; it stays so", ns, name)
 		return nil
 	}
-	obj := func(spec map[string]any) *unstructured.Unstructured {
-		u := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-			"metadata": map[string]any{"name": name, "namespace": ns},
-		}}
-		if spec != nil {
-			u.Object["spec"] = spec
-		}
-		return u
-	}
-	if err := applyTrigger(ctx, ks, obj(map[string]any{"suspend": true}), ManagerRestore); err != nil {
+	if _, err := ks.apply(ctx, ManagerRestore, map[string]any{"suspend": true}); err != nil {
 		return fmt.Errorf("suspending Flux Kustomization %s/%s: %w", ns, name, err)
 	}
 	r.o.say("suspended Flux Kustomization %s/%s (so Flux does not start the workspace during the restore)", ns, name)
 	r.held = append(r.held, fmt.Sprintf("Flux Kustomization %s/%s is suspended (flux resume kustomization %s -n %s)", ns, name, name, ns))
 	r.undo = append(r.undo, func(ctx context.Context) {
-		giveBack(ctx, ks, obj(nil), ManagerRestore, r.o.Options)
+		ks.giveBack(ctx, ManagerRestore, r.o.Options)
 		r.o.say("resumed Flux Kustomization %s/%s", ns, name)
 	})
 	return nil
@@ -189,9 +169,8 @@ func (r *restore) scale(ctx context.Context, n int32) error {
 }
 
 func (r *restore) waitStopped(ctx context.Context) error {
-	sel := labels.SelectorFromSet(labels.Set{model.LabelWorkspace: r.ws.Name}).String()
 	err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
-		pods, err := r.c.Kube.CoreV1().Pods(r.ws.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		pods, err := listPods(ctx, r.c, r.ws)
 		if err != nil {
 			return false, fmt.Errorf("listing the workspace's pods: %w", err)
 		}
@@ -231,14 +210,10 @@ func (r *restore) ensurePVC(ctx context.Context) error {
 	case !r.ws.RendersPVC():
 		return fmt.Errorf("PVC %s/%s is gone and the VolSync component creates it (backup.pvcOwner: component): resume Flux and let the component's ReplicationDestination populate it (restore-on-bootstrap, needs a CSI driver with snapshots), or set backup.pvcOwner: ocw", r.ws.Namespace, r.ws.Name)
 	}
-	pvc := build.PVC(r.ws)
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pvc)
+	obj, err := unstructuredOf(build.PVC(r.ws), "PVC")
 	if err != nil {
-		return fmt.Errorf("converting PVC: %w", err)
+		return err
 	}
-	delete(u["metadata"].(map[string]any), "creationTimestamp")
-	delete(u, "status")
-	obj := &unstructured.Unstructured{Object: u}
 	if _, err := r.c.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(r.ws.Namespace).
 		Apply(ctx, r.ws.Name, obj, metav1.ApplyOptions{FieldManager: model.FieldManager}); err != nil {
 		return fmt.Errorf("re-creating PVC %s/%s: %w", r.ws.Namespace, r.ws.Name, err)
@@ -288,7 +263,7 @@ func Destination(ws model.Workspace, rs *volsyncv1alpha1.ReplicationSource, toke
 func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSource) (*Snapshot, error) {
 	rdc := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace)
 	name := DestinationName(r.ws)
-	if err := rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.deleteDestination(ctx); err != nil {
 		return nil, r.heldErr(fmt.Errorf("deleting the ReplicationDestination %s left by an earlier restore: %w", name, err))
 	}
 	if err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
@@ -297,16 +272,13 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}); err != nil {
 		return nil, r.heldErr(fmt.Errorf("waiting for the earlier ReplicationDestination %s to go: %w", name, waitErr(ctx, err)))
 	}
-	start := r.o.Now()
+	start := time.Now()
 	token := "ocw-restore-" + start.UTC().Format("20060102T150405Z")
-	rd := Destination(r.ws, rs, token, r.o.AsOf)
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rd)
+	u, err := unstructuredOf(Destination(r.ws, rs, token, r.o.AsOf), "ReplicationDestination")
 	if err != nil {
-		return nil, r.heldErr(fmt.Errorf("converting ReplicationDestination: %w", err))
+		return nil, r.heldErr(err)
 	}
-	delete(u["metadata"].(map[string]any), "creationTimestamp")
-	delete(u, "status")
-	if _, err := rdc.Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
+	if _, err := rdc.Create(ctx, u, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
 		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
 	}
 	if r.o.AsOf != nil {
@@ -314,65 +286,52 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	} else {
 		r.o.say("restoring %s from its newest backup", r.ws.Name)
 	}
-	var snap *Snapshot
-	err = wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
-		u, err := rdc.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("reading ReplicationDestination %s: %w", name, err)
-		}
-		cur := &volsyncv1alpha1.ReplicationDestination{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, cur); err != nil {
-			return false, fmt.Errorf("reading ReplicationDestination %s: %w", name, err)
-		}
-		st := cur.Status
-		if st == nil {
-			return false, nil
-		}
-		if st.LastManualSync != token {
-			return false, moverFailed(st.LatestMoverStatus, st.LastSyncStartTime, start)
-		}
-		var logs string
-		if st.LatestMoverStatus != nil {
-			logs = st.LatestMoverStatus.Logs
-		}
-		id, none := RestoredSnapshot(logs)
-		if none {
-			return false, errNoSnapshot
-		}
-		snap = &Snapshot{Workspace: r.ws.Name, ID: id}
-		if st.LastSyncTime != nil {
-			snap.Time = st.LastSyncTime.Time
-		}
-		if st.LastSyncDuration != nil {
-			snap.Duration = st.LastSyncDuration.Duration
-		}
-		return true, nil
+	snap, logs, err := waitManual(ctx, r.o.Options, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
+		return get(ctx, rdc, name, "ReplicationDestination "+name, obj)
 	})
-	if errors.Is(err, errNoSnapshot) {
-		// The mover wrote nothing: the workspace starts again as it was.
-		r.started = false
-		r.deleteDestination(ctx)
-		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
-	}
 	if err != nil {
 		return nil, r.heldErr(fmt.Errorf("restore of %s: %w", r.ws.Name, waitErr(ctx, err)))
 	}
-	r.deleteDestination(ctx)
+	var none bool
+	snap.ID, none = RestoredSnapshot(logs)
+	r.cleanUp(ctx)
+	if none {
+		// The mover wrote nothing: the workspace starts again as it was.
+		r.started = false
+		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
+	}
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
 }
 
-// errNoSnapshot: the mover found no snapshot (at or before --as-of).
-var errNoSnapshot = errors.New("no snapshot")
+func (r *restore) deleteDestination(ctx context.Context) error {
+	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, DestinationName(r.ws), metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
 
-func (r *restore) deleteDestination(ctx context.Context) {
+// cleanUp deletes the finished ReplicationDestination, even when ctx was
+// cancelled.
+func (r *restore) cleanUp(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	name := DestinationName(r.ws)
-	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
-	if err != nil && !apierrors.IsNotFound(err) {
-		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
+	if err := r.deleteDestination(ctx); err != nil {
+		r.o.say("warning: could not delete ReplicationDestination %s: %v", DestinationName(r.ws), err)
 	}
+}
+
+// unstructuredOf converts a typed object for the dynamic client, without
+// the empty creationTimestamp and status an apply must not carry.
+func unstructuredOf(obj any, kind string) (*unstructured.Unstructured, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s: %w", kind, err)
+	}
+	delete(u["metadata"].(map[string]any), "creationTimestamp")
+	delete(u, "status")
+	return &unstructured.Unstructured{Object: u}, nil
 }
 
 func asOfText(t *time.Time) string {

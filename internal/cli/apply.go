@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,14 +13,12 @@ import (
 )
 
 type applyOptions struct {
-	file      string
-	kube      *kube.Flags
-	dryRun    string
-	wait      bool
-	timeout   time.Duration
-	prune     bool
-	purgeData bool
-	adopt     bool
+	apply.Options
+	file    string
+	kube    *kube.Flags
+	dryRun  string
+	wait    bool
+	timeout time.Duration
 }
 
 func newApplyCmd(s Streams) *cobra.Command {
@@ -62,18 +59,18 @@ command creates any that is missing.`,
 	addDryRunFlag(cmd, &o.dryRun, `"server": validate and report with server-side dry runs, write nothing`)
 	f.BoolVar(&o.wait, "wait", false, "wait until the workspaces are ready, showing progress on stderr")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long --wait waits")
-	f.BoolVar(&o.prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
-	f.BoolVar(&o.purgeData, "purge-data", false, "with --prune, also delete PersistentVolumeClaims (the workspaces' data)")
-	f.BoolVar(&o.adopt, "adopt-namespace", false, "take over the spec's namespace although ocw did not create it (enforces Pod Security restricted on it)")
+	f.BoolVar(&o.Prune, "prune", false, "delete objects ocw applied earlier that the spec no longer has (data is kept)")
+	f.BoolVar(&o.PurgeData, "purge-data", false, "with --prune, also delete PersistentVolumeClaims (the workspaces' data)")
+	f.BoolVar(&o.AdoptNamespace, "adopt-namespace", false, "take over the spec's namespace although ocw did not create it (enforces Pod Security restricted on it)")
 	return cmd
 }
 
 func (o *applyOptions) run(ctx context.Context, s Streams) error {
-	dryRun, err := serverDryRun(o.dryRun)
-	if err != nil {
+	var err error
+	if o.DryRun, err = serverDryRun(o.dryRun); err != nil {
 		return err
 	}
-	if o.purgeData && !o.prune {
+	if o.PurgeData && !o.Prune {
 		return errors.New("--purge-data only works together with --prune")
 	}
 	if o.timeout <= 0 {
@@ -99,12 +96,9 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		return err
 	}
 
-	// Read before any write: a blank server password is refused outright.
-	// The pod would never start (the serve script refuses to run OpenCode
-	// without a login), and an image without that check would serve
-	// everyone. A Secret that is missing altogether only gets a hint below:
-	// the pod then cannot start at all, and creating it next is the normal
-	// first-apply flow.
+	// Before any write: a blank server password is refused (the serve
+	// script refuses it, an image without that check would serve everyone);
+	// a missing Secret only gets a hint below, the normal first-apply flow.
 	missing, secretsErr := eng.CheckSecrets(ctx, sys)
 	for _, m := range missing {
 		if m.Role.Required && m.Empty {
@@ -114,7 +108,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	}
 
 	start := time.Now()
-	res, applyErr := eng.Apply(ctx, desired, apply.Options{DryRun: dryRun, Prune: o.prune, PurgeData: o.purgeData, AdoptNamespace: o.adopt})
+	res, applyErr := eng.Apply(ctx, desired, o.Options)
 	if res != nil {
 		for _, c := range res.Changes {
 			fmt.Fprintln(s.Out, c.String())
@@ -123,7 +117,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 	if applyErr != nil {
 		return applyErr
 	}
-	o.report(s, res, desired.Namespace, dryRun, time.Since(start))
+	o.report(s, res, desired.Namespace, time.Since(start))
 	if secretsErr != nil {
 		fmt.Fprintf(s.Err, "note: could not check the workspaces' Secrets: %v\n", secretsErr)
 	}
@@ -131,7 +125,7 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 		fmt.Fprint(s.Err, o.secretHint(m))
 	}
 	if o.wait {
-		if dryRun {
+		if o.DryRun {
 			fmt.Fprintln(s.Err, "note: --wait does nothing with --dry-run")
 			return nil
 		}
@@ -141,12 +135,12 @@ func (o *applyOptions) run(ctx context.Context, s Streams) error {
 }
 
 // report sums up what apply did, and what it left for the user.
-func (o *applyOptions) report(s Streams, res *apply.Result, namespace string, dryRun bool, took time.Duration) {
+func (o *applyOptions) report(s Streams, res *apply.Result, namespace string, took time.Duration) {
 	what := fmt.Sprintf("%d created, %d configured, %d unchanged", res.Count(apply.Created), res.Count(apply.Configured), res.Count(apply.Unchanged))
 	if n := res.Count(apply.Pruned); n > 0 {
 		what += fmt.Sprintf(", %d pruned", n)
 	}
-	if dryRun {
+	if o.DryRun {
 		fmt.Fprintf(s.Err, "apply (server dry run): %s; nothing was written (%s)\n", what, took.Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(s.Err, "apply: %s; %d writes (%s)\n", what, res.Writes, took.Round(time.Millisecond))
@@ -157,7 +151,7 @@ func (o *applyOptions) report(s Streams, res *apply.Result, namespace string, dr
 	}
 	if n := res.Count(apply.Stale) + res.Count(apply.KeptData); n > 0 {
 		hint := "rerun with --prune to delete them (data is kept unless --purge-data is given too)"
-		if o.prune {
+		if o.Prune {
 			hint = "data is kept: rerun with --prune --purge-data to delete it too"
 		}
 		fmt.Fprintf(s.Err, "apply: %d object(s) ocw applied earlier are no longer in the spec; %s\n", n, hint)
@@ -175,28 +169,18 @@ func (o *applyOptions) specName() string {
 // secretHint says exactly how to create a missing Secret or key. Values
 // go through files, never the command line.
 func (o *applyOptions) secretHint(m apply.MissingSecret) string {
-	r := m.Role
-	flags := ""
-	for _, f := range o.kube.Args() {
-		flags += " " + f
-	}
-	file := o.specName()
-	var b strings.Builder
+	r, flags := m.Role, o.kube.Args()
 	need := "optional"
 	if r.Required {
 		need = "required"
 	}
 	state := fmt.Sprintf("Secret %s/%s is missing", m.Namespace, m.Ref.Name)
-	if !m.NoSecret {
-		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
-	}
-	fmt.Fprintf(&b, "secret: %s (%s, %s). Create it with:\n", state, r.Holds, need)
-	fmt.Fprintf(&b, "  ocw %s -f %s%s\n", r.Command, file, flags)
 	kubectl := fmt.Sprintf("kubectl%s -n %s create secret generic %s --from-file=%s=PATH", flags, m.Namespace, m.Ref.Name, m.Ref.Key)
 	if !m.NoSecret {
+		state = fmt.Sprintf("Secret %s/%s has no (or an empty) key %s", m.Namespace, m.Ref.Name, m.Ref.Key)
 		// create | apply adds the key and keeps the Secret's other keys.
 		kubectl += " --dry-run=client -o yaml | kubectl" + flags + " apply -f -"
 	}
-	fmt.Fprintf(&b, "  or: %s   (PATH: %s)\n", kubectl, r.File)
-	return b.String()
+	return fmt.Sprintf("secret: %s (%s, %s). Create it with:\n  ocw %s -f %s%s\n  or: %s   (PATH: %s)\n",
+		state, r.Holds, need, r.Command, o.specName(), flags, kubectl, r.File)
 }

@@ -37,12 +37,17 @@ The login is read from $XDG_DATA_HOME/opencode/auth.json, else
 	return cmd
 }
 
-// authSource resolves --from.
-func authSource(from string) (string, error) {
-	if from != "" {
-		return from, nil
+// readAuth reads the auth.json --from names, else this machine's OpenCode's.
+func readAuth(from string, allProviders bool) (string, *secrets.Auth, error) {
+	path := from
+	if path == "" {
+		var err error
+		if path, err = secrets.DefaultAuthPath(os.Getenv); err != nil {
+			return "", nil, err
+		}
 	}
-	return secrets.DefaultAuthPath(os.Getenv)
+	auth, err := secrets.ReadAuthFile(path, allProviders)
+	return path, auth, err
 }
 
 type authSeedOptions struct {
@@ -98,11 +103,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
-	path, err := authSource(o.from)
-	if err != nil {
-		return err
-	}
-	auth, err := secrets.ReadAuthFile(path, o.allProviders)
+	path, auth, err := readAuth(o.from, o.allProviders)
 	if err != nil {
 		return err
 	}
@@ -121,13 +122,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 			return err
 		}
 	} else if sys.Secrets.External {
-		if o.printValue {
-			_, err := s.Out.Write(auth.Content)
-			return err
-		}
-		storeHint(s, sys, ref, "this auth.json ("+auth.Summary()+")")
-		fmt.Fprintln(s.Err, "To print it for your store's CLI: ocw auth seed --print-value -f FILE")
-		return nil
+		return o.toStore(s, sys, ref, "this auth.json ("+auth.Summary()+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
 	}
 
 	st, err := o.store(sys)
@@ -193,16 +188,14 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 	return err
 }
 
+// authPushOptions binds the flags of opencode.Push's that are flags.
 type authPushOptions struct {
-	file         string
-	kube         *kube.Flags
-	from         string
-	portForward  bool
-	url          string
-	updateSecret bool
-	timeout      time.Duration
-	insecure     bool
-	caFile       string
+	opencode.Push
+	kube     *kube.Flags
+	from     string
+	timeout  time.Duration
+	insecure bool
+	caFile   string
 }
 
 func newAuthPushCmd(s Streams) *cobra.Command {
@@ -238,11 +231,11 @@ fine).`,
 		RunE:              func(cmd *cobra.Command, args []string) error { return o.run(cmd.Context(), s, args[0]) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "spec file")
+	f.StringVarP(&o.SpecFile, "file", "f", "", "spec file")
 	f.StringVar(&o.from, "from", "", "auth.json to read (default: $XDG_DATA_HOME/opencode/auth.json or ~/.local/share/opencode/auth.json)")
-	f.BoolVar(&o.portForward, "port-forward", false, "reach the workspace through a port-forward to its pod instead of its URL")
-	f.StringVar(&o.url, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
-	f.BoolVar(&o.updateSecret, "update-secret", true, "also store the login in the Copilot Secret")
+	f.BoolVar(&o.PortForward, "port-forward", false, "reach the workspace through a port-forward to its pod instead of its URL")
+	f.StringVar(&o.URL, "url", "", "reach OpenCode at this URL instead (e.g. http://127.0.0.1:4096/ with your own kubectl port-forward)")
+	f.BoolVar(&o.UpdateSecret, "update-secret", true, "also store the login in the Copilot Secret")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up after this long")
 	f.BoolVar(&o.insecure, "insecure", false, "accept a plain http --url to another machine (the password and the login travel unencrypted)")
 	f.StringVar(&o.caFile, "ca-file", "", "also trust the CA certificates in this PEM file (a Gateway certificate from a private CA)")
@@ -252,81 +245,62 @@ fine).`,
 }
 
 func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error {
-	if o.file == "-" {
+	if o.SpecFile == "-" {
 		return errors.New("-f - is not possible here: pass the spec as a file")
 	}
 	// Before anything touches the network: the URL gets the credentials.
-	ocOpts, err := o.checkURL(s)
-	if err != nil {
+	var err error
+	if o.Options, err = o.checkURL(s); err != nil {
 		return err
 	}
-	sys, err := loadSystem(s, o.file)
+	sys, err := loadSystem(s, o.SpecFile)
 	if err != nil {
 		return err
 	}
 	i := slices.IndexFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == name })
 	if i < 0 {
-		return fmt.Errorf("no workspace %q in %s", name, o.file)
+		return fmt.Errorf("no workspace %q in %s", name, o.SpecFile)
 	}
-	ws := sys.Workspaces[i]
-	path, err := authSource(o.from)
+	o.System, o.Workspace = sys, sys.Workspaces[i]
+	path, auth, err := readAuth(o.from, false)
 	if err != nil {
 		return err
 	}
-	auth, err := secrets.ReadAuthFile(path, false)
-	if err != nil {
-		return err
-	}
-	if _, err := auth.PushBody(); err != nil {
+	o.Auth = auth
+	if _, err := o.Auth.PushBody(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c, err := o.kube.Clients()
-	if err != nil {
+	if o.Clients, err = o.kube.Clients(); err != nil {
 		return err
 	}
-	push := &opencode.Push{
-		Clients:      c,
-		Store:        &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.file)},
-		System:       sys,
-		Workspace:    ws,
-		Auth:         auth,
-		SpecFile:     o.file,
-		URL:          o.url,
-		PortForward:  o.portForward,
-		UpdateSecret: o.updateSecret,
-		Options:      ocOpts,
-	}
-	res, err := push.Run(ctx)
+	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.SpecFile)}
+	res, err := o.Run(ctx)
 	o.report(s, sys, name, res)
 	return err
 }
 
 // checkURL refuses a --url that would send the credentials unencrypted
 // (unless --insecure) and returns the options for OpenCode's client.
-func (o *authPushOptions) checkURL(s Streams) ([]opencode.Option, error) {
-	var opts []opencode.Option
-	if o.insecure {
-		opts = append(opts, opencode.AllowPlainHTTP())
-	}
+func (o *authPushOptions) checkURL(s Streams) (opencode.Options, error) {
+	opts := opencode.Options{PlainHTTP: o.insecure}
 	if o.caFile != "" {
-		roots, err := loadRoots(o.caFile)
-		if err != nil {
-			return nil, err
+		var err error
+		if opts.Roots, err = loadRoots(o.caFile); err != nil {
+			return opts, err
 		}
-		opts = append(opts, opencode.TrustRoots(roots))
 	}
-	if o.url == "" {
+	if o.URL == "" {
 		return opts, nil
 	}
-	u, err := opencode.CheckURL(o.url, opts...)
+	u, err := opencode.CheckURL(o.URL, o.insecure)
 	if errors.Is(err, opencode.ErrPlainHTTP) {
-		return nil, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
+		return opts, fmt.Errorf("--url: %w: use https, or pass --insecure to send them anyway", err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--url: %w", err)
+		return opts, fmt.Errorf("--url: %w", err)
 	}
 	if u.Scheme == "http" && o.insecure {
 		fmt.Fprintf(s.Err, "warning: --insecure: the password and the login travel to %s unencrypted\n", u.Host)
@@ -359,9 +333,9 @@ func (o *authPushOptions) report(s Streams, sys *model.System, name string, res 
 		return
 	}
 	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
-	if o.updateSecret && sys.Secrets.External {
+	if o.UpdateSecret && sys.Secrets.External {
 		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.file)
+			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.SpecFile)
 	}
 	if res.Secret != "" {
 		ref := sys.Secrets.Copilot

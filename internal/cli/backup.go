@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -8,16 +9,46 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/backup"
 	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-type backupOptions struct {
+// backupFlags are the flags ocw backup and ocw restore share.
+type backupFlags struct {
 	file    string
 	timeout time.Duration
 	kube    *kube.Flags
 }
 
+func (f *backupFlags) add(cmd *cobra.Command, timeoutHelp string) {
+	cmd.Flags().StringVarP(&f.file, "file", "f", "", "spec file (- for stdin)")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Minute, timeoutHelp)
+	f.kube = bindKube(cmd)
+}
+
+// target is the workspace the command acts on, and clients.
+func (f *backupFlags) target(s Streams, name string) (model.Workspace, *kube.Clients, error) {
+	sys, err := loadSystem(s, f.file)
+	if err != nil {
+		return model.Workspace{}, nil, err
+	}
+	ws, err := backup.Workspace(sys, name)
+	if err != nil {
+		return model.Workspace{}, nil, err
+	}
+	c, err := f.kube.Clients()
+	return ws, c, err
+}
+
+// withTimeout bounds ctx by --timeout (0: no bound).
+func (f *backupFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if f.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, f.timeout)
+}
+
 func newBackupCmd(s Streams) *cobra.Command {
-	o := &backupOptions{}
+	o := &backupFlags{}
 	cmd := &cobra.Command{
 		Use:   "backup WORKSPACE -f FILE",
 		Short: "Back a workspace up now and print the snapshot",
@@ -31,11 +62,11 @@ consistently (see docs/commands.md).`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, c, err := backupTarget(s, o.file, args[0], o.kube)
+			ws, c, err := o.target(s, args[0])
 			if err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), o.timeout)
+			ctx, cancel := o.withTimeout(cmd.Context())
 			defer cancel()
 			snap, err := backup.Backup(ctx, c, ws, backup.Options{Progress: s.Err})
 			if err != nil {
@@ -45,9 +76,7 @@ consistently (see docs/commands.md).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for the backup")
-	o.kube = bindKube(cmd)
+	o.add(cmd, "how long to wait for the backup")
 	return cmd
 }
 

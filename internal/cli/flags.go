@@ -44,6 +44,19 @@ func (f *reportFlags) load(s Streams) (*model.System, *kube.Clients, error) {
 	return sys, c, err
 }
 
+// bindKube adds the kubeconfig flags to cmd, completes --context, and
+// makes cmd's errors say when the API server did not answer in time. Call
+// it after cmd.RunE is set.
+func bindKube(cmd *cobra.Command) *kube.Flags {
+	k := kube.NewFlags(cmd.Flags())
+	_ = cmd.RegisterFlagCompletionFunc("context", func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		return k.Contexts(prefix), cobra.ShellCompDirectiveNoFileComp
+	})
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error { return k.Explain(run(c, args)) }
+	return k
+}
+
 // Values of --dry-run.
 const (
 	dryRunNone   = "none"
@@ -70,7 +83,6 @@ func serverDryRun(value string) (bool, error) {
 	return false, fmt.Errorf("--dry-run must be \"server\" or \"none\", not %q", value)
 }
 
-// completeValues completes flag with a fixed set of values.
 func completeValues(cmd *cobra.Command, flag string, values ...string) {
 	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }

@@ -1,21 +1,14 @@
 package cli
 
 import (
-	"context"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/backup"
-	"github.com/opencode-workspaces/ocw/internal/kube"
-	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
 type restoreOptions struct {
-	file    string
-	asOf    string
-	timeout time.Duration
-	kube    *kube.Flags
+	backupFlags
+	asOf string
 }
 
 func newRestoreCmd(s Streams) *cobra.Command {
@@ -46,11 +39,11 @@ error says what is still held; run ocw restore again.`,
 				}
 				ro.AsOf = &t
 			}
-			ws, c, err := backupTarget(s, o.file, args[0], o.kube)
+			ws, c, err := o.target(s, args[0])
 			if err != nil {
 				return err
 			}
-			ctx, cancel := withTimeout(cmd.Context(), o.timeout)
+			ctx, cancel := o.withTimeout(cmd.Context())
 			defer cancel()
 			snap, err := backup.Restore(ctx, c, ws, ro)
 			if snap != nil {
@@ -59,30 +52,7 @@ error says what is still held; run ocw restore again.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&o.file, "file", "f", "", "spec file (- for stdin)")
+	o.add(cmd, "how long to wait for the restore and the start")
 	cmd.Flags().StringVar(&o.asOf, "as-of", "", "restore the newest backup taken at or before this RFC 3339 time")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for the restore and the start")
-	o.kube = bindKube(cmd)
 	return cmd
-}
-
-// backupTarget is the workspace the backup commands act on, and clients.
-func backupTarget(s Streams, file, name string, k *kube.Flags) (model.Workspace, *kube.Clients, error) {
-	sys, err := loadSystem(s, file)
-	if err != nil {
-		return model.Workspace{}, nil, err
-	}
-	ws, err := backup.Workspace(sys, name)
-	if err != nil {
-		return model.Workspace{}, nil, err
-	}
-	c, err := k.Clients()
-	return ws, c, err
-}
-
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
 }

@@ -1,6 +1,5 @@
-// Package cli is ocw's command line: one file per command. Commands get
-// their streams injected and keep their flags in structs, so tests run
-// them in-process with no global state.
+// Package cli is ocw's command line, one file per command; see
+// docs/architecture.md.
 package cli
 
 import (
@@ -45,7 +44,6 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Msg }
 
-// newRoot builds the ocw command tree.
 func newRoot(s Streams) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ocw",

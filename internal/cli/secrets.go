@@ -68,7 +68,6 @@ func (f *secretFlags) checkPrintValue(s Streams, sys *model.System, what string)
 	return nil
 }
 
-// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -145,8 +144,7 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 	}
 	ref := sys.Secrets.Git
 	if sys.Secrets.External && !o.printValue {
-		storeHint(s, sys, ref, "the git token (PAT)")
-		return nil
+		return o.toStore(s, sys, ref, "the git token (PAT)", "", nil)
 	}
 	if err := o.checkPrintValue(s, sys, "the token"); err != nil {
 		return err
@@ -160,8 +158,7 @@ func (o *gitTokenOptions) run(cmd *cobra.Command, s Streams) error {
 		return err
 	}
 	if o.printValue {
-		_, err := io.WriteString(s.Out, token)
-		return err
+		return o.toStore(s, sys, ref, "", "", []byte(token))
 	}
 	st, err := o.store(sys)
 	if err != nil {
@@ -216,33 +213,27 @@ func readSecretInput(s Streams, fromEnv, defaultEnv, what string) (string, error
 	return v, nil
 }
 
-// storeHint says where a value goes when ExternalSecrets make the Secrets.
-func storeHint(s Streams, sys *model.System, ref model.SecretRef, what string) {
+// toStore ends a secret command when ExternalSecrets make the Secrets and
+// ocw writes none: --print-value prints value for the store's CLI, else the
+// user learns where what goes (and how, when set).
+func (f *secretFlags) toStore(s Streams, sys *model.System, ref model.SecretRef, what, how string, value []byte) error {
+	if f.printValue {
+		_, err := s.Out.Write(value)
+		return err
+	}
 	fmt.Fprintf(s.Err, "The Secrets come from %s through ExternalSecrets: ocw writes none.\n", sys.Secrets.Store())
 	fmt.Fprintf(s.Err, "Put %s in %s under %s.\n", what, sys.Secrets.Store(), ref.Remote())
 	fmt.Fprintf(s.Err, "ExternalSecret %s/%s (store %s) copies it into Secret %s key %s.\n",
 		sys.Namespace, ref.Name, sys.Secrets.Store(), ref.Name, ref.Key)
+	if how != "" {
+		fmt.Fprintln(s.Err, how)
+	}
+	return nil
 }
 
 type passwordOptions struct {
 	secretFlags
 	show, rotate bool
-}
-
-// external is the password command when ExternalSecrets make the Secrets:
-// ocw writes none, it can only print pw, a new password, for the store.
-func (o *passwordOptions) external(s Streams, sys *model.System, pw string) error {
-	ref := sys.Secrets.Server
-	switch {
-	case o.rotate:
-		return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
-	case !o.printValue:
-		storeHint(s, sys, ref, "the server password")
-		fmt.Fprintln(s.Err, "To generate one: ocw secrets password --print-value -f FILE")
-		return nil
-	}
-	_, err := io.WriteString(s.Out, pw)
-	return err
 }
 
 func newSecretsPasswordCmd(s Streams) *cobra.Command {
@@ -287,7 +278,10 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 		return err
 	}
 	if sys.Secrets.External && !o.show {
-		return o.external(s, sys, pw)
+		if o.rotate {
+			return fmt.Errorf("the Secrets come from %s: rotate the password there (%s); ocw secrets password --print-value -f FILE generates one", sys.Secrets.Store(), ref.Remote())
+		}
+		return o.toStore(s, sys, ref, "the server password", "To generate one: ocw secrets password --print-value -f FILE", []byte(pw))
 	}
 	st, err := o.store(sys)
 	if err != nil {

@@ -57,16 +57,10 @@ func fallBack(err error) bool {
 func (c *Clients) Exec(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
 	req := c.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{Container: container, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	spdyExec, err := remotecommand.NewSPDYExecutor(c.Config, http.MethodPost, req.URL())
-	if err != nil {
-		return "", "", fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
-	}
-	wsExec, err := remotecommand.NewWebSocketExecutor(c.Config, http.MethodGet, req.URL().String())
-	if err != nil {
-		return "", "", fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
-	}
+	spdyExec, spdyErr := remotecommand.NewSPDYExecutor(c.Config, http.MethodPost, req.URL())
+	wsExec, wsErr := remotecommand.NewWebSocketExecutor(c.Config, http.MethodGet, req.URL().String())
 	ex, err := remotecommand.NewFallbackExecutor(wsExec, spdyExec, fallBack)
-	if err != nil {
+	if err := errors.Join(spdyErr, wsErr, err); err != nil {
 		return "", "", fmt.Errorf("exec in pod %s/%s: %w", namespace, pod, err)
 	}
 	var out, errOut bytes.Buffer
@@ -91,12 +85,9 @@ func (f *Forward) Close() {
 // PortForward forwards a random local port on 127.0.0.1 to port of the pod.
 func (c *Clients) PortForward(ctx context.Context, namespace, pod string, port int) (*Forward, error) {
 	u := c.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
-	if err != nil {
-		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", namespace, pod, err)
-	}
+	transport, upgrader, spdyErr := spdy.RoundTripperFor(c.Config)
 	ws, err := portforward.NewSPDYOverWebsocketDialer(u, c.Config)
-	if err != nil {
+	if err := errors.Join(spdyErr, err); err != nil {
 		return nil, fmt.Errorf("port-forward to pod %s/%s: %w", namespace, pod, err)
 	}
 	dialer := portforward.NewFallbackDialer(ws, spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u), fallBack)

@@ -1,6 +1,5 @@
-// Package kube is ocw's access to a cluster: the kubeconfig flags, the
-// clients built from them, and the two streams ocw opens through the API
-// server (exec and port-forward).
+// Package kube is ocw's cluster access: kubeconfig flags, clients, exec
+// and port-forward.
 package kube
 
 import (
@@ -11,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -20,11 +18,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// defaultRequestTimeout bounds every request to the API server unless
-// --request-timeout says otherwise: a stalled server or a dropped
-// connection fails the command instead of hanging it forever. Generous,
-// since the slowest request ocw sends (a list of a namespace's Events)
-// takes well under a second on a healthy cluster.
+// defaultRequestTimeout: a stalled server or a dropped connection fails
+// the command instead of hanging it. Generous: the slowest request ocw
+// sends (a namespace's Events) takes well under a second on a healthy
+// cluster.
 const defaultRequestTimeout = "30s"
 
 // Flags are kubectl's kubeconfig flags that make sense for ocw:
@@ -33,28 +30,24 @@ const defaultRequestTimeout = "30s"
 type Flags struct {
 	cf *genericclioptions.ConfigFlags
 
-	// host and timeout are what Config loaded, for Explain.
-	host    string
-	timeout time.Duration
+	// cfg is what Config loaded, for Explain.
+	cfg *rest.Config
 }
 
-// NewFlags returns the flags with their defaults.
-func NewFlags() *Flags {
-	return &Flags{cf: &genericclioptions.ConfigFlags{
+// NewFlags adds the flags to fs.
+func NewFlags(fs *pflag.FlagSet) *Flags {
+	f := &Flags{cf: &genericclioptions.ConfigFlags{
 		KubeConfig:  new(""),
 		Context:     new(""),
 		Timeout:     new(defaultRequestTimeout),
 		Impersonate: new(""),
 	}}
-}
-
-// AddFlags adds the flags to fs.
-func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	f.cf.AddFlags(fs)
 	fs.Lookup("kubeconfig").Usage = "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
 	fs.Lookup("context").Usage = "kubeconfig context to use"
 	fs.Lookup("request-timeout").Usage = "how long to wait for each request to the cluster (and each doctor check) before giving up: seconds (5) or a duration (1s, 2m); 0 waits forever"
 	fs.Lookup("as").Usage = "user to impersonate for the cluster requests"
+	return f
 }
 
 // Contexts lists the kubeconfig's context names that start with prefix,
@@ -68,12 +61,13 @@ func (f *Flags) Contexts(prefix string) []string {
 	return slices.DeleteFunc(names, func(n string) bool { return !strings.HasPrefix(n, prefix) })
 }
 
-// Args are the flags as given, to repeat in hints (ocw ... --context X).
-func (f *Flags) Args() []string {
-	var args []string
+// Args are the flags as given, each after a space, to repeat in hints
+// (ocw ... --context X).
+func (f *Flags) Args() string {
+	var args string
 	for _, a := range []struct{ name, value string }{{"kubeconfig", *f.cf.KubeConfig}, {"context", *f.cf.Context}, {"as", *f.cf.Impersonate}} {
 		if a.value != "" {
-			args = append(args, "--"+a.name, a.value)
+			args += " --" + a.name + " " + a.value
 		}
 	}
 	return args
@@ -101,11 +95,9 @@ func (f *Flags) Config() (*rest.Config, error) {
 		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "ocw"
-	// The loader set cfg.Timeout from the flag: it bounds each request on
-	// the wire (and tells the API server, which then gives up too);
-	// streams (exec, port-forward) are not requests in this sense and get
-	// deadlines of their own.
-	f.host, f.timeout = cfg.Host, cfg.Timeout
+	// cfg.Timeout, from the flag, bounds each request (and the API server
+	// gives up too); exec and port-forward streams get deadlines of their own.
+	f.cfg = cfg
 	return cfg, nil
 }
 
@@ -122,27 +114,19 @@ func (f *Flags) Clients() (*Clients, error) {
 // did not answer within the timeout.
 func (f *Flags) Explain(err error) error {
 	var ue *url.Error
-	if err == nil || f.host == "" || !errors.As(err, &ue) || !ue.Timeout() || !sameServer(ue.URL, f.host) {
+	if err == nil || f.cfg == nil || !errors.As(err, &ue) || !ue.Timeout() {
+		return err
+	}
+	// Only the API server's own requests: auth push also talks to OpenCode.
+	server, _, serr := rest.DefaultServerUrlFor(f.cfg)
+	req, rerr := url.Parse(ue.URL)
+	if serr != nil || rerr != nil || req.Host != server.Host {
 		return err
 	}
 	within := "in time"
-	if f.timeout > 0 {
-		within = "within " + f.timeout.String()
+	if f.cfg.Timeout > 0 {
+		within = "within " + f.cfg.Timeout.String()
 	}
 	return fmt.Errorf("%w\nthe Kubernetes API server at %s did not answer %s: check that it is reachable (kubectl cluster-info), or allow more time with --request-timeout",
-		err, f.host, within)
-}
-
-// sameServer says whether a request URL went to the API server at host
-// (a URL, or host[:port] as kubeconfigs may have it).
-func sameServer(requestURL, host string) bool {
-	r, err := url.Parse(requestURL)
-	if err != nil {
-		return false
-	}
-	h, err := url.Parse(host)
-	if err != nil || h.Host == "" {
-		return r.Host == host
-	}
-	return r.Host == h.Host
+		err, f.cfg.Host, within)
 }

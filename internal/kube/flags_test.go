@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,9 +40,8 @@ func parse(t *testing.T, args ...string) *Flags {
 	if err := os.WriteFile(path, []byte(kubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := NewFlags()
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
-	f.AddFlags(fs)
+	f := NewFlags(fs)
 	if err := fs.Parse(append([]string{"--kubeconfig", path}, args...)); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestContexts(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	f := parse(t, "--context", "lab")
-	if got := strings.Join(f.Args(), " "); !strings.HasPrefix(got, "--kubeconfig ") || !strings.HasSuffix(got, " --context lab") {
+	if got := strings.TrimSpace(f.Args()); !strings.HasPrefix(got, "--kubeconfig ") || !strings.HasSuffix(got, " --context lab") {
 		t.Errorf("args: %q", got)
 	}
 }
@@ -114,9 +115,30 @@ func TestNoKubeconfig(t *testing.T) {
 	t.Setenv("KUBECONFIG", "")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	f := NewFlags()
-	f.AddFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
+	f := NewFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
 	if _, err := f.Config(); err == nil || !strings.Contains(err.Error(), "loading kubeconfig: invalid configuration: no configuration has been provided") {
 		t.Fatalf("want no configuration, got %v", err)
+	}
+}
+
+// A timeout explains itself only when the API server is the one that did
+// not answer: auth push also talks to OpenCode.
+func TestExplainOnlyTheAPIServer(t *testing.T) {
+	f := parse(t, "--request-timeout", "2s")
+	if _, err := f.Config(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://127.0.0.1:6443/api/v1/namespaces/x/secrets/y", true},
+		{"https://127.0.0.1:4096/global/health", false},
+		{"https://flux.example.test/global/health", false},
+	} {
+		err := f.Explain(&url.Error{Op: "Get", URL: c.url, Err: context.DeadlineExceeded})
+		if got := strings.Contains(err.Error(), "the Kubernetes API server at https://127.0.0.1:6443 did not answer within 2s"); got != c.want {
+			t.Errorf("%s: explained %v, want %v: %v", c.url, got, c.want, err)
+		}
 	}
 }

@@ -1,10 +1,7 @@
-// Package opencode is a small client for the parts of OpenCode's HTTP API
-// ocw uses: health, setting a provider's credentials, and disposing the
-// instance so a changed provider is loaded (checked against OpenCode
-// v1.18.33). Every route needs basic auth, including health.
-//
-// Error messages never include response bodies: OpenCode's validation
-// errors echo the offending input values, which for /auth are credentials.
+// Package opencode is a client for the parts of OpenCode's HTTP API ocw
+// uses (checked against v1.18.33; every route needs basic auth), and ocw
+// auth push. Error messages never include response bodies: OpenCode's
+// validation errors echo the input, which for /auth is credentials.
 package opencode
 
 import (
@@ -39,34 +36,23 @@ type Client struct {
 // carries the server password, and auth requests the Copilot login.
 var ErrPlainHTTP = errors.New("plain http to a host that is not this machine would send the password and the login unencrypted")
 
-// Option changes how New checks and connects.
-type Option func(*options)
-
-type options struct {
-	plainHTTP bool
-	roots     *x509.CertPool
+// Options change how New checks and connects.
+type Options struct {
+	// PlainHTTP accepts plain http to a host that is not this machine
+	// (--insecure).
+	PlainHTTP bool
+	// Roots, when set, verify the server's certificate (--ca-file: the
+	// system's pool plus the private CA that signed the Gateway's).
+	Roots *x509.CertPool
 }
-
-// AllowPlainHTTP accepts plain http to a host that is not this machine
-// (the CLI's --insecure).
-func AllowPlainHTTP() Option { return func(o *options) { o.plainHTTP = true } }
-
-// TrustRoots verifies the server's certificate against roots (the CLI's
-// --ca-file passes the system's pool plus a private CA that signed the
-// Gateway's certificate).
-func TrustRoots(roots *x509.CertPool) Option { return func(o *options) { o.roots = roots } }
 
 // New returns a client for the server at base (scheme://host[:port]/; any
 // path is ignored: OpenCode has no base-path support). Plain http is
-// accepted only to this machine (a port-forward) unless AllowPlainHTTP.
-func New(base, username, password string, opts ...Option) (*Client, error) {
-	u, err := CheckURL(base, opts...)
+// accepted only to this machine (a port-forward) unless o.PlainHTTP.
+func New(base, username, password string, o Options) (*Client, error) {
+	u, err := CheckURL(base, o.PlainHTTP)
 	if err != nil {
 		return nil, err
-	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
 	}
 	if username == "" {
 		username = defaultUsername
@@ -79,9 +65,9 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 		Timeout:       30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if o.roots != nil {
+	if o.Roots != nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.Roots, MinVersion: tls.VersionTLS12}
 		h.Transport = tr
 	}
 	return &Client{base: u, username: username, password: password, http: h}, nil
@@ -89,11 +75,7 @@ func New(base, username, password string, opts ...Option) (*Client, error) {
 
 // CheckURL returns the server URL New would use for base, or why base is
 // refused; callers check it before anything else touches the network.
-func CheckURL(base string, opts ...Option) (*url.URL, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
+func CheckURL(base string, plainHTTP bool) (*url.URL, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("opencode: bad URL %q: %w", base, err)
@@ -105,19 +87,11 @@ func CheckURL(base string, opts ...Option) (*url.URL, error) {
 		// Credentials travel in the Authorization header only.
 		return nil, fmt.Errorf("opencode: the URL must not contain credentials")
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !o.plainHTTP {
+	local := u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()
+	if u.Scheme == "http" && !local && !plainHTTP {
 		return nil, fmt.Errorf("opencode: %s: %w", (&url.URL{Scheme: u.Scheme, Host: u.Host}).String(), ErrPlainHTTP)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
-}
-
-// isLoopback says whether host is this machine by name or address.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // URL is the server's base URL (no credentials).
@@ -155,9 +129,8 @@ func (c *Client) SetAuth(ctx context.Context, provider string, info json.RawMess
 	return nil
 }
 
-// Dispose drops the loaded instance (POST /instance/dispose); the next
-// request loads providers again, so new credentials take effect without a
-// restart.
+// Dispose drops the loaded instance (POST /instance/dispose), so that new
+// credentials take effect without a restart.
 func (c *Client) Dispose(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodPost, "/instance/dispose", nil)
 	return err

@@ -22,7 +22,7 @@ func TestClientAgainstOpenCode(t *testing.T) {
 	srv := opencodetest.Start(t, "s3cret-password-for-test")
 	ctx := t.Context()
 
-	bad, err := opencode.New(srv.URL, "", "wrong")
+	bad, err := opencode.New(srv.URL, "", "wrong", opencode.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestClientAgainstOpenCode(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 
-	c, err := opencode.New(srv.URL, "", srv.Password)
+	c, err := opencode.New(srv.URL, "", srv.Password, opencode.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +71,13 @@ func TestClientAgainstOpenCode(t *testing.T) {
 
 func TestNewRejectsBadURLs(t *testing.T) {
 	for _, u := range []string{"ftp://x/", "127.0.0.1:4096", "https://user:pw@host/"} {
-		if _, err := opencode.New(u, "", "pw"); err == nil {
+		if _, err := opencode.New(u, "", "pw", opencode.Options{}); err == nil {
 			t.Errorf("%s accepted", u)
 		} else if strings.Contains(err.Error(), "pw@") {
 			t.Errorf("error quotes credentials: %v", err)
 		}
 	}
-	c, err := opencode.New("https://flux.example.com/some/path", "", "pw")
+	c, err := opencode.New("https://flux.example.com/some/path", "", "pw", opencode.Options{})
 	if err != nil || c.URL() != "https://flux.example.com/" {
 		t.Fatalf("%v %v", c, err)
 	}

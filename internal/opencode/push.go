@@ -35,8 +35,8 @@ type Push struct {
 	PortForward bool
 	// UpdateSecret also merges the login into the Copilot Secret.
 	UpdateSecret bool
-	// Options are New's (AllowPlainHTTP).
-	Options []Option
+	// Options are New's.
+	Options Options
 }
 
 // PushResult is what Push did, for the command to report; with an error,
@@ -68,8 +68,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		return res, fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", p.System.Secrets.Server.Hint(), p.SpecFile)
 	}
 
-	// The workspace's pods: the port-forward target, and the pod marked as
-	// having received the login.
+	// The port-forward target, and the pod marked as having the login.
 	pods, err := p.Clients.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(p.Workspace.SelectorLabels()).String(),
 	})
@@ -95,7 +94,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		res.ForwardPod, res.ForwardURL = pod.Name, fwd.URL
 	}
 
-	if res.URL, res.Version, err = p.send(ctx, target, string(password)); err != nil {
+	if err := p.send(ctx, target, string(password), res); err != nil {
 		return res, err
 	}
 
@@ -116,30 +115,29 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 	return res, nil
 }
 
-// send gives OpenCode at target the login and makes it load it again; it
-// returns the server's URL and version.
-func (p *Push) send(ctx context.Context, target, password string) (string, string, error) {
+// send gives OpenCode at target the login and makes it load it again.
+func (p *Push) send(ctx context.Context, target, password string, res *PushResult) error {
 	name := p.Workspace.Name
-	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options...)
+	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	h, err := oc.Health(ctx)
 	if err != nil {
-		return "", "", fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
+		return fmt.Errorf("workspace %s at %s: %w", name, oc.URL(), err)
 	}
 	if err := oc.SetAuth(ctx, secrets.CopilotProvider, p.Auth.Copilot); err != nil {
-		return "", "", fmt.Errorf("workspace %s: %w", name, err)
+		return fmt.Errorf("workspace %s: %w", name, err)
 	}
 	if err := oc.Dispose(ctx); err != nil {
-		return "", "", fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
+		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
 	}
-	return oc.URL(), h.Version, nil
+	res.URL, res.Version = oc.URL(), h.Version
+	return nil
 }
 
-// markPushed annotates the pod with the push time, which lets ocw status
-// tell that the pod has the login although the Secret changed after the
-// pod started.
+// markPushed annotates the pod with the push time: ocw status then knows
+// the pod has the login although the Secret changed after it started.
 func (p *Push) markPushed(ctx context.Context, pod string, at time.Time) error {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, status.AnnotationCopilotPushed, at.Format(time.RFC3339))
 	_, err := p.Clients.Kube.CoreV1().Pods(p.System.Namespace).Patch(ctx, pod, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: model.FieldManager})

@@ -73,11 +73,14 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 				srv = httptest.NewServer(h)
 			}
 			defer srv.Close()
-			oc, err := opencode.New(srv.URL, "", "the-server-password")
+			var opts opencode.Options // trusts the test certificate; redirects stay off
+			if c.tls {
+				opts.Roots = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+			}
+			oc, err := opencode.New(srv.URL, "", "the-server-password", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			oc.SetHTTPClient(srv.Client()) // trusts the test certificate; redirects stay off
 
 			if c.tls {
 				_, err = oc.Health(t.Context())
@@ -104,17 +107,17 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 // only to this machine, unless asked for.
 func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:4096/", "http://localhost:4096/", "http://[::1]:4096/", "https://flux.example.com/"} {
-		if _, err := opencode.New(u, "", "pw"); err != nil {
+		if _, err := opencode.New(u, "", "pw", opencode.Options{}); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
 	for _, u := range []string{"http://192.0.2.10:4096/", "http://flux.example.com/", "http://localhost.example.com/", "http://10.0.0.1/"} {
-		_, err := opencode.New(u, "", "pw")
+		_, err := opencode.New(u, "", "pw", opencode.Options{})
 		if !errors.Is(err, opencode.ErrPlainHTTP) {
 			t.Errorf("%s: want ErrPlainHTTP, got %v", u, err)
 		}
-		if _, err := opencode.New(u, "", "pw", opencode.AllowPlainHTTP()); err != nil {
-			t.Errorf("%s with AllowPlainHTTP: %v", u, err)
+		if _, err := opencode.New(u, "", "pw", opencode.Options{PlainHTTP: true}); err != nil {
+			t.Errorf("%s with PlainHTTP: %v", u, err)
 		}
 	}
 }

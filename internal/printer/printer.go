@@ -1,6 +1,5 @@
-// Package printer prints the reports of ocw status and ocw doctor in the
-// formats -o names, the same for both: a table for people, JSON or YAML
-// for programs.
+// Package printer prints the status and doctor reports as -o asks: a
+// table for people, JSON or YAML for programs.
 package printer
 
 import (

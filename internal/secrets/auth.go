@@ -1,8 +1,5 @@
-// Package secrets creates and updates the shared Secrets of a workspace
-// namespace (git token, server password, OpenCode's auth.json) and reads and
-// validates a local auth.json.
-//
-// Secret values never appear in error messages: messages name files,
+// Package secrets writes a namespace's shared Secrets and reads a local
+// auth.json. Secret values never appear in error messages: they name files,
 // Secrets, keys and provider ids only.
 package secrets
 
@@ -42,9 +39,8 @@ func DefaultAuthPath(getenv func(string) string) (string, error) {
 
 // Auth is a validated auth.json, reduced to the providers ocw copies.
 type Auth struct {
-	// Content is the auth.json to store in the Secret: the selected entries,
-	// keys sorted, indented. The same input always gives the same bytes, so
-	// an unchanged login is recognised and not written again.
+	// Content is the auth.json for the Secret, keys sorted: the same login
+	// always gives the same bytes, so an unchanged one is not written again.
 	Content []byte
 	// Copilot is the github-copilot entry, the body of PUT /auth/github-copilot.
 	Copilot json.RawMessage
@@ -72,7 +68,7 @@ type copilotEntry struct {
 	Expires *float64 `json:"expires"`
 }
 
-// ReadAuthFile reads and validates auth.json at path (see ParseAuth).
+// ReadAuthFile reads and validates the auth.json at path.
 func ReadAuthFile(path string, allProviders bool) (*Auth, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -125,17 +121,13 @@ func ParseAuth(data []byte, allProviders bool) (*Auth, error) {
 
 	keep := map[string]json.RawMessage{CopilotProvider: copilot}
 	a := &Auth{Copilot: copilot}
+	// Unmarshal checked every entry; MarshalIndent re-indents them.
 	for _, id := range ids {
-		if id == CopilotProvider {
-			continue
-		}
-		if allProviders {
-			var c bytes.Buffer
-			if err := json.Compact(&c, entries[id]); err != nil {
-				return nil, fmt.Errorf("provider %s: not valid JSON", id)
-			}
-			keep[id] = c.Bytes()
-		} else {
+		switch {
+		case id == CopilotProvider:
+		case allProviders:
+			keep[id] = entries[id]
+		default:
 			a.Skipped = append(a.Skipped, id)
 		}
 	}
@@ -163,10 +155,8 @@ func validateCopilot(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s entry has a negative expires", CopilotProvider)
 	}
 	var c bytes.Buffer
-	if err := json.Compact(&c, raw); err != nil {
-		return nil, fmt.Errorf("%s entry is not valid JSON", CopilotProvider)
-	}
-	return c.Bytes(), nil
+	err := json.Compact(&c, raw) // valid: Unmarshal checked it
+	return c.Bytes(), err
 }
 
 // PushBody checks that the github-copilot entry has every field OpenCode's
@@ -186,19 +176,9 @@ func (a *Auth) PushBody() (json.RawMessage, error) {
 // replaced by copilot, keeping the other providers; existing content that is
 // not a JSON object is replaced entirely.
 func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
-	entries := map[string]json.RawMessage{}
-	if len(bytes.TrimSpace(existing)) > 0 {
-		if err := json.Unmarshal(existing, &entries); err != nil || entries == nil {
-			entries = map[string]json.RawMessage{}
-		}
-	}
-	for id, v := range entries {
-		var c bytes.Buffer
-		if err := json.Compact(&c, v); err != nil {
-			delete(entries, id)
-			continue
-		}
-		entries[id] = c.Bytes()
+	var entries map[string]json.RawMessage
+	if json.Unmarshal(existing, &entries) != nil || entries == nil {
+		entries = map[string]json.RawMessage{}
 	}
 	entries[CopilotProvider] = copilot
 	return json.MarshalIndent(entries, "", "  ")

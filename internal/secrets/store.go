@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,11 +32,10 @@ const (
 type Store struct {
 	Client    kubernetes.Interface
 	Namespace string
-	// NoNamespace says what to do when the namespace does not exist (ocw
-	// does not create it here: that is apply's or Flux's job).
+	// NoNamespace says what to do when the namespace does not exist (it is
+	// apply's or Flux's to create).
 	NoNamespace string
-	// DryRun sends Apply's write as a server-side dry run: the API server
-	// checks it and stores nothing.
+	// DryRun sends Apply's write as a server-side dry run.
 	DryRun bool
 }
 
@@ -53,7 +51,7 @@ func (s *Store) writeError(what string, ref model.SecretRef, err error) error {
 	return fmt.Errorf("%s Secret %s/%s: %w", what, s.Namespace, ref.Name, err)
 }
 
-// Get returns the value of key in Secret name; found is false when the
+// Get returns the Secret's value under ref.Key; found is false when the
 // Secret or the key is absent.
 func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, found bool, err error) {
 	sec, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -74,9 +72,7 @@ func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, fou
 func (s *Store) Apply(ctx context.Context, ref model.SecretRef, value []byte) (Outcome, error) {
 	cur, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	exists := err == nil
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
+	if err != nil && !apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
 	}
 	if exists {
@@ -128,18 +124,13 @@ func (s *Store) CreateOnly(ctx context.Context, ref model.SecretRef, value []byt
 	if len(bytes.TrimSpace(cur.Data[ref.Key])) > 0 {
 		return false, nil
 	}
-	// The Secret exists without the key: add it with an update guarded by
-	// the resourceVersion just read, so a concurrent writer makes this fail
-	// instead of being overwritten.
-	cur = cur.DeepCopy()
+	// An update guarded by the resourceVersion just read: a concurrent
+	// writer makes it fail instead of being overwritten.
 	if cur.Data == nil {
 		cur.Data = map[string][]byte{}
 	}
 	cur.Data[ref.Key] = value
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
-	}
-	maps.Copy(cur.Labels, model.SharedLabels())
+	cur.Labels = labels.Merge(cur.Labels, model.SharedLabels())
 	if _, err := s.Client.CoreV1().Secrets(s.Namespace).Update(ctx, cur, metav1.UpdateOptions{FieldManager: model.FieldManager}); err != nil {
 		return false, fmt.Errorf("adding key %s to Secret %s/%s: %w", ref.Key, s.Namespace, ref.Name, err)
 	}

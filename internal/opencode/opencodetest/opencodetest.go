@@ -4,7 +4,6 @@
 package opencodetest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,24 +79,6 @@ func Binary(t testing.TB) string {
 	return strings.TrimSpace(string(out))
 }
 
-// syncBuffer collects the server's output for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Start runs `opencode serve` with password and waits until it answers
 // /global/health. The process is killed when the test ends.
 func Start(t testing.TB, password string) *Server {
@@ -128,8 +108,19 @@ func Start(t testing.TB, password string) *Server {
 		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
 		"OPENCODE_SERVER_PASSWORD=" + password,
 	}
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// The server's output, for failure reports: a file the process writes
+	// itself, so reading it needs no lock.
+	logPath := filepath.Join(home, "opencode.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	output := func() string {
+		b, _ := os.ReadFile(logPath)
+		return string(b)
+	}
 	// Own process group, so the kill reaches anything it spawns.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -158,9 +149,9 @@ func Start(t testing.TB, password string) *Server {
 		}
 		select {
 		case <-exited:
-			t.Fatalf("opencode serve exited early:\n%s", out.String())
+			t.Fatalf("opencode serve exited early:\n%s", output())
 		case <-ctx.Done():
-			t.Fatalf("opencode serve did not become healthy in 90s:\n%s", out.String())
+			t.Fatalf("opencode serve did not become healthy in 90s:\n%s", output())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
