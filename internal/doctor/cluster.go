@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -29,9 +30,10 @@ var (
 )
 
 func (r *run) clusterChecks(ctx context.Context) {
-	r.checkCRDs(ctx, "gateway-api", "Gateway API", []crdWant{
+	add := func(id string, c Check) { r.add(ScopeCluster, id, c) }
+	add("gateway-api", r.checkCRDs(ctx, "Gateway API", []crdWant{
 		{"httproutes.gateway.networking.k8s.io", "v1"}, {"gateways.gateway.networking.k8s.io", "v1"},
-	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)")
+	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)"))
 	r.checkGateways(ctx)
 
 	if r.sys.Secrets.External {
@@ -39,21 +41,22 @@ func (r *run) clusterChecks(ctx context.Context) {
 		if r.sys.Secrets.StoreKind == "SecretStore" {
 			storeCRD = "secretstores." + esGroup
 		}
-		r.checkCRDs(ctx, "external-secrets", "external-secrets", []crdWant{
+		add("external-secrets", r.checkCRDs(ctx, "external-secrets", []crdWant{
 			{"externalsecrets." + esGroup, "v1"}, {storeCRD, "v1"},
-		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets")
-		r.checkSecretStore(ctx)
+		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets"))
+		add("secret-store", r.checkSecretStore(ctx))
 	}
 
 	if slices.ContainsFunc(r.ws, func(w model.Workspace) bool { return w.Reloader }) {
-		r.checkReloader(ctx)
+		add("reloader", r.checkReloader(ctx))
 	}
 
 	// Only copyMethod Snapshot needs a VolumeSnapshotClass; Direct reads
 	// the live volume and Clone needs a CSI driver's clones.
-	var classes []string
+	var classes, storage []string
 	volsync := false
 	for _, w := range r.ws {
+		storage = append(storage, w.Storage.StorageClass)
 		if w.Backup.Mode == model.BackupNone {
 			continue
 		}
@@ -63,19 +66,14 @@ func (r *run) clusterChecks(ctx context.Context) {
 		}
 	}
 	if volsync {
-		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
-			"install VolSync (backube/volsync), or set backup.mode: none")
+		add("volsync", r.checkCRDs(ctx, "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
+			"install VolSync (backube/volsync), or set backup.mode: none"))
 		for _, c := range dedupe(classes) {
-			r.checkSnapshotClass(ctx, c)
+			add("snapshot-class", r.checkSnapshotClass(ctx, c))
 		}
 	}
-
-	var storage []string
-	for _, w := range r.ws {
-		storage = append(storage, w.Storage.StorageClass)
-	}
 	for _, sc := range dedupe(storage) {
-		r.checkStorageClass(sc)
+		add("storage-class", r.checkStorageClass(sc))
 	}
 }
 
@@ -83,7 +81,7 @@ type crdWant struct{ name, version string }
 
 // checkCRDs verifies that each CRD exists, is Established and serves the
 // version ocw uses.
-func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fix string) {
+func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	var problems, found []string
@@ -94,9 +92,7 @@ func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fi
 			continue
 		}
 		if err != nil {
-			r.add(ScopeCluster, id, Warn, fmt.Sprintf("cannot read CRD %s: %v", want.name, err),
-				"run doctor with permission to read customresourcedefinitions")
-			return
+			return warn(fmt.Sprintf("cannot read CRD %s: %v", want.name, err), "run doctor with permission to read customresourcedefinitions")
 		}
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
@@ -119,10 +115,9 @@ func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fi
 		}
 	}
 	if len(problems) > 0 {
-		r.add(ScopeCluster, id, Fail, what+" CRDs: "+strings.Join(problems, "; "), fix)
-		return
+		return fail(what+" CRDs: "+strings.Join(problems, "; "), fix)
 	}
-	r.add(ScopeCluster, id, OK, what+" CRDs installed: "+strings.Join(found, ", "), "")
+	return ok(what + " CRDs installed: " + strings.Join(found, ", "))
 }
 
 // checkGateways checks each Gateway the workspaces attach to: it exists,
@@ -143,25 +138,27 @@ func (r *run) checkGateways(ctx context.Context) {
 	}
 	for _, k := range order {
 		ref := k.ns + "/" + k.name
-		u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(k.ns).Get(ctx, k.name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" not found",
-				"create it, or set gateway.name/gateway.namespace in the spec to an existing Gateway (kubectl get gateways -A)")
-			continue
-		case err != nil:
-			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot read Gateway %s: %v", ref, err),
-				"check the Gateway API CRDs and your permission to read gateways")
-			continue
-		}
-		var gw gatewayv1.Gateway
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
-			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
-			continue
-		}
-		r.gateways[ref] = &gw
-		r.checkGateway(ref, &gw, byGW[k])
+		r.add(ScopeCluster, "gateway", r.readGateway(ctx, ref, k.ns, k.name, byGW[k]))
 	}
+}
+
+// readGateway reads a Gateway the workspaces attach to, keeps it for the
+// route checks and checks it.
+func (r *run) readGateway(ctx context.Context, ref, ns, name string, wss []model.Workspace) Check {
+	u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fail("Gateway "+ref+" not found",
+			"create it, or set gateway.name/gateway.namespace in the spec to an existing Gateway (kubectl get gateways -A)")
+	case err != nil:
+		return warn(fmt.Sprintf("cannot read Gateway %s: %v", ref, err), "check the Gateway API CRDs and your permission to read gateways")
+	}
+	var gw gatewayv1.Gateway
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
+		return warn(fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
+	}
+	r.gateways[ref] = &gw
+	return checkGateway(ref, &gw, wss)
 }
 
 // hostMatches applies Gateway API listener hostname matching: "*.d" is a
@@ -184,7 +181,7 @@ func dedupe(s []string) []string {
 }
 
 // checkSecretStore checks the (Cluster)SecretStore the ExternalSecrets use.
-func (r *run) checkSecretStore(ctx context.Context) {
+func (r *run) checkSecretStore(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	s := r.sys.Secrets
@@ -199,29 +196,26 @@ func (r *run) checkSecretStore(ctx context.Context) {
 	u, err := ri.Get(ctx, s.StoreName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		r.add(ScopeCluster, "secret-store", Fail, ref+" not found",
+		return fail(ref+" not found",
 			"create it (for Doppler, a store with its service token; for 1Password, one pointing at your Connect server), or set secrets.store in the spec to your store")
-		return
 	case err != nil:
-		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
-		return
+		return warn(fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
 	}
-	r.checkReady(ScopeCluster, "secret-store", ref, u, " has no Ready condition yet", " is Ready",
+	return checkReady(ref, u, " has no Ready condition yet", " is Ready",
 		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
 }
 
 // checkReady judges an external-secrets object by its Ready condition:
 // warn without one (the controller has not seen it), fail unless True.
-func (r *run) checkReady(scope, id, ref string, u *unstructured.Unstructured, pending, ready, fix string) {
+func checkReady(ref string, u *unstructured.Unstructured, pending, ready, fix string) Check {
 	c := condition(u, "Ready")
 	switch {
 	case c == nil:
-		r.add(scope, id, Warn, ref+pending, "check that the external-secrets controller runs")
+		return warn(ref+pending, "check that the external-secrets controller runs")
 	case c.Status != metav1.ConditionTrue:
-		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message), fix)
-	default:
-		r.add(scope, id, OK, ref+ready, "")
+		return fail(fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message), fix)
 	}
+	return ok(ref + ready)
 }
 
 // condition reads status.conditions[type=t] of an unstructured object
@@ -243,39 +237,33 @@ func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 // by name or the usual labels. It is only a warning when none is found:
 // the workspace works without it, and an install under another name would
 // not be recognised.
-func (r *run) checkReloader(ctx context.Context) {
+func (r *run) checkReloader(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	list, err := r.c.Metadata.Resource(deploymentGVR).Namespace("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		r.add(ScopeCluster, "reloader", Warn, fmt.Sprintf("cannot list Deployments to find Reloader: %v", err),
-			"run doctor with permission to list deployments in all namespaces")
-		return
+		return warn(fmt.Sprintf("cannot list Deployments to find Reloader: %v", err), "run doctor with permission to list deployments in all namespaces")
 	}
 	for _, d := range list.Items {
 		l := d.Labels
 		if strings.Contains(d.Name, "reloader") || strings.Contains(l["app.kubernetes.io/name"], "reloader") || strings.Contains(l["app"], "reloader") {
-			r.add(ScopeCluster, "reloader", OK, "Reloader found: Deployment "+d.Namespace+"/"+d.Name, "")
-			return
+			return ok("Reloader found: Deployment " + d.Namespace + "/" + d.Name)
 		}
 	}
-	r.add(ScopeCluster, "reloader", Warn,
-		"reloader is enabled in the spec but no Reloader Deployment was found: workspaces will not restart when a Secret changes",
-		"install stakater Reloader, or set reloader: false and restart by hand after changing a Secret (kubectl -n "+r.sys.Namespace+" rollout restart deployment/<workspace>)")
+	return warn("reloader is enabled in the spec but no Reloader Deployment was found: workspaces will not restart when a Secret changes",
+		"install stakater Reloader, or set reloader: false and restart by hand after changing a Secret ("+r.kubectl("rollout restart deployment/<workspace>")+")")
 }
 
-func (r *run) checkSnapshotClass(ctx context.Context, name string) {
+func (r *run) checkSnapshotClass(ctx context.Context, name string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	const crd = "volumesnapshotclasses.snapshot.storage.k8s.io"
 	if _, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		r.add(ScopeCluster, "snapshot-class", Fail, "the VolumeSnapshot CRDs are not installed (no "+crd+")",
+		return fail("the VolumeSnapshot CRDs are not installed (no "+crd+")",
 			"install the CSI external-snapshotter CRDs and snapshot controller, and a CSI driver that supports snapshots; or set backup.mode: none")
-		return
 	}
 	if name == "" {
-		r.add(ScopeCluster, "snapshot-class", Fail, "backup.volumeSnapshotClass is empty", "set backup.volumeSnapshotClass in the spec")
-		return
+		return fail("backup.volumeSnapshotClass is empty", "set backup.volumeSnapshotClass in the spec")
 	}
 	_, err := r.c.Dynamic.Resource(snapshotClassGVR).Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -288,20 +276,18 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) {
 			}
 			fix = "set backup.volumeSnapshotClass to one of: " + strings.Join(names, ", ")
 		}
-		r.add(ScopeCluster, "snapshot-class", Fail, "VolumeSnapshotClass "+name+" not found", fix)
+		return fail("VolumeSnapshotClass "+name+" not found", fix)
 	case err != nil:
-		r.add(ScopeCluster, "snapshot-class", Warn, fmt.Sprintf("cannot read VolumeSnapshotClass %s: %v", name, err), "")
-	default:
-		r.add(ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+name+" exists", "")
+		return warn(fmt.Sprintf("cannot read VolumeSnapshotClass %s: %v", name, err), "")
 	}
+	return ok("VolumeSnapshotClass " + name + " exists")
 }
 
 // checkStorageClass checks the named class, or that a default class exists
 // when the spec leaves it empty.
-func (r *run) checkStorageClass(name string) {
+func (r *run) checkStorageClass(name string) Check {
 	if r.classesErr != nil {
-		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
-		return
+		return warn(fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
 	}
 	var names, defaults []string
 	for _, sc := range r.classes {
@@ -310,23 +296,15 @@ func (r *run) checkStorageClass(name string) {
 			defaults = append(defaults, sc.Name)
 		}
 	}
-	avail := "none"
-	if len(names) > 0 {
-		avail = strings.Join(names, ", ")
+	avail := cmp.Or(strings.Join(names, ", "), "none")
+	switch {
+	case name == "" && len(defaults) == 0:
+		return fail("storage.storageClass is unset and the cluster has no default StorageClass: PVCs stay Pending",
+			"set storage.storageClass in the spec (available: "+avail+"), or mark one class default")
+	case name == "":
+		return ok("default StorageClass " + defaults[0] + " is used")
+	case !slices.Contains(names, name):
+		return fail("StorageClass "+name+" not found: PVCs stay Pending", "set storage.storageClass in the spec to an existing class (available: "+avail+")")
 	}
-	if name == "" {
-		if len(defaults) == 0 {
-			r.add(ScopeCluster, "storage-class", Fail, "storage.storageClass is unset and the cluster has no default StorageClass: PVCs stay Pending",
-				"set storage.storageClass in the spec (available: "+avail+"), or mark one class default")
-			return
-		}
-		r.add(ScopeCluster, "storage-class", OK, "default StorageClass "+defaults[0]+" is used", "")
-		return
-	}
-	if !slices.Contains(names, name) {
-		r.add(ScopeCluster, "storage-class", Fail, "StorageClass "+name+" not found: PVCs stay Pending",
-			"set storage.storageClass in the spec to an existing class (available: "+avail+")")
-		return
-	}
-	r.add(ScopeCluster, "storage-class", OK, "StorageClass "+name+" exists", "")
+	return ok("StorageClass " + name + " exists")
 }

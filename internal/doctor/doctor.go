@@ -1,17 +1,6 @@
 // Package doctor checks a cluster and its workspaces against a spec and
-// says, for every problem, what to do about it.
-//
-// Each check has a verdict:
-//
-//   - ok: verified working.
-//   - warn: not broken, but worth a look, or not verifiable from the API
-//     (e.g. Reloader found only by name, a pod still starting, a workspace
-//     without a git token that may be cloning a public repo).
-//   - fail: broken; the workspace does not work (fully) until it is fixed.
-//
-// Checks read the cluster only; the one exception is `git --version` run
-// inside a running OpenCode container through an injectable Execer. Each
-// check has its own deadline (Options.Timeout).
+// says, for every problem, what to do about it. It reads the cluster only,
+// but for `git --version` in the running OpenCode container (Execer).
 package doctor
 
 import (
@@ -34,7 +23,8 @@ import (
 // Verdict of a check.
 type Verdict string
 
-// Verdicts, from good to bad.
+// Verdicts: verified working; worth a look or not verifiable from the
+// API; broken.
 const (
 	OK   Verdict = "ok"
 	Warn Verdict = "warn"
@@ -65,16 +55,6 @@ type Report struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Find returns the first check of scope and id, or nil.
-func (r *Report) Find(scope, id string) *Check {
-	for i := range r.Checks {
-		if r.Checks[i].Scope == scope && r.Checks[i].ID == id {
-			return &r.Checks[i]
-		}
-	}
-	return nil
-}
-
 // Execer runs a command in a container and returns its output. A command
 // that ran and exited non-zero returns an error implementing
 // ExitStatus() int (as client-go's remotecommand does).
@@ -103,12 +83,9 @@ type run struct {
 	opts Options
 	now  time.Time
 	snap *status.Snapshot
-	// rows are status's reading of snap, by workspace: doctor's verdict
-	// on a pod is status's phase.
+	// rows are status's reading of snap, by workspace.
 	rows map[string]status.Workspace
-	// gateways are the Gateways the workspaces attach to, by
-	// "namespace/name", as checkGateways read them (absent when not found
-	// or unreadable).
+	// gateways are the Gateways checkGateways could read, by "namespace/name".
 	gateways map[string]*gatewayv1.Gateway
 	// flux is nil when the cluster does not serve Flux Kustomizations.
 	flux *fluxState
@@ -134,10 +111,17 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.ws = sys.Workspaces[i : i+1]
 	}
 
-	if err := r.load(ctx); err != nil {
+	// What every check shares: the status snapshot and the Events.
+	lctx, cancel := r.bounded(ctx)
+	snap, err := status.Fetch(lctx, c, sys.Namespace)
+	if err == nil {
+		err = snap.LoadEvents(lctx, c)
+	}
+	cancel()
+	if err != nil {
 		return nil, err
 	}
-	r.rows = map[string]status.Workspace{}
+	r.snap, r.rows = snap, map[string]status.Workspace{}
 	for _, w := range status.Build(sys, r.snap, r.now).Workspaces {
 		r.rows[w.Name] = w
 	}
@@ -151,22 +135,9 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	for i := range r.ws {
 		r.workspaceChecks(ctx, &r.ws[i])
 	}
-	// Messages quote the cluster, git and Flux: no escapes reach the
-	// terminal.
+	// Messages quote the cluster, git and Flux.
 	safetext.Lines(r.report)
 	return r.report, nil
-}
-
-// load reads what every check shares: the status snapshot and the
-// namespace's Events.
-func (r *run) load(ctx context.Context) error {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	var err error
-	if r.snap, err = status.Fetch(ctx, r.c, r.sys.Namespace); err != nil {
-		return err
-	}
-	return r.snap.LoadEvents(ctx, r.c)
 }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled
@@ -179,12 +150,15 @@ func (r *run) bounded(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.opts.Timeout)
 }
 
-func (r *run) add(scope, id string, v Verdict, msg, fix string) {
-	if v == OK {
-		fix = ""
-	}
-	r.report.Checks = append(r.report.Checks, Check{Scope: scope, ID: id, Verdict: v, Message: msg, Fix: fix})
+// add reports a check's outcome under scope and id.
+func (r *run) add(scope, id string, c Check) {
+	c.Scope, c.ID = scope, id
+	r.report.Checks = append(r.report.Checks, c)
 }
+
+func ok(msg string) Check        { return Check{Verdict: OK, Message: msg} }
+func warn(msg, fix string) Check { return Check{Verdict: Warn, Message: msg, Fix: fix} }
+func fail(msg, fix string) Check { return Check{Verdict: Fail, Message: msg, Fix: fix} }
 
 // WriteTable prints the report grouped by scope, one line per check,
 // with the fix indented under anything not ok.

@@ -78,8 +78,8 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 		return
 	case r.flux.err != nil:
 		// Reported once here; the workspace flux checks are skipped.
-		r.add(ScopeNamespace, "flux", Warn, "cannot check Flux: "+r.flux.err.Error(),
-			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace)
+		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.flux.err.Error(),
+			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace))
 		return
 	}
 	if !r.sys.Secrets.External {
@@ -90,7 +90,9 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
 		obj.exists, obj.labels = true, m.Labels
 	}
-	r.checkKustomization(ScopeNamespace, "flux-secrets", model.SecretsKustomizationName(r.sys), obj)
+	if c, ok := r.checkKustomization(ScopeNamespace, model.SecretsKustomizationName(r.sys), obj); ok {
+		r.add(ScopeNamespace, "flux-secrets", c)
+	}
 }
 
 // checkFlux judges the workspace's Kustomization; it runs first among the
@@ -103,37 +105,36 @@ func (r *run) checkFlux(ws *model.Workspace) {
 	if dep := r.snap.Deployment(ws.Name); dep != nil {
 		obj.exists, obj.labels = true, dep.Labels
 	}
-	r.checkKustomization(ws.Name, "flux", ws.Name, obj)
+	if c, ok := r.checkKustomization(ws.Name, ws.Name, obj); ok {
+		r.add(ws.Name, "flux", c)
+	}
 }
 
 // checkKustomization judges Kustomization name in the namespace: missing
-// (unless obj was applied without Flux), suspended, or its Ready condition.
-func (r *run) checkKustomization(scope, id, name string, obj applied) {
+// (false when obj was applied without Flux: nothing to say), suspended, or
+// its Ready condition.
+func (r *run) checkKustomization(scope, name string, obj applied) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
-	ks, ok := r.flux.byName[name]
-	if !ok {
+	ks, found := r.flux.byName[name]
+	if !found {
 		owner := fluxOwner(obj.labels)
 		if obj.exists && owner == "" {
-			return // applied without Flux
+			return Check{}, false
 		}
 		msg := ref + " not found"
 		if owner != "" {
 			msg += " (" + obj.what + " was applied by Flux Kustomization " + owner + ")"
 		}
 		apps := r.sys.Flux.AppsPath
-		r.add(scope, id, Warn, msg,
-			fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
-				r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns))
-		return
+		return warn(msg, fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
+			r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns)), true
 	}
 
 	reconcile := fmt.Sprintf("flux reconcile kustomization %s -n %s --with-source", name, ns)
 	describe := r.kubectl("describe kustomization " + name)
 	if suspended, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend"); suspended {
-		r.add(scope, id, Warn, ref+" is suspended: Flux applies no changes to it",
-			fmt.Sprintf("flux resume kustomization %s -n %s", name, ns))
-		return
+		return warn(ref+" is suspended: Flux applies no changes to it", fmt.Sprintf("flux resume kustomization %s -n %s", name, ns)), true
 	}
 	c := condition(ks, fluxmeta.ReadyCondition)
 	if c != nil {
@@ -145,23 +146,22 @@ func (r *run) checkKustomization(scope, id, name string, obj applied) {
 		if rev, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); rev != "" {
 			m += ", applied revision " + rev
 		}
-		r.add(scope, id, OK, m, "")
+		return ok(m), true
 	case c != nil && c.Status == metav1.ConditionFalse:
-		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
-			r.kustomizationFix(scope, ks, c.Reason, c.Message, reconcile, describe))
-	default:
-		// Unknown while kustomize-controller applies and health-checks;
-		// no condition at all until it first sees the object.
-		m := ref + " is reconciling (no Ready condition yet)"
-		if c != nil {
-			m = fmt.Sprintf("%s is reconciling: %s: %s", ref, c.Reason, c.Message)
-		}
-		wait := "wait for Flux to apply it and for the objects to become ready"
-		if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {
-			wait += " (it waits up to " + t + ")"
-		}
-		r.add(scope, id, Warn, m, wait+"; if it stays so, check that kustomize-controller runs (flux check) and "+describe)
+		return fail(fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
+			r.kustomizationFix(scope, ks, c.Reason, c.Message, reconcile, describe)), true
 	}
+	// Unknown while kustomize-controller applies and health-checks;
+	// no condition at all until it first sees the object.
+	m := ref + " is reconciling (no Ready condition yet)"
+	if c != nil {
+		m = fmt.Sprintf("%s is reconciling: %s: %s", ref, c.Reason, c.Message)
+	}
+	wait := "wait for Flux to apply it and for the objects to become ready"
+	if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {
+		wait += " (it waits up to " + t + ")"
+	}
+	return warn(m, wait+"; if it stays so, check that kustomize-controller runs (flux check) and "+describe), true
 }
 
 // dependencyRef finds the dependency kustomize-controller names in its

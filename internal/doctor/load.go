@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -51,12 +50,4 @@ func (r *run) loadFacts(ctx context.Context) {
 		cancel()
 		r.secrets[ref.Name] = secretRead{secret: sec, err: err}
 	}
-}
-
-// storageClass returns the named StorageClass, or nil.
-func (f *facts) storageClass(name string) *storagev1.StorageClass {
-	if i := slices.IndexFunc(f.classes, func(c storagev1.StorageClass) bool { return c.Name == name }); i >= 0 {
-		return &f.classes[i]
-	}
-	return nil
 }

@@ -1,6 +1,9 @@
 package status
 
 import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -38,32 +41,35 @@ func (rs RouteStatus) Cell() string {
 
 func routeStatus(r *gatewayv1.HTTPRoute, ws *model.Workspace) RouteStatus {
 	rs := RouteStatus{Exists: true}
-	for _, p := range r.Status.Parents {
-		if ws != nil && !SameParent(p.ParentRef, r.Namespace, ws.Gateway) {
-			continue
+	p := RouteParent(r, ws)
+	if p == nil {
+		return rs
+	}
+	if c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted)); c != nil {
+		rs.Accepted = new(c.Status == metav1.ConditionTrue)
+		if !*rs.Accepted {
+			rs.Reason = c.Reason
 		}
-		var resolvedReason string
-		for _, c := range p.Conditions {
-			v := c.Status == metav1.ConditionTrue
-			switch gatewayv1.RouteConditionType(c.Type) {
-			case gatewayv1.RouteConditionAccepted:
-				rs.Accepted = &v
-				if !v {
-					rs.Reason = c.Reason
-				}
-			case gatewayv1.RouteConditionResolvedRefs:
-				rs.ResolvedRefs = &v
-				if !v {
-					resolvedReason = c.Reason
-				}
-			}
+	}
+	if c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil {
+		rs.ResolvedRefs = new(c.Status == metav1.ConditionTrue)
+		if !*rs.ResolvedRefs && rs.Reason == "" {
+			rs.Reason = c.Reason
 		}
-		if rs.Reason == "" {
-			rs.Reason = resolvedReason
-		}
-		break
 	}
 	return rs
+}
+
+// RouteParent is the route's status from the spec's Gateway (for a
+// workspace not in the spec, ws nil: the first), or nil.
+func RouteParent(r *gatewayv1.HTTPRoute, ws *model.Workspace) *gatewayv1.RouteParentStatus {
+	i := slices.IndexFunc(r.Status.Parents, func(p gatewayv1.RouteParentStatus) bool {
+		return ws == nil || SameParent(p.ParentRef, r.Namespace, ws.Gateway)
+	})
+	if i < 0 {
+		return nil
+	}
+	return &r.Status.Parents[i]
 }
 
 // SameParent reports whether a route status parent is the spec's Gateway.

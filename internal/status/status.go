@@ -24,20 +24,13 @@ const AnnotationCopilotPushed = "ocw.dev/copilot-pushed-at"
 // Phase summarises a workspace.
 type Phase string
 
-// Phases, in the order a person cares about them.
+// Phases, as `ocw status --help` explains them.
 const (
-	// Ready: the pod is Ready (OpenCode answers its health check).
-	Ready Phase = "Ready"
-	// Starting: on its way, nothing has failed yet (scheduling, cloning,
-	// seeding, OpenCode's first start).
+	Ready    Phase = "Ready"
 	Starting Phase = "Starting"
-	// Failing: something needs a person (a failed clone, an image that
-	// cannot be pulled, an unschedulable pod, a crash loop).
-	Failing Phase = "Failing"
-	// Stopped: scaled to zero on purpose.
-	Stopped Phase = "Stopped"
-	// Missing: in the spec but not in the cluster (not applied yet).
-	Missing Phase = "Missing"
+	Failing  Phase = "Failing"
+	Stopped  Phase = "Stopped"
+	Missing  Phase = "Missing"
 )
 
 // Blockers besides container names.
@@ -115,16 +108,12 @@ func Collect(ctx context.Context, c *kube.Clients, sys *model.System, now time.T
 // spec order, then workspaces found only in the cluster.
 func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	r := &Report{Namespace: sys.Namespace}
-	var names []string
 	for i := range sys.Workspaces {
-		ws := &sys.Workspaces[i]
-		names = append(names, ws.Name)
-		r.Workspaces = append(r.Workspaces, derive(ws.Name, ws, sys.Secrets.Copilot.Name, snap, now))
+		r.Workspaces = append(r.Workspaces, derive(sys.Workspaces[i].Name, &sys.Workspaces[i], sys.Secrets.Copilot.Name, snap, now))
 	}
 	for _, n := range snap.Names() {
-		if !slices.Contains(names, n) {
-			w := derive(n, nil, sys.Secrets.Copilot.Name, snap, now)
-			r.Workspaces = append(r.Workspaces, w)
+		if !slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == n }) {
+			r.Workspaces = append(r.Workspaces, derive(n, nil, sys.Secrets.Copilot.Name, snap, now))
 		}
 	}
 	if snap.RoutesMissing {
@@ -150,12 +139,10 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 	case route != nil && len(route.Spec.Hostnames) > 0:
 		w.URL = "https://" + string(route.Spec.Hostnames[0]) + "/"
 	}
+	w.Age = "-"
 	if dep != nil {
-		t := dep.CreationTimestamp.UTC()
-		w.Created = &t
-		w.Age = Age(now.Sub(t))
-	} else {
-		w.Age = "-"
+		w.Created = new(dep.CreationTimestamp.UTC())
+		w.Age = Age(now.Sub(*w.Created))
 	}
 	if pod != nil {
 		w.Pod = pod.Name
@@ -188,11 +175,8 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 		return c
 	}
 	var pushed time.Time
-	if v := pod.Annotations[AnnotationCopilotPushed]; v != "" {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			pushed = t
-			c.PushedAt = &t
-		}
+	if t, err := time.Parse(time.RFC3339, pod.Annotations[AnnotationCopilotPushed]); err == nil {
+		pushed, c.PushedAt = t, &t
 	}
 	step := StepOf(pod, model.ContainerSeedAuth)
 	c.Step = step
@@ -217,11 +201,8 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 		}
 	}
 	if c.Seeded == CopilotYes && secret != nil {
-		cs := ContainerStatus(pod, model.ContainerSeedAuth)
-		var seededAt time.Time
-		if t := LastTermination(cs); t != nil {
-			seededAt = t.FinishedAt.Time
-		}
+		// A finished step has a termination.
+		seededAt := LastTermination(ContainerStatus(pod, model.ContainerSeedAuth)).FinishedAt.Time
 		if pushed.After(seededAt) {
 			seededAt = pushed
 		}
@@ -279,7 +260,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if step.Finished && step.ExitCode != 0 {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && stuck(w.Reason) {
+		if w := cs.State.Waiting; w != nil && (ImagePullReason(w.Reason) || slices.Contains(stuckReasons, w.Reason)) {
 			if cause != "" && w.Reason == "CrashLoopBackOff" {
 				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
 			}

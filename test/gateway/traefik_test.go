@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -555,10 +556,11 @@ func (w *world) expectRoute(cell string) {
 
 func expect(t *testing.T, rep *doctor.Report, scope, id string, v doctor.Verdict, want string) *doctor.Check {
 	t.Helper()
-	c := rep.Find(scope, id)
-	if c == nil {
+	i := slices.IndexFunc(rep.Checks, func(c doctor.Check) bool { return c.Scope == scope && c.ID == id })
+	if i < 0 {
 		t.Fatalf("no check %s/%s in:\n%s", scope, id, table(rep))
 	}
+	c := &rep.Checks[i]
 	got := c.Fix
 	if v == doctor.OK {
 		got = c.Message
