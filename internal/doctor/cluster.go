@@ -25,7 +25,6 @@ var (
 	deploymentGVR    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	snapshotClassGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
 	esGroup          = "external-secrets.io"
-	// externalSecretGVR is the external-secrets API ocw renders.
 	externalSecretGVR = schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "externalsecrets"}
 )
 
@@ -120,9 +119,7 @@ func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix st
 	return ok(what + " CRDs installed: " + strings.Join(found, ", "))
 }
 
-// checkGateways checks each Gateway the workspaces attach to: it exists,
-// has the listener named by sectionName, admits routes from the workspace
-// namespace and covers the workspace hosts.
+// checkGateways reads and checks each Gateway the workspaces attach to.
 func (r *run) checkGateways(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -142,8 +139,7 @@ func (r *run) checkGateways(ctx context.Context) {
 	}
 }
 
-// readGateway reads a Gateway the workspaces attach to, keeps it for the
-// route checks and checks it.
+// readGateway reads a Gateway, keeps it for the route checks, checks it.
 func (r *run) readGateway(ctx context.Context, ref, ns, name string, wss []model.Workspace) Check {
 	u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -218,9 +214,8 @@ func checkReady(ref string, u *unstructured.Unstructured, pending, ready, fix st
 	return ok(ref + ready)
 }
 
-// condition reads status.conditions[type=t] of an unstructured object
-// (Flux and external-secrets write standard conditions); nil when it has
-// none or they do not decode.
+// condition reads status.conditions[type=t] of a Flux or external-secrets
+// object; nil when it has none or they do not decode.
 func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	var obj struct {
 		Status struct {
@@ -233,10 +228,9 @@ func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	return meta.FindStatusCondition(obj.Status.Conditions, t)
 }
 
-// checkReloader looks for a stakater Reloader Deployment in any namespace,
-// by name or the usual labels. It is only a warning when none is found:
-// the workspace works without it, and an install under another name would
-// not be recognised.
+// checkReloader looks for a stakater Reloader Deployment in any namespace
+// by name or the usual labels; none found is only a warning, as an install
+// under another name would not be recognised.
 func (r *run) checkReloader(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()

@@ -12,11 +12,15 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
+	"github.com/opencode-workspaces/ocw/internal/secrets"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
@@ -37,8 +41,7 @@ const (
 	ScopeNamespace = "namespace"
 )
 
-// Check is one verdict with its explanation and, unless ok, a fix a person
-// can act on.
+// Check is one verdict with its explanation and, unless ok, a fix.
 type Check struct {
 	// Scope is ScopeCluster, ScopeNamespace or a workspace name.
 	Scope string `json:"scope"`
@@ -70,8 +73,7 @@ type Options struct {
 	Exec Execer
 	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
 	SpecFile string
-	// Timeout bounds each check, the exec in the running container
-	// included (0: no deadline).
+	// Timeout bounds each check, the exec included (0: no deadline).
 	Timeout time.Duration
 }
 
@@ -89,8 +91,20 @@ type run struct {
 	gateways map[string]*gatewayv1.Gateway
 	// flux is nil when the cluster does not serve Flux Kustomizations.
 	flux *fluxState
-	facts
-	report *Report
+	// The rest is read once before any rule runs, a failed read kept as
+	// its error: the rules that need it warn, the others still report.
+	// classes are the cluster's StorageClasses (classesErr: the list failed).
+	classes    []storagev1.StorageClass
+	classesErr error
+	// secrets are the namespace's shared Secrets by name, values included:
+	// checked, never printed. A missing Secret is a NotFound error.
+	secrets map[string]secretRead
+	report  *Report
+}
+
+type secretRead struct {
+	secret *corev1.Secret
+	err    error
 }
 
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
@@ -138,6 +152,31 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	// Messages quote the cluster, git and Flux.
 	safetext.Lines(r.report)
 	return r.report, nil
+}
+
+// loadFacts reads the StorageClasses and the shared Secrets, each read
+// with its own deadline.
+func (r *run) loadFacts(ctx context.Context) {
+	lctx, cancel := r.bounded(ctx)
+	list, err := r.c.Kube.StorageV1().StorageClasses().List(lctx, metav1.ListOptions{})
+	cancel()
+	if err != nil {
+		r.classesErr = err
+	} else {
+		r.classes = list.Items
+	}
+
+	r.secrets = map[string]secretRead{}
+	for _, role := range secrets.Roles() {
+		ref := role.Ref(r.sys.Secrets)
+		if _, done := r.secrets[ref.Name]; done {
+			continue
+		}
+		sctx, cancel := r.bounded(ctx)
+		sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(sctx, ref.Name, metav1.GetOptions{})
+		cancel()
+		r.secrets[ref.Name] = secretRead{secret: sec, err: err}
+	}
 }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled

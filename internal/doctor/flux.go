@@ -26,12 +26,10 @@ const (
 	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-// fluxState is the namespace's Flux Kustomizations, listed once per run.
-// A nil *fluxState means the cluster does not serve the Kustomization API:
-// no Flux, so nothing to say about it.
+// fluxState is the namespace's Flux Kustomizations, listed once per run;
+// nil when the cluster does not serve the API (no Flux: nothing to say).
 type fluxState struct {
-	// err is a failed list (e.g. forbidden); the checks are then skipped
-	// after one warning.
+	// err is a failed list: one warning, then the checks are skipped.
 	err    error
 	byName map[string]*unstructured.Unstructured
 }
@@ -43,8 +41,7 @@ func (r *run) loadFlux(ctx context.Context) *fluxState {
 	return fluxStateOf(r.sys.Namespace, list, err)
 }
 
-// fluxStateOf reads the list of the namespace's Kustomizations: nil when
-// the API is not served.
+// fluxStateOf reads the list of the namespace's Kustomizations.
 func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
@@ -68,8 +65,8 @@ type applied struct {
 	labels map[string]string
 }
 
-// fluxNamespaceChecks: in the external-secrets modes, the Kustomization of the shared
-// ExternalSecrets, which every workspace Kustomization depends on.
+// fluxNamespaceChecks: in the external-secrets modes, the Kustomization of
+// the shared ExternalSecrets, which every workspace Kustomization needs.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()

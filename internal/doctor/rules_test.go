@@ -60,7 +60,7 @@ func memRun(sys *model.System, snap *status.Snapshot, now time.Time) *run {
 		rows[w.Name] = w
 	}
 	return &run{sys: sys, ws: sys.Workspaces, opts: Options{SpecFile: "ws.yaml"}, now: now, snap: snap,
-		report: &Report{Namespace: snap.Namespace}, rows: rows, facts: facts{secrets: map[string]secretRead{}}}
+		report: &Report{Namespace: snap.Namespace}, rows: rows, secrets: map[string]secretRead{}}
 }
 
 // wsRules runs every check of the first workspace over memory, git

@@ -44,7 +44,6 @@ func (r *run) workspaceChecks(ctx context.Context, ws *model.Workspace) {
 	add("git", r.checkGit(ctx, pod))
 }
 
-// kubectl returns a kubectl command line for the workspace namespace.
 func (r *run) kubectl(args string) string { return "kubectl -n " + r.sys.Namespace + " " + args }
 
 func (r *run) checkDeployment(ws *model.Workspace) Check {
@@ -172,23 +171,22 @@ func (r *run) openCodeWaiting(pod *corev1.Pod, cs *corev1.ContainerStatus) (msg,
 	default:
 		return "", ""
 	}
+	logs := r.kubectl("logs " + pod.Name + " -c " + model.ContainerOpenCode + " --previous")
 	t := cs.LastTerminationState.Terminated
-	if t != nil && t.Reason == "OOMKilled" {
+	if t == nil {
+		return "OpenCode keeps crashing", logs
+	}
+	if t.Reason == "OOMKilled" {
 		return "OpenCode keeps getting OOMKilled", "see the oom check"
 	}
-	if t != nil {
-		if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
-			return "OpenCode refused to start: " + truncate(m, 300), r.passwordFix()
-		}
+	if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
+		return "OpenCode refused to start: " + truncate(m, 300), r.passwordFix()
 	}
-	msg = "OpenCode keeps crashing"
-	if t != nil {
-		msg += fmt.Sprintf(" (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
-		if m := strings.TrimSpace(t.Message); m != "" {
-			msg += ": " + truncate(m, 300)
-		}
+	msg = fmt.Sprintf("OpenCode keeps crashing (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
+	if m := strings.TrimSpace(t.Message); m != "" {
+		msg += ": " + truncate(m, 300)
 	}
-	return msg, r.kubectl("logs " + pod.Name + " -c " + model.ContainerOpenCode + " --previous")
+	return msg, logs
 }
 
 // passwordFix says how to set the server password in this spec's mode.
@@ -218,7 +216,7 @@ func (r *run) checkScheduling(ws *model.Workspace, pod *corev1.Pod) Check {
 		switch {
 		case strings.Contains(msg, "insufficient memory") || strings.Contains(msg, "insufficient cpu"):
 			fix = fmt.Sprintf("lower resources.requests in the spec (now cpu %s, memory %s) or add node capacity",
-				quantity(ws.Resources.Requests, corev1.ResourceCPU), quantity(ws.Resources.Requests, corev1.ResourceMemory))
+				quantity(ws.Resources.Requests, corev1.ResourceCPU, "unset"), quantity(ws.Resources.Requests, corev1.ResourceMemory, "unset"))
 		case strings.Contains(msg, "persistentvolumeclaim"):
 			fix = "the PVC is not bound: see the pvc check"
 		case strings.Contains(msg, "volume node affinity"):
@@ -231,11 +229,11 @@ func (r *run) checkScheduling(ws *model.Workspace, pod *corev1.Pod) Check {
 	return warn("pod "+pod.Name+" is not scheduled yet", "check that a scheduler runs; "+r.kubectl("describe pod "+pod.Name))
 }
 
-func quantity(l corev1.ResourceList, n corev1.ResourceName) string {
+func quantity(l corev1.ResourceList, n corev1.ResourceName, unset string) string {
 	if q, ok := l[n]; ok {
 		return q.String()
 	}
-	return "unset"
+	return unset
 }
 
 // specImageField is the spec field that sets each container's image.
@@ -249,7 +247,7 @@ func checkImages(pod *corev1.Pod) Check {
 	var problems, fields []string
 	for _, cs := range status.Statuses(pod) {
 		if w := cs.State.Waiting; w != nil && status.ImagePullReason(w.Reason) {
-			problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerImage(pod, cs.Name), w.Reason, w.Message))
+			problems = append(problems, fmt.Sprintf("%s image %s: %s: %s", cs.Name, containerSpec(pod, cs.Name).Image, w.Reason, w.Message))
 			fields = append(fields, specImageField[cs.Name])
 		}
 	}
@@ -260,28 +258,18 @@ func checkImages(pod *corev1.Pod) Check {
 	return ok("no image pull errors")
 }
 
-func containerSpec(pod *corev1.Pod, name string) *corev1.Container {
+// containerSpec is the pod's container called name; one with image "?"
+// when there is none.
+func containerSpec(pod *corev1.Pod, name string) corev1.Container {
 	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
 	if i := slices.IndexFunc(all, func(c corev1.Container) bool { return c.Name == name }); i >= 0 {
-		return &all[i]
+		return all[i]
 	}
-	return nil
-}
-
-func containerImage(pod *corev1.Pod, name string) string {
-	if c := containerSpec(pod, name); c != nil {
-		return c.Image
-	}
-	return "?"
+	return corev1.Container{Image: "?"}
 }
 
 func memoryLimit(pod *corev1.Pod, name string) string {
-	if c := containerSpec(pod, name); c != nil {
-		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
-			return q.String()
-		}
-	}
-	return "none"
+	return quantity(containerSpec(pod, name).Resources.Limits, corev1.ResourceMemory, "none")
 }
 
 // cloneFix is what a person does about each clone result.
@@ -407,7 +395,7 @@ func (r *run) checkGit(ctx context.Context, pod *corev1.Pod) Check {
 		return warn("not checked (exec disabled)", "")
 	}
 	out, errOut, err := r.opts.Exec.Exec(ctx, r.sys.Namespace, pod.Name, model.ContainerOpenCode, []string{"git", "--version"})
-	image := containerImage(pod, model.ContainerOpenCode)
+	image := containerSpec(pod, model.ContainerOpenCode).Image
 	noGit := "use an OpenCode image that includes git (images.opencode in the spec), e.g. one built FROM " + image + " with git added"
 	var es exitStatus
 	text := strings.ToLower(fmt.Sprint(err) + " " + errOut)

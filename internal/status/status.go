@@ -178,38 +178,29 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	if t, err := time.Parse(time.RFC3339, pod.Annotations[AnnotationCopilotPushed]); err == nil {
 		pushed, c.PushedAt = t, &t
 	}
-	step := StepOf(pod, model.ContainerSeedAuth)
-	c.Step = step
-	if step == nil || !step.Finished {
-		if !pushed.IsZero() {
-			c.Seeded = CopilotYes
-		}
-		return c
-	}
-	switch step.Code {
-	case boot.AuthSeeded, boot.AuthUnchanged:
-		c.Seeded = CopilotYes
-	case boot.AuthKept:
+	c.Step = StepOf(pod, model.ContainerSeedAuth)
+	finished := c.Step != nil && c.Step.Finished
+	switch {
+	case finished && c.Step.Code == boot.AuthKept:
 		// The previous login is in use; the Secret's newer one could not
 		// be written (full volume).
 		c.Seeded = CopilotChanged
-		return c
-	default:
+	case !pushed.IsZero() || finished && (c.Step.Code == boot.AuthSeeded || c.Step.Code == boot.AuthUnchanged):
+		c.Seeded = CopilotYes
+	case finished:
 		c.Seeded = CopilotNo
-		if !pushed.IsZero() {
-			c.Seeded = CopilotYes
-		}
 	}
-	if c.Seeded == CopilotYes && secret != nil {
-		// A finished step has a termination.
-		seededAt := LastTermination(ContainerStatus(pod, model.ContainerSeedAuth)).FinishedAt.Time
-		if pushed.After(seededAt) {
-			seededAt = pushed
-		}
-		// Timestamps have one-second resolution: equal counts as in step.
-		if LastChange(secret).After(seededAt) {
-			c.Seeded = CopilotChanged
-		}
+	if c.Seeded != CopilotYes || !finished || secret == nil {
+		return c
+	}
+	// A finished step has a termination.
+	seededAt := LastTermination(ContainerStatus(pod, model.ContainerSeedAuth)).FinishedAt.Time
+	if pushed.After(seededAt) {
+		seededAt = pushed
+	}
+	// Timestamps have one-second resolution: equal counts as in step.
+	if LastChange(secret).After(seededAt) {
+		c.Seeded = CopilotChanged
 	}
 	return c
 }
@@ -255,9 +246,8 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if cs == nil {
 			continue
 		}
-		step := StepOf(pod, name)
 		cause := ""
-		if step.Finished && step.ExitCode != 0 {
+		if step := StepOf(pod, name); step.Failed() {
 			cause = step.Code
 		}
 		if w := cs.State.Waiting; w != nil && (ImagePullReason(w.Reason) || slices.Contains(stuckReasons, w.Reason)) {
