@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -98,16 +99,10 @@ func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix st
 			problems = append(problems, want.name+" cannot be decoded")
 			continue
 		}
-		established := slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
-			return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
-		})
-		served := slices.ContainsFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool {
-			return v.Name == want.version && v.Served
-		})
 		switch {
-		case !established:
+		case !apihelpers.IsCRDConditionTrue(&crd, apiextensionsv1.Established):
 			problems = append(problems, want.name+" is not Established")
-		case !served:
+		case !apihelpers.HasServedCRDVersion(&crd, want.version):
 			problems = append(problems, fmt.Sprintf("%s does not serve %s (too old?)", want.name, want.version))
 		default:
 			found = append(found, want.name)

@@ -56,15 +56,6 @@ func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err erro
 	return st
 }
 
-// applied is an object a Kustomization would apply. It tells a Kustomization
-// that is missing (Flux should deploy it) from one that is not used (the
-// object exists without Flux's label: ocw apply or kubectl put it there).
-type applied struct {
-	what   string // e.g. "Deployment app"
-	exists bool
-	labels map[string]string
-}
-
 // fluxNamespaceChecks: in the external-secrets modes, the Kustomization of
 // the shared ExternalSecrets, which every workspace Kustomization needs.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
@@ -83,11 +74,11 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 		return
 	}
 	es := r.sys.Secrets.Server.Name
-	obj := applied{what: "ExternalSecret " + es}
+	var obj *metav1.ObjectMeta
 	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
-		obj.exists, obj.labels = true, m.Labels
+		obj = &m.ObjectMeta
 	}
-	if c, ok := r.checkKustomization(ScopeNamespace, model.SecretsKustomizationName(r.sys), obj); ok {
+	if c, ok := r.checkKustomization(ScopeNamespace, model.SecretsKustomizationName(r.sys), "ExternalSecret "+es, obj); ok {
 		r.add(ScopeNamespace, "flux-secrets", c)
 	}
 }
@@ -98,30 +89,34 @@ func (r *run) checkFlux(ws *model.Workspace) {
 	if r.flux == nil || r.flux.err != nil {
 		return
 	}
-	obj := applied{what: "Deployment " + ws.Name}
+	var obj *metav1.ObjectMeta
 	if dep := r.snap.Deployment(ws.Name); dep != nil {
-		obj.exists, obj.labels = true, dep.Labels
+		obj = &dep.ObjectMeta
 	}
-	if c, ok := r.checkKustomization(ws.Name, ws.Name, obj); ok {
+	if c, ok := r.checkKustomization(ws.Name, ws.Name, "Deployment "+ws.Name, obj); ok {
 		r.add(ws.Name, "flux", c)
 	}
 }
 
-// checkKustomization judges Kustomization name in the namespace: missing
-// (false when obj was applied without Flux: nothing to say), suspended, or
-// its Ready condition.
-func (r *run) checkKustomization(scope, name string, obj applied) (Check, bool) {
+// checkKustomization judges Kustomization name in the namespace: missing,
+// suspended, or its Ready condition. obj (nil when absent) is what, an
+// object the Kustomization would apply: when it exists without Flux's
+// label (ocw apply or kubectl put it there) no Kustomization is expected
+// and there is nothing to say (false).
+func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
 	ks, found := r.flux.byName[name]
 	if !found {
-		owner := fluxOwner(obj.labels)
-		if obj.exists && owner == "" {
-			return Check{}, false
+		var owner string
+		if obj != nil {
+			if owner = fluxOwner(obj.Labels); owner == "" {
+				return Check{}, false
+			}
 		}
 		msg := ref + " not found"
 		if owner != "" {
-			msg += " (" + obj.what + " was applied by Flux Kustomization " + owner + ")"
+			msg += " (" + what + " was applied by Flux Kustomization " + owner + ")"
 		}
 		apps := r.sys.Flux.AppsPath
 		return warn(msg, fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",

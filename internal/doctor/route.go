@@ -30,27 +30,20 @@ func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Chec
 	var problems, fixes []string
 	for i := range wss {
 		w := &wss[i]
-		ls := listenersFor(gw, w.Gateway)
-		if len(ls) == 0 {
-			p, f := missingListener(gw, w)
-			problems, fixes = append(problems, p), append(fixes, f)
-			continue
-		}
-		l := ls[0]
-		if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
-			*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
-			problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
-			fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
-		}
-		if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
-			problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
-			fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
-		}
-		for _, l := range ls {
-			if p, f := listenerProblem(gw, &l); p != "" {
-				problems, fixes = append(problems, p), append(fixes, f)
+		ls, ps, fs := listenerTrouble(gw, w)
+		if len(ls) > 0 {
+			l := ls[0]
+			if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
+				*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
+				problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
+				fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
+			}
+			if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
+				problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
+				fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
 			}
 		}
+		problems, fixes = append(problems, ps...), append(fixes, fs...)
 	}
 	if len(problems) > 0 {
 		return fail("Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
@@ -125,14 +118,9 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 	// Gateway: a reason of its own).
 	var ls []gatewayv1.Listener
 	if gw != nil {
-		if ls = listenersFor(gw, ws.Gateway); len(ls) == 0 {
-			p, f := missingListener(gw, ws)
-			return msg + "; " + p, f
-		}
-		for _, l := range ls {
-			if p, f := listenerProblem(gw, &l); p != "" {
-				return msg + "; " + p, f
-			}
+		var ps, fs []string
+		if ls, ps, fs = listenerTrouble(gw, ws); len(ps) > 0 {
+			return msg + "; " + ps[0], fs[0]
 		}
 	}
 	switch gatewayv1.RouteConditionReason(c.Reason) {
@@ -175,16 +163,25 @@ func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) s
 		" as ocw renders it (ocw apply -f " + r.opts.SpecFile + ")"
 }
 
-// listenersFor returns the Gateway's listeners a workspace's route asks
-// for: the one named by sectionName, or all of them when it is unset.
-func listenersFor(gw *gatewayv1.Gateway, g model.Gateway) []gatewayv1.Listener {
-	var ls []gatewayv1.Listener
+// listenerTrouble returns the Gateway's listeners a workspace's route asks
+// for (the one named by sectionName, or all of them when it is unset) and
+// what is wrong with them: none is there, or what the controller reports.
+func listenerTrouble(gw *gatewayv1.Gateway, ws *model.Workspace) (ls []gatewayv1.Listener, problems, fixes []string) {
 	for _, l := range gw.Spec.Listeners {
-		if g.SectionName == "" || string(l.Name) == g.SectionName {
+		if ws.Gateway.SectionName == "" || string(l.Name) == ws.Gateway.SectionName {
 			ls = append(ls, l)
 		}
 	}
-	return ls
+	if len(ls) == 0 {
+		p, f := missingListener(gw, ws)
+		return nil, []string{p}, []string{f}
+	}
+	for _, l := range ls {
+		if p, f := listenerProblem(gw, &l); p != "" {
+			problems, fixes = append(problems, p), append(fixes, f)
+		}
+	}
+	return ls, problems, fixes
 }
 
 // missingListener explains a sectionName naming no listener: a wrong name

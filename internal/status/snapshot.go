@@ -26,9 +26,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// ReplicationSourceGVR is VolSync's backup API (doctor checks its CRD).
-var ReplicationSourceGVR = volsyncv1alpha1.GroupVersion.WithResource("replicationsources")
-
 // Snapshot is everything status needs from one namespace.
 type Snapshot struct {
 	Namespace   string
@@ -60,7 +57,7 @@ func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, e
 		listAs(ctx, c, s, "Pods", corev1.SchemeGroupVersion.WithResource("pods"), ours, &s.Pods, nil),
 		listAs(ctx, c, s, "PersistentVolumeClaims", corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"), ours, &s.PVCs, nil),
 		listAs(ctx, c, s, "HTTPRoutes", gatewayv1.SchemeGroupVersion.WithResource("httproutes"), ours, &s.Routes, &s.RoutesMissing),
-		listAs(ctx, c, s, "ReplicationSources", ReplicationSourceGVR, metav1.ListOptions{}, &s.ReplicationSources, &s.BackupsMissing),
+		listAs(ctx, c, s, "ReplicationSources", volsyncv1alpha1.GroupVersion.WithResource("replicationsources"), metav1.ListOptions{}, &s.ReplicationSources, &s.BackupsMissing),
 	)
 	if err != nil {
 		return nil, err
@@ -143,18 +140,6 @@ func (s *Snapshot) CurrentPod(name string) *corev1.Pod {
 		return pods[i]
 	}
 	return pods[0]
-}
-
-// Names of workspaces found in the cluster (by Deployment label), sorted.
-func (s *Snapshot) Names() []string {
-	var names []string
-	for _, d := range s.Deployments {
-		if n := d.Labels[model.LabelWorkspace]; n != "" {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 // LastChange is when a Secret's data last changed: the newest managedFields

@@ -105,16 +105,23 @@ func Collect(ctx context.Context, c *kube.Clients, sys *model.System, now time.T
 }
 
 // Build derives the report from a snapshot: every workspace of the spec in
-// spec order, then workspaces found only in the cluster.
+// spec order, then those found only in the cluster (by Deployment label),
+// sorted.
 func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	r := &Report{Namespace: sys.Namespace}
 	for i := range sys.Workspaces {
 		r.Workspaces = append(r.Workspaces, derive(sys.Workspaces[i].Name, &sys.Workspaces[i], sys.Secrets.Copilot.Name, snap, now))
 	}
-	for _, n := range snap.Names() {
-		if !slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == n }) {
-			r.Workspaces = append(r.Workspaces, derive(n, nil, sys.Secrets.Copilot.Name, snap, now))
+	var others []string
+	for _, d := range snap.Deployments {
+		n := d.Labels[model.LabelWorkspace]
+		if n != "" && !slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == n }) {
+			others = append(others, n)
 		}
+	}
+	slices.Sort(others)
+	for _, n := range slices.Compact(others) {
+		r.Workspaces = append(r.Workspaces, derive(n, nil, sys.Secrets.Copilot.Name, snap, now))
 	}
 	if snap.RoutesMissing {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
