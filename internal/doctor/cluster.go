@@ -37,12 +37,8 @@ func (r *run) clusterChecks(ctx context.Context) {
 	r.checkGateways(ctx)
 
 	if r.sys.Secrets.External {
-		storeCRD := "clustersecretstores." + esGroup
-		if r.sys.Secrets.StoreKind == "SecretStore" {
-			storeCRD = "secretstores." + esGroup
-		}
 		add("external-secrets", r.checkCRDs(ctx, "external-secrets", []crdWant{
-			{"externalsecrets." + esGroup, "v1"}, {storeCRD, "v1"},
+			{"externalsecrets." + esGroup, "v1"}, {strings.ToLower(r.sys.Secrets.StoreKind) + "s." + esGroup, "v1"},
 		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets"))
 		add("secret-store", r.checkSecretStore(ctx))
 	}
@@ -118,25 +114,24 @@ func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix st
 func (r *run) checkGateways(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	type key struct{ ns, name string }
-	byGW := map[key][]model.Workspace{}
-	var order []key
+	byGW := map[string][]model.Workspace{}
+	var refs []string
 	for _, w := range r.ws {
-		k := key{w.Gateway.Namespace, w.Gateway.Name}
-		if _, ok := byGW[k]; !ok {
-			order = append(order, k)
+		ref := w.Gateway.Namespace + "/" + w.Gateway.Name
+		if _, ok := byGW[ref]; !ok {
+			refs = append(refs, ref)
 		}
-		byGW[k] = append(byGW[k], w)
+		byGW[ref] = append(byGW[ref], w)
 	}
-	for _, k := range order {
-		ref := k.ns + "/" + k.name
-		r.add(ScopeCluster, "gateway", r.readGateway(ctx, ref, k.ns, k.name, byGW[k]))
+	for _, ref := range refs {
+		r.add(ScopeCluster, "gateway", r.readGateway(ctx, ref, byGW[ref]))
 	}
 }
 
 // readGateway reads a Gateway, keeps it for the route checks, checks it.
-func (r *run) readGateway(ctx context.Context, ref, ns, name string, wss []model.Workspace) Check {
-	u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+func (r *run) readGateway(ctx context.Context, ref string, wss []model.Workspace) Check {
+	g := wss[0].Gateway
+	u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(g.Namespace).Get(ctx, g.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return fail("Gateway "+ref+" not found",
@@ -175,16 +170,13 @@ func dedupe(s []string) []string {
 func (r *run) checkSecretStore(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	s := r.sys.Secrets
-	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "clustersecretstores"}
-	ri := r.c.Dynamic.Resource(gvr).Namespace("")
-	ref := "ClusterSecretStore " + s.StoreName
+	s, ns := r.sys.Secrets, ""
+	ref := s.Store()
 	if s.StoreKind == "SecretStore" {
-		gvr.Resource = "secretstores"
-		ri = r.c.Dynamic.Resource(gvr).Namespace(r.sys.Namespace)
-		ref = "SecretStore " + r.sys.Namespace + "/" + s.StoreName
+		ns, ref = r.sys.Namespace, "SecretStore "+r.sys.Namespace+"/"+s.StoreName
 	}
-	u, err := ri.Get(ctx, s.StoreName, metav1.GetOptions{})
+	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: strings.ToLower(s.StoreKind) + "s"}
+	u, err := r.c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, s.StoreName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return fail(ref+" not found",
@@ -193,7 +185,7 @@ func (r *run) checkSecretStore(ctx context.Context) Check {
 		return warn(fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
 	}
 	return checkReady(ref, u, " has no Ready condition yet", " is Ready",
-		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(s.StoreKind)+" "+s.StoreName)
 }
 
 // checkReady judges an external-secrets object by its Ready condition:

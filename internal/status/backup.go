@@ -63,9 +63,9 @@ func (b BackupStatus) State() string {
 	return b.LastSyncAge
 }
 
-// BackupOf reads a ReplicationSource (rs may be nil) for a workspace of
+// backupOf reads a ReplicationSource (rs may be nil) for a workspace of
 // the spec (ws may be nil for one found only in the cluster).
-func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
+func backupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
 	var b BackupStatus
 	if ws != nil {
 		b.Mode, b.Schedule, b.Repository = ws.Backup.Mode, ws.Backup.Schedule, ws.Backup.Repository

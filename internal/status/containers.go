@@ -65,9 +65,9 @@ var scriptCodes = sets.New(boot.ResultCloned, boot.ResultPresent, boot.ResultAut
 	boot.AuthSeeded, boot.AuthUnchanged, boot.AuthMissing, boot.AuthInvalid, boot.AuthKept, boot.AuthNoSpace,
 	boot.ServeRefused)
 
-// StepOf reads a boot script container's outcome; nil when the pod has no
+// stepOf reads a boot script container's outcome; nil when the pod has no
 // status for it yet.
-func StepOf(pod *corev1.Pod, container string) *Step {
+func stepOf(pod *corev1.Pod, container string) *Step {
 	cs := ContainerStatus(pod, container)
 	if cs == nil {
 		return nil

@@ -156,7 +156,7 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 		for _, cs := range Statuses(pod) {
 			w.Restarts += cs.RestartCount
 		}
-		w.Clone = StepOf(pod, model.ContainerClone)
+		w.Clone = stepOf(pod, model.ContainerClone)
 	}
 	if pvc != nil {
 		w.PVC.Phase = string(pvc.Status.Phase)
@@ -167,16 +167,16 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 	if route != nil {
 		w.Route = routeStatus(route, ws)
 	}
-	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
-	w.Backup = BackupOf(ws, snap.ReplicationSource(name), now)
+	w.Copilot = copilotOf(pod, snap.Secret(copilotSecret))
+	w.Backup = backupOf(ws, snap.ReplicationSource(name), now)
 	w.Phase, w.Reason, w.Blocker = phaseOf(dep, pod, pvc)
 	return w
 }
 
-// CopilotOf reads the seed-auth outcome and compares it with the Secret's
+// copilotOf reads the seed-auth outcome and compares it with the Secret's
 // last change (secret may be nil): a login seeded, or pushed, before the
 // Secret last changed is stale.
-func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
+func copilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	c := Copilot{Seeded: CopilotUnknown}
 	if pod == nil {
 		return c
@@ -185,7 +185,7 @@ func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	if t, err := time.Parse(time.RFC3339, pod.Annotations[AnnotationCopilotPushed]); err == nil {
 		pushed, c.PushedAt = t, &t
 	}
-	c.Step = StepOf(pod, model.ContainerSeedAuth)
+	c.Step = stepOf(pod, model.ContainerSeedAuth)
 	finished := c.Step != nil && c.Step.Finished
 	switch {
 	case finished && c.Step.Code == boot.AuthKept:
@@ -254,7 +254,7 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 			continue
 		}
 		cause := ""
-		if step := StepOf(pod, name); step.Failed() {
+		if step := stepOf(pod, name); step.Failed() {
 			cause = step.Code
 		}
 		if w := cs.State.Waiting; w != nil && (ImagePullReason(w.Reason) || slices.Contains(stuckReasons, w.Reason)) {
