@@ -14,9 +14,8 @@ import (
 // volsyncJobs selects the mover Jobs and pods VolSync creates.
 const volsyncJobs = "app.kubernetes.io/created-by=volsync"
 
-// checkBackups judges status's reading of the workspace's
-// ReplicationSource: no backup asked for, no source, VolSync's error, the
-// last success older than two scheduled runs.
+// checkBackups judges status's reading of the ReplicationSource: none asked
+// for, no source, VolSync's error, a last success two scheduled runs old.
 func (r *run) checkBackups(ws *model.Workspace) Check {
 	if ws.Backup.Mode == model.BackupNone {
 		return warn("no backup configured (backup.mode: none): the uncommitted work, sessions and login on PVC "+ws.Name+" exist nowhere else",
@@ -34,7 +33,12 @@ func (r *run) checkBackups(ws *model.Workspace) Check {
 		}
 		return fail("ReplicationSource "+ws.Name+" not found: no backup runs", fix)
 	case b.Error != "":
-		return fail("backups fail: "+truncate(b.Error, 400)+lastBackup(b), r.backupFix(b, describe))
+		// The last success says how much is at risk.
+		last := " (no backup has ever completed)"
+		if b.LastSync != nil {
+			last = " (last success " + b.LastSyncAge + " ago)"
+		}
+		return fail("backups fail: "+truncate(b.Error, 400)+last, r.backupFix(b, describe))
 	}
 
 	created := r.snap.ReplicationSource(ws.Name).CreationTimestamp.Time
@@ -72,8 +76,7 @@ func (r *run) checkBackups(ws *model.Workspace) Check {
 }
 
 // checkBackupRepository: the restic repository Secret the source names
-// (the spec's backup.repository until the source exists) must exist. Its
-// keys are VolSync's to check (the backup check shows its error).
+// must exist; its keys are VolSync's to check (see the backup check).
 func (r *run) checkBackupRepository(ws *model.Workspace) Check {
 	name := r.rows[ws.Name].Backup.Repository
 	if r.snap.Secret(name) != nil {
@@ -105,12 +108,4 @@ func (r *run) backupFix(b status.BackupStatus, describe string) string {
 		return "the mover's log tail is in status.latestMoverStatus.logs (" + describe + "); fix what restic says (RESTIC_REPOSITORY unreachable, credentials, a full repository); the next scheduled run retries"
 	}
 	return describe + " and the VolSync controller's log"
-}
-
-// lastBackup notes the last success under a failure: how much is at risk.
-func lastBackup(b status.BackupStatus) string {
-	if b.LastSync == nil {
-		return " (no backup has ever completed)"
-	}
-	return " (last success " + b.LastSyncAge + " ago)"
 }

@@ -98,20 +98,23 @@ func (r *run) checkFlux(ws *model.Workspace) {
 	}
 }
 
-// checkKustomization judges Kustomization name in the namespace: missing,
-// suspended, or its Ready condition. obj (nil when absent) is what, an
-// object the Kustomization would apply: when it exists without Flux's
-// label (ocw apply or kubectl put it there) no Kustomization is expected
-// and there is nothing to say (false).
+// checkKustomization judges Kustomization name: missing, suspended, or its
+// Ready condition. obj (nil when absent) is what, an object it would apply:
+// one without Flux's label (applied by ocw or kubectl) expects none, and
+// there is nothing to say (false).
 func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
 	ks, found := r.flux.byName[name]
 	if !found {
+		// owner: the Kustomization that applied obj, "ns/name".
 		var owner string
 		if obj != nil {
-			if owner = fluxOwner(obj.Labels); owner == "" {
+			if owner = obj.Labels[fluxNameLabel]; owner == "" {
 				return Check{}, false
+			}
+			if ns := obj.Labels[fluxNamespaceLabel]; ns != "" {
+				owner = ns + "/" + owner
 			}
 		}
 		msg := ref + " not found"
@@ -205,17 +208,4 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 		return "the objects were applied but did not become ready in time: " + why + then
 	}
 	return "fix what the message says" + then
-}
-
-// fluxOwner is "namespace/name" of the Kustomization that applied an
-// object, from its labels; "" when Flux did not apply it.
-func fluxOwner(labels map[string]string) string {
-	name := labels[fluxNameLabel]
-	if name == "" {
-		return ""
-	}
-	if ns := labels[fluxNamespaceLabel]; ns != "" {
-		return ns + "/" + name
-	}
-	return name
 }

@@ -13,9 +13,8 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
 
-// namespaceChecks: the namespace, the three shared Secrets and, in the
-// external-secrets modes, the Flux Kustomization and the ExternalSecrets
-// that make them. Secret values are read to check them, never printed.
+// namespaceChecks: the namespace, the shared Secrets (values are checked,
+// never printed) and, with external-secrets, what makes them.
 func (r *run) namespaceChecks(ctx context.Context) {
 	ns := r.sys.Namespace
 	nsCtx, cancel := r.bounded(ctx)
@@ -42,9 +41,8 @@ func (r *run) namespaceChecks(ctx context.Context) {
 	}
 }
 
-// checkSecret verifies that the role's Secret has a non-empty value under
-// its key (and, for the Copilot Secret, a valid auth.json); when it does
-// not, the verdict is Fail for a required Secret, else Warn.
+// checkSecret: the role's Secret has a value under its key (for Copilot, a
+// valid auth.json); a required Secret without one fails, the others warn.
 func (r *run) checkSecret(role secrets.Role) Check {
 	ref, missing := role.Ref(r.sys.Secrets), Warn
 	if role.Required {

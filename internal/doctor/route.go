@@ -23,9 +23,8 @@ import (
 // Traefik then marks the Gateway Accepted=False (ListenersNotValid) without
 // a Programmed condition. The listener's own status says why.
 
-// checkGateway checks the Gateway's spec against the workspaces attached to
-// it, then what its controller reports on the listeners they use and on
-// the Gateway.
+// checkGateway checks the Gateway's listeners against the workspaces
+// attached to it, then what its controller reports.
 func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Check {
 	var problems, fixes []string
 	for i := range wss {
@@ -61,7 +60,11 @@ func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Chec
 	case c.Status != metav1.ConditionTrue:
 		return fail("Gateway "+ref+" is not Programmed: "+conditionText(c), "check the Gateway controller's logs and "+describe)
 	}
-	return ok(fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, listenerList(wss)))
+	var sections []string
+	for _, w := range wss {
+		sections = append(sections, cmp.Or(w.Gateway.SectionName, "(any)"))
+	}
+	return ok(fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, strings.Join(dedupe(sections), ", ")))
 }
 
 // checkRoute reads the route's status for the spec's Gateway: Accepted and
@@ -267,12 +270,4 @@ func conditionText(c *metav1.Condition) string {
 		s += ": " + c.Message
 	}
 	return s
-}
-
-func listenerList(wss []model.Workspace) string {
-	var out []string
-	for _, w := range wss {
-		out = append(out, cmp.Or(w.Gateway.SectionName, "(any)"))
-	}
-	return strings.Join(dedupe(out), ", ")
 }

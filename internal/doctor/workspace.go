@@ -79,8 +79,8 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 			}
 		}
 		msg := "PVC " + pvc.Name + " is Bound"
-		if q, ok := pvc.Status.Capacity[corev1.ResourceStorage]; ok {
-			msg += ", " + q.String()
+		if c := r.rows[ws.Name].PVC.Capacity; c != "" {
+			msg += ", " + c
 		}
 		if pvc.Spec.StorageClassName != nil {
 			msg += ", class " + *pvc.Spec.StorageClassName
@@ -113,9 +113,8 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 	return warn("PVC "+pvc.Name+" is Pending: the provisioner of class "+class+" has not created a volume yet", r.kubectl("describe pvc "+pvc.Name))
 }
 
-// checkPod is status's phase (Failing fails, Starting warns) with a fix:
-// for a cause in OpenCode's own container here, otherwise pointing at the
-// check that explains it.
+// checkPod is status's phase (Failing fails, Starting warns) with a fix, or
+// a pointer to the check that explains a cause outside OpenCode's container.
 func (r *run) checkPod(ws *model.Workspace, pod *corev1.Pod) Check {
 	row := r.rows[ws.Name]
 	v := Warn
@@ -180,22 +179,17 @@ func (r *run) openCodeWaiting(pod *corev1.Pod, cs *corev1.ContainerStatus) (msg,
 		return "OpenCode keeps getting OOMKilled", "see the oom check"
 	}
 	if code, m := boot.ParseTerminationMessage(t.Message); code == boot.ServeRefused {
-		return "OpenCode refused to start: " + truncate(m, 300), r.passwordFix()
+		fix := "ocw secrets password -f " + r.opts.SpecFile + " (fills an empty key with a new password and prints it); the pod starts at its next restart"
+		if ref := r.sys.Secrets.Server; r.sys.Secrets.External {
+			fix = fmt.Sprintf("set %s in %s to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.Remote(), r.sys.Secrets.Store(), ref.Name, ref.Name)
+		}
+		return "OpenCode refused to start: " + truncate(m, 300), fix
 	}
 	msg = fmt.Sprintf("OpenCode keeps crashing (exit %d, %d restarts)", t.ExitCode, cs.RestartCount)
 	if m := strings.TrimSpace(t.Message); m != "" {
 		msg += ": " + truncate(m, 300)
 	}
 	return msg, logs
-}
-
-// passwordFix says how to set the server password in this spec's mode.
-func (r *run) passwordFix() string {
-	ref := r.sys.Secrets.Server
-	if r.sys.Secrets.External {
-		return fmt.Sprintf("set %s in %s to a password; ExternalSecret %s copies it into Secret %s, then the pod starts at its next restart", ref.Remote(), r.sys.Secrets.Store(), ref.Name, ref.Name)
-	}
-	return "ocw secrets password -f " + r.opts.SpecFile + " (fills an empty key with a new password and prints it); the pod starts at its next restart"
 }
 
 func truncate(s string, n int) string {
@@ -351,9 +345,8 @@ func (r *run) checkSeedAuth(ws *model.Workspace, pod *corev1.Pod) Check {
 	return ok(st.Code + ": " + st.Message)
 }
 
-// checkOOM reports any container whose last end was an OOM kill, with the
-// limit in force. It fails while the container is down because of it and
-// warns once it runs again.
+// checkOOM reports a container whose last end was an OOM kill: a failure
+// while it is down because of it, a warning once it runs again.
 func (r *run) checkOOM(pod *corev1.Pod) Check {
 	for _, cs := range status.Statuses(pod) {
 		t := status.LastTermination(&cs)

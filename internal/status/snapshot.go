@@ -158,9 +158,8 @@ func LastChange(m *metav1.PartialObjectMetadata) time.Time {
 	return t
 }
 
-// LoadEvents adds the namespace's Events to the snapshot. Status itself
-// does not need them; apply --wait and doctor explain a waiting claim or
-// pod with them.
+// LoadEvents adds the namespace's Events, with which apply --wait and
+// doctor explain a waiting claim or pod.
 func (s *Snapshot) LoadEvents(ctx context.Context, c *kube.Clients) error {
 	ev, err := c.Kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -104,9 +104,8 @@ func Collect(ctx context.Context, c *kube.Clients, sys *model.System, now time.T
 	return Build(sys, snap, now), nil
 }
 
-// Build derives the report from a snapshot: every workspace of the spec in
-// spec order, then those found only in the cluster (by Deployment label),
-// sorted.
+// Build derives the report from a snapshot: the spec's workspaces in
+// order, then those found only in the cluster (by Deployment label).
 func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	r := &Report{Namespace: sys.Namespace}
 	for i := range sys.Workspaces {

@@ -1,8 +1,6 @@
-// Package statustest builds workspaces in a real API server the way the
-// controllers would leave them: the objects ocw renders, then status
-// subresources (PVC phase, pod container states, route conditions) written
-// through the API. envtest runs no controllers or kubelet, so tests write
-// what those would have written.
+// Package statustest builds workspaces in a real API server as the
+// controllers and kubelet (which envtest does not run) would leave them:
+// the objects ocw renders, then their status written through the API.
 package statustest
 
 import (
