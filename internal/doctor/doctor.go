@@ -139,7 +139,6 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	for _, w := range status.Build(sys, r.snap, r.now).Workspaces {
 		r.rows[w.Name] = w
 	}
-	r.flux = r.loadFlux(ctx)
 	r.loadFacts(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
@@ -154,15 +153,18 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	return r.report, nil
 }
 
-// loadFacts reads the StorageClasses and the shared Secrets, each read
-// with its own deadline.
+// loadFacts reads the Flux Kustomizations, the StorageClasses and the
+// shared Secrets, each read with its own deadline.
 func (r *run) loadFacts(ctx context.Context) {
+	fctx, cancel := r.bounded(ctx)
+	ks, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(fctx, metav1.ListOptions{})
+	cancel()
+	r.flux = fluxStateOf(r.sys.Namespace, ks, err)
+
 	lctx, cancel := r.bounded(ctx)
 	list, err := r.c.Kube.StorageV1().StorageClasses().List(lctx, metav1.ListOptions{})
 	cancel()
-	if err != nil {
-		r.classesErr = err
-	} else {
+	if r.classesErr = err; err == nil {
 		r.classes = list.Items
 	}
 

@@ -34,13 +34,6 @@ type fluxState struct {
 	byName map[string]*unstructured.Unstructured
 }
 
-func (r *run) loadFlux(ctx context.Context) *fluxState {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	list, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(ctx, metav1.ListOptions{})
-	return fluxStateOf(r.sys.Namespace, list, err)
-}
-
 // fluxStateOf reads the list of the namespace's Kustomizations.
 func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
 	switch {

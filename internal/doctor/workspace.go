@@ -57,11 +57,6 @@ func (r *run) checkDeployment(ws *model.Workspace) Check {
 	return ok("Deployment " + ws.Name + " exists")
 }
 
-// warnings returns the namespace's Warning events about an object, newest last.
-func (r *run) warnings(kind, name string) []corev1.Event {
-	return r.snap.EventsOf(kind, name, corev1.EventTypeWarning)
-}
-
 // checkPVC: Bound, or why not (no or unknown storage class, provisioning
 // errors, waiting for the pod); and Multi-Attach errors of the pod.
 func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, pod *corev1.Pod) Check {
@@ -71,7 +66,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 	switch pvc.Status.Phase {
 	case corev1.ClaimBound:
 		if pod != nil {
-			for _, e := range r.warnings("Pod", pod.Name) {
+			for _, e := range r.snap.EventsOf("Pod", pod.Name, corev1.EventTypeWarning) {
 				if e.Reason == "FailedAttachVolume" && strings.Contains(e.Message, "Multi-Attach") {
 					return fail("PVC "+pvc.Name+" is Bound but cannot be attached: "+e.Message,
 						"another node still holds the ReadWriteOnce volume (an old pod, or a node that went away): delete the old pod, or once that node is gone delete its VolumeAttachment (kubectl get volumeattachment | grep "+pvc.Spec.VolumeName+")")
@@ -102,7 +97,7 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 		return fail("PVC "+pvc.Name+" is Pending: StorageClass "+class+" does not exist",
 			"set storage.storageClass in the spec to an existing class (kubectl get storageclass); the PVC's class cannot change, so delete the Pending PVC after fixing the spec")
 	}
-	if ev := r.warnings("PersistentVolumeClaim", pvc.Name); len(ev) > 0 {
+	if ev := r.snap.EventsOf("PersistentVolumeClaim", pvc.Name, corev1.EventTypeWarning); len(ev) > 0 {
 		last := ev[len(ev)-1]
 		return fail(fmt.Sprintf("PVC %s is Pending: %s: %s", pvc.Name, last.Reason, last.Message),
 			"check the storage provisioner of class "+class+" (its controller logs), or choose another class")
