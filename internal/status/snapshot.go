@@ -161,12 +161,7 @@ func LastChange(m *metav1.PartialObjectMetadata) time.Time {
 // LoadEvents adds the namespace's Events, with which apply --wait and
 // doctor explain a waiting claim or pod.
 func (s *Snapshot) LoadEvents(ctx context.Context, c *kube.Clients) error {
-	ev, err := c.Kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return listErr("Events", s.Namespace, err)
-	}
-	s.Events = ev.Items
-	return nil
+	return listAs(ctx, c, s, "Events", corev1.SchemeGroupVersion.WithResource("events"), metav1.ListOptions{}, &s.Events, nil)
 }
 
 // EventsOf returns the Events about kind/name, oldest first; only those of
