@@ -89,10 +89,10 @@ type run struct {
 	rows map[string]status.Workspace
 	// gateways are the Gateways checkGateways could read, by "namespace/name".
 	gateways map[string]*gatewayv1.Gateway
-	// flux is nil when the cluster does not serve Flux Kustomizations.
+	// flux, classes and secrets are read once before any rule runs, a
+	// failed read kept as its error: the rules that need it warn, the
+	// others still report. flux is nil when Flux is not installed.
 	flux *fluxState
-	// The rest is read once before any rule runs, a failed read kept as
-	// its error: the rules that need it warn, the others still report.
 	// classes are the cluster's StorageClasses (classesErr: the list failed).
 	classes    []storagev1.StorageClass
 	classesErr error
