@@ -119,7 +119,6 @@ func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMet
 			r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns)), true
 	}
 
-	reconcile := fmt.Sprintf("flux reconcile kustomization %s -n %s --with-source", name, ns)
 	describe := r.kubectl("describe kustomization " + name)
 	if suspended, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend"); suspended {
 		return warn(ref+" is suspended: Flux applies no changes to it", fmt.Sprintf("flux resume kustomization %s -n %s", name, ns)), true
@@ -137,7 +136,7 @@ func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMet
 		return ok(m), true
 	case c != nil && c.Status == metav1.ConditionFalse:
 		return fail(fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
-			r.kustomizationFix(scope, ks, c.Reason, c.Message, reconcile, describe)), true
+			r.kustomizationFix(scope, ks, c.Reason, c.Message, describe)), true
 	}
 	// Unknown while kustomize-controller applies and health-checks;
 	// no condition at all until it first sees the object.
@@ -157,9 +156,9 @@ func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMet
 var dependencyRef = regexp.MustCompile(`dependency '([^']+)'`)
 
 // kustomizationFix is the fix for a Kustomization whose Ready is False.
-func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, reconcile, describe string) string {
+func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, describe string) string {
 	ns := r.sys.Namespace
-	then := "; then " + reconcile + " (details: " + describe + ")"
+	then := fmt.Sprintf("; then flux reconcile kustomization %s -n %s --with-source (details: %s)", ks.GetName(), ns, describe)
 	switch reason {
 	case fluxmeta.DependencyNotReadyReason:
 		dep := ""
