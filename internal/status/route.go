@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -64,25 +65,15 @@ func routeStatus(r *gatewayv1.HTTPRoute, ws *model.Workspace) RouteStatus {
 // workspace not in the spec, ws nil: the first), or nil.
 func RouteParent(r *gatewayv1.HTTPRoute, ws *model.Workspace) *gatewayv1.RouteParentStatus {
 	i := slices.IndexFunc(r.Status.Parents, func(p gatewayv1.RouteParentStatus) bool {
-		return ws == nil || SameParent(p.ParentRef, r.Namespace, ws.Gateway)
+		if ws == nil {
+			return true
+		}
+		ref, g := p.ParentRef, ws.Gateway
+		return string(ref.Name) == g.Name && string(ptr.Deref(ref.Namespace, gatewayv1.Namespace(r.Namespace))) == g.Namespace &&
+			(g.SectionName == "" || ref.SectionName == nil || string(*ref.SectionName) == g.SectionName)
 	})
 	if i < 0 {
 		return nil
 	}
 	return &r.Status.Parents[i]
-}
-
-// SameParent reports whether a route status parent is the spec's Gateway.
-func SameParent(p gatewayv1.ParentReference, routeNS string, g model.Gateway) bool {
-	ns := routeNS
-	if p.Namespace != nil {
-		ns = string(*p.Namespace)
-	}
-	if string(p.Name) != g.Name || ns != g.Namespace {
-		return false
-	}
-	if g.SectionName != "" && p.SectionName != nil && string(*p.SectionName) != g.SectionName {
-		return false
-	}
-	return true
 }

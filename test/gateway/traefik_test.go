@@ -480,16 +480,12 @@ func (w *world) waitRoute(want routeState) {
 		r := &gatewayv1.HTTPRoute{}
 		statustest.Get(w.t, env.Client, w.ns, "app", r)
 		w.lastRoute = fmt.Sprintf("%+v", r.Status.Parents)
-		for _, p := range r.Status.Parents {
-			if !status.SameParent(p.ParentRef, w.ns, w.ws.Gateway) {
-				continue
-			}
-			a, rr := cond(p.Conditions, "Accepted"), cond(p.Conditions, "ResolvedRefs")
-			if a != nil && a.ObservedGeneration == r.Generation && want(a, rr) {
-				return true
-			}
+		p := status.RouteParent(r, &w.ws)
+		if p == nil {
+			return false
 		}
-		return false
+		a, rr := cond(p.Conditions, "Accepted"), cond(p.Conditions, "ResolvedRefs")
+		return a != nil && a.ObservedGeneration == r.Generation && want(a, rr)
 	})
 }
 
