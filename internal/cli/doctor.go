@@ -41,11 +41,7 @@ spec, an unreachable cluster).`,
 			if err != nil {
 				return err
 			}
-			opts := doctor.Options{
-				Exec:     c,
-				SpecFile: o.file,
-				Timeout:  c.Config.Timeout,
-			}
+			opts := doctor.Options{Exec: c, SpecFile: o.file, Timeout: c.Config.Timeout}
 			if len(args) == 1 {
 				opts.Workspace = args[0]
 			}

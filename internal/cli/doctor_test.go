@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestDoctorCommand(t *testing.T) {
 	}
 	r = run(t, "", kubeArgs("doctor", "app", "-f", file, "-o", "json")...)
 	var rep doctor.Report
-	if err := json.Unmarshal([]byte(r.out), &rep); r.code != ExitFindings || err != nil || rep.Find("app", "deployment").Verdict != doctor.Fail {
+	if err := json.Unmarshal([]byte(r.out), &rep); r.code != ExitFindings || err != nil || findCheck(rep, "app", "deployment").Verdict != doctor.Fail {
 		t.Fatalf("json: %v %+v", err, r)
 	}
 	// -o means the same as for status: table, json or yaml.
@@ -47,7 +48,7 @@ func TestDoctorCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if c := rep.Find("app", "git"); c == nil || c.Verdict != doctor.Warn || !strings.Contains(c.Message, "could not run git --version in pod app-1") ||
+	if c := findCheck(rep, "app", "git"); c == nil || c.Verdict != doctor.Warn || !strings.Contains(c.Message, "could not run git --version in pod app-1") ||
 		!strings.Contains(c.Fix, "exec app-1 -c opencode -- git --version") {
 		t.Fatalf("git check without a kubelet: %+v", c)
 	}
@@ -68,4 +69,13 @@ func TestDoctorExitPolicy(t *testing.T) {
 	if err := doctorVerdict(s, rep, false); err == nil || err.(*ExitError).Code != 1 || err.Error() != "doctor: 1 ok, 1 warn, 1 fail" {
 		t.Fatalf("fail: %v", err)
 	}
+}
+
+// findCheck returns the check of scope and id, or nil.
+func findCheck(rep doctor.Report, scope, id string) *doctor.Check {
+	i := slices.IndexFunc(rep.Checks, func(c doctor.Check) bool { return c.Scope == scope && c.ID == id })
+	if i < 0 {
+		return nil
+	}
+	return &rep.Checks[i]
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
+	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/status/statustest"
 )
 
@@ -80,7 +81,10 @@ func backupRules(t *testing.T, tc backupCase) *Report {
 		snap.Secrets = []metav1.PartialObjectMetadata{{ObjectMeta: metav1.ObjectMeta{Name: "app-volsync-secret", Namespace: "ns"}}}
 	}
 	r := memRun(sys, snap, backupNow)
-	r.checkBackups(&ws)
+	if ws.Backup.Mode != model.BackupNone {
+		r.add("app", "backup-repository", r.checkBackupRepository(&ws))
+	}
+	r.add("app", "backup", r.checkBackups(&ws))
 	return r.report
 }
 
@@ -157,7 +161,7 @@ func TestBackupRules(t *testing.T) {
 				t.Errorf("message %q lacks %q", c.Message, tc.wantMsg)
 			}
 			if tc.repo == "" {
-				if c := rep.Find("app", "backup-repository"); c != nil {
+				if c := find(rep, "app", "backup-repository"); c != nil {
 					t.Errorf("repository check without a backup: %+v", c)
 				}
 				return

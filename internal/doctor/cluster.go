@@ -1,11 +1,13 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,41 +21,38 @@ import (
 )
 
 var (
-	crdGVR           = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	gatewayGVR       = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	deploymentGVR    = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	snapshotClassGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
-	esGroup          = "external-secrets.io"
-	// externalSecretGVR is the external-secrets API ocw renders.
+	crdGVR            = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	gatewayGVR        = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	deploymentGVR     = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	snapshotClassGVR  = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshotclasses"}
+	esGroup           = "external-secrets.io"
 	externalSecretGVR = schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "externalsecrets"}
 )
 
 func (r *run) clusterChecks(ctx context.Context) {
-	r.checkCRDs(ctx, "gateway-api", "Gateway API", []crdWant{
+	add := func(id string, c Check) { r.add(ScopeCluster, id, c) }
+	add("gateway-api", r.checkCRDs(ctx, "Gateway API", []crdWant{
 		{"httproutes.gateway.networking.k8s.io", "v1"}, {"gateways.gateway.networking.k8s.io", "v1"},
-	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)")
+	}, "install the Gateway API standard CRDs (v1.1 or newer), usually together with your Gateway implementation (Envoy Gateway, Cilium, Traefik, ...)"))
 	r.checkGateways(ctx)
 
 	if r.sys.Secrets.External {
-		storeCRD := "clustersecretstores." + esGroup
-		if r.sys.Secrets.StoreKind == "SecretStore" {
-			storeCRD = "secretstores." + esGroup
-		}
-		r.checkCRDs(ctx, "external-secrets", "external-secrets", []crdWant{
-			{"externalsecrets." + esGroup, "v1"}, {storeCRD, "v1"},
-		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets")
-		r.checkSecretStore(ctx)
+		add("external-secrets", r.checkCRDs(ctx, "external-secrets", []crdWant{
+			{"externalsecrets." + esGroup, "v1"}, {strings.ToLower(r.sys.Secrets.StoreKind) + "s." + esGroup, "v1"},
+		}, "install external-secrets (v0.16 or newer, which serves external-secrets.io/v1), or set secrets.mode: manual and create the Secrets with ocw secrets"))
+		add("secret-store", r.checkSecretStore(ctx))
 	}
 
 	if slices.ContainsFunc(r.ws, func(w model.Workspace) bool { return w.Reloader }) {
-		r.checkReloader(ctx)
+		add("reloader", r.checkReloader(ctx))
 	}
 
 	// Only copyMethod Snapshot needs a VolumeSnapshotClass; Direct reads
 	// the live volume and Clone needs a CSI driver's clones.
-	var classes []string
+	var classes, storage []string
 	volsync := false
 	for _, w := range r.ws {
+		storage = append(storage, w.Storage.StorageClass)
 		if w.Backup.Mode == model.BackupNone {
 			continue
 		}
@@ -63,19 +62,14 @@ func (r *run) clusterChecks(ctx context.Context) {
 		}
 	}
 	if volsync {
-		r.checkCRDs(ctx, "volsync", "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
-			"install VolSync (backube/volsync), or set backup.mode: none")
+		add("volsync", r.checkCRDs(ctx, "VolSync", []crdWant{{"replicationsources.volsync.backube", "v1alpha1"}},
+			"install VolSync (backube/volsync), or set backup.mode: none"))
 		for _, c := range dedupe(classes) {
-			r.checkSnapshotClass(ctx, c)
+			add("snapshot-class", r.checkSnapshotClass(ctx, c))
 		}
 	}
-
-	var storage []string
-	for _, w := range r.ws {
-		storage = append(storage, w.Storage.StorageClass)
-	}
 	for _, sc := range dedupe(storage) {
-		r.checkStorageClass(sc)
+		add("storage-class", r.checkStorageClass(sc))
 	}
 }
 
@@ -83,7 +77,7 @@ type crdWant struct{ name, version string }
 
 // checkCRDs verifies that each CRD exists, is Established and serves the
 // version ocw uses.
-func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fix string) {
+func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	var problems, found []string
@@ -94,74 +88,63 @@ func (r *run) checkCRDs(ctx context.Context, id, what string, crds []crdWant, fi
 			continue
 		}
 		if err != nil {
-			r.add(ScopeCluster, id, Warn, fmt.Sprintf("cannot read CRD %s: %v", want.name, err),
-				"run doctor with permission to read customresourcedefinitions")
-			return
+			return warn(fmt.Sprintf("cannot read CRD %s: %v", want.name, err), "run doctor with permission to read customresourcedefinitions")
 		}
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &crd); err != nil {
 			problems = append(problems, want.name+" cannot be decoded")
 			continue
 		}
-		established := slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
-			return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
-		})
-		served := slices.ContainsFunc(crd.Spec.Versions, func(v apiextensionsv1.CustomResourceDefinitionVersion) bool {
-			return v.Name == want.version && v.Served
-		})
 		switch {
-		case !established:
+		case !apihelpers.IsCRDConditionTrue(&crd, apiextensionsv1.Established):
 			problems = append(problems, want.name+" is not Established")
-		case !served:
+		case !apihelpers.HasServedCRDVersion(&crd, want.version):
 			problems = append(problems, fmt.Sprintf("%s does not serve %s (too old?)", want.name, want.version))
 		default:
 			found = append(found, want.name)
 		}
 	}
 	if len(problems) > 0 {
-		r.add(ScopeCluster, id, Fail, what+" CRDs: "+strings.Join(problems, "; "), fix)
-		return
+		return fail(what+" CRDs: "+strings.Join(problems, "; "), fix)
 	}
-	r.add(ScopeCluster, id, OK, what+" CRDs installed: "+strings.Join(found, ", "), "")
+	return ok(what + " CRDs installed: " + strings.Join(found, ", "))
 }
 
-// checkGateways checks each Gateway the workspaces attach to: it exists,
-// has the listener named by sectionName, admits routes from the workspace
-// namespace and covers the workspace hosts.
+// checkGateways reads and checks each Gateway the workspaces attach to.
 func (r *run) checkGateways(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	type key struct{ ns, name string }
-	byGW := map[key][]model.Workspace{}
-	var order []key
+	byGW := map[string][]model.Workspace{}
+	var refs []string
 	for _, w := range r.ws {
-		k := key{w.Gateway.Namespace, w.Gateway.Name}
-		if _, ok := byGW[k]; !ok {
-			order = append(order, k)
+		ref := w.Gateway.Namespace + "/" + w.Gateway.Name
+		if _, ok := byGW[ref]; !ok {
+			refs = append(refs, ref)
 		}
-		byGW[k] = append(byGW[k], w)
+		byGW[ref] = append(byGW[ref], w)
 	}
-	for _, k := range order {
-		ref := k.ns + "/" + k.name
-		u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(k.ns).Get(ctx, k.name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" not found",
-				"create it, or set gateway.name/gateway.namespace in the spec to an existing Gateway (kubectl get gateways -A)")
-			continue
-		case err != nil:
-			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot read Gateway %s: %v", ref, err),
-				"check the Gateway API CRDs and your permission to read gateways")
-			continue
-		}
-		var gw gatewayv1.Gateway
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
-			r.add(ScopeCluster, "gateway", Warn, fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
-			continue
-		}
-		r.gateways[ref] = &gw
-		r.checkGateway(ref, &gw, byGW[k])
+	for _, ref := range refs {
+		r.add(ScopeCluster, "gateway", r.readGateway(ctx, ref, byGW[ref]))
 	}
+}
+
+// readGateway reads a Gateway, keeps it for the route checks, checks it.
+func (r *run) readGateway(ctx context.Context, ref string, wss []model.Workspace) Check {
+	g := wss[0].Gateway
+	u, err := r.c.Dynamic.Resource(gatewayGVR).Namespace(g.Namespace).Get(ctx, g.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fail("Gateway "+ref+" not found",
+			"create it, or set gateway.name/gateway.namespace in the spec to an existing Gateway (kubectl get gateways -A)")
+	case err != nil:
+		return warn(fmt.Sprintf("cannot read Gateway %s: %v", ref, err), "check the Gateway API CRDs and your permission to read gateways")
+	}
+	var gw gatewayv1.Gateway
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &gw); err != nil {
+		return warn(fmt.Sprintf("cannot decode Gateway %s: %v", ref, err), "")
+	}
+	r.gateways[ref] = &gw
+	return checkGateway(ref, &gw, wss)
 }
 
 // hostMatches applies Gateway API listener hostname matching: "*.d" is a
@@ -184,49 +167,42 @@ func dedupe(s []string) []string {
 }
 
 // checkSecretStore checks the (Cluster)SecretStore the ExternalSecrets use.
-func (r *run) checkSecretStore(ctx context.Context) {
+func (r *run) checkSecretStore(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	s := r.sys.Secrets
-	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: "clustersecretstores"}
-	ri := r.c.Dynamic.Resource(gvr).Namespace("")
-	ref := "ClusterSecretStore " + s.StoreName
+	s, ns := r.sys.Secrets, ""
+	ref := s.Store()
 	if s.StoreKind == "SecretStore" {
-		gvr.Resource = "secretstores"
-		ri = r.c.Dynamic.Resource(gvr).Namespace(r.sys.Namespace)
-		ref = "SecretStore " + r.sys.Namespace + "/" + s.StoreName
+		ns, ref = r.sys.Namespace, "SecretStore "+r.sys.Namespace+"/"+s.StoreName
 	}
-	u, err := ri.Get(ctx, s.StoreName, metav1.GetOptions{})
+	gvr := schema.GroupVersionResource{Group: esGroup, Version: "v1", Resource: strings.ToLower(s.StoreKind) + "s"}
+	u, err := r.c.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, s.StoreName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		r.add(ScopeCluster, "secret-store", Fail, ref+" not found",
+		return fail(ref+" not found",
 			"create it (for Doppler, a store with its service token; for 1Password, one pointing at your Connect server), or set secrets.store in the spec to your store")
-		return
 	case err != nil:
-		r.add(ScopeCluster, "secret-store", Warn, fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
-		return
+		return warn(fmt.Sprintf("cannot read %s: %v", ref, err), "check the external-secrets CRDs")
 	}
-	r.checkReady(ScopeCluster, "secret-store", ref, u, " has no Ready condition yet", " is Ready",
-		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(strings.Fields(ref)[0])+" "+s.StoreName)
+	return checkReady(ref, u, " has no Ready condition yet", " is Ready",
+		"fix the store's credentials (the token Secret it references, e.g. Doppler's service token): kubectl describe "+strings.ToLower(s.StoreKind)+" "+s.StoreName)
 }
 
 // checkReady judges an external-secrets object by its Ready condition:
 // warn without one (the controller has not seen it), fail unless True.
-func (r *run) checkReady(scope, id, ref string, u *unstructured.Unstructured, pending, ready, fix string) {
+func checkReady(ref string, u *unstructured.Unstructured, pending, ready, fix string) Check {
 	c := condition(u, "Ready")
 	switch {
 	case c == nil:
-		r.add(scope, id, Warn, ref+pending, "check that the external-secrets controller runs")
+		return warn(ref+pending, "check that the external-secrets controller runs")
 	case c.Status != metav1.ConditionTrue:
-		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message), fix)
-	default:
-		r.add(scope, id, OK, ref+ready, "")
+		return fail(fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message), fix)
 	}
+	return ok(ref + ready)
 }
 
-// condition reads status.conditions[type=t] of an unstructured object
-// (Flux and external-secrets write standard conditions); nil when it has
-// none or they do not decode.
+// condition reads status.conditions[type=t] of a Flux or external-secrets
+// object; nil when it has none or they do not decode.
 func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	var obj struct {
 		Status struct {
@@ -239,43 +215,36 @@ func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	return meta.FindStatusCondition(obj.Status.Conditions, t)
 }
 
-// checkReloader looks for a stakater Reloader Deployment in any namespace,
-// by name or the usual labels. It is only a warning when none is found:
-// the workspace works without it, and an install under another name would
-// not be recognised.
-func (r *run) checkReloader(ctx context.Context) {
+// checkReloader looks for a stakater Reloader Deployment in any namespace
+// by name or the usual labels; none found is only a warning, as an install
+// under another name would not be recognised.
+func (r *run) checkReloader(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	list, err := r.c.Metadata.Resource(deploymentGVR).Namespace("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		r.add(ScopeCluster, "reloader", Warn, fmt.Sprintf("cannot list Deployments to find Reloader: %v", err),
-			"run doctor with permission to list deployments in all namespaces")
-		return
+		return warn(fmt.Sprintf("cannot list Deployments to find Reloader: %v", err), "run doctor with permission to list deployments in all namespaces")
 	}
 	for _, d := range list.Items {
 		l := d.Labels
 		if strings.Contains(d.Name, "reloader") || strings.Contains(l["app.kubernetes.io/name"], "reloader") || strings.Contains(l["app"], "reloader") {
-			r.add(ScopeCluster, "reloader", OK, "Reloader found: Deployment "+d.Namespace+"/"+d.Name, "")
-			return
+			return ok("Reloader found: Deployment " + d.Namespace + "/" + d.Name)
 		}
 	}
-	r.add(ScopeCluster, "reloader", Warn,
-		"reloader is enabled in the spec but no Reloader Deployment was found: workspaces will not restart when a Secret changes",
-		"install stakater Reloader, or set reloader: false and restart by hand after changing a Secret (kubectl -n "+r.sys.Namespace+" rollout restart deployment/<workspace>)")
+	return warn("reloader is enabled in the spec but no Reloader Deployment was found: workspaces will not restart when a Secret changes",
+		"install stakater Reloader, or set reloader: false and restart by hand after changing a Secret ("+r.kubectl("rollout restart deployment/<workspace>")+")")
 }
 
-func (r *run) checkSnapshotClass(ctx context.Context, name string) {
+func (r *run) checkSnapshotClass(ctx context.Context, name string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
 	const crd = "volumesnapshotclasses.snapshot.storage.k8s.io"
 	if _, err := r.c.Dynamic.Resource(crdGVR).Get(ctx, crd, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		r.add(ScopeCluster, "snapshot-class", Fail, "the VolumeSnapshot CRDs are not installed (no "+crd+")",
+		return fail("the VolumeSnapshot CRDs are not installed (no "+crd+")",
 			"install the CSI external-snapshotter CRDs and snapshot controller, and a CSI driver that supports snapshots; or set backup.mode: none")
-		return
 	}
 	if name == "" {
-		r.add(ScopeCluster, "snapshot-class", Fail, "backup.volumeSnapshotClass is empty", "set backup.volumeSnapshotClass in the spec")
-		return
+		return fail("backup.volumeSnapshotClass is empty", "set backup.volumeSnapshotClass in the spec")
 	}
 	_, err := r.c.Dynamic.Resource(snapshotClassGVR).Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -288,20 +257,18 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) {
 			}
 			fix = "set backup.volumeSnapshotClass to one of: " + strings.Join(names, ", ")
 		}
-		r.add(ScopeCluster, "snapshot-class", Fail, "VolumeSnapshotClass "+name+" not found", fix)
+		return fail("VolumeSnapshotClass "+name+" not found", fix)
 	case err != nil:
-		r.add(ScopeCluster, "snapshot-class", Warn, fmt.Sprintf("cannot read VolumeSnapshotClass %s: %v", name, err), "")
-	default:
-		r.add(ScopeCluster, "snapshot-class", OK, "VolumeSnapshotClass "+name+" exists", "")
+		return warn(fmt.Sprintf("cannot read VolumeSnapshotClass %s: %v", name, err), "")
 	}
+	return ok("VolumeSnapshotClass " + name + " exists")
 }
 
 // checkStorageClass checks the named class, or that a default class exists
 // when the spec leaves it empty.
-func (r *run) checkStorageClass(name string) {
+func (r *run) checkStorageClass(name string) Check {
 	if r.classesErr != nil {
-		r.add(ScopeCluster, "storage-class", Warn, fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
-		return
+		return warn(fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")
 	}
 	var names, defaults []string
 	for _, sc := range r.classes {
@@ -310,23 +277,15 @@ func (r *run) checkStorageClass(name string) {
 			defaults = append(defaults, sc.Name)
 		}
 	}
-	avail := "none"
-	if len(names) > 0 {
-		avail = strings.Join(names, ", ")
+	avail := cmp.Or(strings.Join(names, ", "), "none")
+	switch {
+	case name == "" && len(defaults) == 0:
+		return fail("storage.storageClass is unset and the cluster has no default StorageClass: PVCs stay Pending",
+			"set storage.storageClass in the spec (available: "+avail+"), or mark one class default")
+	case name == "":
+		return ok("default StorageClass " + defaults[0] + " is used")
+	case !slices.Contains(names, name):
+		return fail("StorageClass "+name+" not found: PVCs stay Pending", "set storage.storageClass in the spec to an existing class (available: "+avail+")")
 	}
-	if name == "" {
-		if len(defaults) == 0 {
-			r.add(ScopeCluster, "storage-class", Fail, "storage.storageClass is unset and the cluster has no default StorageClass: PVCs stay Pending",
-				"set storage.storageClass in the spec (available: "+avail+"), or mark one class default")
-			return
-		}
-		r.add(ScopeCluster, "storage-class", OK, "default StorageClass "+defaults[0]+" is used", "")
-		return
-	}
-	if !slices.Contains(names, name) {
-		r.add(ScopeCluster, "storage-class", Fail, "StorageClass "+name+" not found: PVCs stay Pending",
-			"set storage.storageClass in the spec to an existing class (available: "+avail+")")
-		return
-	}
-	r.add(ScopeCluster, "storage-class", OK, "StorageClass "+name+" exists", "")
+	return ok("StorageClass " + name + " exists")
 }

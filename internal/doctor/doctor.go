@@ -1,17 +1,6 @@
 // Package doctor checks a cluster and its workspaces against a spec and
-// says, for every problem, what to do about it.
-//
-// Each check has a verdict:
-//
-//   - ok: verified working.
-//   - warn: not broken, but worth a look, or not verifiable from the API
-//     (e.g. Reloader found only by name, a pod still starting, a workspace
-//     without a git token that may be cloning a public repo).
-//   - fail: broken; the workspace does not work (fully) until it is fixed.
-//
-// Checks read the cluster only; the one exception is `git --version` run
-// inside a running OpenCode container through an injectable Execer. Each
-// check has its own deadline (Options.Timeout).
+// says, for every problem, what to do about it. It reads the cluster only,
+// but for `git --version` in the running OpenCode container (Execer).
 package doctor
 
 import (
@@ -23,18 +12,23 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/safetext"
+	"github.com/opencode-workspaces/ocw/internal/secrets"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
 // Verdict of a check.
 type Verdict string
 
-// Verdicts, from good to bad.
+// Verdicts: verified working; worth a look or not verifiable from the
+// API; broken.
 const (
 	OK   Verdict = "ok"
 	Warn Verdict = "warn"
@@ -47,8 +41,7 @@ const (
 	ScopeNamespace = "namespace"
 )
 
-// Check is one verdict with its explanation and, unless ok, a fix a person
-// can act on.
+// Check is one verdict with its explanation and, unless ok, a fix.
 type Check struct {
 	// Scope is ScopeCluster, ScopeNamespace or a workspace name.
 	Scope string `json:"scope"`
@@ -63,16 +56,6 @@ type Check struct {
 type Report struct {
 	Namespace string  `json:"namespace"`
 	Checks    []Check `json:"checks"`
-}
-
-// Find returns the first check of scope and id, or nil.
-func (r *Report) Find(scope, id string) *Check {
-	for i := range r.Checks {
-		if r.Checks[i].Scope == scope && r.Checks[i].ID == id {
-			return &r.Checks[i]
-		}
-	}
-	return nil
 }
 
 // Execer runs a command in a container and returns its output. A command
@@ -90,8 +73,7 @@ type Options struct {
 	Exec Execer
 	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
 	SpecFile string
-	// Timeout bounds each check, the exec in the running container
-	// included (0: no deadline).
+	// Timeout bounds each check, the exec included (0: no deadline).
 	Timeout time.Duration
 }
 
@@ -103,17 +85,26 @@ type run struct {
 	opts Options
 	now  time.Time
 	snap *status.Snapshot
-	// rows are status's reading of snap, by workspace: doctor's verdict
-	// on a pod is status's phase.
+	// rows are status's reading of snap, by workspace.
 	rows map[string]status.Workspace
-	// gateways are the Gateways the workspaces attach to, by
-	// "namespace/name", as checkGateways read them (absent when not found
-	// or unreadable).
+	// gateways are the Gateways checkGateways could read, by "namespace/name".
 	gateways map[string]*gatewayv1.Gateway
-	// flux is nil when the cluster does not serve Flux Kustomizations.
+	// flux, classes and secrets are read once before any rule runs, a
+	// failed read kept as its error: the rules that need it warn, the
+	// others still report. flux is nil when Flux is not installed.
 	flux *fluxState
-	facts
-	report *Report
+	// classes are the cluster's StorageClasses (classesErr: the list failed).
+	classes    []storagev1.StorageClass
+	classesErr error
+	// secrets are the namespace's shared Secrets by name, values included:
+	// checked, never printed. A missing Secret is a NotFound error.
+	secrets map[string]secretRead
+	report  *Report
+}
+
+type secretRead struct {
+	secret *corev1.Secret
+	err    error
 }
 
 // Run checks the cluster prerequisites, the namespace's shared Secrets and
@@ -134,14 +125,20 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.ws = sys.Workspaces[i : i+1]
 	}
 
-	if err := r.load(ctx); err != nil {
+	// What every check shares: the status snapshot and the Events.
+	lctx, cancel := r.bounded(ctx)
+	snap, err := status.Fetch(lctx, c, sys.Namespace)
+	if err == nil {
+		err = snap.LoadEvents(lctx, c)
+	}
+	cancel()
+	if err != nil {
 		return nil, err
 	}
-	r.rows = map[string]status.Workspace{}
+	r.snap, r.rows = snap, map[string]status.Workspace{}
 	for _, w := range status.Build(sys, r.snap, r.now).Workspaces {
 		r.rows[w.Name] = w
 	}
-	r.flux = r.loadFlux(ctx)
 	r.loadFacts(ctx)
 
 	// API errors inside the checks become warn verdicts (e.g. a forbidden
@@ -151,22 +148,37 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 	for i := range r.ws {
 		r.workspaceChecks(ctx, &r.ws[i])
 	}
-	// Messages quote the cluster, git and Flux: no escapes reach the
-	// terminal.
+	// Messages quote the cluster, git and Flux.
 	safetext.Lines(r.report)
 	return r.report, nil
 }
 
-// load reads what every check shares: the status snapshot and the
-// namespace's Events.
-func (r *run) load(ctx context.Context) error {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	var err error
-	if r.snap, err = status.Fetch(ctx, r.c, r.sys.Namespace); err != nil {
-		return err
+// loadFacts reads the Flux Kustomizations, the StorageClasses and the
+// shared Secrets, each read with its own deadline.
+func (r *run) loadFacts(ctx context.Context) {
+	fctx, cancel := r.bounded(ctx)
+	ks, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(fctx, metav1.ListOptions{})
+	cancel()
+	r.flux = fluxStateOf(r.sys.Namespace, ks, err)
+
+	lctx, cancel := r.bounded(ctx)
+	list, err := r.c.Kube.StorageV1().StorageClasses().List(lctx, metav1.ListOptions{})
+	cancel()
+	if r.classesErr = err; err == nil {
+		r.classes = list.Items
 	}
-	return r.snap.LoadEvents(ctx, r.c)
+
+	r.secrets = map[string]secretRead{}
+	for _, role := range secrets.Roles() {
+		ref := role.Ref(r.sys.Secrets)
+		if _, done := r.secrets[ref.Name]; done {
+			continue
+		}
+		sctx, cancel := r.bounded(ctx)
+		sec, err := r.c.Kube.CoreV1().Secrets(r.sys.Namespace).Get(sctx, ref.Name, metav1.GetOptions{})
+		cancel()
+		r.secrets[ref.Name] = secretRead{secret: sec, err: err}
+	}
 }
 
 // bounded gives one check its own deadline (Options.Timeout): a stalled
@@ -179,12 +191,15 @@ func (r *run) bounded(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.opts.Timeout)
 }
 
-func (r *run) add(scope, id string, v Verdict, msg, fix string) {
-	if v == OK {
-		fix = ""
-	}
-	r.report.Checks = append(r.report.Checks, Check{Scope: scope, ID: id, Verdict: v, Message: msg, Fix: fix})
+// add reports a check's outcome under scope and id.
+func (r *run) add(scope, id string, c Check) {
+	c.Scope, c.ID = scope, id
+	r.report.Checks = append(r.report.Checks, c)
 }
+
+func ok(msg string) Check        { return Check{Verdict: OK, Message: msg} }
+func warn(msg, fix string) Check { return Check{Verdict: Warn, Message: msg, Fix: fix} }
+func fail(msg, fix string) Check { return Check{Verdict: Fail, Message: msg, Fix: fix} }
 
 // WriteTable prints the report grouped by scope, one line per check,
 // with the fix indented under anything not ok.

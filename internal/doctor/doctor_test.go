@@ -115,9 +115,9 @@ func TestCRDRule(t *testing.T) {
 	waitEstablished(t, crd.Name)
 	c, _ := kube.NewClients(env.Config)
 	r := &run{c: c, report: &Report{}}
-	r.checkCRDs(ctx, "missing", "Example", []crdWant{{"things.doctor.example.com", "v1"}}, "install it")
-	r.checkCRDs(ctx, "old", "Example", []crdWant{{"widgets.doctor.example.com", "v1"}}, "upgrade it")
-	r.checkCRDs(ctx, "ok", "Example", []crdWant{{"widgets.doctor.example.com", "v1beta1"}}, "")
+	r.add(ScopeCluster, "missing", r.checkCRDs(ctx, "Example", []crdWant{{"things.doctor.example.com", "v1"}}, "install it"))
+	r.add(ScopeCluster, "old", r.checkCRDs(ctx, "Example", []crdWant{{"widgets.doctor.example.com", "v1"}}, "upgrade it"))
+	r.add(ScopeCluster, "ok", r.checkCRDs(ctx, "Example", []crdWant{{"widgets.doctor.example.com", "v1beta1"}}, ""))
 	if c := expect(t, r.report, ScopeCluster, "missing", Fail, "install it"); !strings.Contains(c.Message, "things.doctor.example.com is not installed") {
 		t.Error(c.Message)
 	}
@@ -344,7 +344,7 @@ func TestFluxSecretsKustomization(t *testing.T) {
 		must(t, err)
 		must(t, env.Client.Create(ctx, &unstructured.Unstructured{Object: obj}))
 	}
-	if c := f.run().Find(ScopeNamespace, "flux-secrets"); c != nil {
+	if c := find(f.run(), ScopeNamespace, "flux-secrets"); c != nil {
 		t.Fatalf("flux-secrets check for ExternalSecrets applied without Flux: %+v", c)
 	}
 

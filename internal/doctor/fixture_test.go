@@ -240,7 +240,7 @@ func (f *fixture) runWith(opts Options) *Report {
 // message) contains want.
 func expect(t *testing.T, rep *Report, scope, id string, v Verdict, want string) *Check {
 	t.Helper()
-	c := rep.Find(scope, id)
+	c := find(rep, scope, id)
 	if c == nil {
 		t.Fatalf("no check %s/%s in:\n%s", scope, id, text(rep))
 	}
@@ -261,6 +261,16 @@ func text(rep *Report) string {
 	var b strings.Builder
 	_ = rep.WriteTable(&b)
 	return b.String()
+}
+
+// find returns the first check of scope and id, or nil.
+func find(rep *Report, scope, id string) *Check {
+	for i := range rep.Checks {
+		if rep.Checks[i].Scope == scope && rep.Checks[i].ID == id {
+			return &rep.Checks[i]
+		}
+	}
+	return nil
 }
 
 func modelRef(name, key string) model.SecretRef { return model.SecretRef{Name: name, Key: key} }

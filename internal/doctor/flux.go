@@ -26,25 +26,15 @@ const (
 	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-// fluxState is the namespace's Flux Kustomizations, listed once per run.
-// A nil *fluxState means the cluster does not serve the Kustomization API:
-// no Flux, so nothing to say about it.
+// fluxState is the namespace's Flux Kustomizations, listed once per run;
+// nil when the cluster does not serve the API (no Flux: nothing to say).
 type fluxState struct {
-	// err is a failed list (e.g. forbidden); the checks are then skipped
-	// after one warning.
+	// err is a failed list: one warning, then the checks are skipped.
 	err    error
 	byName map[string]*unstructured.Unstructured
 }
 
-func (r *run) loadFlux(ctx context.Context) *fluxState {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
-	list, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(ctx, metav1.ListOptions{})
-	return fluxStateOf(r.sys.Namespace, list, err)
-}
-
-// fluxStateOf reads the list of the namespace's Kustomizations: nil when
-// the API is not served.
+// fluxStateOf reads the list of the namespace's Kustomizations.
 func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
@@ -59,17 +49,8 @@ func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err erro
 	return st
 }
 
-// applied is an object a Kustomization would apply. It tells a Kustomization
-// that is missing (Flux should deploy it) from one that is not used (the
-// object exists without Flux's label: ocw apply or kubectl put it there).
-type applied struct {
-	what   string // e.g. "Deployment app"
-	exists bool
-	labels map[string]string
-}
-
-// fluxNamespaceChecks: in the external-secrets modes, the Kustomization of the shared
-// ExternalSecrets, which every workspace Kustomization depends on.
+// fluxNamespaceChecks: in the external-secrets modes, the Kustomization of
+// the shared ExternalSecrets, which every workspace Kustomization needs.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -78,19 +59,21 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 		return
 	case r.flux.err != nil:
 		// Reported once here; the workspace flux checks are skipped.
-		r.add(ScopeNamespace, "flux", Warn, "cannot check Flux: "+r.flux.err.Error(),
-			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace)
+		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.flux.err.Error(),
+			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace))
 		return
 	}
 	if !r.sys.Secrets.External {
 		return
 	}
 	es := r.sys.Secrets.Server.Name
-	obj := applied{what: "ExternalSecret " + es}
+	var obj *metav1.ObjectMeta
 	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
-		obj.exists, obj.labels = true, m.Labels
+		obj = &m.ObjectMeta
 	}
-	r.checkKustomization(ScopeNamespace, "flux-secrets", model.SecretsKustomizationName(r.sys), obj)
+	if c, ok := r.checkKustomization(ScopeNamespace, model.SecretsKustomizationName(r.sys), "ExternalSecret "+es, obj); ok {
+		r.add(ScopeNamespace, "flux-secrets", c)
+	}
 }
 
 // checkFlux judges the workspace's Kustomization; it runs first among the
@@ -99,41 +82,46 @@ func (r *run) checkFlux(ws *model.Workspace) {
 	if r.flux == nil || r.flux.err != nil {
 		return
 	}
-	obj := applied{what: "Deployment " + ws.Name}
+	var obj *metav1.ObjectMeta
 	if dep := r.snap.Deployment(ws.Name); dep != nil {
-		obj.exists, obj.labels = true, dep.Labels
+		obj = &dep.ObjectMeta
 	}
-	r.checkKustomization(ws.Name, "flux", ws.Name, obj)
+	if c, ok := r.checkKustomization(ws.Name, ws.Name, "Deployment "+ws.Name, obj); ok {
+		r.add(ws.Name, "flux", c)
+	}
 }
 
-// checkKustomization judges Kustomization name in the namespace: missing
-// (unless obj was applied without Flux), suspended, or its Ready condition.
-func (r *run) checkKustomization(scope, id, name string, obj applied) {
+// checkKustomization judges Kustomization name: missing, suspended, or its
+// Ready condition. obj (nil when absent) is what, an object it would apply:
+// one without Flux's label (applied by ocw or kubectl) expects none, and
+// there is nothing to say (false).
+func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
-	ks, ok := r.flux.byName[name]
-	if !ok {
-		owner := fluxOwner(obj.labels)
-		if obj.exists && owner == "" {
-			return // applied without Flux
+	ks, found := r.flux.byName[name]
+	if !found {
+		// owner: the Kustomization that applied obj, "ns/name".
+		var owner string
+		if obj != nil {
+			if owner = obj.Labels[fluxNameLabel]; owner == "" {
+				return Check{}, false
+			}
+			if ns := obj.Labels[fluxNamespaceLabel]; ns != "" {
+				owner = ns + "/" + owner
+			}
 		}
 		msg := ref + " not found"
 		if owner != "" {
-			msg += " (" + obj.what + " was applied by Flux Kustomization " + owner + ")"
+			msg += " (" + what + " was applied by Flux Kustomization " + owner + ")"
 		}
 		apps := r.sys.Flux.AppsPath
-		r.add(scope, id, Warn, msg,
-			fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
-				r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns))
-		return
+		return warn(msg, fmt.Sprintf("render the tree into your cluster repository (ocw render -f %s -d REPO), commit and push it; the Flux Kustomization that applies %s must reach the namespace folder (if %s exists, list ./%s in it)",
+			r.opts.SpecFile, apps, path.Join(apps, "kustomization.yaml"), ns)), true
 	}
 
-	reconcile := fmt.Sprintf("flux reconcile kustomization %s -n %s --with-source", name, ns)
 	describe := r.kubectl("describe kustomization " + name)
 	if suspended, _, _ := unstructured.NestedBool(ks.Object, "spec", "suspend"); suspended {
-		r.add(scope, id, Warn, ref+" is suspended: Flux applies no changes to it",
-			fmt.Sprintf("flux resume kustomization %s -n %s", name, ns))
-		return
+		return warn(ref+" is suspended: Flux applies no changes to it", fmt.Sprintf("flux resume kustomization %s -n %s", name, ns)), true
 	}
 	c := condition(ks, fluxmeta.ReadyCondition)
 	if c != nil {
@@ -145,23 +133,22 @@ func (r *run) checkKustomization(scope, id, name string, obj applied) {
 		if rev, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision"); rev != "" {
 			m += ", applied revision " + rev
 		}
-		r.add(scope, id, OK, m, "")
+		return ok(m), true
 	case c != nil && c.Status == metav1.ConditionFalse:
-		r.add(scope, id, Fail, fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
-			r.kustomizationFix(scope, ks, c.Reason, c.Message, reconcile, describe))
-	default:
-		// Unknown while kustomize-controller applies and health-checks;
-		// no condition at all until it first sees the object.
-		m := ref + " is reconciling (no Ready condition yet)"
-		if c != nil {
-			m = fmt.Sprintf("%s is reconciling: %s: %s", ref, c.Reason, c.Message)
-		}
-		wait := "wait for Flux to apply it and for the objects to become ready"
-		if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {
-			wait += " (it waits up to " + t + ")"
-		}
-		r.add(scope, id, Warn, m, wait+"; if it stays so, check that kustomize-controller runs (flux check) and "+describe)
+		return fail(fmt.Sprintf("%s is not Ready: %s: %s", ref, c.Reason, c.Message),
+			r.kustomizationFix(scope, ks, c.Reason, c.Message, describe)), true
 	}
+	// Unknown while kustomize-controller applies and health-checks;
+	// no condition at all until it first sees the object.
+	m := ref + " is reconciling (no Ready condition yet)"
+	if c != nil {
+		m = fmt.Sprintf("%s is reconciling: %s: %s", ref, c.Reason, c.Message)
+	}
+	wait := "wait for Flux to apply it and for the objects to become ready"
+	if t, _, _ := unstructured.NestedString(ks.Object, "spec", "timeout"); t != "" {
+		wait += " (it waits up to " + t + ")"
+	}
+	return warn(m, wait+"; if it stays so, check that kustomize-controller runs (flux check) and "+describe), true
 }
 
 // dependencyRef finds the dependency kustomize-controller names in its
@@ -169,9 +156,9 @@ func (r *run) checkKustomization(scope, id, name string, obj applied) {
 var dependencyRef = regexp.MustCompile(`dependency '([^']+)'`)
 
 // kustomizationFix is the fix for a Kustomization whose Ready is False.
-func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, reconcile, describe string) string {
+func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, describe string) string {
 	ns := r.sys.Namespace
-	then := "; then " + reconcile + " (details: " + describe + ")"
+	then := fmt.Sprintf("; then flux reconcile kustomization %s -n %s --with-source (details: %s)", ks.GetName(), ns, describe)
 	switch reason {
 	case fluxmeta.DependencyNotReadyReason:
 		dep := ""
@@ -213,17 +200,4 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 		return "the objects were applied but did not become ready in time: " + why + then
 	}
 	return "fix what the message says" + then
-}
-
-// fluxOwner is "namespace/name" of the Kustomization that applied an
-// object, from its labels; "" when Flux did not apply it.
-func fluxOwner(labels map[string]string) string {
-	name := labels[fluxNameLabel]
-	if name == "" {
-		return ""
-	}
-	if ns := labels[fluxNamespaceLabel]; ns != "" {
-		return ns + "/" + name
-	}
-	return name
 }

@@ -15,119 +15,97 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-// The Gateway and route rules read only the objects handed to them (the
-// Gateway as checkGateways read it, the route from the snapshot), so they
-// run over in-memory objects too. They key on the standard Gateway API
-// reasons, which Traefik and Envoy Gateway both write (with different
-// messages), and read any other refusal against the Gateway. A route on a
-// listener the controller could not program (a certificate it may not read)
-// is refused as NoMatchingParent by Traefik, NoReadyListeners by Envoy
-// Gateway; Traefik then marks the Gateway Accepted=False (ListenersNotValid)
-// without a Programmed condition. The listener's own status says why.
+// The Gateway and route rules key on the standard Gateway API reasons,
+// which Traefik and Envoy Gateway both write (with different messages), and
+// read any other refusal against the Gateway. A route on a listener the
+// controller could not program (a certificate it may not read) is refused
+// as NoMatchingParent by Traefik, NoReadyListeners by Envoy Gateway;
+// Traefik then marks the Gateway Accepted=False (ListenersNotValid) without
+// a Programmed condition. The listener's own status says why.
 
-// checkGateway checks the Gateway's spec against the workspaces attached to
-// it, then what its controller reports on the listeners they use and on
-// the Gateway.
-func (r *run) checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) {
+// checkGateway checks the Gateway's listeners against the workspaces
+// attached to it, then what its controller reports.
+func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Check {
 	var problems, fixes []string
 	for i := range wss {
 		w := &wss[i]
-		ls := listenersFor(gw, w.Gateway)
-		if len(ls) == 0 {
-			p, f := missingListener(gw, w)
-			problems, fixes = append(problems, p), append(fixes, f)
-			continue
-		}
-		l := ls[0]
-		if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
-			*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
-			problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
-			fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
-		}
-		if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
-			problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
-			fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
-		}
-		for _, l := range ls {
-			if p, f := listenerProblem(gw, &l); p != "" {
-				problems, fixes = append(problems, p), append(fixes, f)
+		ls, ps, fs := listenerTrouble(gw, w)
+		if len(ls) > 0 {
+			l := ls[0]
+			if ns := l.AllowedRoutes; ns != nil && ns.Namespaces != nil && ns.Namespaces.From != nil &&
+				*ns.Namespaces.From == gatewayv1.NamespacesFromSame && gw.Namespace != w.Namespace {
+				problems = append(problems, fmt.Sprintf("listener %s only admits routes from namespace %s, the workspaces are in %s", l.Name, gw.Namespace, w.Namespace))
+				fixes = append(fixes, "set allowedRoutes.namespaces.from: All (or a Selector matching "+w.Namespace+") on listener "+string(l.Name))
+			}
+			if l.Hostname != nil && !hostMatches(string(*l.Hostname), w.Host) {
+				problems = append(problems, fmt.Sprintf("workspace %s host %s is outside listener %s hostname %s", w.Name, w.Host, l.Name, *l.Hostname))
+				fixes = append(fixes, "use a host under "+strings.TrimPrefix(string(*l.Hostname), "*.")+" (spec domain or host)")
 			}
 		}
+		problems, fixes = append(problems, ps...), append(fixes, fs...)
 	}
 	if len(problems) > 0 {
-		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
-		return
+		return fail("Gateway "+ref+": "+strings.Join(dedupe(problems), "; "), strings.Join(dedupe(fixes), "; "))
 	}
 	describe := "kubectl describe gateway -n " + gw.Namespace + " " + gw.Name
 	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionAccepted)); c != nil && c.Status != metav1.ConditionTrue {
-		r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Accepted: "+conditionText(c),
+		return fail("Gateway "+ref+" is not Accepted: "+conditionText(c),
 			"check that GatewayClass "+string(gw.Spec.GatewayClassName)+" is accepted and the controller's logs; "+describe)
-		return
 	}
-	if c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c != nil {
-		if c.Status != metav1.ConditionTrue {
-			r.add(ScopeCluster, "gateway", Fail, "Gateway "+ref+" is not Programmed: "+conditionText(c),
-				"check the Gateway controller's logs and "+describe)
-			return
-		}
-		r.add(ScopeCluster, "gateway", OK, fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, listenerList(wss)), "")
-		return
+	c := meta.FindStatusCondition(gw.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed))
+	switch {
+	case c == nil:
+		return warn("Gateway "+ref+" exists but no controller has reported on it (no Programmed condition)",
+			"check that a Gateway controller runs and handles gatewayClassName "+string(gw.Spec.GatewayClassName))
+	case c.Status != metav1.ConditionTrue:
+		return fail("Gateway "+ref+" is not Programmed: "+conditionText(c), "check the Gateway controller's logs and "+describe)
 	}
-	r.add(ScopeCluster, "gateway", Warn, "Gateway "+ref+" exists but no controller has reported on it (no Programmed condition)",
-		"check that a Gateway controller runs and handles gatewayClassName "+string(gw.Spec.GatewayClassName))
+	var sections []string
+	for _, w := range wss {
+		sections = append(sections, cmp.Or(w.Gateway.SectionName, "(any)"))
+	}
+	return ok(fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, strings.Join(dedupe(sections), ", ")))
 }
 
 // checkRoute reads the route's status for the spec's Gateway: Accepted and
-// ResolvedRefs, with a fix for each standard reason. gw is the Gateway as
-// checkGateways read it (nil when it was not found or unreadable): it tells
-// a wrong sectionName from a missing listener, and which listener problem
-// keeps the route out.
-func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *gatewayv1.Gateway) {
+// ResolvedRefs, with a fix for each standard reason. gw (nil when
+// checkGateways could not read it) tells a wrong sectionName from a
+// missing listener, and which listener problem keeps the route out.
+func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *gatewayv1.Gateway) Check {
 	if r.snap.RoutesMissing {
-		r.add(ws.Name, "route", Fail, "the HTTPRoute CRD is not installed", "see the gateway-api check")
-		return
+		return fail("the HTTPRoute CRD is not installed", "see the gateway-api check")
 	}
 	if route == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" not found: the workspace is not reachable",
-			"ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
-		return
+		return fail("HTTPRoute "+ws.Name+" not found: the workspace is not reachable", "ocw apply -f "+r.opts.SpecFile+", or let Flux reconcile")
 	}
 	ref := ws.Gateway.Namespace + "/" + ws.Gateway.Name
-	var parent *gatewayv1.RouteParentStatus
-	for i := range route.Status.Parents {
-		if status.SameParent(route.Status.Parents[i].ParentRef, route.Namespace, ws.Gateway) {
-			parent = &route.Status.Parents[i]
-			break
-		}
-	}
+	parent := status.RouteParent(route, ws)
 	if parent == nil {
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" has no status from Gateway "+ref+": no Gateway controller has accepted it",
+		return fail("HTTPRoute "+ws.Name+" has no status from Gateway "+ref+": no Gateway controller has accepted it",
 			"check the gateway check above and that the Gateway's controller runs; "+r.kubectl("describe httproute "+ws.Name))
-		return
 	}
 	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionAccepted)); c == nil || c.Status != metav1.ConditionTrue {
 		msg, fix := r.notAccepted(ws, c, gw)
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is not accepted by Gateway "+ref+": "+msg, fix)
-		return
+		return fail("HTTPRoute "+ws.Name+" is not accepted by Gateway "+ref+": "+msg, fix)
 	}
-	if c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil && c.Status != metav1.ConditionTrue {
-		fix := r.kubectl("describe httproute " + ws.Name)
-		switch gatewayv1.RouteConditionReason(c.Reason) {
-		case gatewayv1.RouteReasonBackendNotFound:
-			fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
-			// Traefik also says BackendNotFound for a Service without
-			// endpoints, i.e. until the pod is Ready.
-			if row := r.rows[ws.Name]; row.Phase != status.Missing && row.Phase != status.Ready {
-				fix = "Service " + ws.Name + " has no ready endpoints while the workspace is " + string(row.Phase) +
-					" (some Gateways, Traefik among them, report that as BackendNotFound): see the pod check; if the Service itself is missing, ocw apply -f " + r.opts.SpecFile
-			}
-		case gatewayv1.RouteReasonRefNotPermitted:
-			fix = r.backendGrantFix(ws, route)
+	c := meta.FindStatusCondition(parent.Conditions, string(gatewayv1.RouteConditionResolvedRefs))
+	if c == nil || c.Status == metav1.ConditionTrue {
+		return ok("HTTPRoute " + ws.Name + " is accepted by Gateway " + ref + " and resolves; " + ws.URL())
+	}
+	fix := r.kubectl("describe httproute " + ws.Name)
+	switch gatewayv1.RouteConditionReason(c.Reason) {
+	case gatewayv1.RouteReasonBackendNotFound:
+		fix = "Service " + ws.Name + " is missing: ocw apply -f " + r.opts.SpecFile + ", or let Flux reconcile"
+		// Traefik also says BackendNotFound for a Service without
+		// endpoints, i.e. until the pod is Ready.
+		if row := r.rows[ws.Name]; row.Phase != status.Missing && row.Phase != status.Ready {
+			fix = "Service " + ws.Name + " has no ready endpoints while the workspace is " + string(row.Phase) +
+				" (some Gateways, Traefik among them, report that as BackendNotFound): see the pod check; if the Service itself is missing, ocw apply -f " + r.opts.SpecFile
 		}
-		r.add(ws.Name, "route", Fail, "HTTPRoute "+ws.Name+" is accepted but its backend does not resolve: "+conditionText(c), fix)
-		return
+	case gatewayv1.RouteReasonRefNotPermitted:
+		fix = r.backendGrantFix(ws, route)
 	}
-	r.add(ws.Name, "route", OK, "HTTPRoute "+ws.Name+" is accepted by Gateway "+ref+" and resolves; "+ws.URL(), "")
+	return fail("HTTPRoute "+ws.Name+" is accepted but its backend does not resolve: "+conditionText(c), fix)
 }
 
 // notAccepted explains an Accepted condition that is missing or not True.
@@ -143,14 +121,9 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 	// Gateway: a reason of its own).
 	var ls []gatewayv1.Listener
 	if gw != nil {
-		if ls = listenersFor(gw, ws.Gateway); len(ls) == 0 {
-			p, f := missingListener(gw, ws)
-			return msg + "; " + p, f
-		}
-		for _, l := range ls {
-			if p, f := listenerProblem(gw, &l); p != "" {
-				return msg + "; " + p, f
-			}
+		var ps, fs []string
+		if ls, ps, fs = listenerTrouble(gw, ws); len(ps) > 0 {
+			return msg + "; " + ps[0], fs[0]
 		}
 	}
 	switch gatewayv1.RouteConditionReason(c.Reason) {
@@ -193,16 +166,25 @@ func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) s
 		" as ocw renders it (ocw apply -f " + r.opts.SpecFile + ")"
 }
 
-// listenersFor returns the Gateway's listeners a workspace's route asks
-// for: the one named by sectionName, or all of them when it is unset.
-func listenersFor(gw *gatewayv1.Gateway, g model.Gateway) []gatewayv1.Listener {
-	var ls []gatewayv1.Listener
+// listenerTrouble returns the Gateway's listeners a workspace's route asks
+// for (the one named by sectionName, or all of them when it is unset) and
+// what is wrong with them: none is there, or what the controller reports.
+func listenerTrouble(gw *gatewayv1.Gateway, ws *model.Workspace) (ls []gatewayv1.Listener, problems, fixes []string) {
 	for _, l := range gw.Spec.Listeners {
-		if g.SectionName == "" || string(l.Name) == g.SectionName {
+		if ws.Gateway.SectionName == "" || string(l.Name) == ws.Gateway.SectionName {
 			ls = append(ls, l)
 		}
 	}
-	return ls
+	if len(ls) == 0 {
+		p, f := missingListener(gw, ws)
+		return nil, []string{p}, []string{f}
+	}
+	for _, l := range ls {
+		if p, f := listenerProblem(gw, &l); p != "" {
+			problems, fixes = append(problems, p), append(fixes, f)
+		}
+	}
+	return ls, problems, fixes
 }
 
 // missingListener explains a sectionName naming no listener: a wrong name
@@ -288,12 +270,4 @@ func conditionText(c *metav1.Condition) string {
 		s += ": " + c.Message
 	}
 	return s
-}
-
-func listenerList(wss []model.Workspace) string {
-	var out []string
-	for _, w := range wss {
-		out = append(out, cmp.Or(w.Gateway.SectionName, "(any)"))
-	}
-	return strings.Join(dedupe(out), ", ")
 }

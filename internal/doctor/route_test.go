@@ -190,8 +190,8 @@ func TestRouteRules(t *testing.T) {
 			now := time.Now()
 			r := &run{sys: sys, ws: sys.Workspaces, opts: Options{SpecFile: "ws.yaml"}, now: now, snap: snap,
 				report: &Report{Namespace: "ns"}, rows: map[string]status.Workspace{ws.Name: status.Build(sys, snap, now).Workspaces[0]}}
-			r.checkGateway("gw/gw", gw, sys.Workspaces)
-			r.checkRoute(&ws, snap.Route(ws.Name), gw)
+			r.add(ScopeCluster, "gateway", checkGateway("gw/gw", gw, sys.Workspaces))
+			r.add("app", "route", r.checkRoute(&ws, snap.Route(ws.Name), gw))
 			expect(t, r.report, ScopeCluster, "gateway", tc.gateway, tc.gatewayFix)
 			c := expect(t, r.report, "app", "route", tc.route, tc.routeFix)
 			if !strings.Contains(c.Message, tc.wantMsg) {

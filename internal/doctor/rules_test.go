@@ -60,7 +60,7 @@ func memRun(sys *model.System, snap *status.Snapshot, now time.Time) *run {
 		rows[w.Name] = w
 	}
 	return &run{sys: sys, ws: sys.Workspaces, opts: Options{SpecFile: "ws.yaml"}, now: now, snap: snap,
-		report: &Report{Namespace: snap.Namespace}, rows: rows, facts: facts{secrets: map[string]secretRead{}}}
+		report: &Report{Namespace: snap.Namespace}, rows: rows, secrets: map[string]secretRead{}}
 }
 
 // wsRules runs every check of the first workspace over memory, git
@@ -194,10 +194,10 @@ func TestPVCRules(t *testing.T) {
 			snap.Events = tc.events
 			r := memRun(sys, snap, time.Now())
 			r.classes, r.classesErr = tc.classes, tc.classesErr
-			r.checkStorageClass(ws.Storage.StorageClass)
-			r.checkPVC(&ws, snap.PVC(ws.Name), snap.CurrentPod(ws.Name))
+			r.add(ScopeCluster, "storage-class", r.checkStorageClass(ws.Storage.StorageClass))
+			r.add("app", "pvc", r.checkPVC(&ws, snap.PVC(ws.Name), snap.CurrentPod(ws.Name)))
 			if tc.class == Warn {
-				if c := r.report.Find(ScopeCluster, "storage-class"); c == nil || c.Verdict != Warn || !strings.Contains(c.Message, "cannot list StorageClasses: storageclasses.storage.k8s.io is forbidden") {
+				if c := find(r.report, ScopeCluster, "storage-class"); c == nil || c.Verdict != Warn || !strings.Contains(c.Message, "cannot list StorageClasses: storageclasses.storage.k8s.io is forbidden") {
 					t.Errorf("storage-class: %+v", c)
 				}
 			} else {
@@ -268,7 +268,7 @@ func TestSecretRules(t *testing.T) {
 				r.secrets[map[string]string{"secret-server": server, "secret-git": git, "secret-copilot": copilot}[tc.id]] = tc.read
 			}
 			for _, role := range []string{secrets.RoleServer, secrets.RoleGit, secrets.RoleCopilot} {
-				r.checkSecret(secrets.RoleNamed(role))
+				r.add(ScopeNamespace, "secret-"+role, r.checkSecret(secrets.RoleNamed(role)))
 			}
 			c := expect(t, r.report, ScopeNamespace, tc.id, tc.want, tc.fix)
 			if !strings.Contains(c.Message, tc.msg) {
@@ -544,7 +544,7 @@ func TestPodRules(t *testing.T) {
 	snap.Deployments[0].Spec.Replicas = new(int32(0))
 	rep := wsRules(t, sys, snap, nil)
 	expect(t, rep, "app", "deployment", Warn, "scale deployment/app --replicas=1")
-	if rep.Find("app", "pod") != nil {
+	if find(rep, "app", "pod") != nil {
 		t.Error("pod checks on a stopped workspace")
 	}
 	snap.Deployments = nil

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -21,8 +22,8 @@ const (
 	BackupFailing = "failing" // VolSync reports an error or the last mover failed
 )
 
-// BackupStatus is the workspace's backup as VolSync reports it in its
-// ReplicationSource (named like the workspace: ocw's inline one and a
+// BackupStatus is the workspace's backup as VolSync reports it in the
+// ReplicationSource named like the workspace (ocw's inline one and a
 // home-ops component's ${APP} alike).
 type BackupStatus struct {
 	// Mode is the spec's backup.mode; "" for a workspace not in the spec.
@@ -62,16 +63,15 @@ func (b BackupStatus) State() string {
 	return b.LastSyncAge
 }
 
-// BackupOf reads a ReplicationSource (rs may be nil) for a workspace of
+// backupOf reads a ReplicationSource (rs may be nil) for a workspace of
 // the spec (ws may be nil for one found only in the cluster).
-func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
+func backupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
 	var b BackupStatus
 	if ws != nil {
-		b.Mode = ws.Backup.Mode
+		b.Mode, b.Schedule, b.Repository = ws.Backup.Mode, ws.Backup.Schedule, ws.Backup.Repository
 		if b.Mode == model.BackupNone {
-			return b
+			return BackupStatus{Mode: b.Mode}
 		}
-		b.Schedule, b.Repository = ws.Backup.Schedule, ws.Backup.Repository
 	}
 	if rs == nil {
 		return b
@@ -91,16 +91,14 @@ func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now ti
 		return b
 	}
 	if st.LastSyncTime != nil {
-		t := st.LastSyncTime.UTC()
-		b.LastSync = &t
-		b.LastSyncAge = Age(now.Sub(t))
+		b.LastSync = new(st.LastSyncTime.UTC())
+		b.LastSyncAge = Age(now.Sub(*b.LastSync))
 	}
 	if st.LastSyncDuration != nil {
 		b.Duration = st.LastSyncDuration.Round(time.Second).String()
 	}
 	if st.NextSyncTime != nil {
-		t := st.NextSyncTime.UTC()
-		b.NextSync = &t
+		b.NextSync = new(st.NextSyncTime.UTC())
 	}
 	c := apimeta.FindStatusCondition(st.Conditions, volsyncv1alpha1.ConditionSynchronizing)
 	b.Running = c != nil && c.Status == metav1.ConditionTrue
@@ -109,12 +107,11 @@ func BackupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now ti
 }
 
 // backupError is why backups fail. VolSync v0.14 says it in two places:
-// the Synchronizing condition with reason Error when the controller itself
-// cannot proceed (the repository Secret is missing or lacks a key, a bad
-// schedule), and latestMoverStatus with result Failed when the mover Job
-// gave up (its pod log's tail: restic's "Fatal:" and the mover script's
-// "ERROR:" lines) or a copy trigger timed out. A later success replaces
-// the mover status, so Failed always means the latest attempt.
+// the Synchronizing condition (reason Error) when the controller cannot
+// proceed (a missing repository Secret or key, a bad schedule), and
+// latestMoverStatus (result Failed, the mover pod log's tail) when the
+// mover Job gave up. A later success replaces the mover status, so Failed
+// always means the latest attempt.
 func backupError(c *metav1.Condition, mover *volsyncv1alpha1.MoverStatus) string {
 	if c != nil && c.Status == metav1.ConditionFalse && c.Reason == volsyncv1alpha1.SynchronizingReasonError {
 		return "VolSync: " + c.Message
@@ -128,9 +125,8 @@ func backupError(c *metav1.Condition, mover *volsyncv1alpha1.MoverStatus) string
 	return ""
 }
 
-// moverFailure picks the lines that say why from a failed mover's log: the
-// last "Fatal:" (restic) and "ERROR:" (the mover script) lines, else the
-// last line.
+// moverFailure picks the last "Fatal:" (restic) and "ERROR:" (the mover
+// script) lines of a failed mover's log, else its last line.
 func moverFailure(logs string) string {
 	var fatal, errLine, last string
 	for l := range strings.Lines(logs) {
@@ -145,22 +141,16 @@ func moverFailure(logs string) string {
 		}
 		last = l
 	}
-	switch {
-	case fatal != "" && errLine != "":
+	if fatal != "" && errLine != "" {
 		return fatal + " (" + errLine + ")"
-	case fatal != "":
-		return fatal
-	case errLine != "":
-		return errLine
 	}
-	return last
+	return cmp.Or(fatal, errLine, last)
 }
 
-// BackupOverdue reports whether the last successful backup (or, when there
-// was none, the ReplicationSource's creation) is older than two scheduled
-// runs, VolSync's own rule for a missed interval; and the time the next
-// run was due. It is false for a source without a schedule (manual
-// trigger).
+// BackupOverdue reports whether the last successful backup (none: the
+// source's creation) is older than two scheduled runs, VolSync's own rule
+// for a missed interval, and when the next run was due. Without a
+// schedule (a manual trigger) nothing is overdue.
 func BackupOverdue(schedule string, last, created, now time.Time) (overdue bool, due time.Time, err error) {
 	if schedule == "" {
 		return false, time.Time{}, nil

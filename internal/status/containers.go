@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	"github.com/opencode-workspaces/ocw/internal/boot"
 )
@@ -59,18 +60,14 @@ type Step struct {
 	Waiting string `json:"waiting,omitempty"`
 }
 
-var scriptCodes = map[string]bool{
-	boot.ResultCloned: true, boot.ResultPresent: true, boot.ResultAuthFailed: true,
-	boot.ResultNotFound: true, boot.ResultNotARepo: true, boot.ResultOriginMismatch: true,
-	boot.ResultNetwork: true, boot.ResultFailed: true,
-	boot.AuthSeeded: true, boot.AuthUnchanged: true, boot.AuthMissing: true, boot.AuthInvalid: true,
-	boot.AuthKept: true, boot.AuthNoSpace: true,
-	boot.ServeRefused: true,
-}
+var scriptCodes = sets.New(boot.ResultCloned, boot.ResultPresent, boot.ResultAuthFailed, boot.ResultNotFound,
+	boot.ResultNotARepo, boot.ResultOriginMismatch, boot.ResultNetwork, boot.ResultFailed,
+	boot.AuthSeeded, boot.AuthUnchanged, boot.AuthMissing, boot.AuthInvalid, boot.AuthKept, boot.AuthNoSpace,
+	boot.ServeRefused)
 
-// StepOf reads a boot script container's outcome; nil when the pod has no
+// stepOf reads a boot script container's outcome; nil when the pod has no
 // status for it yet.
-func StepOf(pod *corev1.Pod, container string) *Step {
+func stepOf(pod *corev1.Pod, container string) *Step {
 	cs := ContainerStatus(pod, container)
 	if cs == nil {
 		return nil
@@ -110,7 +107,7 @@ func StepOf(pod *corev1.Pod, container string) *Step {
 // reason instead.
 func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) {
 	code, message = boot.ParseTerminationMessage(t.Message)
-	if scriptCodes[code] && t.Reason != "OOMKilled" {
+	if scriptCodes.Has(code) && t.Reason != "OOMKilled" {
 		return code, message
 	}
 	code = t.Reason
@@ -123,23 +120,14 @@ func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) 
 // Failed reports whether the step ended in failure (non-zero exit).
 func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
 
-// stuckReasons are waiting reasons that do not resolve by waiting: an
-// image pull failure, or one of these.
+// stuckReasons are waiting reasons that do not resolve by waiting, besides
+// an image pull failure.
 var stuckReasons = []string{"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
 	"RunContainerError", "PreCreateHookError", "PostStartHookError"}
 
-// stuck reports whether a waiting reason means the container is stuck.
-func stuck(reason string) bool {
-	return ImagePullReason(reason) || slices.Contains(stuckReasons, reason)
-}
-
 // ImagePullReason reports whether a waiting reason is an image pull failure.
 func ImagePullReason(reason string) bool {
-	switch reason {
-	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
-		return true
-	}
-	return false
+	return slices.Contains([]string{"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}, reason)
 }
 
 // PodCondition returns the pod's condition of type t, or nil.

@@ -1,7 +1,11 @@
 package status
 
 import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -38,45 +42,38 @@ func (rs RouteStatus) Cell() string {
 
 func routeStatus(r *gatewayv1.HTTPRoute, ws *model.Workspace) RouteStatus {
 	rs := RouteStatus{Exists: true}
-	for _, p := range r.Status.Parents {
-		if ws != nil && !SameParent(p.ParentRef, r.Namespace, ws.Gateway) {
-			continue
+	p := RouteParent(r, ws)
+	if p == nil {
+		return rs
+	}
+	if c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionAccepted)); c != nil {
+		rs.Accepted = new(c.Status == metav1.ConditionTrue)
+		if !*rs.Accepted {
+			rs.Reason = c.Reason
 		}
-		var resolvedReason string
-		for _, c := range p.Conditions {
-			v := c.Status == metav1.ConditionTrue
-			switch gatewayv1.RouteConditionType(c.Type) {
-			case gatewayv1.RouteConditionAccepted:
-				rs.Accepted = &v
-				if !v {
-					rs.Reason = c.Reason
-				}
-			case gatewayv1.RouteConditionResolvedRefs:
-				rs.ResolvedRefs = &v
-				if !v {
-					resolvedReason = c.Reason
-				}
-			}
+	}
+	if c := meta.FindStatusCondition(p.Conditions, string(gatewayv1.RouteConditionResolvedRefs)); c != nil {
+		rs.ResolvedRefs = new(c.Status == metav1.ConditionTrue)
+		if !*rs.ResolvedRefs && rs.Reason == "" {
+			rs.Reason = c.Reason
 		}
-		if rs.Reason == "" {
-			rs.Reason = resolvedReason
-		}
-		break
 	}
 	return rs
 }
 
-// SameParent reports whether a route status parent is the spec's Gateway.
-func SameParent(p gatewayv1.ParentReference, routeNS string, g model.Gateway) bool {
-	ns := routeNS
-	if p.Namespace != nil {
-		ns = string(*p.Namespace)
+// RouteParent is the route's status from the spec's Gateway (for a
+// workspace not in the spec, ws nil: the first), or nil.
+func RouteParent(r *gatewayv1.HTTPRoute, ws *model.Workspace) *gatewayv1.RouteParentStatus {
+	i := slices.IndexFunc(r.Status.Parents, func(p gatewayv1.RouteParentStatus) bool {
+		if ws == nil {
+			return true
+		}
+		ref, g := p.ParentRef, ws.Gateway
+		return string(ref.Name) == g.Name && string(ptr.Deref(ref.Namespace, gatewayv1.Namespace(r.Namespace))) == g.Namespace &&
+			(g.SectionName == "" || ref.SectionName == nil || string(*ref.SectionName) == g.SectionName)
+	})
+	if i < 0 {
+		return nil
 	}
-	if string(p.Name) != g.Name || ns != g.Namespace {
-		return false
-	}
-	if g.SectionName != "" && p.SectionName != nil && string(*p.SectionName) != g.SectionName {
-		return false
-	}
-	return true
+	return &r.Status.Parents[i]
 }

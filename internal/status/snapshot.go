@@ -1,11 +1,11 @@
-// Package status reports the state of every workspace in a namespace from a
-// fixed set of LIST calls (Deployments, Pods, PVCs, HTTPRoutes, VolSync
-// ReplicationSources and Secret metadata), never one GET per workspace: the cost of `ocw status` must not
-// grow with the number of workspaces. Doctor reuses the snapshot and the
-// container helpers.
+// Package status reads a namespace's workspaces from one snapshot of a
+// fixed set of LIST calls (the cost of `ocw status` must not grow with the
+// number of workspaces) and is ocw's one reading of pods, boot-script
+// results and VolSync; see docs/architecture.md.
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -24,15 +24,6 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
-)
-
-// Resources read through the dynamic and metadata clients (no typed client
-// is needed, and no discovery call: the versions are fixed).
-var (
-	httpRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	// ReplicationSourceGVR is VolSync's backup API (doctor checks its CRD).
-	ReplicationSourceGVR = volsyncv1alpha1.GroupVersion.WithResource("replicationsources")
-	secretGVR            = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
 // Snapshot is everything status needs from one namespace.
@@ -58,35 +49,22 @@ type Snapshot struct {
 // Fetch lists the namespace's workspace objects: six LIST calls whatever
 // the number of workspaces.
 func Fetch(ctx context.Context, c *kube.Clients, namespace string) (*Snapshot, error) {
-	sel := metav1.ListOptions{LabelSelector: model.LabelWorkspace}
 	s := &Snapshot{Namespace: namespace}
-
-	deps, err := c.Kube.AppsV1().Deployments(namespace).List(ctx, sel)
+	ours := metav1.ListOptions{LabelSelector: model.LabelWorkspace}
+	// Every list runs; the first error is reported.
+	err := cmp.Or(
+		listAs(ctx, c, s, "Deployments", appsv1.SchemeGroupVersion.WithResource("deployments"), ours, &s.Deployments, nil),
+		listAs(ctx, c, s, "Pods", corev1.SchemeGroupVersion.WithResource("pods"), ours, &s.Pods, nil),
+		listAs(ctx, c, s, "PersistentVolumeClaims", corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"), ours, &s.PVCs, nil),
+		listAs(ctx, c, s, "HTTPRoutes", gatewayv1.SchemeGroupVersion.WithResource("httproutes"), ours, &s.Routes, &s.RoutesMissing),
+		listAs(ctx, c, s, "ReplicationSources", volsyncv1alpha1.GroupVersion.WithResource("replicationsources"), metav1.ListOptions{}, &s.ReplicationSources, &s.BackupsMissing),
+	)
 	if err != nil {
-		return nil, listErr("Deployments", namespace, err)
+		return nil, err
 	}
-	s.Deployments = deps.Items
-	pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, sel)
-	if err != nil {
-		return nil, listErr("Pods", namespace, err)
-	}
-	s.Pods = pods.Items
-	pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, sel)
-	if err != nil {
-		return nil, listErr("PersistentVolumeClaims", namespace, err)
-	}
-	s.PVCs = pvcs.Items
-
-	if s.RoutesMissing, err = listCRs(ctx, c, httpRouteGVR, namespace, sel, &s.Routes); err != nil {
-		return nil, listErr("HTTPRoutes", namespace, err)
-	}
-	if s.BackupsMissing, err = listCRs(ctx, c, ReplicationSourceGVR, namespace, metav1.ListOptions{}, &s.ReplicationSources); err != nil {
-		return nil, listErr("ReplicationSources", namespace, err)
-	}
-
 	// The shared Secrets may have been made by hand or by external-secrets,
 	// without ocw's labels: list them all, metadata only.
-	secrets, err := c.Metadata.Resource(secretGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	secrets, err := c.Metadata.Resource(corev1.SchemeGroupVersion.WithResource("secrets")).Namespace(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, listErr("Secrets", namespace, err)
 	}
@@ -98,24 +76,25 @@ func listErr(kind, ns string, err error) error {
 	return fmt.Errorf("listing %s in namespace %s: %w", kind, ns, err)
 }
 
-// listCRs lists a custom resource into typed objects; missing reports
-// that its CRD is not installed.
-func listCRs[T any](ctx context.Context, c *kube.Clients, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, out *[]T) (missing bool, err error) {
-	list, err := c.Dynamic.Resource(gvr).Namespace(namespace).List(ctx, opts)
-	switch {
-	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		return true, nil
-	case err != nil:
-		return false, err
+// listAs lists a resource into typed objects. With missing set, a resource
+// the cluster does not serve (its CRD is not installed) is no error.
+func listAs[T any](ctx context.Context, c *kube.Clients, s *Snapshot, kind string, gvr schema.GroupVersionResource, opts metav1.ListOptions, out *[]T, missing *bool) error {
+	list, err := c.Dynamic.Resource(gvr).Namespace(s.Namespace).List(ctx, opts)
+	if missing != nil && (apierrors.IsNotFound(err) || meta.IsNoMatchError(err)) {
+		*missing = true
+		return nil
+	}
+	if err != nil {
+		return listErr(kind, s.Namespace, err)
 	}
 	for _, u := range list.Items {
 		var o T
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
-			return false, fmt.Errorf("decoding %s: %w", u.GetName(), err)
+			return listErr(kind, s.Namespace, fmt.Errorf("decoding %s: %w", u.GetName(), err))
 		}
 		*out = append(*out, o)
 	}
-	return false, nil
+	return nil
 }
 
 // named returns the item called name, or nil.
@@ -131,66 +110,36 @@ func named[T any, P interface {
 	return nil
 }
 
-// Deployment returns the workspace's Deployment, or nil.
-func (s *Snapshot) Deployment(name string) *appsv1.Deployment { return named(s.Deployments, name) }
+// The workspace's objects (a Secret by its own name), or nil.
 
-// PVC returns the workspace's PVC, or nil.
-func (s *Snapshot) PVC(name string) *corev1.PersistentVolumeClaim { return named(s.PVCs, name) }
-
-// Route returns the workspace's HTTPRoute, or nil.
-func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute { return named(s.Routes, name) }
-
-// ReplicationSource returns the workspace's VolSync source, or nil.
+func (s *Snapshot) Deployment(name string) *appsv1.Deployment        { return named(s.Deployments, name) }
+func (s *Snapshot) PVC(name string) *corev1.PersistentVolumeClaim    { return named(s.PVCs, name) }
+func (s *Snapshot) Route(name string) *gatewayv1.HTTPRoute           { return named(s.Routes, name) }
+func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata { return named(s.Secrets, name) }
 func (s *Snapshot) ReplicationSource(name string) *volsyncv1alpha1.ReplicationSource {
 	return named(s.ReplicationSources, name)
-}
-
-// Secret returns a Secret's metadata, or nil.
-func (s *Snapshot) Secret(name string) *metav1.PartialObjectMetadata { return named(s.Secrets, name) }
-
-// podsOf returns the workspace's pods, newest first.
-func (s *Snapshot) podsOf(name string) []*corev1.Pod {
-	var out []*corev1.Pod
-	for i := range s.Pods {
-		if s.Pods[i].Labels[model.LabelWorkspace] == name {
-			out = append(out, &s.Pods[i])
-		}
-	}
-	slices.SortFunc(out, func(a, b *corev1.Pod) int {
-		if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out
 }
 
 // CurrentPod is the pod that represents the workspace: the newest one not
 // being deleted, else the newest (a Recreate rollout stops the old pod
 // before the new one exists).
 func (s *Snapshot) CurrentPod(name string) *corev1.Pod {
-	pods := s.podsOf(name)
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil {
-			return p
+	var pods []*corev1.Pod
+	for i := range s.Pods {
+		if s.Pods[i].Labels[model.LabelWorkspace] == name {
+			pods = append(pods, &s.Pods[i])
 		}
 	}
-	if len(pods) > 0 {
-		return pods[0]
+	if len(pods) == 0 {
+		return nil
 	}
-	return nil
-}
-
-// Names of workspaces found in the cluster (by Deployment label), sorted.
-func (s *Snapshot) Names() []string {
-	var names []string
-	for _, d := range s.Deployments {
-		if n := d.Labels[model.LabelWorkspace]; n != "" && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
+		return cmp.Or(b.CreationTimestamp.Compare(a.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
+	})
+	if i := slices.IndexFunc(pods, func(p *corev1.Pod) bool { return p.DeletionTimestamp == nil }); i >= 0 {
+		return pods[i]
 	}
-	slices.Sort(names)
-	return names
+	return pods[0]
 }
 
 // LastChange is when a Secret's data last changed: the newest managedFields
@@ -209,16 +158,10 @@ func LastChange(m *metav1.PartialObjectMetadata) time.Time {
 	return t
 }
 
-// LoadEvents adds the namespace's Events to the snapshot. Status itself
-// does not need them; apply --wait and doctor explain a waiting claim or
-// pod with them.
+// LoadEvents adds the namespace's Events, with which apply --wait and
+// doctor explain a waiting claim or pod.
 func (s *Snapshot) LoadEvents(ctx context.Context, c *kube.Clients) error {
-	ev, err := c.Kube.CoreV1().Events(s.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return listErr("Events", s.Namespace, err)
-	}
-	s.Events = ev.Items
-	return nil
+	return listAs(ctx, c, s, "Events", corev1.SchemeGroupVersion.WithResource("events"), metav1.ListOptions{}, &s.Events, nil)
 }
 
 // EventsOf returns the Events about kind/name, oldest first; only those of

@@ -24,20 +24,13 @@ const AnnotationCopilotPushed = "ocw.dev/copilot-pushed-at"
 // Phase summarises a workspace.
 type Phase string
 
-// Phases, in the order a person cares about them.
+// Phases, as `ocw status --help` explains them.
 const (
-	// Ready: the pod is Ready (OpenCode answers its health check).
-	Ready Phase = "Ready"
-	// Starting: on its way, nothing has failed yet (scheduling, cloning,
-	// seeding, OpenCode's first start).
+	Ready    Phase = "Ready"
 	Starting Phase = "Starting"
-	// Failing: something needs a person (a failed clone, an image that
-	// cannot be pulled, an unschedulable pod, a crash loop).
-	Failing Phase = "Failing"
-	// Stopped: scaled to zero on purpose.
-	Stopped Phase = "Stopped"
-	// Missing: in the spec but not in the cluster (not applied yet).
-	Missing Phase = "Missing"
+	Failing  Phase = "Failing"
+	Stopped  Phase = "Stopped"
+	Missing  Phase = "Missing"
 )
 
 // Blockers besides container names.
@@ -111,21 +104,23 @@ func Collect(ctx context.Context, c *kube.Clients, sys *model.System, now time.T
 	return Build(sys, snap, now), nil
 }
 
-// Build derives the report from a snapshot: every workspace of the spec in
-// spec order, then workspaces found only in the cluster.
+// Build derives the report from a snapshot: the spec's workspaces in
+// order, then those found only in the cluster (by Deployment label).
 func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 	r := &Report{Namespace: sys.Namespace}
-	var names []string
 	for i := range sys.Workspaces {
-		ws := &sys.Workspaces[i]
-		names = append(names, ws.Name)
-		r.Workspaces = append(r.Workspaces, derive(ws.Name, ws, sys.Secrets.Copilot.Name, snap, now))
+		r.Workspaces = append(r.Workspaces, derive(sys.Workspaces[i].Name, &sys.Workspaces[i], sys.Secrets.Copilot.Name, snap, now))
 	}
-	for _, n := range snap.Names() {
-		if !slices.Contains(names, n) {
-			w := derive(n, nil, sys.Secrets.Copilot.Name, snap, now)
-			r.Workspaces = append(r.Workspaces, w)
+	var others []string
+	for _, d := range snap.Deployments {
+		n := d.Labels[model.LabelWorkspace]
+		if n != "" && !slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Name == n }) {
+			others = append(others, n)
 		}
+	}
+	slices.Sort(others)
+	for _, n := range slices.Compact(others) {
+		r.Workspaces = append(r.Workspaces, derive(n, nil, sys.Secrets.Copilot.Name, snap, now))
 	}
 	if snap.RoutesMissing {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
@@ -150,19 +145,17 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 	case route != nil && len(route.Spec.Hostnames) > 0:
 		w.URL = "https://" + string(route.Spec.Hostnames[0]) + "/"
 	}
+	w.Age = "-"
 	if dep != nil {
-		t := dep.CreationTimestamp.UTC()
-		w.Created = &t
-		w.Age = Age(now.Sub(t))
-	} else {
-		w.Age = "-"
+		w.Created = new(dep.CreationTimestamp.UTC())
+		w.Age = Age(now.Sub(*w.Created))
 	}
 	if pod != nil {
 		w.Pod = pod.Name
 		for _, cs := range Statuses(pod) {
 			w.Restarts += cs.RestartCount
 		}
-		w.Clone = StepOf(pod, model.ContainerClone)
+		w.Clone = stepOf(pod, model.ContainerClone)
 	}
 	if pvc != nil {
 		w.PVC.Phase = string(pvc.Status.Phase)
@@ -173,62 +166,47 @@ func derive(name string, ws *model.Workspace, copilotSecret string, snap *Snapsh
 	if route != nil {
 		w.Route = routeStatus(route, ws)
 	}
-	w.Copilot = CopilotOf(pod, snap.Secret(copilotSecret))
-	w.Backup = BackupOf(ws, snap.ReplicationSource(name), now)
+	w.Copilot = copilotOf(pod, snap.Secret(copilotSecret))
+	w.Backup = backupOf(ws, snap.ReplicationSource(name), now)
 	w.Phase, w.Reason, w.Blocker = phaseOf(dep, pod, pvc)
 	return w
 }
 
-// CopilotOf reads the seed-auth outcome and compares it with the Secret's
+// copilotOf reads the seed-auth outcome and compares it with the Secret's
 // last change (secret may be nil): a login seeded, or pushed, before the
 // Secret last changed is stale.
-func CopilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
+func copilotOf(pod *corev1.Pod, secret *metav1.PartialObjectMetadata) Copilot {
 	c := Copilot{Seeded: CopilotUnknown}
 	if pod == nil {
 		return c
 	}
 	var pushed time.Time
-	if v := pod.Annotations[AnnotationCopilotPushed]; v != "" {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			pushed = t
-			c.PushedAt = &t
-		}
+	if t, err := time.Parse(time.RFC3339, pod.Annotations[AnnotationCopilotPushed]); err == nil {
+		pushed, c.PushedAt = t, &t
 	}
-	step := StepOf(pod, model.ContainerSeedAuth)
-	c.Step = step
-	if step == nil || !step.Finished {
-		if !pushed.IsZero() {
-			c.Seeded = CopilotYes
-		}
-		return c
-	}
-	switch step.Code {
-	case boot.AuthSeeded, boot.AuthUnchanged:
-		c.Seeded = CopilotYes
-	case boot.AuthKept:
+	c.Step = stepOf(pod, model.ContainerSeedAuth)
+	finished := c.Step != nil && c.Step.Finished
+	switch {
+	case finished && c.Step.Code == boot.AuthKept:
 		// The previous login is in use; the Secret's newer one could not
 		// be written (full volume).
 		c.Seeded = CopilotChanged
-		return c
-	default:
+	case !pushed.IsZero() || finished && (c.Step.Code == boot.AuthSeeded || c.Step.Code == boot.AuthUnchanged):
+		c.Seeded = CopilotYes
+	case finished:
 		c.Seeded = CopilotNo
-		if !pushed.IsZero() {
-			c.Seeded = CopilotYes
-		}
 	}
-	if c.Seeded == CopilotYes && secret != nil {
-		cs := ContainerStatus(pod, model.ContainerSeedAuth)
-		var seededAt time.Time
-		if t := LastTermination(cs); t != nil {
-			seededAt = t.FinishedAt.Time
-		}
-		if pushed.After(seededAt) {
-			seededAt = pushed
-		}
-		// Timestamps have one-second resolution: equal counts as in step.
-		if LastChange(secret).After(seededAt) {
-			c.Seeded = CopilotChanged
-		}
+	if c.Seeded != CopilotYes || !finished || secret == nil {
+		return c
+	}
+	// A finished step has a termination.
+	seededAt := LastTermination(ContainerStatus(pod, model.ContainerSeedAuth)).FinishedAt.Time
+	if pushed.After(seededAt) {
+		seededAt = pushed
+	}
+	// Timestamps have one-second resolution: equal counts as in step.
+	if LastChange(secret).After(seededAt) {
+		c.Seeded = CopilotChanged
 	}
 	return c
 }
@@ -274,12 +252,11 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if cs == nil {
 			continue
 		}
-		step := StepOf(pod, name)
 		cause := ""
-		if step.Finished && step.ExitCode != 0 {
+		if step := stepOf(pod, name); step.Failed() {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && stuck(w.Reason) {
+		if w := cs.State.Waiting; w != nil && (ImagePullReason(w.Reason) || slices.Contains(stuckReasons, w.Reason)) {
 			if cause != "" && w.Reason == "CrashLoopBackOff" {
 				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
 			}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -479,16 +480,12 @@ func (w *world) waitRoute(want routeState) {
 		r := &gatewayv1.HTTPRoute{}
 		statustest.Get(w.t, env.Client, w.ns, "app", r)
 		w.lastRoute = fmt.Sprintf("%+v", r.Status.Parents)
-		for _, p := range r.Status.Parents {
-			if !status.SameParent(p.ParentRef, w.ns, w.ws.Gateway) {
-				continue
-			}
-			a, rr := cond(p.Conditions, "Accepted"), cond(p.Conditions, "ResolvedRefs")
-			if a != nil && a.ObservedGeneration == r.Generation && want(a, rr) {
-				return true
-			}
+		p := status.RouteParent(r, &w.ws)
+		if p == nil {
+			return false
 		}
-		return false
+		a, rr := cond(p.Conditions, "Accepted"), cond(p.Conditions, "ResolvedRefs")
+		return a != nil && a.ObservedGeneration == r.Generation && want(a, rr)
 	})
 }
 
@@ -555,10 +552,11 @@ func (w *world) expectRoute(cell string) {
 
 func expect(t *testing.T, rep *doctor.Report, scope, id string, v doctor.Verdict, want string) *doctor.Check {
 	t.Helper()
-	c := rep.Find(scope, id)
-	if c == nil {
+	i := slices.IndexFunc(rep.Checks, func(c doctor.Check) bool { return c.Scope == scope && c.ID == id })
+	if i < 0 {
 		t.Fatalf("no check %s/%s in:\n%s", scope, id, table(rep))
 	}
+	c := &rep.Checks[i]
 	got := c.Fix
 	if v == doctor.OK {
 		got = c.Message

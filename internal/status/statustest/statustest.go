@@ -1,8 +1,6 @@
-// Package statustest builds workspaces in a real API server the way the
-// controllers would leave them: the objects ocw renders, then status
-// subresources (PVC phase, pod container states, route conditions) written
-// through the API. envtest runs no controllers or kubelet, so tests write
-// what those would have written.
+// Package statustest builds workspaces in a real API server as the
+// controllers and kubelet (which envtest does not run) would leave them:
+// the objects ocw renders, then their status written through the API.
 package statustest
 
 import (
@@ -63,25 +61,20 @@ func SetRoute(t testing.TB, c client.Client, ws model.Workspace, acceptedReason,
 	t.Helper()
 	r := &gatewayv1.HTTPRoute{}
 	Get(t, c, ws.Namespace, ws.Name, r)
-	cond := func(typ, reason string) metav1.Condition {
-		st, msg := metav1.ConditionTrue, ""
-		if reason == "" {
-			reason = typ
-		} else {
-			st, msg = metav1.ConditionFalse, "test: "+reason
-		}
-		if typ == string(gatewayv1.RouteConditionResolvedRefs) && st == metav1.ConditionTrue {
-			reason = string(gatewayv1.RouteReasonResolvedRefs)
-		}
-		return metav1.Condition{Type: typ, Status: st, Reason: reason, Message: msg,
+	cond := func(typ gatewayv1.RouteConditionType, ok gatewayv1.RouteConditionReason, reason string) metav1.Condition {
+		c := metav1.Condition{Type: string(typ), Status: metav1.ConditionTrue, Reason: string(ok),
 			ObservedGeneration: r.Generation, LastTransitionTime: metav1.Now()}
+		if reason != "" {
+			c.Status, c.Reason, c.Message = metav1.ConditionFalse, reason, "test: "+reason
+		}
+		return c
 	}
 	r.Status.Parents = []gatewayv1.RouteParentStatus{{
 		ParentRef:      r.Spec.ParentRefs[0],
 		ControllerName: "example.com/gateway-controller",
 		Conditions: []metav1.Condition{
-			cond(string(gatewayv1.RouteConditionAccepted), acceptedReason),
-			cond(string(gatewayv1.RouteConditionResolvedRefs), resolvedReason),
+			cond(gatewayv1.RouteConditionAccepted, gatewayv1.RouteReasonAccepted, acceptedReason),
+			cond(gatewayv1.RouteConditionResolvedRefs, gatewayv1.RouteReasonResolvedRefs, resolvedReason),
 		},
 	}}
 	UpdateStatus(t, c, r)

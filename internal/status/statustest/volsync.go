@@ -5,11 +5,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// What VolSync v0.14.0 writes into a ReplicationSource's status, taken from
-// its source: the Synchronizing condition (internal/controller/
-// statemachine/conditions.go and the controller's error path) and the
-// mover status of a failed Job (utils/podlogs.go: the pod log's tail,
-// here as the restic mover's entry.sh and restic 0.18 print it).
+// What VolSync v0.14.0 writes into a ReplicationSource's status (from its
+// source): the Synchronizing condition and a mover's status with its pod
+// log's tail, as the restic mover's entry.sh and restic 0.18 print it.
 var (
 	// Syncing: a backup is running, or its Job is being retried.
 	Syncing = metav1.Condition{Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionTrue,
@@ -17,23 +15,20 @@ var (
 	// Scheduled: idle until the next run.
 	Scheduled = metav1.Condition{Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionFalse,
 		Reason: volsyncv1alpha1.SynchronizingReasonSched, Message: "Waiting for next scheduled synchronization"}
-	// Succeeded is the mover status of a successful backup (restic's
-	// summary lines).
+	// Succeeded is the mover status of a successful backup.
 	Succeeded = &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultSuccessful,
 		Logs: "processed 1520 files, 212.345 MiB in 0:41\nsnapshot 8f3c2a1d saved"}
 )
 
 // ControllerError is the condition VolSync sets when it cannot start a
-// mover, with err's text: for a missing repository Secret the cached
-// client's `Secret "NAME" not found`, for a Secret without a key `secret
-// is missing field: RESTIC_PASSWORD`.
+// mover, with err's text (`Secret "NAME" not found`, `secret is missing
+// field: RESTIC_PASSWORD`).
 func ControllerError(msg string) metav1.Condition {
 	return metav1.Condition{Type: volsyncv1alpha1.ConditionSynchronizing, Status: metav1.ConditionFalse,
 		Reason: volsyncv1alpha1.SynchronizingReasonError, Message: msg}
 }
 
-// MoverFailed is the mover status VolSync writes when the Job reached its
-// backoff limit: Failed with the log's tail.
+// MoverFailed is the mover status of a Job that reached its backoff limit.
 func MoverFailed(log string) *volsyncv1alpha1.MoverStatus {
 	return &volsyncv1alpha1.MoverStatus{Result: volsyncv1alpha1.MoverResultFailed, Logs: moverPrologue + log}
 }
