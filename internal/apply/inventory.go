@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -33,23 +35,9 @@ const (
 )
 
 // ref identifies an object independently of its API version, so an
-// object whose apiVersion moves on is still the same object.
-type ref struct {
-	Group, Kind, Namespace, Name string
-}
-
-func refOf(u *unstructured.Unstructured) ref {
-	gvk := u.GroupVersionKind()
-	return ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
-}
-
-// ID is how output names the object: Kind/namespace/name, or Kind/name.
-func (r ref) ID() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
+// object whose apiVersion moves on is still the same object. Output names
+// it as ssa does: Kind/namespace/name, or Kind/name.
+type ref = object.ObjMetadata
 
 // entry is one inventory line: a ref and the apiVersion to reach it by.
 type entry struct {
@@ -57,20 +45,18 @@ type entry struct {
 	APIVersion string
 }
 
-func (e entry) gvk() schema.GroupVersionKind {
-	return schema.FromAPIVersionAndKind(e.APIVersion, e.Kind)
-}
+func (e entry) id() string { return ssautil.FmtObjMetadata(e.ref) }
 
 func (e entry) line() string {
 	ns := e.Namespace
 	if ns == "" {
 		ns = "-"
 	}
-	return strings.Join([]string{e.APIVersion, e.Kind, ns, e.Name}, " ")
+	return strings.Join([]string{e.APIVersion, e.GroupKind.Kind, ns, e.Name}, " ")
 }
 
 func entryOf(u *unstructured.Unstructured) entry {
-	return entry{ref: refOf(u), APIVersion: u.GetAPIVersion()}
+	return entry{ref: object.UnstructuredToObjMetadata(u), APIVersion: u.GetAPIVersion()}
 }
 
 // inventory maps refs to entries.
@@ -111,7 +97,7 @@ func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
 		if ns == "-" {
 			ns = ""
 		}
-		inv.add(entry{ref: ref{Group: gv.Group, Kind: f[1], Namespace: ns, Name: f[3]}, APIVersion: f[0]})
+		inv.add(entry{ref: ref{GroupKind: gv.WithKind(f[1]).GroupKind(), Namespace: ns, Name: f[3]}, APIVersion: f[0]})
 	}
 	return inv, nil
 }
@@ -136,5 +122,5 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 
 // sortedRefs lists inv's entries in output order.
 func sortedRefs(inv inventory) []entry {
-	return slices.SortedFunc(maps.Values(inv), func(a, b entry) int { return strings.Compare(a.ID(), b.ID()) })
+	return slices.SortedFunc(maps.Values(inv), func(a, b entry) int { return strings.Compare(a.id(), b.id()) })
 }

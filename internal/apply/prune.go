@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
@@ -53,15 +54,15 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			continue
 		}
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(en.gvk())
+		live.SetGroupVersionKind(schema.FromAPIVersionAndKind(en.APIVersion, en.GroupKind.Kind))
 		err := e.client.Get(ctx, client.ObjectKey{Namespace: en.Namespace, Name: en.Name}, live)
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", en.ID())
+			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", en.id())
 			delete(final, en.ref)
 			continue
 		case err != nil:
-			errs = append(errs, fmt.Errorf("reading %s: %w", en.ID(), err))
+			errs = append(errs, fmt.Errorf("reading %s: %w", en.id(), err))
 			continue
 		}
 		action, reason := pruneRule(ns, live, opts)
@@ -72,7 +73,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 		case Refused, Pruned, Disowned:
 			delete(final, en.ref)
 		}
-		changes = append(changes, Change{ID: en.ID(), Action: action, DryRun: opts.DryRun, Reason: reason})
+		changes = append(changes, Change{ID: en.id(), Action: action, DryRun: opts.DryRun, Reason: reason})
 	}
 
 	// Workloads go first so nothing is left running against a deleted
@@ -81,7 +82,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	if i := slices.IndexFunc(deletes, func(s *staleObject) bool { return s.action == toPurge }); i >= 0 {
 		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(deletes)-i)
 		for _, s := range deletes[i:] {
-			fmt.Fprintf(e.log, "  %s\n", s.ID())
+			fmt.Fprintf(e.log, "  %s\n", s.id())
 		}
 	}
 	for _, s := range deletes {
@@ -90,7 +91,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			continue
 		}
 		delete(final, s.ref)
-		changes = append(changes, Change{ID: s.ID(), Action: Pruned, DryRun: opts.DryRun})
+		changes = append(changes, Change{ID: s.id(), Action: Pruned, DryRun: opts.DryRun})
 	}
 	return final, changes, errors.Join(errs...)
 }
@@ -100,7 +101,7 @@ func deleteStage(s *staleObject) int {
 	switch {
 	case s.action == toPurge:
 		return 2
-	case s.Group == "apps":
+	case s.GroupKind.Group == "apps":
 		return 0
 	}
 	return 1
@@ -149,7 +150,7 @@ func (e *Engine) delete(ctx context.Context, s *staleObject, dryRun bool) error 
 	}
 	err := e.client.Delete(ctx, s.live.DeepCopy(), opts...)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s: delete failed: %s", s.ID(), reason(err))
+		return fmt.Errorf("%s: delete failed: %s", s.id(), reason(err))
 	}
 	return nil
 }

@@ -41,19 +41,20 @@ var generatedKinds = map[schema.GroupKind]bool{
 // namespaced, and if cluster-scoped the namespace itself or a name ocw
 // generates for ns.
 func trustEntry(ns string, en entry) string {
-	namespaced, known := generatedKinds[schema.GroupKind{Group: en.Group, Kind: en.Kind}]
+	gk := en.GroupKind
+	namespaced, known := generatedKinds[gk]
 	switch {
 	case !known:
-		return fmt.Sprintf("ocw apply never creates a %s (group %q)", en.Kind, en.Group)
+		return fmt.Sprintf("ocw apply never creates a %s (group %q)", gk.Kind, gk.Group)
 	case namespaced && en.Namespace != ns:
 		return "it is not in namespace " + ns
 	case !namespaced && en.Namespace != "":
-		return "a " + en.Kind + " has no namespace"
-	case en.Group == "" && en.Kind == "Namespace":
+		return "a " + gk.Kind + " has no namespace"
+	case gk == schema.GroupKind{Kind: "Namespace"}:
 		if en.Name != ns {
 			return "it is not namespace " + ns
 		}
-	case en.Kind == "ClusterRoleBinding":
+	case gk.Kind == "ClusterRoleBinding":
 		if _, ok := build.ClusterRoleBindingWorkspace(ns, en.Name); !ok {
 			return "ocw names no ClusterRoleBinding of namespace " + ns + " that way"
 		}
@@ -63,12 +64,12 @@ func trustEntry(ns string, en entry) string {
 
 // trusted splits inv into the entries prune may consider and a Refused
 // change for each other one.
-func trusted(ns string, inv inventory) (inventory, []Change) {
+func trusted(ns string, inv inventory, dryRun bool) (inventory, []Change) {
 	ok := inventory{}
 	var refused []Change
 	for _, en := range inv {
 		if why := trustEntry(ns, en); why != "" {
-			refused = append(refused, Change{ID: en.ID(), Action: Refused, Reason: why})
+			refused = append(refused, Change{ID: en.id(), Action: Refused, DryRun: dryRun, Reason: why})
 			continue
 		}
 		ok.add(en)
