@@ -1,6 +1,7 @@
 package build
 
 import (
+	"maps"
 	"strconv"
 	"time"
 
@@ -24,9 +25,7 @@ func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) 
 	vars := map[string]string{"APP": ws.Name}
 	if ws.Backup.Mode == model.BackupComponent {
 		ks.Spec.Components = []string{ws.Backup.Component}
-		for k, v := range volsyncVariables(ws) {
-			vars[k] = v
-		}
+		maps.Copy(vars, volsyncVariables(ws))
 	}
 	ks.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: vars}
 	for _, r := range sys.Flux.SubstituteFrom {
@@ -59,9 +58,7 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 	if b.SnapshotClass != "" {
 		vars["VOLSYNC_SNAPSHOTCLASS"] = b.SnapshotClass
 	}
-	for k, v := range b.Variables {
-		vars[k] = v
-	}
+	maps.Copy(vars, b.Variables)
 	return vars
 }
 

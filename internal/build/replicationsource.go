@@ -27,13 +27,7 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly, Within: b.Retain.Within,
 		},
 		MoverConfig: volsyncv1alpha1.MoverConfig{
-			MoverSecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   new(true),
-				RunAsUser:      new(ws.UID),
-				RunAsGroup:     new(ws.GID),
-				FSGroup:        new(ws.GID),
-				SeccompProfile: restrictedSeccomp(),
-			},
+			MoverSecurityContext: podSecurity(ws),
 		},
 	}
 	if b.SnapshotClass != "" {
@@ -56,6 +50,18 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 
 func restrictedSeccomp() *corev1.SeccompProfile {
 	return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+}
+
+// podSecurity runs a pod as the workspace user, as Pod Security
+// "restricted" requires.
+func podSecurity(ws model.Workspace) *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   new(true),
+		RunAsUser:      new(ws.UID),
+		RunAsGroup:     new(ws.GID),
+		FSGroup:        new(ws.GID),
+		SeccompProfile: restrictedSeccomp(),
+	}
 }
 
 // ComponentMoverMark is a patch that gives the ReplicationSource a VolSync
