@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -79,7 +78,7 @@ func Load(name string, data []byte) (*Document, error) {
 	// unset): checkNode has reported both with their positions.
 	if err := top.Decode(&ws); err != nil && len(doc.fieldErrs) == 0 {
 		// checkNode mirrors the decoder; this is a guard, not a path.
-		return nil, yamlError(name, err)
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	doc.Spec = &ws
 	return doc, nil
@@ -293,41 +292,16 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return ""
 }
 
-var (
-	yamlLine = regexp.MustCompile(`line (\d+): `)
-	// goType is the " into <Go type>" tail of yaml.v3 type errors.
-	goType = regexp.MustCompile(` into \S+`)
-)
+// yamlLine is the position yaml.v3 puts in its error messages.
+var yamlLine = regexp.MustCompile(`line (\d+): `)
 
-// yamlError turns a yaml.v3 error into positioned Errors.
-func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		var errs ErrorList
-		for _, e := range te.Errors {
-			errs = append(errs, lineError(file, e))
-		}
-		return errs
-	}
-	return lineError(file, strings.TrimPrefix(err.Error(), "yaml: "))
-}
-
-func lineError(file, msg string) *Error {
-	e := &Error{File: file, Msg: goType.ReplaceAllString(msg, "")}
-	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
-		e.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		e.Msg = msg[:m[0]] + msg[m[1]:]
-	}
-	return e
-}
-
-// errAt builds an Error at a field path, falling back to the nearest
-// ancestor that exists in the file (for fields that are missing).
+// errAt builds an Error at a position.
 func (d *Document) errAt(p position, field, msg string) *Error {
 	return &Error{File: d.File, Line: p.line, Column: p.col, Field: field, Msg: msg}
 }
 
-// At returns the position of a field path, or of its nearest ancestor.
+// at returns the position of a field path, or of its nearest ancestor
+// that is in the file (for fields that are missing).
 func (d *Document) at(path string) position {
 	for {
 		if p, ok := d.pos[path]; ok {
