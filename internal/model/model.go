@@ -4,6 +4,8 @@
 package model
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -295,9 +297,9 @@ func Load(name string, data []byte) (*System, error) {
 
 // LoadFile is Load on a file.
 func LoadFile(path string) (*System, error) {
-	doc, err := spec.LoadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading spec: %w", err)
 	}
-	return Resolve(doc)
+	return Load(path, data)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -29,15 +28,6 @@ type Document struct {
 }
 
 type position struct{ line, col int }
-
-// LoadFile reads and strictly decodes a spec file.
-func LoadFile(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading spec: %w", err)
-	}
-	return Load(path, data)
-}
 
 // Load decodes a spec: exactly one YAML document with a known apiVersion
 // and kind. A document that cannot be read as a spec at all (bad YAML,
