@@ -4,7 +4,6 @@ package output
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -94,26 +93,19 @@ func Object(o any) (map[string]any, error) {
 }
 
 // clean removes "creationTimestamp: null", which typed ObjectMeta (also in
-// pod templates) always emits, and turns JSON numbers back into integers.
-func clean(v any) any {
+// pod templates) always emits.
+func clean(v any) {
 	switch t := v.(type) {
 	case map[string]any:
 		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
 			delete(t, "creationTimestamp")
 		}
-		for k, c := range t {
-			t[k] = clean(c)
+		for _, c := range t {
+			clean(c)
 		}
 	case []any:
-		for i, c := range t {
-			t[i] = clean(c)
+		for _, c := range t {
+			clean(c)
 		}
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
 	}
-	return v
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // SchemaPrefix starts the comment that tells yaml-language-server (and
@@ -54,31 +56,15 @@ var explicitFalse = map[string][][]string{
 func humanStyle(m map[string]any) {
 	key := typeKey(m)
 	for _, path := range durationFields[key] {
-		if parent := parentOf(m, path); parent != nil {
-			if s, ok := parent[path[len(path)-1]].(string); ok {
-				parent[path[len(path)-1]] = ShortDuration(s)
-			}
+		if s, ok, _ := unstructured.NestedString(m, path...); ok {
+			_ = unstructured.SetNestedField(m, ShortDuration(s), path...)
 		}
 	}
 	for _, path := range explicitFalse[key] {
-		if parent := parentOf(m, path); parent != nil {
-			if _, ok := parent[path[len(path)-1]]; !ok {
-				parent[path[len(path)-1]] = false
-			}
+		if _, ok, _ := unstructured.NestedFieldNoCopy(m, path...); !ok {
+			_ = unstructured.SetNestedField(m, false, path...)
 		}
 	}
-}
-
-// parentOf returns the map holding path's last field, nil if missing.
-func parentOf(m map[string]any, path []string) map[string]any {
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			return nil
-		}
-		m = next
-	}
-	return m
 }
 
 // ShortDuration rewrites a Go duration string without its zero units:

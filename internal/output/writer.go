@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -146,7 +147,7 @@ func (p *Plan) Write() error {
 	if !p.Changed() {
 		return nil
 	}
-	writes := append(append([]string{}, p.Create...), p.Update...)
+	writes := slices.Concat(p.Create, p.Update)
 	staging, err := p.stage(writes)
 	if err != nil {
 		return err
@@ -220,9 +221,7 @@ func removeEmptyParents(root, dir string) {
 // Diff is a unified diff of every change the plan would make.
 func (p *Plan) Diff() string {
 	var b strings.Builder
-	all := append(append(append([]string{}, p.Create...), p.Update...), p.Remove...)
-	sort.Strings(all)
-	for _, rel := range all {
+	for _, rel := range slices.Sorted(slices.Values(slices.Concat(p.Create, p.Update, p.Remove))) {
 		d := difflib.UnifiedDiff{
 			A:        difflib.SplitLines(string(p.old[rel])),
 			B:        difflib.SplitLines(string(p.files[rel])),
