@@ -57,12 +57,11 @@ func Load(name string, data []byte) (*Document, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, &Error{File: name, Line: top.Line, Column: top.Column, Msg: "a spec must be a YAML mapping"}
 	}
-	doc.index(top, "")
 
 	if err := doc.checkVersion(top); err != nil {
 		return nil, err
 	}
-	doc.checkNode(top, reflect.TypeOf(Workspaces{}), "")
+	doc.checkNode(top, reflect.TypeOf(Workspaces{}), "", false)
 	var ws Workspaces
 	// Decoding is lenient (unknown fields are skipped, mistyped ones left
 	// unset): checkNode has reported both with their positions.
@@ -99,23 +98,6 @@ func (d *Document) checkVersion(top *yaml.Node) error {
 	return nil
 }
 
-// index records the position of every value node by its field path.
-func (d *Document) index(n *yaml.Node, path string) {
-	d.pos[path] = position{n.Line, n.Column}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			d.index(n.Content[i+1], joinPath(path, n.Content[i].Value))
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			d.index(c, fmt.Sprintf("%s[%d]", path, i))
-		}
-	case yaml.AliasNode:
-		// Aliases are resolved by Decode; their fields keep the alias position.
-	}
-}
-
 func joinPath(parent, key string) string {
 	if parent == "" {
 		return key
@@ -123,21 +105,25 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
-// checkNode walks the YAML tree next to the Go type and records every
-// mapping key the type does not declare, every key given twice and every
-// value of the wrong type, each with its path and position. Null is
-// "unset" for every field. The walk follows the Go type, which does not
-// recurse, so aliases cannot make it loop.
-func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
+// checkNode walks the YAML tree next to the Go type, records the position
+// of every field path (inside an alias, the alias's position stands for its
+// fields) and every mapping key the type does not declare, every key given
+// twice and every value of the wrong type, each with its path and position.
+// Null is "unset" for every field. The walk follows the Go type, which does
+// not recurse, so aliases cannot make it loop.
+func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string, aliased bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	at := position{n.Line, n.Column}
+	if !aliased {
+		d.pos[path] = at
+	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
 			return
 		}
-		n = n.Alias
+		n, aliased = n.Alias, true
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
@@ -178,7 +164,7 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 				kerr("unknown field" + suggest(k.Value, fields))
 				continue
 			}
-			d.checkNode(v, ft, fp)
+			d.checkNode(v, ft, fp, aliased)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -186,7 +172,7 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i, c := range n.Content {
-			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
 		}
 	case reflect.Interface:
 		// Free-form: any YAML goes.

@@ -23,8 +23,8 @@ func TestCheckNodeKinds(t *testing.T) {
 	if err := yaml.Unmarshal([]byte("u: -1\nn: x\nf: fast\na: {any: [thing]}\nm: {k: 1.5}\nss: [a, [b]]\n"), &root); err != nil {
 		t.Fatal(err)
 	}
-	d := &Document{File: "f.yaml"}
-	d.checkNode(root.Content[0], reflect.TypeOf(fields{}), "")
+	d := &Document{File: "f.yaml", pos: map[string]position{}}
+	d.checkNode(root.Content[0], reflect.TypeOf(fields{}), "", false)
 	want := []string{
 		`f.yaml:1:4: u: "-1" is out of range`,
 		`f.yaml:2:4: n: "x" is not a whole number`,
