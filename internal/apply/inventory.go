@@ -15,10 +15,7 @@ import (
 )
 
 // The inventory is a ConfigMap in the spec's namespace listing every object
-// ocw apply has applied there (cluster-scoped ones included). Pruning only
-// ever considers objects listed in it: an object is never deleted because
-// of its name or labels alone. Nor because of the list alone: anyone who
-// can edit ConfigMaps in the namespace can edit it (see trust.go).
+// ocw apply has applied there; prune considers only these (see trust.go).
 //
 //	data:
 //	  objects: |

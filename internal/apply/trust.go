@@ -11,12 +11,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// The inventory is a ConfigMap: anyone who may edit ConfigMaps in the
-// namespace may write into it. So prune never takes an entry on trust: it
-// considers only entries ocw apply could have written for the namespace
-// (trustEntry), and before deleting a cluster-scoped object it checks the
-// live object's owner label (ownedBy). Everything else is reported and
-// dropped from the inventory, never deleted.
+// Anyone who may edit ConfigMaps in the namespace may edit the inventory,
+// so prune takes no entry on trust (docs/design.md, "Pruning trusts only
+// what ocw could have written"): trustEntry, then ownedBy on the live
+// object.
 
 // generatedKinds are the kinds ocw's builders produce for ocw apply, and
 // whether each is namespaced. A kind missing here is never pruned; the

@@ -64,13 +64,11 @@ func podSecurity(ws model.Workspace) *corev1.PodSecurityContext {
 	}
 }
 
-// ComponentMoverMark is a patch that gives the ReplicationSource a VolSync
-// component renders (backup mode component) the two fields of its
+// ComponentMoverMark is a patch, next to ComponentPVCMark, that gives the
+// ReplicationSource a VolSync component renders the two fields of its
 // moverSecurityContext Pod Security "restricted" needs and home-ops
-// components leave out: without them VolSync's mover pods are rejected in
-// the workspaces' namespace and no backup ever runs. Like ComponentPVCMark
-// it goes into the app folder's kustomization.yaml, applied after the
-// components; the component's uid, gid and fsGroup are kept.
+// components leave out (without them no mover pod is admitted); the
+// component's uid, gid and fsGroup are kept.
 func ComponentMoverMark(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	return &volsyncv1alpha1.ReplicationSource{
 		TypeMeta:   typeMeta("volsync.backube/v1alpha1", "ReplicationSource"),
