@@ -24,21 +24,15 @@ func Header(owner string) string {
 	return fmt.Sprintf("%s for namespace %q. DO NOT EDIT.\n", HeaderPrefix, owner)
 }
 
-// Marshal renders objects as one YAML stream, documents separated by
-// "---". Objects are typed API structs; status and creationTimestamp,
-// which only the API server sets, are dropped.
-func Marshal(objs ...any) ([]byte, error) { return encode("", objs) }
-
-// File renders objects as a generated file in the style of hand-written
-// home-ops files: every document starts with "---" and, for kinds that
-// have one, the yaml-language-server schema comment; the first document's
-// lines are followed by Header(owner).
-func File(owner string, objs ...any) ([]byte, error) { return encode(owner, objs) }
-
-// encode is File, or Marshal when owner is "". yaml.v3 sorts map keys,
-// indents sequences under their key as hand-written files do, and writes
-// multi-line strings (the boot scripts) as literal blocks.
-func encode(owner string, objs []any) ([]byte, error) {
+// marshal renders objects (typed API structs, without what only the API
+// server sets) as one YAML stream. With an owner it is a generated file in
+// the style of hand-written home-ops files: every document starts with
+// "---" and, for kinds that have one, the yaml-language-server schema
+// comment, and the first document's lines are followed by Header(owner).
+// yaml.v3 sorts map keys, indents sequences under their key as
+// hand-written files do, and writes multi-line strings (the boot scripts)
+// as literal blocks.
+func marshal(owner string, objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {
 		m, err := Object(o)
@@ -70,7 +64,7 @@ func encode(owner string, objs []any) ([]byte, error) {
 }
 
 // Object is o as an unstructured object's content, cleaned exactly as
-// Marshal writes it: what ocw apply sends is what ocw render writes.
+// marshal writes it: what ocw apply sends is what ocw render writes.
 func Object(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
 	// without a JSON encode and parse.

@@ -11,7 +11,7 @@ import (
 func Render(owner string, t *layout.Tree) (map[string][]byte, error) {
 	files := make(map[string][]byte, len(t.Files))
 	for _, f := range t.Files {
-		body, err := File(owner, f.Objects...)
+		body, err := marshal(owner, f.Objects...)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
 		}
@@ -33,7 +33,7 @@ func Stream(owner string, t *layout.Tree) ([]byte, error) {
 			}
 		}
 	}
-	body, err := Marshal(objs...)
+	body, err := marshal("", objs...)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the stream: %w", err)
 	}
@@ -48,7 +48,7 @@ func patchTexts(m map[string]any, k *layout.Kustomization) error {
 		return fmt.Errorf("internal error: %d patches converted from %d", len(patches), len(k.Patches))
 	}
 	for i, p := range k.Patches {
-		body, err := Marshal(p.Object)
+		body, err := marshal("", p.Object)
 		if err != nil {
 			return fmt.Errorf("patch of %s %s: %w", p.Target.Kind, p.Object.GetName(), err)
 		}

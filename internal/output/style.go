@@ -57,7 +57,7 @@ func humanStyle(m map[string]any) {
 	key := typeKey(m)
 	for _, path := range durationFields[key] {
 		if s, ok, _ := unstructured.NestedString(m, path...); ok {
-			_ = unstructured.SetNestedField(m, ShortDuration(s), path...)
+			_ = unstructured.SetNestedField(m, shortDuration(s), path...)
 		}
 	}
 	for _, path := range explicitFalse[key] {
@@ -67,10 +67,10 @@ func humanStyle(m map[string]any) {
 	}
 }
 
-// ShortDuration rewrites a Go duration string without its zero units:
+// shortDuration rewrites a Go duration string without its zero units:
 // "1h0m0s" → "1h", "1h30m0s" → "1h30m", "10m0s" → "10m". Anything else
 // (fractions, or not a duration) is returned as it is.
-func ShortDuration(s string) string {
+func shortDuration(s string) string {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d%time.Second != 0 {
 		return s
