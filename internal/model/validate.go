@@ -85,7 +85,7 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 	if u := v.repoURL(p+".repo", w.Repo, *s.Git.AllowHTTP); u != nil {
 		repo.Scheme, repo.Host = u.Scheme, u.Host
 		if repo.Dir == "" {
-			repo.Dir = RepoDir(w.Repo)
+			repo.Dir = strings.TrimSuffix(path.Base(strings.TrimSuffix(u.Path, "/")), ".git")
 			if !validDir(repo.Dir) {
 				v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
 			}
@@ -186,15 +186,6 @@ func (v *validator) quantityOf(s *string) resource.Quantity {
 		return q.DeepCopy()
 	}
 	return resource.Quantity{}
-}
-
-// RepoDir derives the clone folder from a repository URL.
-func RepoDir(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSuffix(path.Base(strings.TrimSuffix(u.Path, "/")), ".git")
 }
 
 type validator struct {
