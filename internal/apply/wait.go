@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -310,12 +311,8 @@ func needsReadyCondition(r ref) bool {
 }
 
 func readyConditionTrue(u *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Ready" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
+	obj, err := kstatus.GetObjectWithConditions(u.Object)
+	return err == nil && slices.ContainsFunc(obj.Status.Conditions, func(c kstatus.BasicCondition) bool {
+		return c.Type == "Ready" && c.Status == corev1.ConditionTrue
+	})
 }
