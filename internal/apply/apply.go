@@ -327,23 +327,18 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	}
 
 	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
-	pruneChanges = append(refused, pruneChanges...)
+	var writeErr error
 	if !opts.DryRun && !maps.Equal(final, union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.
-		cm := &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true}
-		if err := e.write(ctx, cm); err != nil {
-			report(false)
-			res.Changes = append(res.Changes, pruneChanges...)
-			return res, errors.Join(pruneErr, err)
-		}
-		if invItem.action == Unchanged {
+		writeErr = e.write(ctx, &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true})
+		if writeErr == nil && invItem.action == Unchanged {
 			invItem.action = Configured
 		}
 	}
 	report(false)
-	res.Changes = append(res.Changes, pruneChanges...)
-	return res, pruneErr
+	res.Changes = append(append(res.Changes, refused...), pruneChanges...)
+	return res, errors.Join(pruneErr, writeErr)
 }
 
 // items are d's objects on their way, each mapped to its API, and the
