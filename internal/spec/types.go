@@ -1,5 +1,6 @@
 // Package spec holds the user-facing workspace spec: its versioned types, the
-// strict loader that keeps YAML positions, the defaults and the validation.
+// strict loader that keeps YAML positions, and the defaults (validation is
+// model.Resolve).
 //
 // Every optional field is a pointer (or a nil map/slice) so that "unset" is
 // distinguishable from "set to the zero value": a workspace inherits each
