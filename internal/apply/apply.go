@@ -258,7 +258,7 @@ type item struct {
 	written  bool
 }
 
-func (it *item) id() string { return ssautil.FmtObjMetadata(it.ref) }
+func (it *item) id() string { return id(it.ref) }
 
 // Apply makes the cluster hold d. On error the Result still lists what
 // was applied before the failure.
@@ -292,7 +292,7 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	// half-way leaves nothing untracked.
 	union := maps.Clone(old)
 	for _, it := range items {
-		union.add(entryOf(it.obj))
+		union[it.ref] = it.obj.GetAPIVersion()
 	}
 	invItem := &item{obj: inventoryObject(d.Namespace, union), namespaced: true}
 	invItem.ref = object.UnstructuredToObjMetadata(invItem.obj)

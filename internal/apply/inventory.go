@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -36,35 +37,16 @@ const (
 // it as ssa does: Kind/namespace/name, or Kind/name.
 type ref = object.ObjMetadata
 
-// entry is one inventory line: a ref and the apiVersion to reach it by.
-type entry struct {
-	ref
-	APIVersion string
-}
+func id(r ref) string { return ssautil.FmtObjMetadata(r) }
 
-func (e entry) id() string { return ssautil.FmtObjMetadata(e.ref) }
-
-func (e entry) line() string {
-	ns := e.Namespace
-	if ns == "" {
-		ns = "-"
-	}
-	return strings.Join([]string{e.APIVersion, e.GroupKind.Kind, ns, e.Name}, " ")
-}
-
-func entryOf(u *unstructured.Unstructured) entry {
-	return entry{ref: object.UnstructuredToObjMetadata(u), APIVersion: u.GetAPIVersion()}
-}
-
-// inventory maps refs to entries.
-type inventory map[ref]entry
-
-func (inv inventory) add(e entry) { inv[e.ref] = e }
+// inventory maps each object to the apiVersion to reach it by.
+type inventory map[ref]string
 
 func (inv inventory) lines() string {
 	var ls []string
-	for _, e := range inv {
-		ls = append(ls, e.line()+"\n")
+	for r, apiVersion := range inv {
+		ns := cmp.Or(r.Namespace, "-")
+		ls = append(ls, strings.Join([]string{apiVersion, r.GroupKind.Kind, ns, r.Name}, " ")+"\n")
 	}
 	slices.Sort(ls)
 	return strings.Join(ls, "")
@@ -94,7 +76,7 @@ func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
 		if ns == "-" {
 			ns = ""
 		}
-		inv.add(entry{ref: ref{GroupKind: gv.WithKind(f[1]).GroupKind(), Namespace: ns, Name: f[3]}, APIVersion: f[0]})
+		inv[ref{GroupKind: gv.WithKind(f[1]).GroupKind(), Namespace: ns, Name: f[3]}] = f[0]
 	}
 	return inv, nil
 }
@@ -117,7 +99,7 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 	return u
 }
 
-// sortedRefs lists inv's entries in output order.
-func sortedRefs(inv inventory) []entry {
-	return slices.SortedFunc(maps.Values(inv), func(a, b entry) int { return strings.Compare(a.id(), b.id()) })
+// sortedRefs lists inv's objects in output order.
+func sortedRefs(inv inventory) []ref {
+	return slices.SortedFunc(maps.Keys(inv), func(a, b ref) int { return strings.Compare(id(a), id(b)) })
 }

@@ -31,7 +31,7 @@ func holdsData(o *unstructured.Unstructured) bool {
 }
 
 type staleObject struct {
-	entry
+	ref
 	live   *unstructured.Unstructured
 	action Action
 }
@@ -49,31 +49,31 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	var errs []error
 	var changes []Change
 	var deletes []*staleObject
-	for _, en := range sortedRefs(old) {
-		if desired[en.ref] {
+	for _, r := range sortedRefs(old) {
+		if desired[r] {
 			continue
 		}
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(schema.FromAPIVersionAndKind(en.APIVersion, en.GroupKind.Kind))
-		err := e.client.Get(ctx, client.ObjectKey{Namespace: en.Namespace, Name: en.Name}, live)
+		live.SetGroupVersionKind(schema.FromAPIVersionAndKind(old[r], r.GroupKind.Kind))
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, live)
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", en.id())
-			delete(final, en.ref)
+			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", id(r))
+			delete(final, r)
 			continue
 		case err != nil:
-			errs = append(errs, fmt.Errorf("reading %s: %w", en.id(), err))
+			errs = append(errs, fmt.Errorf("reading %s: %w", id(r), err))
 			continue
 		}
 		action, reason := pruneRule(ns, live, opts)
 		switch action {
 		case toDelete, toPurge:
-			deletes = append(deletes, &staleObject{entry: en, live: live, action: action})
+			deletes = append(deletes, &staleObject{ref: r, live: live, action: action})
 			continue
 		case Refused, Pruned, Disowned:
-			delete(final, en.ref)
+			delete(final, r)
 		}
-		changes = append(changes, Change{ID: en.id(), Action: action, DryRun: opts.DryRun, Reason: reason})
+		changes = append(changes, Change{ID: id(r), Action: action, DryRun: opts.DryRun, Reason: reason})
 	}
 
 	// Workloads go first so nothing is left running against a deleted
@@ -82,7 +82,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	if i := slices.IndexFunc(deletes, func(s *staleObject) bool { return s.action == toPurge }); i >= 0 {
 		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(deletes)-i)
 		for _, s := range deletes[i:] {
-			fmt.Fprintf(e.log, "  %s\n", s.id())
+			fmt.Fprintf(e.log, "  %s\n", id(s.ref))
 		}
 	}
 	for _, s := range deletes {
@@ -91,7 +91,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			continue
 		}
 		delete(final, s.ref)
-		changes = append(changes, Change{ID: s.id(), Action: Pruned, DryRun: opts.DryRun})
+		changes = append(changes, Change{ID: id(s.ref), Action: Pruned, DryRun: opts.DryRun})
 	}
 	return final, changes, errors.Join(errs...)
 }
@@ -150,7 +150,7 @@ func (e *Engine) delete(ctx context.Context, s *staleObject, dryRun bool) error 
 	}
 	err := e.client.Delete(ctx, s.live.DeepCopy(), opts...)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s: delete failed: %s", s.id(), reason(err))
+		return fmt.Errorf("%s: delete failed: %s", id(s.ref), reason(err))
 	}
 	return nil
 }

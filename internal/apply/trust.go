@@ -34,26 +34,26 @@ var generatedKinds = map[schema.GroupKind]bool{
 	{Group: "external-secrets.io", Kind: "ExternalSecret"}:           true,
 }
 
-// trustEntry says why en cannot be an object ocw apply wrote for
+// trustEntry says why r cannot be an object ocw apply wrote for
 // namespace ns, or "" when it can be: a generated kind, in ns if
 // namespaced, and if cluster-scoped the namespace itself or a name ocw
 // generates for ns.
-func trustEntry(ns string, en entry) string {
-	gk := en.GroupKind
+func trustEntry(ns string, r ref) string {
+	gk := r.GroupKind
 	namespaced, known := generatedKinds[gk]
 	switch {
 	case !known:
 		return fmt.Sprintf("ocw apply never creates a %s (group %q)", gk.Kind, gk.Group)
-	case namespaced && en.Namespace != ns:
+	case namespaced && r.Namespace != ns:
 		return "it is not in namespace " + ns
-	case !namespaced && en.Namespace != "":
+	case !namespaced && r.Namespace != "":
 		return "a " + gk.Kind + " has no namespace"
 	case gk == schema.GroupKind{Kind: "Namespace"}:
-		if en.Name != ns {
+		if r.Name != ns {
 			return "it is not namespace " + ns
 		}
 	case gk.Kind == "ClusterRoleBinding":
-		if _, ok := build.ClusterRoleBindingWorkspace(ns, en.Name); !ok {
+		if _, ok := build.ClusterRoleBindingWorkspace(ns, r.Name); !ok {
 			return "ocw names no ClusterRoleBinding of namespace " + ns + " that way"
 		}
 	}
@@ -65,12 +65,12 @@ func trustEntry(ns string, en entry) string {
 func trusted(ns string, inv inventory, dryRun bool) (inventory, []Change) {
 	ok := inventory{}
 	var refused []Change
-	for _, en := range inv {
-		if why := trustEntry(ns, en); why != "" {
-			refused = append(refused, Change{ID: en.id(), Action: Refused, DryRun: dryRun, Reason: why})
+	for r, apiVersion := range inv {
+		if why := trustEntry(ns, r); why != "" {
+			refused = append(refused, Change{ID: id(r), Action: Refused, DryRun: dryRun, Reason: why})
 			continue
 		}
-		ok.add(en)
+		ok[r] = apiVersion
 	}
 	sort.Slice(refused, func(i, j int) bool { return refused[i].ID < refused[j].ID })
 	return ok, refused

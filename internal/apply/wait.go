@@ -11,7 +11,6 @@ import (
 
 	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/fluxcd/cli-utils/pkg/object"
-	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -285,13 +284,12 @@ func (e *Engine) liveObjects(ctx context.Context, d *Desired, groups []*group) (
 // objectLine says why an object is not ready ("" when it is) and whether
 // it failed for good.
 func objectLine(live *unstructured.Unstructured, r ref) (string, bool) {
-	id := ssautil.FmtObjMetadata(r)
 	if live == nil {
-		return id + ": not found", false
+		return id(r) + ": not found", false
 	}
 	res, err := kstatus.Compute(live)
 	if err != nil {
-		return id + ": " + err.Error(), false
+		return id(r) + ": " + err.Error(), false
 	}
 	st, msg := res.Status, res.Message
 	if st == kstatus.CurrentStatus && needsReadyCondition(r) && !readyConditionTrue(live) {
@@ -300,7 +298,7 @@ func objectLine(live *unstructured.Unstructured, r ref) (string, bool) {
 	if st == kstatus.CurrentStatus {
 		return "", false
 	}
-	return id + ": " + msg, st == kstatus.FailedStatus
+	return id(r) + ": " + msg, st == kstatus.FailedStatus
 }
 
 // needsReadyCondition: kinds whose controller reports a Ready condition;
