@@ -431,8 +431,14 @@ func (v *validator) settings(p string, s spec.Settings) {
 	v.git(p+".git", s.Git)
 	v.oneOf(p+".clusterAccess", s.ClusterAccess, ClusterAccessNone, ClusterAccessNamespace, ClusterAccessCluster)
 	v.user(p+".user", s.User)
-	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
-		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
+	v.userName(p+".serverUsername", s.ServerUsername)
+}
+
+// userName checks a user name sent with a password, which ':' or a newline
+// would cut.
+func (v *validator) userName(field string, s *string) {
+	if s != nil && (*s == "" || strings.ContainsAny(*s, ":\n")) {
+		v.errorf(field, "must be non-empty without ':' or newlines")
 	}
 }
 
@@ -521,9 +527,7 @@ func (v *validator) git(p string, g *spec.Git) {
 		return
 	}
 	v.oneOf(p+".filter", g.Filter, "", "blob:none", "tree:0")
-	if g.Username != nil && (*g.Username == "" || strings.ContainsAny(*g.Username, ":\n")) {
-		v.errorf(p+".username", "must be non-empty without ':' or newlines")
-	}
+	v.userName(p+".username", g.Username)
 	if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
 		v.errorf(p+".authorName", "must not contain newlines or angle brackets")
 	}
