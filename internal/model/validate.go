@@ -35,7 +35,7 @@ func SystemNamespace(ns string) string {
 // the model the values it parsed; it reports every problem of the file
 // with its position, the loader's and its own.
 func Resolve(d *spec.Document) (*System, error) {
-	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}}
+	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}, names: map[string]int{}, hosts: map[string]int{}}
 	s := d.Spec
 	sys := &System{Namespace: cmp.Or(s.Namespace, spec.DefaultNamespace)}
 	if v.dnsLabel("namespace", sys.Namespace) {
@@ -54,12 +54,12 @@ func Resolve(d *spec.Document) (*System, error) {
 	builtin := spec.BuiltinSettings()
 	v.settings("defaults", s.Defaults)
 	v.settings("built-in defaults", builtin)
-	ws := workspaces{base: spec.Merge(s.Defaults, builtin), names: map[string]int{}, hosts: map[string]int{}}
+	v.base = spec.Merge(s.Defaults, builtin)
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
 	for i, w := range s.Workspaces {
-		sys.Workspaces = append(sys.Workspaces, v.workspace(&ws, i, w, sys, s.Domain))
+		sys.Workspaces = append(sys.Workspaces, v.workspace(i, w, sys, s.Domain))
 	}
 	if err := d.Errors(v.errs); err != nil {
 		return nil, err
@@ -67,20 +67,12 @@ func Resolve(d *spec.Document) (*System, error) {
 	return sys, nil
 }
 
-// workspaces is what resolving one workspace needs of the others: the
-// merged defaults, and the index of the workspace that took each name and
-// host.
-type workspaces struct {
-	base         spec.Settings
-	names, hosts map[string]int
-}
-
 // workspace validates workspace i and resolves it over the defaults.
-func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *System, domain string) Workspace {
+func (v *validator) workspace(i int, w spec.Workspace, sys *System, domain string) Workspace {
 	p := fmt.Sprintf("workspaces[%d]", i)
 	v.settings(p, w.Settings)
-	s := spec.Merge(w.Settings, ws.base)
-	v.workspaceName(p+".name", w.Name, sys.Namespace, ws.names, i)
+	s := spec.Merge(w.Settings, v.base)
+	v.workspaceName(p+".name", w.Name, sys.Namespace, i)
 	repo := Repo{URL: w.Repo, Dir: w.Dir, Branch: w.Branch, Filter: *s.Git.Filter}
 	if u := v.repoURL(p+".repo", w.Repo, *s.Git.AllowHTTP); u != nil {
 		repo.Scheme, repo.Host = u.Scheme, u.Host
@@ -107,12 +99,12 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 		v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
 	}
 	if host != "" {
-		if j, dup := ws.hosts[host]; dup && w.Host != "" {
+		if j, dup := v.hosts[host]; dup && w.Host != "" {
 			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", host, j)
 		} else if dup {
 			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", host, j)
 		} else {
-			ws.hosts[host] = i
+			v.hosts[host] = i
 		}
 	}
 	v.requestsWithinLimits(p, w.Settings, s)
@@ -195,6 +187,10 @@ type validator struct {
 	// block sets them (so an error names that block) and keyed by the
 	// field's pointer, which merging keeps; none for "" or an invalid one.
 	quantities map[*string]*resource.Quantity
+	// base is the merged defaults; names and hosts map each workspace name
+	// and host to the index of the workspace that took it.
+	base         spec.Settings
+	names, hosts map[string]int
 }
 
 // errorf records a problem once: a bad default is seen by every workspace.
@@ -230,7 +226,7 @@ var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 // workspaceName checks a workspace name: it names a Service, which must be
 // a DNS-1035 label (starting with a letter), and other objects with
 // suffixes, hence the shorter limit.
-func (v *validator) workspaceName(field, name, namespace string, seen map[string]int, i int) {
+func (v *validator) workspaceName(field, name, namespace string, i int) {
 	switch {
 	case name == "":
 		v.errorf(field, "required")
@@ -246,11 +242,11 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 	if name == "secrets" || name == namespace+"-secrets" {
 		v.errorf(field, "%q is reserved for the shared secrets", name)
 	}
-	if j, dup := seen[name]; dup {
+	if j, dup := v.names[name]; dup {
 		v.errorf(field, "duplicate workspace name %q (also workspaces[%d])", name, j)
 		return
 	}
-	seen[name] = i
+	v.names[name] = i
 }
 
 // repoURL accepts https (and, when allowed, http) URLs with a host and a
