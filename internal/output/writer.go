@@ -16,7 +16,6 @@ import (
 // Plan is what writing a set of files into a directory would change.
 type Plan struct {
 	Root      string
-	Owner     string
 	Create    []string
 	Update    []string
 	Remove    []string
@@ -42,7 +41,7 @@ func (p *Plan) Summary() string {
 // yaml-language-server schema comment a formatter added or moved is
 // unchanged.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
-	p := &Plan{Root: root, Owner: owner, files: files, old: map[string][]byte{}}
+	p := &Plan{Root: root, files: files, old: map[string][]byte{}}
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("output %s is not a folder", root)
 	}
