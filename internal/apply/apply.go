@@ -148,23 +148,18 @@ type Options struct {
 // Action is what happened to one object.
 type Action string
 
-// Actions in Change.
+// Actions in Change. Stale, KeptData, Disowned and Refused are objects of
+// the inventory that left the spec and were not deleted: Change.String
+// says why of each.
 const (
 	Created    Action = "created"
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
 	Pruned     Action = "pruned"
-	// Stale: no longer in the spec, not deleted (no --prune).
-	Stale Action = "stale"
-	// KeptData: no longer in the spec, holds data, not deleted.
-	KeptData Action = "kept"
-	// Disowned: no longer in the spec and no longer labelled as ocw's;
-	// left alone and dropped from the inventory.
-	Disowned Action = "disowned"
-	// Refused: listed in the inventory but not something ocw apply wrote
-	// for this namespace (Reason says why); never deleted, dropped from
-	// the inventory.
-	Refused Action = "refused"
+	Stale      Action = "stale"
+	KeptData   Action = "kept"
+	Disowned   Action = "disowned"
+	Refused    Action = "refused"
 )
 
 // Change is one line of apply's output.
