@@ -33,6 +33,20 @@ type Tree struct {
 	Notes []string
 }
 
+// Objects are the tree's API objects in file order (the namespace first):
+// kustomize's own Kustomizations are configuration and are left out.
+func (t *Tree) Objects() []any {
+	var objs []any
+	for _, f := range t.Files {
+		for _, o := range f.Objects {
+			if _, ok := o.(*Kustomization); !ok {
+				objs = append(objs, o)
+			}
+		}
+	}
+	return objs
+}
+
 // File is one output file and the objects in it, in order. A
 // *Kustomization is kustomize's configuration, not an API object.
 type File struct {

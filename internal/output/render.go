@@ -21,19 +21,9 @@ func Render(owner string, t *layout.Tree) (map[string][]byte, error) {
 }
 
 // Stream renders the tree's objects as one YAML stream under one header,
-// in file order (the namespace first), as kustomize build prints a tree:
-// kustomize's own kustomization.yaml files are configuration, not objects,
-// and are left out.
+// as kustomize build prints a tree.
 func Stream(owner string, t *layout.Tree) ([]byte, error) {
-	var objs []any
-	for _, f := range t.Files {
-		for _, o := range f.Objects {
-			if _, ok := o.(*layout.Kustomization); !ok {
-				objs = append(objs, o)
-			}
-		}
-	}
-	body, err := marshal("", objs...)
+	body, err := marshal("", t.Objects()...)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the stream: %w", err)
 	}
