@@ -42,7 +42,7 @@ func marshal(owner string, objs ...any) ([]byte, error) {
 		switch {
 		case owner != "":
 			buf.WriteString("---\n")
-			if url := schemaURL(m); url != "" {
+			if url := schemaURLs[typeKey(m)]; url != "" {
 				buf.WriteString(SchemaPrefix + url + "\n")
 			}
 			if i == 0 {

@@ -35,8 +35,6 @@ func typeKey(m map[string]any) string {
 	return av + " " + kind
 }
 
-func schemaURL(m map[string]any) string { return schemaURLs[typeKey(m)] }
-
 // durationFields are the metav1.Duration fields of the kinds ocw renders.
 // A typed Duration marshals the way Go prints it ("1h0m0s"); people and
 // home-ops repositories write "1h".
