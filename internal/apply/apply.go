@@ -141,7 +141,7 @@ type Options struct {
 	// PurgeData lets Prune delete data too (PVCs, the Namespace).
 	PurgeData bool
 	// AdoptNamespace lets ocw take over an existing namespace it did not
-	// create (see ownNamespace).
+	// create (see checkNamespace).
 	AdoptNamespace bool
 }
 
@@ -376,8 +376,11 @@ func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one
-// being deleted (every object in it would be refused, one line each) or
-// one ocw did not create, unless adopt.
+// being deleted (every object in it would be refused, one line each) or,
+// unless adopt, one ocw did not create. ocw's Namespace carries its
+// managed-by label, whether ocw apply or Flux (from ocw's namespace.yaml)
+// created it; only cluster-level rights can set a Namespace's labels, so
+// nobody inside the namespace can forge it.
 func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
 	live, err := e.get(ctx, nsItem.obj)
 	switch {
@@ -387,7 +390,7 @@ func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (
 		return false, nil
 	case live.GetDeletionTimestamp() != nil:
 		return true, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", nsItem.ref.Name)
-	case !adopt && !ownNamespace(live):
+	case !adopt && live.GetLabels()[model.LabelManagedBy] != model.ManagedBy:
 		return true, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
 			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
 			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
@@ -465,15 +468,6 @@ func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstru
 		return nil, nil
 	}
 	return nil, fmt.Errorf("reading %s: %w", ssautil.FmtUnstructured(o), err)
-}
-
-// ownNamespace says whether ocw created (or was explicitly given) the
-// namespace: ocw's Namespace carries its managed-by label, whether ocw
-// apply or Flux (from ocw's rendered namespace.yaml) created it. Setting
-// a label on a Namespace takes cluster-level rights, so the label cannot
-// be forged from inside the namespace.
-func ownNamespace(ns *unstructured.Unstructured) bool {
-	return ns.GetLabels()[model.LabelManagedBy] == model.ManagedBy
 }
 
 // validate dry-runs every item (concurrently) and records its action.

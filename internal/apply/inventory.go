@@ -3,7 +3,6 @@ package apply
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -97,9 +96,4 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 		"data": map[string]any{inventoryKey: inv.lines()},
 	}}
 	return u
-}
-
-// sortedRefs lists inv's objects in output order.
-func sortedRefs(inv inventory) []ref {
-	return slices.SortedFunc(maps.Keys(inv), func(a, b ref) int { return strings.Compare(id(a), id(b)) })
 }

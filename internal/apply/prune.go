@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -49,7 +50,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	var errs []error
 	var changes []Change
 	var deletes []*staleObject
-	for _, r := range sortedRefs(old) {
+	for _, r := range slices.SortedFunc(maps.Keys(old), func(a, b ref) int { return strings.Compare(id(a), id(b)) }) {
 		if desired[r] {
 			continue
 		}

@@ -292,7 +292,7 @@ func objectLine(live *unstructured.Unstructured, r ref) (string, bool) {
 		return id(r) + ": " + err.Error(), false
 	}
 	st, msg := res.Status, res.Message
-	if st == kstatus.CurrentStatus && needsReadyCondition(r) && !readyConditionTrue(live) {
+	if st == kstatus.CurrentStatus && readyPending(live, r) {
 		st, msg = kstatus.InProgressStatus, "not Ready yet (is its controller running?)"
 	}
 	if st == kstatus.CurrentStatus {
@@ -301,16 +301,16 @@ func objectLine(live *unstructured.Unstructured, r ref) (string, bool) {
 	return id(r) + ": " + msg, st == kstatus.FailedStatus
 }
 
-// needsReadyCondition: kinds whose controller reports a Ready condition;
-// before it has, kstatus can't tell them apart from ready.
-func needsReadyCondition(r ref) bool {
-	return r.GroupKind == schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"} ||
-		r.GroupKind == schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
-}
-
-func readyConditionTrue(u *unstructured.Unstructured) bool {
-	obj, err := kstatus.GetObjectWithConditions(u.Object)
-	return err == nil && slices.ContainsFunc(obj.Status.Conditions, func(c kstatus.BasicCondition) bool {
+// readyPending says whether live is of a kind whose controller reports a
+// Ready condition and has not reported it true: before it has, kstatus
+// can't tell it apart from ready.
+func readyPending(live *unstructured.Unstructured, r ref) bool {
+	if r.GroupKind != (schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}) &&
+		r.GroupKind != (schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}) {
+		return false
+	}
+	obj, err := kstatus.GetObjectWithConditions(live.Object)
+	return err != nil || !slices.ContainsFunc(obj.Status.Conditions, func(c kstatus.BasicCondition) bool {
 		return c.Type == "Ready" && c.Status == corev1.ConditionTrue
 	})
 }
