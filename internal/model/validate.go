@@ -91,8 +91,10 @@ func (v *validator) workspace(i int, w spec.Workspace, sys *System, domain strin
 	}
 	host := w.Host
 	switch {
+	case strings.HasPrefix(host, "*"):
+		v.errorf(p+".host", "wildcard hostnames are not allowed: a workspace needs its own hostname")
 	case host != "":
-		v.host(p+".host", host)
+		v.dnsSubdomain(p+".host", host)
 	case domain != "" && w.Name != "":
 		host = w.Name + "." + domain
 	default:
@@ -296,14 +298,6 @@ func validBranch(s string) bool {
 	return branchRE.MatchString(s) && !strings.HasPrefix(s, "-") && !strings.HasPrefix(s, "/") &&
 		!strings.HasSuffix(s, "/") && !strings.HasSuffix(s, ".lock") && !strings.Contains(s, "..") &&
 		!strings.Contains(s, "//") && !strings.HasSuffix(s, ".")
-}
-
-func (v *validator) host(field, s string) {
-	if strings.HasPrefix(s, "*") {
-		v.errorf(field, "wildcard hostnames are not allowed: a workspace needs its own hostname")
-		return
-	}
-	v.dnsSubdomain(field, s)
 }
 
 // imageRE follows the distribution reference grammar closely enough to catch
