@@ -136,12 +136,9 @@ func scan(root, header string, wanted map[string][]byte) (map[string]bool, map[s
 
 const stagingPrefix = ".ocw-render-"
 
-// Write carries the plan out. Every new and changed file is first written
-// in a staging folder inside root (same filesystem); only when all of them
-// are written are they renamed into place and stale files removed. A
-// failure or interruption while staging leaves root exactly as it was.
-// Like git's defaults, it does not fsync: it guards against failed and
-// killed commands, not against power loss.
+// Write carries the plan out through a staging folder inside root, so that
+// a failure or interruption while staging leaves root as it was; no fsync
+// (docs/architecture.md, "Rendering rules").
 func (p *Plan) Write() error {
 	if !p.Changed() {
 		return nil
