@@ -268,9 +268,6 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return ""
 }
 
-// yamlLine is the position yaml.v3 puts in its error messages.
-var yamlLine = regexp.MustCompile(`line (\d+): `)
-
 // errAt builds an Error at a position.
 func (d *Document) errAt(p position, field, msg string) *Error {
 	return &Error{File: d.File, Line: p.line, Column: p.col, Field: field, Msg: msg}
