@@ -35,12 +35,9 @@ func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) 
 	return ks
 }
 
-// volsyncVariables feed a home-ops VolSync component: the PVC it creates
-// (size, class, access mode), its backup and its restore (schedule,
-// snapshot class, copy method, cache, the mover's uid/gid). Unset classes
-// are left out so the component's own defaults apply: an empty
-// storageClassName would mean "no class", not the cluster's default.
-// backup.variables come last and win.
+// volsyncVariables feed a home-ops VolSync component (docs/design.md, "Who
+// owns the PVC"): unset classes are left out, as an empty storageClassName
+// would mean "no class"; backup.variables come last and win.
 func volsyncVariables(ws model.Workspace) map[string]string {
 	b := ws.Backup
 	vars := map[string]string{

@@ -8,12 +8,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// ReplicationSource backs the workspace PVC up with restic (VolSync),
-// by default from a snapshot so the running workspace is never stopped. The mover
-// runs as the workspace user so it can read every file, with the
-// RuntimeDefault seccomp profile: VolSync's mover container sets every
-// other field Pod Security "restricted" asks for but not that one, and the
-// namespace enforces restricted.
+// ReplicationSource backs the workspace PVC up with restic (VolSync). The
+// mover runs as the workspace user so it can read every file, with the
+// RuntimeDefault seccomp profile, the one field Pod Security "restricted"
+// asks for that VolSync's mover container does not set.
 func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	b := ws.Backup
 	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
