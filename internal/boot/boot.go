@@ -38,10 +38,10 @@
 //
 // # Serve
 //
-// ServeScript (main container) runs its arguments, OpenCode's command
-// line, as a child, stays PID 1, forwards SIGTERM, SIGINT and SIGHUP and
-// exits with OpenCode's status. With EnvServerPassword empty or blank it
-// refuses (ServeRefused) and exits 1.
+// ServeScript (main container, the OpenCode image's busybox sh) runs its
+// arguments, OpenCode's command line, as a child, stays PID 1, forwards
+// SIGTERM, SIGINT and SIGHUP and exits with OpenCode's status. With
+// EnvServerPassword empty or blank it refuses (ServeRefused) and exits 1.
 //
 // # Backup guard
 //
@@ -55,10 +55,11 @@
 //
 // # Probe
 //
-// ProbeScript sends GET /global/health to 127.0.0.1:EnvPort without
-// credentials, which must answer 401, and with basic auth, which must
-// answer 200 with "healthy":true; the password goes only through printf
-// and pipes, and each request is bounded by EnvProbeTimeout seconds.
+// ProbeScript (exec probe, the OpenCode image's busybox sh) sends GET
+// /global/health to 127.0.0.1:EnvPort without credentials, which must
+// answer 401, and with basic auth, which must answer 200 with
+// "healthy":true; the password goes only through printf and pipes, and
+// each request is bounded by EnvProbeTimeout seconds.
 package boot
 
 import (
@@ -66,32 +67,20 @@ import (
 	"strings"
 )
 
-// CloneScript is clone.sh: POSIX sh for the alpine/git image (busybox + git).
-//
-//go:embed clone.sh
-var CloneScript string
-
-// SeedAuthScript is seed-auth.sh: busybox sh.
-//
-//go:embed seed-auth.sh
-var SeedAuthScript string
-
-// ServeScript is serve.sh: busybox sh in the OpenCode image.
-//
-//go:embed serve.sh
-var ServeScript string
-
-// DBHoldJS is dbhold.js: the read transactions on OpenCode's session
-// database, run in OpenCode's own Bun runtime (ocw backup's hold and the
-// scheduled backups' guard).
-//
-//go:embed dbhold.js
-var DBHoldJS string
-
-// ProbeScript is probe.sh: busybox sh in the OpenCode image.
-//
-//go:embed probe.sh
-var ProbeScript string
+// The scripts of the package doc, embedded from their files. DBHoldJS also
+// holds the session database for ocw backup.
+var (
+	//go:embed clone.sh
+	CloneScript string
+	//go:embed seed-auth.sh
+	SeedAuthScript string
+	//go:embed serve.sh
+	ServeScript string
+	//go:embed dbhold.js
+	DBHoldJS string
+	//go:embed probe.sh
+	ProbeScript string
+)
 
 // Env vars read by CloneScript.
 const (
