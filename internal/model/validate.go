@@ -46,15 +46,15 @@ func Resolve(d *spec.Document) (*System, error) {
 	if s.Domain != "" {
 		v.dnsSubdomain("domain", s.Domain)
 	}
-	sys.Secrets = v.secrets(spec.Merge(s.Secrets, spec.BuiltinSecrets()))
-	sys.Flux = v.flux(spec.Merge(s.Flux, spec.BuiltinFlux()), sys.Secrets.External)
+	builtin := spec.Builtin()
+	sys.Secrets = v.secrets(spec.Merge(s.Secrets, builtin.Secrets))
+	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
 
 	// One copy of the built-in settings, validated once: merging keeps
 	// the pointers, so v.quantities holds every merged quantity.
-	builtin := spec.BuiltinSettings()
 	v.settings("defaults", s.Defaults)
-	v.settings("built-in defaults", builtin)
-	v.base = spec.Merge(s.Defaults, builtin)
+	v.settings("built-in defaults", builtin.Defaults)
+	v.base = spec.Merge(s.Defaults, builtin.Defaults)
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
