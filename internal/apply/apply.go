@@ -15,6 +15,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,7 +474,7 @@ func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstru
 // validate dry-runs every item (concurrently) and records its action.
 // All rejections are collected, not only the first.
 func (e *Engine) validate(ctx context.Context, items []*item) error {
-	rej := make([]*Rejection, len(items))
+	rej := make([]Rejection, len(items))
 	var g errgroup.Group
 	g.SetLimit(concurrency)
 	for i, it := range items {
@@ -483,24 +484,19 @@ func (e *Engine) validate(ctx context.Context, items []*item) error {
 		})
 	}
 	_ = g.Wait()
-	var out []Rejection
-	for _, r := range rej {
-		if r != nil {
-			out = append(out, *r)
-		}
-	}
-	if len(out) > 0 {
-		return &RejectedError{Total: len(items), Rejected: out}
+	if rej = slices.DeleteFunc(rej, func(r Rejection) bool { return r.ID == "" }); len(rej) > 0 {
+		return &RejectedError{Total: len(items), Rejected: rej}
 	}
 	return nil
 }
 
-// validateOne dry-runs it and records its action; a refusal is returned.
-func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
+// validateOne dry-runs it and records its action; a refusal is returned
+// (none: the zero Rejection).
+func (e *Engine) validateOne(ctx context.Context, it *item) Rejection {
 	var warned []string
 	cse, existing, _, err := e.rm.Diff(withWarnings(ctx, &warned), it.obj.DeepCopy(), ssa.DefaultDiffOptions())
 	if err != nil {
-		return &Rejection{ID: it.id(), Reason: reason(err)}
+		return Rejection{ID: it.id(), Reason: reason(err)}
 	}
 	switch cse.Action {
 	case ssa.CreatedAction:
@@ -515,11 +511,11 @@ func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
 	// would then be refused one by one, out of sight. Refuse it here.
 	for _, w := range warned {
 		if strings.Contains(w, "would violate PodSecurity") {
-			return &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
+			return Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
 		}
 		e.warn(it.id(), w)
 	}
-	return nil
+	return Rejection{}
 }
 
 // reason extracts the API server's field-level causes, which name the
