@@ -1,31 +1,10 @@
 // Package apply is the engine of `ocw apply`: it makes a cluster hold a
-// spec's objects with server-side apply (field manager "ocw"), for clusters
-// without Flux or for trying a workspace before committing it.
-//
-// One run goes:
-//
-//  0. Refuse a namespace that is not ocw's to take (see ownNamespace)
-//     unless AdoptNamespace, and system namespaces always.
-//  1. Map every object to a served API (a missing CRD fails here, before
-//     any request that could write).
-//  2. Validate the whole set with server-side dry-run applies, which also
-//     tell created / configured / unchanged apart (fluxcd/pkg/ssa's Diff:
-//     the dry-run result is compared with the live object). Any rejection, including a Pod Security violation
-//     in a Deployment's pod template, fails the run naming each rejected
-//     object and field; nothing was written. A namespace that does not
-//     exist yet is the one exception: the API server refuses even a dry
-//     run of an object in a missing namespace, so the Namespace is
-//     created first and, if the rest is then rejected, deleted again.
-//  3. Write only what differs with ssa's ResourceManager: ApplyAllStaged
-//     (the Namespace, the inventory, everything but workloads), then the
-//     Deployments, so a pod never starts before its claim or service
-//     account. An unchanged object gets no write at all, so a re-apply of
-//     an unchanged spec sends zero writes (counted on the wire) and no
-//     resourceVersion moves.
-//  4. Prune: objects in the inventory (see inventory.go) but no longer in
-//     the spec are listed, and deleted only when asked; data (PVCs, the
-//     Namespace, anything annotated ocw.dev/keep-data) only with
-//     PurgeData as well.
+// spec's objects with server-side apply. A run refuses a namespace that is
+// not ocw's (checkNamespace), maps every object to a served API (items),
+// dry-runs the whole set so that any rejection fails it before a write
+// (validateSet), writes only what differs (writeAll) and handles what left
+// the spec by the inventory's rules (prune.go, trust.go). The why of each
+// step: docs/architecture.md and docs/design.md.
 package apply
 
 import (
@@ -36,13 +15,16 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -160,30 +142,25 @@ type Options struct {
 	// PurgeData lets Prune delete data too (PVCs, the Namespace).
 	PurgeData bool
 	// AdoptNamespace lets ocw take over an existing namespace it did not
-	// create (see ownNamespace).
+	// create (see checkNamespace).
 	AdoptNamespace bool
 }
 
 // Action is what happened to one object.
 type Action string
 
-// Actions in Change.
+// Actions in Change. Stale, KeptData, Disowned and Refused are objects of
+// the inventory that left the spec and were not deleted: Change.String
+// says why of each.
 const (
 	Created    Action = "created"
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
 	Pruned     Action = "pruned"
-	// Stale: no longer in the spec, not deleted (no --prune).
-	Stale Action = "stale"
-	// KeptData: no longer in the spec, holds data, not deleted.
-	KeptData Action = "kept"
-	// Disowned: no longer in the spec and no longer labelled as ocw's;
-	// left alone and dropped from the inventory.
-	Disowned Action = "disowned"
-	// Refused: listed in the inventory but not something ocw apply wrote
-	// for this namespace (Reason says why); never deleted, dropped from
-	// the inventory.
-	Refused Action = "refused"
+	Stale      Action = "stale"
+	KeptData   Action = "kept"
+	Disowned   Action = "disowned"
+	Refused    Action = "refused"
 )
 
 // Change is one line of apply's output.
@@ -275,10 +252,9 @@ type item struct {
 	// existing is the live object when it differs (from the diff).
 	existing *unstructured.Unstructured
 	written  bool
-	warnings warnings
 }
 
-func (it *item) id() string { return it.ref.ID() }
+func (it *item) id() string { return id(it.ref) }
 
 // Apply makes the cluster hold d. On error the Result still lists what
 // was applied before the failure.
@@ -312,10 +288,10 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	// half-way leaves nothing untracked.
 	union := maps.Clone(old)
 	for _, it := range items {
-		union.add(entryOf(it.obj))
+		union[it.ref] = it.obj.GetAPIVersion()
 	}
 	invItem := &item{obj: inventoryObject(d.Namespace, union), namespaced: true}
-	invItem.ref = refOf(invItem.obj)
+	invItem.ref = object.UnstructuredToObjMetadata(invItem.obj)
 	// Output order: Namespace, inventory, then the spec's order.
 	ordered := []*item{nsItem, invItem}
 	for _, it := range items {
@@ -347,44 +323,65 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	}
 
 	final, pruneChanges, pruneErr := e.prune(ctx, d.Namespace, old, union, items, opts)
-	pruneChanges = append(refused, pruneChanges...)
+	var writeErr error
 	if !opts.DryRun && !maps.Equal(final, union) {
 		// Objects pruned or forgotten leave the inventory now that they
 		// are gone; what is kept stays listed for a later --prune.
-		cm := &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true}
-		if err := e.write(ctx, cm); err != nil {
-			report(false)
-			res.Changes = append(res.Changes, pruneChanges...)
-			return res, errors.Join(pruneErr, err)
-		}
-		if invItem.action == Unchanged {
+		writeErr = e.write(ctx, &item{obj: inventoryObject(d.Namespace, final), ref: invItem.ref, namespaced: true})
+		if writeErr == nil && invItem.action == Unchanged {
 			invItem.action = Configured
 		}
 	}
 	report(false)
-	res.Changes = append(res.Changes, pruneChanges...)
-	return res, pruneErr
+	res.Changes = append(append(res.Changes, refused...), pruneChanges...)
+	return res, errors.Join(pruneErr, writeErr)
 }
 
 // items are d's objects on their way, each mapped to its API, and the
-// Namespace among them.
+// Namespace among them. An unserved kind (a CRD that is not installed) is
+// reported for every object needing it, before any request that could
+// write.
 func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
+	var rej []Rejection
 	for _, o := range d.Objects {
-		it := &item{obj: o.DeepCopy(), ref: refOf(o)}
-		if it.ref.Group == "" && it.ref.Kind == "Namespace" && it.ref.Name == d.Namespace {
+		it := &item{obj: o.DeepCopy(), ref: object.UnstructuredToObjMetadata(o)}
+		items = append(items, it)
+		if it.ref == (ref{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: d.Namespace}) {
 			nsItem = it
 		}
-		items = append(items, it)
+		gvk := o.GroupVersionKind()
+		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			rej = append(rej, Rejection{ID: it.id(),
+				Reason: fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", o.GetAPIVersion(), gvk.Kind)})
+			continue
+		}
+		if err != nil {
+			// Discovery failed (the cluster is unreachable, not refusing
+			// the object): say so once, not as a rejection per object.
+			return nil, nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
+		}
+		it.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
+		if it.namespaced && o.GetNamespace() == "" {
+			it.obj.SetNamespace(d.Namespace)
+			it.ref.Namespace = d.Namespace
+		}
 	}
-	if nsItem == nil {
+	switch {
+	case nsItem == nil:
 		return nil, nil, fmt.Errorf("object set has no Namespace %s", d.Namespace)
+	case len(rej) > 0:
+		return nil, nil, &RejectedError{Total: len(items), Rejected: rej}
 	}
-	return items, nsItem, e.mapAll(items, d.Namespace)
+	return items, nsItem, nil
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one
-// being deleted (every object in it would be refused, one line each) or
-// one ocw did not create, unless adopt.
+// being deleted (every object in it would be refused, one line each) or,
+// unless adopt, one ocw did not create. ocw's Namespace carries its
+// managed-by label, whether ocw apply or Flux (from ocw's namespace.yaml)
+// created it; only cluster-level rights can set a Namespace's labels, so
+// nobody inside the namespace can forge it.
 func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
 	live, err := e.get(ctx, nsItem.obj)
 	switch {
@@ -394,7 +391,7 @@ func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (
 		return false, nil
 	case live.GetDeletionTimestamp() != nil:
 		return true, fmt.Errorf("namespace %s is being deleted: wait until it is gone, then apply again", nsItem.ref.Name)
-	case !adopt && !ownNamespace(live):
+	case !adopt && live.GetLabels()[model.LabelManagedBy] != model.ManagedBy:
 		return true, fmt.Errorf("namespace %s exists and ocw did not create it (it lacks the label %s=%s): applying would take it over, "+
 			"enforce Pod Security \"restricted\" on every pod in it and manage it as ocw's. "+
 			"To take it over, rerun with --adopt-namespace; otherwise set another namespace in the spec",
@@ -409,14 +406,15 @@ func (e *Engine) trustedInventory(ctx context.Context, namespace string, exists,
 	if !exists {
 		return inventory{}, nil, nil
 	}
-	inv, err := e.readInventory(ctx, namespace)
+	cm, err := e.get(ctx, inventoryObject(namespace, nil))
+	if err != nil || cm == nil {
+		return inventory{}, nil, err
+	}
+	inv, err := parseInventory(cm)
 	if err != nil {
 		return nil, nil, err
 	}
-	inv, refused := trusted(namespace, inv)
-	for i := range refused {
-		refused[i].DryRun = dryRun
-	}
+	inv, refused := trusted(namespace, inv, dryRun)
 	return inv, refused, nil
 }
 
@@ -459,36 +457,6 @@ func (e *Engine) validateSet(ctx context.Context, ordered []*item, nsItem *item,
 	return err
 }
 
-// mapAll resolves every object's API. An unserved kind (a CRD that is not
-// installed) is reported for every object needing it, before any request
-// that could write.
-func (e *Engine) mapAll(items []*item, namespace string) error {
-	var rej []Rejection
-	for _, it := range items {
-		gvk := it.obj.GroupVersionKind()
-		m, err := e.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if meta.IsNoMatchError(err) {
-			rej = append(rej, Rejection{ID: it.id(),
-				Reason: fmt.Sprintf("the cluster does not serve %s %s (is its CRD installed?)", it.obj.GetAPIVersion(), gvk.Kind)})
-			continue
-		}
-		if err != nil {
-			// Discovery failed (the cluster is unreachable, not refusing
-			// the object): say so once, not as a rejection per object.
-			return fmt.Errorf("discovering the cluster's APIs: %w", err)
-		}
-		it.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
-		if it.namespaced && it.obj.GetNamespace() == "" {
-			it.obj.SetNamespace(namespace)
-			it.ref.Namespace = namespace
-		}
-	}
-	if len(rej) > 0 {
-		return &RejectedError{Total: len(items), Rejected: rej}
-	}
-	return nil
-}
-
 // get reads o's live object; nil when it does not exist.
 func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	live := &unstructured.Unstructured{}
@@ -500,30 +468,13 @@ func (e *Engine) get(ctx context.Context, o *unstructured.Unstructured) (*unstru
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	}
-	return nil, fmt.Errorf("reading %s: %w", refOf(o).ID(), err)
-}
-
-// ownNamespace says whether ocw created (or was explicitly given) the
-// namespace: ocw's Namespace carries its managed-by label, whether ocw
-// apply or Flux (from ocw's rendered namespace.yaml) created it. Setting
-// a label on a Namespace takes cluster-level rights, so the label cannot
-// be forged from inside the namespace.
-func ownNamespace(ns *unstructured.Unstructured) bool {
-	return ns.GetLabels()[model.LabelManagedBy] == model.ManagedBy
-}
-
-func (e *Engine) readInventory(ctx context.Context, namespace string) (inventory, error) {
-	cm, err := e.get(ctx, inventoryObject(namespace, nil))
-	if err != nil || cm == nil {
-		return inventory{}, err
-	}
-	return parseInventory(cm)
+	return nil, fmt.Errorf("reading %s: %w", ssautil.FmtUnstructured(o), err)
 }
 
 // validate dry-runs every item (concurrently) and records its action.
 // All rejections are collected, not only the first.
 func (e *Engine) validate(ctx context.Context, items []*item) error {
-	rej := make([]*Rejection, len(items))
+	rej := make([]Rejection, len(items))
 	var g errgroup.Group
 	g.SetLimit(concurrency)
 	for i, it := range items {
@@ -533,24 +484,19 @@ func (e *Engine) validate(ctx context.Context, items []*item) error {
 		})
 	}
 	_ = g.Wait()
-	var out []Rejection
-	for _, r := range rej {
-		if r != nil {
-			out = append(out, *r)
-		}
-	}
-	if len(out) > 0 {
-		return &RejectedError{Total: len(items), Rejected: out}
+	if rej = slices.DeleteFunc(rej, func(r Rejection) bool { return r.ID == "" }); len(rej) > 0 {
+		return &RejectedError{Total: len(items), Rejected: rej}
 	}
 	return nil
 }
 
-// validateOne dry-runs it and records its action; a refusal is returned.
-func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
-	wctx := withWarnings(ctx, &it.warnings)
-	cse, existing, _, err := e.rm.Diff(wctx, it.obj.DeepCopy(), ssa.DefaultDiffOptions())
+// validateOne dry-runs it and records its action; a refusal is returned
+// (none: the zero Rejection).
+func (e *Engine) validateOne(ctx context.Context, it *item) Rejection {
+	var warned []string
+	cse, existing, _, err := e.rm.Diff(withWarnings(ctx, &warned), it.obj.DeepCopy(), ssa.DefaultDiffOptions())
 	if err != nil {
-		return &Rejection{ID: it.id(), Reason: reason(err)}
+		return Rejection{ID: it.id(), Reason: reason(err)}
 	}
 	switch cse.Action {
 	case ssa.CreatedAction:
@@ -563,13 +509,13 @@ func (e *Engine) validateOne(ctx context.Context, it *item) *Rejection {
 	}
 	// Pod Security only warns about a Deployment's template; its pods
 	// would then be refused one by one, out of sight. Refuse it here.
-	for _, w := range it.warnings.take() {
+	for _, w := range warned {
 		if strings.Contains(w, "would violate PodSecurity") {
-			return &Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
+			return Rejection{ID: it.id(), Reason: "its pods would be rejected: " + w}
 		}
 		e.warn(it.id(), w)
 	}
-	return nil
+	return Rejection{}
 }
 
 // reason extracts the API server's field-level causes, which name the
@@ -597,10 +543,10 @@ func reason(err error) string {
 // write applies one object for real.
 func (e *Engine) write(ctx context.Context, it *item) error {
 	obj := it.obj.DeepCopy()
-	wctx := withWarnings(ctx, &it.warnings)
-	err := e.client.Apply(wctx, client.ApplyConfigurationFromUnstructured(obj),
+	var warned []string
+	err := e.client.Apply(withWarnings(ctx, &warned), client.ApplyConfigurationFromUnstructured(obj),
 		client.ForceOwnership, client.FieldOwner(model.FieldManager))
-	for _, w := range it.warnings.take() {
+	for _, w := range warned {
 		e.warn(it.id(), w)
 	}
 	if err != nil {
@@ -625,7 +571,7 @@ func (e *Engine) writeAll(ctx context.Context, items []*item) error {
 			continue
 		}
 		byRef[it.ref] = it
-		if it.ref.Group == "apps" {
+		if it.ref.GroupKind.Group == "apps" {
 			workloads = append(workloads, it.obj.DeepCopy())
 		} else {
 			objs = append(objs, it.obj.DeepCopy())
@@ -645,8 +591,7 @@ func (e *Engine) writeAll(ctx context.Context, items []*item) error {
 		if en.Action != ssa.CreatedAction && en.Action != ssa.ConfiguredAction {
 			continue
 		}
-		gk := en.ObjMetadata.GroupKind
-		if it := byRef[ref{Group: gk.Group, Kind: gk.Kind, Namespace: en.ObjMetadata.Namespace, Name: en.ObjMetadata.Name}]; it != nil {
+		if it := byRef[en.ObjMetadata]; it != nil {
 			it.written = true
 		}
 	}
@@ -685,20 +630,12 @@ func (e *Engine) noteAdoptions(items []*item, old inventory) {
 	}
 }
 
-// warnings collects the API warnings of the requests made for one object.
-// They are sent one after the other, and client-go hands each request's
-// warnings over before it returns: no lock is needed.
-type warnings []string
-
-func (w *warnings) take() []string {
-	l := *w
-	*w = nil
-	return l
-}
-
 type warningsKey struct{}
 
-func withWarnings(ctx context.Context, w *warnings) context.Context {
+// withWarnings collects in w the API warnings of the requests made with
+// the context, which are sent one after the other: client-go hands each
+// request's warnings over before it returns, so no lock is needed.
+func withWarnings(ctx context.Context, w *[]string) context.Context {
 	return context.WithValue(ctx, warningsKey{}, w)
 }
 
@@ -710,7 +647,7 @@ func (r warningRouter) HandleWarningHeaderWithContext(ctx context.Context, code 
 	if code != 299 || message == "" {
 		return
 	}
-	if w, ok := ctx.Value(warningsKey{}).(*warnings); ok {
+	if w, ok := ctx.Value(warningsKey{}).(*[]string); ok {
 		*w = append(*w, message)
 		return
 	}

@@ -1,11 +1,13 @@
 package apply
 
 import (
+	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -13,10 +15,7 @@ import (
 )
 
 // The inventory is a ConfigMap in the spec's namespace listing every object
-// ocw apply has applied there (cluster-scoped ones included). Pruning only
-// ever considers objects listed in it: an object is never deleted because
-// of its name or labels alone. Nor because of the list alone: anyone who
-// can edit ConfigMaps in the namespace can edit it (see trust.go).
+// ocw apply has applied there; prune considers only these (see trust.go).
 //
 //	data:
 //	  objects: |
@@ -33,55 +32,20 @@ const (
 )
 
 // ref identifies an object independently of its API version, so an
-// object whose apiVersion moves on is still the same object.
-type ref struct {
-	Group, Kind, Namespace, Name string
-}
+// object whose apiVersion moves on is still the same object. Output names
+// it as ssa does: Kind/namespace/name, or Kind/name.
+type ref = object.ObjMetadata
 
-func refOf(u *unstructured.Unstructured) ref {
-	gvk := u.GroupVersionKind()
-	return ref{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
-}
+func id(r ref) string { return ssautil.FmtObjMetadata(r) }
 
-// ID is how output names the object: Kind/namespace/name, or Kind/name.
-func (r ref) ID() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// entry is one inventory line: a ref and the apiVersion to reach it by.
-type entry struct {
-	ref
-	APIVersion string
-}
-
-func (e entry) gvk() schema.GroupVersionKind {
-	return schema.FromAPIVersionAndKind(e.APIVersion, e.Kind)
-}
-
-func (e entry) line() string {
-	ns := e.Namespace
-	if ns == "" {
-		ns = "-"
-	}
-	return strings.Join([]string{e.APIVersion, e.Kind, ns, e.Name}, " ")
-}
-
-func entryOf(u *unstructured.Unstructured) entry {
-	return entry{ref: refOf(u), APIVersion: u.GetAPIVersion()}
-}
-
-// inventory maps refs to entries.
-type inventory map[ref]entry
-
-func (inv inventory) add(e entry) { inv[e.ref] = e }
+// inventory maps each object to the apiVersion to reach it by.
+type inventory map[ref]string
 
 func (inv inventory) lines() string {
 	var ls []string
-	for _, e := range inv {
-		ls = append(ls, e.line()+"\n")
+	for r, apiVersion := range inv {
+		ns := cmp.Or(r.Namespace, "-")
+		ls = append(ls, strings.Join([]string{apiVersion, r.GroupKind.Kind, ns, r.Name}, " ")+"\n")
 	}
 	slices.Sort(ls)
 	return strings.Join(ls, "")
@@ -111,7 +75,7 @@ func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
 		if ns == "-" {
 			ns = ""
 		}
-		inv.add(entry{ref: ref{Group: gv.Group, Kind: f[1], Namespace: ns, Name: f[3]}, APIVersion: f[0]})
+		inv[ref{GroupKind: gv.WithKind(f[1]).GroupKind(), Namespace: ns, Name: f[3]}] = f[0]
 	}
 	return inv, nil
 }
@@ -132,9 +96,4 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 		"data": map[string]any{inventoryKey: inv.lines()},
 	}}
 	return u
-}
-
-// sortedRefs lists inv's entries in output order.
-func sortedRefs(inv inventory) []entry {
-	return slices.SortedFunc(maps.Values(inv), func(a, b entry) int { return strings.Compare(a.ID(), b.ID()) })
 }

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func TestInventoryRoundTrip(t *testing.T) {
 	inv := inventory{}
-	inv.add(entry{ref: ref{Group: "apps", Kind: "Deployment", Namespace: "dev", Name: "tools"}, APIVersion: "apps/v1"})
-	inv.add(entry{ref: ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding", Name: "ocw:dev:monorepo:view"}, APIVersion: "rbac.authorization.k8s.io/v1"})
-	inv.add(entry{ref: ref{Kind: "Namespace", Name: "dev"}, APIVersion: "v1"})
+	inv[ref{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: "dev", Name: "tools"}] = "apps/v1"
+	inv[ref{GroupKind: schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}, Name: "ocw:dev:monorepo:view"}] = "rbac.authorization.k8s.io/v1"
+	inv[ref{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: "dev"}] = "v1"
 	cm := inventoryObject("dev", inv)
 	want := "apps/v1 Deployment dev tools\nrbac.authorization.k8s.io/v1 ClusterRoleBinding - ocw:dev:monorepo:view\nv1 Namespace - dev\n"
 	if got, _, _ := unstructured.NestedString(cm.Object, "data", "objects"); got != want {

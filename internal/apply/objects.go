@@ -1,8 +1,6 @@
 package apply
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/opencode-workspaces/ocw/internal/layout"
@@ -39,19 +37,12 @@ func Build(sys *model.System) (*Desired, error) {
 		return nil, err
 	}
 	d := &Desired{Namespace: sys.Namespace, Notes: tree.Notes, system: sys}
-	for _, f := range tree.Files {
-		for _, o := range f.Objects {
-			m, err := output.Object(o)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Path, err)
-			}
-			u := &unstructured.Unstructured{Object: m}
-			// kustomization.yaml files are build instructions, not API objects.
-			if u.GroupVersionKind().Group == "kustomize.config.k8s.io" {
-				continue
-			}
-			d.Objects = append(d.Objects, u)
+	for _, o := range tree.Objects() {
+		m, err := output.Object(o)
+		if err != nil {
+			return nil, err
 		}
+		d.Objects = append(d.Objects, &unstructured.Unstructured{Object: m})
 	}
 	return d, nil
 }

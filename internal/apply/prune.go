@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
@@ -30,7 +32,7 @@ func holdsData(o *unstructured.Unstructured) bool {
 }
 
 type staleObject struct {
-	entry
+	ref
 	live   *unstructured.Unstructured
 	action Action
 }
@@ -48,31 +50,31 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	var errs []error
 	var changes []Change
 	var deletes []*staleObject
-	for _, en := range sortedRefs(old) {
-		if desired[en.ref] {
+	for _, r := range slices.SortedFunc(maps.Keys(old), func(a, b ref) int { return strings.Compare(id(a), id(b)) }) {
+		if desired[r] {
 			continue
 		}
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(en.gvk())
-		err := e.client.Get(ctx, client.ObjectKey{Namespace: en.Namespace, Name: en.Name}, live)
+		live.SetGroupVersionKind(schema.FromAPIVersionAndKind(old[r], r.GroupKind.Kind))
+		err := e.client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, live)
 		switch {
 		case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", en.ID())
-			delete(final, en.ref)
+			fmt.Fprintf(e.log, "note: %s is no longer in the spec and was already deleted\n", id(r))
+			delete(final, r)
 			continue
 		case err != nil:
-			errs = append(errs, fmt.Errorf("reading %s: %w", en.ID(), err))
+			errs = append(errs, fmt.Errorf("reading %s: %w", id(r), err))
 			continue
 		}
 		action, reason := pruneRule(ns, live, opts)
 		switch action {
 		case toDelete, toPurge:
-			deletes = append(deletes, &staleObject{entry: en, live: live, action: action})
+			deletes = append(deletes, &staleObject{ref: r, live: live, action: action})
 			continue
 		case Refused, Pruned, Disowned:
-			delete(final, en.ref)
+			delete(final, r)
 		}
-		changes = append(changes, Change{ID: en.ID(), Action: action, DryRun: opts.DryRun, Reason: reason})
+		changes = append(changes, Change{ID: id(r), Action: action, DryRun: opts.DryRun, Reason: reason})
 	}
 
 	// Workloads go first so nothing is left running against a deleted
@@ -81,7 +83,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 	if i := slices.IndexFunc(deletes, func(s *staleObject) bool { return s.action == toPurge }); i >= 0 {
 		fmt.Fprintf(e.log, "--purge-data: deleting %d object(s) and the data they hold:\n", len(deletes)-i)
 		for _, s := range deletes[i:] {
-			fmt.Fprintf(e.log, "  %s\n", s.ID())
+			fmt.Fprintf(e.log, "  %s\n", id(s.ref))
 		}
 	}
 	for _, s := range deletes {
@@ -90,7 +92,7 @@ func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, ite
 			continue
 		}
 		delete(final, s.ref)
-		changes = append(changes, Change{ID: s.ID(), Action: Pruned, DryRun: opts.DryRun})
+		changes = append(changes, Change{ID: id(s.ref), Action: Pruned, DryRun: opts.DryRun})
 	}
 	return final, changes, errors.Join(errs...)
 }
@@ -100,7 +102,7 @@ func deleteStage(s *staleObject) int {
 	switch {
 	case s.action == toPurge:
 		return 2
-	case s.Group == "apps":
+	case s.GroupKind.Group == "apps":
 		return 0
 	}
 	return 1
@@ -149,7 +151,7 @@ func (e *Engine) delete(ctx context.Context, s *staleObject, dryRun bool) error 
 	}
 	err := e.client.Delete(ctx, s.live.DeepCopy(), opts...)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("%s: delete failed: %s", s.ID(), reason(err))
+		return fmt.Errorf("%s: delete failed: %s", id(s.ref), reason(err))
 	}
 	return nil
 }

@@ -11,12 +11,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// The inventory is a ConfigMap: anyone who may edit ConfigMaps in the
-// namespace may write into it. So prune never takes an entry on trust: it
-// considers only entries ocw apply could have written for the namespace
-// (trustEntry), and before deleting a cluster-scoped object it checks the
-// live object's owner label (ownedBy). Everything else is reported and
-// dropped from the inventory, never deleted.
+// Anyone who may edit ConfigMaps in the namespace may edit the inventory,
+// so prune takes no entry on trust (docs/design.md, "Pruning trusts only
+// what ocw could have written"): trustEntry, then ownedBy on the live
+// object.
 
 // generatedKinds are the kinds ocw's builders produce for ocw apply, and
 // whether each is namespaced. A kind missing here is never pruned; the
@@ -36,25 +34,26 @@ var generatedKinds = map[schema.GroupKind]bool{
 	{Group: "external-secrets.io", Kind: "ExternalSecret"}:           true,
 }
 
-// trustEntry says why en cannot be an object ocw apply wrote for
+// trustEntry says why r cannot be an object ocw apply wrote for
 // namespace ns, or "" when it can be: a generated kind, in ns if
 // namespaced, and if cluster-scoped the namespace itself or a name ocw
 // generates for ns.
-func trustEntry(ns string, en entry) string {
-	namespaced, known := generatedKinds[schema.GroupKind{Group: en.Group, Kind: en.Kind}]
+func trustEntry(ns string, r ref) string {
+	gk := r.GroupKind
+	namespaced, known := generatedKinds[gk]
 	switch {
 	case !known:
-		return fmt.Sprintf("ocw apply never creates a %s (group %q)", en.Kind, en.Group)
-	case namespaced && en.Namespace != ns:
+		return fmt.Sprintf("ocw apply never creates a %s (group %q)", gk.Kind, gk.Group)
+	case namespaced && r.Namespace != ns:
 		return "it is not in namespace " + ns
-	case !namespaced && en.Namespace != "":
-		return "a " + en.Kind + " has no namespace"
-	case en.Group == "" && en.Kind == "Namespace":
-		if en.Name != ns {
+	case !namespaced && r.Namespace != "":
+		return "a " + gk.Kind + " has no namespace"
+	case gk == schema.GroupKind{Kind: "Namespace"}:
+		if r.Name != ns {
 			return "it is not namespace " + ns
 		}
-	case en.Kind == "ClusterRoleBinding":
-		if _, ok := build.ClusterRoleBindingWorkspace(ns, en.Name); !ok {
+	case gk.Kind == "ClusterRoleBinding":
+		if _, ok := build.ClusterRoleBindingWorkspace(ns, r.Name); !ok {
 			return "ocw names no ClusterRoleBinding of namespace " + ns + " that way"
 		}
 	}
@@ -63,15 +62,15 @@ func trustEntry(ns string, en entry) string {
 
 // trusted splits inv into the entries prune may consider and a Refused
 // change for each other one.
-func trusted(ns string, inv inventory) (inventory, []Change) {
+func trusted(ns string, inv inventory, dryRun bool) (inventory, []Change) {
 	ok := inventory{}
 	var refused []Change
-	for _, en := range inv {
-		if why := trustEntry(ns, en); why != "" {
-			refused = append(refused, Change{ID: en.ID(), Action: Refused, Reason: why})
+	for r, apiVersion := range inv {
+		if why := trustEntry(ns, r); why != "" {
+			refused = append(refused, Change{ID: id(r), Action: Refused, DryRun: dryRun, Reason: why})
 			continue
 		}
-		ok.add(en)
+		ok[r] = apiVersion
 	}
 	sort.Slice(refused, func(i, j int) bool { return refused[i].ID < refused[j].ID })
 	return ok, refused

@@ -4,7 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
@@ -28,14 +31,14 @@ func TestGeneratedKindsCoverTheBuilders(t *testing.T) {
 			seen[gk.String()] = true
 			namespaced, ok := generatedKinds[gk]
 			if !ok {
-				t.Errorf("%s: kind %s is not in generatedKinds", refOf(o).ID(), gk)
+				t.Errorf("%s: kind %s is not in generatedKinds", ssautil.FmtUnstructured(o), gk)
 				continue
 			}
 			if namespaced != (o.GetNamespace() != "") {
-				t.Errorf("%s: generatedKinds says namespaced=%v", refOf(o).ID(), namespaced)
+				t.Errorf("%s: generatedKinds says namespaced=%v", ssautil.FmtUnstructured(o), namespaced)
 			}
-			if why := trustEntry(sys.Namespace, entryOf(o)); why != "" {
-				t.Errorf("%s: an object ocw generates is not trusted: %s", refOf(o).ID(), why)
+			if why := trustEntry(sys.Namespace, object.UnstructuredToObjMetadata(o)); why != "" {
+				t.Errorf("%s: an object ocw generates is not trusted: %s", ssautil.FmtUnstructured(o), why)
 			}
 		}
 	}
@@ -47,21 +50,21 @@ func TestGeneratedKindsCoverTheBuilders(t *testing.T) {
 }
 
 func TestTrustEntry(t *testing.T) {
-	crb := func(ns, name string) entry {
-		return entry{ref: ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding", Namespace: ns, Name: name}, APIVersion: "rbac.authorization.k8s.io/v1"}
+	crb := func(ns, name string) ref {
+		return ref{GroupKind: schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}, Namespace: ns, Name: name}
 	}
 	for _, c := range []struct {
-		en   entry
+		en   ref
 		want string // "" = trusted
 	}{
-		{entry{ref: ref{Group: "apps", Kind: "Deployment", Namespace: "dev", Name: "tools"}}, ""},
-		{entry{ref: ref{Group: "apps", Kind: "Deployment", Namespace: "prod", Name: "tools"}}, "it is not in namespace dev"},
-		{entry{ref: ref{Group: "apps", Kind: "Deployment", Name: "tools"}}, "it is not in namespace dev"},
-		{entry{ref: ref{Kind: "Secret", Namespace: "dev", Name: "opencode-server-auth"}}, `ocw apply never creates a Secret (group "")`},
-		{entry{ref: ref{Kind: "ConfigMap", Namespace: "dev", Name: "ocw-inventory"}}, `ocw apply never creates a ConfigMap (group "")`},
-		{entry{ref: ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "dev-tools-view"}}, "ocw apply never creates a ClusterRole"},
-		{entry{ref: ref{Kind: "Namespace", Name: "dev"}}, ""},
-		{entry{ref: ref{Kind: "Namespace", Name: "kube-system"}}, "it is not namespace dev"},
+		{ref{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: "dev", Name: "tools"}, ""},
+		{ref{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: "prod", Name: "tools"}, "it is not in namespace dev"},
+		{ref{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Name: "tools"}, "it is not in namespace dev"},
+		{ref{GroupKind: schema.GroupKind{Kind: "Secret"}, Namespace: "dev", Name: "opencode-server-auth"}, `ocw apply never creates a Secret (group "")`},
+		{ref{GroupKind: schema.GroupKind{Kind: "ConfigMap"}, Namespace: "dev", Name: "ocw-inventory"}, `ocw apply never creates a ConfigMap (group "")`},
+		{ref{GroupKind: schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}, Name: "dev-tools-view"}, "ocw apply never creates a ClusterRole"},
+		{ref{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: "dev"}, ""},
+		{ref{GroupKind: schema.GroupKind{Kind: "Namespace"}, Name: "kube-system"}, "it is not namespace dev"},
 		{crb("", "ocw:dev:tools:view"), ""},
 		// Shaped like a generated name; only the owner label tells.
 		{crb("", "ocw:dev:x-tools:view"), ""},
@@ -71,7 +74,7 @@ func TestTrustEntry(t *testing.T) {
 		{crb("dev", "ocw:dev:tools:view"), "a ClusterRoleBinding has no namespace"},
 	} {
 		if got := trustEntry("dev", c.en); got != c.want && !(c.want != "" && strings.HasPrefix(got, c.want)) {
-			t.Errorf("%s: got %q, want %q", c.en.ID(), got, c.want)
+			t.Errorf("%s: got %q, want %q", id(c.en), got, c.want)
 		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	kstatus "github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"github.com/fluxcd/cli-utils/pkg/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -133,7 +135,7 @@ func groupsOf(d *Desired) []*group {
 		if g == nil {
 			g = ns
 		}
-		if r := refOf(o); g != ns && ((r.Group == "" && r.Kind == "PersistentVolumeClaim") || (r.Group == "apps" && r.Kind == "Deployment")) {
+		if gk := o.GroupVersionKind().GroupKind(); g != ns && (gk == schema.GroupKind{Kind: "PersistentVolumeClaim"} || gk == schema.GroupKind{Group: "apps", Kind: "Deployment"}) {
 			continue // status reads these
 		}
 		g.others = append(g.others, o)
@@ -179,7 +181,8 @@ func (e *Engine) poll(ctx context.Context, d *Desired, groups []*group) (lines [
 			}
 		}
 		for _, o := range g.others {
-			l, f := objectLine(live[refOf(o)], refOf(o))
+			r := object.UnstructuredToObjMetadata(o)
+			l, f := objectLine(live[r], r)
 			if l != "" {
 				lines[i] = append(lines[i], l)
 			}
@@ -258,7 +261,7 @@ func (e *Engine) liveObjects(ctx context.Context, d *Desired, groups []*group) (
 				return nil, err
 			}
 			if u != nil {
-				live[refOf(u)] = u
+				live[object.UnstructuredToObjMetadata(u)] = u
 			}
 		}
 	}
@@ -272,7 +275,7 @@ func (e *Engine) liveObjects(ctx context.Context, d *Desired, groups []*group) (
 		for i := range list.Items {
 			o := &list.Items[i]
 			o.SetGroupVersionKind(gvk)
-			live[refOf(o)] = o
+			live[object.UnstructuredToObjMetadata(o)] = o
 		}
 	}
 	return live, nil
@@ -282,36 +285,32 @@ func (e *Engine) liveObjects(ctx context.Context, d *Desired, groups []*group) (
 // it failed for good.
 func objectLine(live *unstructured.Unstructured, r ref) (string, bool) {
 	if live == nil {
-		return r.ID() + ": not found", false
+		return id(r) + ": not found", false
 	}
 	res, err := kstatus.Compute(live)
 	if err != nil {
-		return r.ID() + ": " + err.Error(), false
+		return id(r) + ": " + err.Error(), false
 	}
 	st, msg := res.Status, res.Message
-	if st == kstatus.CurrentStatus && needsReadyCondition(r) && !readyConditionTrue(live) {
+	if st == kstatus.CurrentStatus && readyPending(live, r) {
 		st, msg = kstatus.InProgressStatus, "not Ready yet (is its controller running?)"
 	}
 	if st == kstatus.CurrentStatus {
 		return "", false
 	}
-	return r.ID() + ": " + msg, st == kstatus.FailedStatus
+	return id(r) + ": " + msg, st == kstatus.FailedStatus
 }
 
-// needsReadyCondition: kinds whose controller reports a Ready condition;
-// before it has, kstatus can't tell them apart from ready.
-func needsReadyCondition(r ref) bool {
-	return (r.Group == "external-secrets.io" && r.Kind == "ExternalSecret") ||
-		(r.Group == "cert-manager.io" && r.Kind == "Certificate")
-}
-
-func readyConditionTrue(u *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Ready" && m["status"] == "True" {
-			return true
-		}
+// readyPending says whether live is of a kind whose controller reports a
+// Ready condition and has not reported it true: before it has, kstatus
+// can't tell it apart from ready.
+func readyPending(live *unstructured.Unstructured, r ref) bool {
+	if r.GroupKind != (schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}) &&
+		r.GroupKind != (schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}) {
+		return false
 	}
-	return false
+	obj, err := kstatus.GetObjectWithConditions(live.Object)
+	return err != nil || !slices.ContainsFunc(obj.Status.Conditions, func(c kstatus.BasicCondition) bool {
+		return c.Type == "Ready" && c.Status == corev1.ConditionTrue
+	})
 }

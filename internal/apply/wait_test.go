@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,5 +95,28 @@ func TestWorkspaceLines(t *testing.T) {
 				t.Errorf("got %q, failed %q\nwant %q, failed %q", lines, failed, c.lines, c.failed)
 			}
 		})
+	}
+}
+
+// kstatus calls an ExternalSecret or a Certificate ready before its
+// controller has looked at it; the wait holds out for its Ready condition.
+func TestObjectLineWaitsForReadyCondition(t *testing.T) {
+	es := &unstructured.Unstructured{}
+	es.SetAPIVersion("external-secrets.io/v1")
+	es.SetKind("ExternalSecret")
+	es.SetNamespace("dev")
+	es.SetName("opencode-git-credentials")
+	r := object.UnstructuredToObjMetadata(es)
+	if l, failed := objectLine(es, r); l != "ExternalSecret/dev/opencode-git-credentials: not Ready yet (is its controller running?)" || failed {
+		t.Errorf("without a Ready condition: %q, failed=%v", l, failed)
+	}
+	for _, st := range []string{"False", "True"} {
+		cond := map[string]any{"type": "Ready", "status": st}
+		if err := unstructured.SetNestedSlice(es.Object, []any{cond}, "status", "conditions"); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := objectLine(es, r); (l == "") != (st == "True") {
+			t.Errorf("Ready=%s: %q", st, l)
+		}
 	}
 }

@@ -1,112 +1,65 @@
-// Package boot holds the shell scripts a workspace pod runs before and while
-// OpenCode serves, and the env contract between them and the renderer.
+// Package boot holds the scripts a workspace pod runs before and while
+// OpenCode serves, embedded from real files so they can be linted and run
+// as they are, and their contract with the renderer: every path and
+// setting reaches a script through the env vars named by the Env*
+// constants, and each script reports a result code (Result*, Auth*,
+// ServeRefused) as "<code>: <message>" in EnvTerminationLog. Why each
+// works as it does is in docs/design.md; the contract's details follow.
 //
-// The scripts are embedded from real .sh files so they can be linted and run
-// as they are; the renderer puts the text verbatim into the Deployment
-// (command ["sh", "-c", script]) and passes every path and setting through the
-// env vars named by the Env* constants. Scripts assume no other paths.
+// # Clone
 //
-// # Clone (CloneScript; init container "clone", alpine/git image)
+// CloneScript (init container "clone", alpine/git image) clones into a
+// temp dir under EnvStateDir (same volume: the final mv is a rename) and
+// moves it to EnvRepoDir; temp dirs are removed on every exit path, and
+// those a SIGKILL left at the next start. Connection failures, timeouts,
+// HTTP 5xx/429 and broken transfers are retried with backoff; auth
+// failures, a missing repository or branch and a full disk are not. A
+// repository whose origin equals EnvRepoURL (ignoring userinfo, a trailing
+// ".git" and slashes) is only read, except that credentials in its remote
+// and push URLs (the userinfo ends at the last "@" before the host) are
+// removed; a .git/config git cannot parse is ResultNotARepo. An empty
+// directory counts as absent (rmdir, which cannot lose data); any other
+// path that is not this repository stops the pod, and nothing is deleted.
+// git's stderr goes to EnvScratchDir, the pod's emptyDir, so a full volume
+// can still be diagnosed. The outcome also goes to
+// EnvStateDir/clone-status (result, time and message lines, replaced
+// atomically); the exit status is 0 for ResultCloned and ResultPresent.
 //
-// The seed's "skip if .git exists" kept a clone killed midway as a broken repo
-// forever, and its https://<PAT>@host URL left the token in .git/config and
-// in the process list. Instead:
+// # Auth seeding
 //
-//   - The repo is cloned into a temp dir under EnvStateDir (same volume, so
-//     the final mv is an atomic rename) and only then moved to EnvRepoDir. The
-//     temp dir is removed on success, failure and SIGTERM/SIGINT/SIGHUP; temp
-//     dirs left by a SIGKILL are removed at the next start.
-//   - Transient failures (connection, timeouts, HTTP 5xx/429, broken
-//     transfers) are retried EnvCloneAttempts times with exponential backoff
-//     starting at EnvCloneBackoff seconds. Auth failures, a missing repository
-//     or branch and a full disk are not retried. Stalled transfers are cut by
-//     git's low-speed limit (1 KB/s for 60 s unless GIT_HTTP_LOW_SPEED_* are
-//     set).
-//   - A repo already present whose origin equals EnvRepoURL (ignoring
-//     userinfo, a trailing ".git" and slashes) is left untouched: no network,
-//     no writes to it, only its .git/config is read. One exception: remote
-//     URLs and push URLs carrying credentials (a clone made by the seed's
-//     design; the userinfo ends at the last "@" before the host) are
-//     rewritten to clean URLs, because the token must not stay on disk. A
-//     .git/config git cannot parse is reported as such (ResultNotARepo),
-//     never as a missing origin.
-//   - Scratch output (git's stderr) goes to EnvScratchDir, the pod's
-//     emptyDir: on a full volume it could not be written and the "no space
-//     left" diagnosis would have nothing to read.
-//   - An existing path that is not a git repo, or a repo with another origin,
-//     stops the pod with a message saying so and what to do; nothing is
-//     deleted. An empty directory counts as absent (rmdir, which cannot lose
-//     data).
-//   - The token reaches git only through the credential helper from
-//     CredentialHelper, passed by env (GIT_CONFIG_COUNT/KEY/VALUE), so it is
-//     never in a URL, argv, .git/config or the output. Without a token file
-//     the clone is anonymous (public repos).
-//   - The outcome goes to EnvStateDir/clone-status (key=value lines result,
-//     time and message; replaced atomically) and, as "<result>: <message>",
-//     to EnvTerminationLog. Exit status is 0 for ResultCloned and
-//     ResultPresent, non-zero otherwise.
+// SeedAuthScript (init container "seed-auth", busybox) keeps the sha256 of
+// the Secret content last seeded in "<EnvAuthDest>.ocw-seeded" and writes
+// auth.json (temp file + rename, mode 0600, parents 0700) when it is
+// absent, has no record or the Secret's hash differs from the record. A
+// missing or empty Secret (AuthMissing), one that is not a JSON object
+// (AuthInvalid: its first and last non-blank characters are not { and })
+// and a full volume (AuthKept, AuthNoSpace) leave any auth.json alone and
+// exit 0; only AuthFailed exits non-zero.
 //
-// # Auth seeding (SeedAuthScript; init container "seed-auth", busybox)
+// # Serve
 //
-// Copying auth.json only when absent meant a re-seeded login never reached a
-// restarted pod. Instead the sha256 of the Secret content last seeded is kept
-// in "<EnvAuthDest>.ocw-seeded", and:
+// ServeScript (main container, the OpenCode image's busybox sh) runs its
+// arguments, OpenCode's command line, as a child, stays PID 1, forwards
+// SIGTERM, SIGINT and SIGHUP and exits with OpenCode's status. With
+// EnvServerPassword empty or blank it refuses (ServeRefused) and exits 1.
 //
-//   - auth.json absent: copy (AuthSeeded).
-//   - Secret hash equal to the record: leave auth.json alone even if OpenCode
-//     rewrote it (AuthUnchanged).
-//   - Secret hash differs, or auth.json exists without a record: replace it
-//     (AuthSeeded).
+// # Backup guard
 //
-// Writes are temp file + rename, mode 0600, parents created 0700. A missing or
-// empty Secret (AuthMissing) or one that is not a JSON object (AuthInvalid;
-// checked cheaply: first and last non-blank characters are { and }) leaves any
-// existing auth.json alone and exits 0: the workspace starts without Copilot
-// rather than not at all, and the termination message says why. A full volume
-// is no reason to keep the workspace down either (its terminal is where space
-// gets freed): a write that fails for lack of space keeps the existing
-// auth.json (AuthKept) or starts without one (AuthNoSpace), exit 0, and the
-// message says "no space left".
+// When EnvGuardJS is set, ServeScript also runs it in the background in
+// OpenCode's Bun runtime ("BUN_BE_BUN=1 $1 -e"): DBHoldJS holds a read
+// transaction on EnvGuardDB for EnvGuardWindow seconds from each minute
+// the cron schedule EnvGuardSchedule names (UTC, as VolSync's controller
+// runs), so a checkpoint cannot restart the WAL while a scheduled mover
+// copies it. A failed hold is reported and retried at the next time; a
+// guard that dies leaves OpenCode serving; it stops when OpenCode exits.
 //
-// # Serve (ServeScript; main container "opencode", OpenCode image)
+// # Probe
 //
-// The container's command is sh -c ServeScript with OpenCode's own command
-// line as arguments. The script:
-//
-//   - refuses to start OpenCode when EnvServerPassword is empty (OpenCode 1.18
-//     then serves with no login at all), writing "refused: <message>"
-//     (ServeRefused) to EnvTerminationLog and exiting 1, so the pod never
-//     becomes Ready and status/doctor show why;
-//   - runs OpenCode as its child and stays PID 1, forwarding SIGTERM, SIGINT
-//     and SIGHUP to it. OpenCode as PID 1 ignores SIGTERM (no handler, and the
-//     kernel drops default-action signals to PID 1), so every stop used to
-//     wait out the grace period and end in SIGKILL; as a child it exits in
-//     seconds. The script exits with OpenCode's status.
-//
-// # Backup guard (DBHoldJS; started by ServeScript, OpenCode's Bun runtime)
-//
-// Scheduled VolSync backups run without ocw, so without ocw backup's hold on
-// the session database. When EnvGuardJS is set, ServeScript also starts
-// "BUN_BE_BUN=1 $1 -e $EnvGuardJS" ($1 is OpenCode's binary) in the
-// background. From each minute the 5-field cron schedule EnvGuardSchedule
-// names (in UTC, as VolSync's controller runs), it holds a read transaction
-// on EnvGuardDB for EnvGuardWindow seconds, so a checkpoint cannot restart
-// the WAL while the scheduled mover copies, and the WAL grows only for that
-// window. A failed hold (no database yet) is reported on stderr and retried
-// at the next scheduled time; a guard that dies leaves OpenCode serving.
-// SIGTERM, SIGINT and HUP reach it too, and it is stopped when OpenCode
-// exits.
-//
-// # Probe (ProbeScript; exec startup/readiness/liveness probe, OpenCode image)
-//
-// GET /global/health on 127.0.0.1:EnvPort twice: without credentials it must
-// answer 401 (the server is password-protected; this also catches an image
-// that ignores the password variable), and with basic auth from
-// EnvServerPassword/EnvServerUsername it must answer HTTP 200 with
-// "healthy":true. A hung OpenCode keeps its port open, so a TCP probe would
-// pass. The requests are built with the shell's printf and sent with busybox
-// nc so the password never appears in argv; timeout bounds each
-// (EnvProbeTimeout seconds, default 4, below the probes' timeoutSeconds).
+// ProbeScript (exec probe, the OpenCode image's busybox sh) sends GET
+// /global/health to 127.0.0.1:EnvPort without credentials, which must
+// answer 401, and with basic auth, which must answer 200 with
+// "healthy":true; the password goes only through printf and pipes, and
+// each request is bounded by EnvProbeTimeout seconds.
 package boot
 
 import (
@@ -114,32 +67,20 @@ import (
 	"strings"
 )
 
-// CloneScript is clone.sh: POSIX sh for the alpine/git image (busybox + git).
-//
-//go:embed clone.sh
-var CloneScript string
-
-// SeedAuthScript is seed-auth.sh: busybox sh.
-//
-//go:embed seed-auth.sh
-var SeedAuthScript string
-
-// ServeScript is serve.sh: busybox sh in the OpenCode image.
-//
-//go:embed serve.sh
-var ServeScript string
-
-// DBHoldJS is dbhold.js: the read transactions on OpenCode's session
-// database, run in OpenCode's own Bun runtime (ocw backup's hold and the
-// scheduled backups' guard).
-//
-//go:embed dbhold.js
-var DBHoldJS string
-
-// ProbeScript is probe.sh: busybox sh in the OpenCode image.
-//
-//go:embed probe.sh
-var ProbeScript string
+// The scripts of the package doc, embedded from their files. DBHoldJS also
+// holds the session database for ocw backup.
+var (
+	//go:embed clone.sh
+	CloneScript string
+	//go:embed seed-auth.sh
+	SeedAuthScript string
+	//go:embed serve.sh
+	ServeScript string
+	//go:embed dbhold.js
+	DBHoldJS string
+	//go:embed probe.sh
+	ProbeScript string
+)
 
 // Env vars read by CloneScript.
 const (

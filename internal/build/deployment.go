@@ -30,21 +30,16 @@ func Deployment(ws model.Workspace) *appsv1.Deployment {
 		meta.Annotations[AnnotationReloader] = "true"
 	}
 	pod := corev1.PodSpec{
-		AutomountServiceAccountToken: new(ws.ClusterAccess != model.ClusterAccessNone),
-		EnableServiceLinks:           new(false),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:        new(true),
-			RunAsUser:           new(ws.UID),
-			RunAsGroup:          new(ws.GID),
-			FSGroup:             new(ws.GID),
-			FSGroupChangePolicy: new(corev1.FSGroupChangeOnRootMismatch),
-			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		AutomountServiceAccountToken:  new(ws.ClusterAccess != model.ClusterAccessNone),
+		EnableServiceLinks:            new(false),
+		SecurityContext:               podSecurity(ws),
 		InitContainers:                []corev1.Container{cloneContainer(ws), seedAuthContainer(ws)},
 		Containers:                    []corev1.Container{openCodeContainer(ws)},
 		TerminationGracePeriodSeconds: new(int64(30)),
 		Volumes:                       volumes(ws),
 	}
+	// Big volumes are not re-chowned at every start.
+	pod.SecurityContext.FSGroupChangePolicy = new(corev1.FSGroupChangeOnRootMismatch)
 	if ws.ClusterAccess != model.ClusterAccessNone {
 		pod.ServiceAccountName = ws.Name
 	}
@@ -91,10 +86,22 @@ func volumes(ws model.Workspace) []corev1.Volume {
 	}
 }
 
-func securityContext() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
-		AllowPrivilegeEscalation: new(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+// container runs one of boot's scripts: each reports through its
+// termination message, and every container complies with Pod Security
+// "restricted".
+func container(name, image, script string, env []corev1.EnvVar, res corev1.ResourceRequirements, mounts ...corev1.VolumeMount) corev1.Container {
+	return corev1.Container{
+		Name:                     name,
+		Image:                    image,
+		Command:                  []string{"/bin/sh", "-c", script},
+		Env:                      env,
+		Resources:                res,
+		VolumeMounts:             mounts,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: new(false),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
 	}
 }
 
@@ -131,49 +138,30 @@ func cloneContainer(ws model.Workspace) corev1.Container {
 	}
 	e = append(e, env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault), env(boot.EnvScratchDir, "/tmp"), env("HOME", "/tmp"))
 	e = append(e, gitEnv(ws)...)
-	return corev1.Container{
-		Name:                     model.ContainerClone,
-		Image:                    ws.Images.Clone,
-		Command:                  []string{"/bin/sh", "-c", boot.CloneScript},
-		Env:                      e,
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		SecurityContext:          securityContext(),
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-			// index-pack of a large repository needs memory; the pod's
-			// effective request is the larger of init and main anyway.
-			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
-		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
-			{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true},
-			{Name: volTmp, MountPath: "/tmp"},
-		},
-	}
+	return container(model.ContainerClone, ws.Images.Clone, boot.CloneScript, e, corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		// index-pack of a large repository needs memory; the pod's
+		// effective request is the larger of init and main anyway.
+		Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+	},
+		corev1.VolumeMount{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
+		corev1.VolumeMount{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true},
+		corev1.VolumeMount{Name: volTmp, MountPath: "/tmp"})
 }
 
 func seedAuthContainer(ws model.Workspace) corev1.Container {
-	return corev1.Container{
-		Name:    model.ContainerSeedAuth,
-		Image:   ws.Images.Seed,
-		Command: []string{"/bin/sh", "-c", boot.SeedAuthScript},
-		Env: []corev1.EnvVar{
-			env(boot.EnvAuthSource, model.AuthSecretMount+"/"+ws.Secrets.Copilot.Key),
-			env(boot.EnvAuthDest, model.AuthPath),
-			env(boot.EnvAuthSecretHint, ws.Secrets.Copilot.Hint()),
-			env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
-		},
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		SecurityContext:          securityContext(),
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
-		},
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
-			{Name: volAuth, MountPath: model.AuthSecretMount, ReadOnly: true},
-		},
+	e := []corev1.EnvVar{
+		env(boot.EnvAuthSource, model.AuthSecretMount+"/"+ws.Secrets.Copilot.Key),
+		env(boot.EnvAuthDest, model.AuthPath),
+		env(boot.EnvAuthSecretHint, ws.Secrets.Copilot.Hint()),
+		env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
 	}
+	return container(model.ContainerSeedAuth, ws.Images.Seed, boot.SeedAuthScript, e, corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+	},
+		corev1.VolumeMount{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
+		corev1.VolumeMount{Name: volAuth, MountPath: model.AuthSecretMount, ReadOnly: true})
 }
 
 func openCodeContainer(ws model.Workspace) corev1.Container {
@@ -183,8 +171,6 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		env("XDG_CONFIG_HOME", model.XDGConfigHome),
 		env("XDG_STATE_HOME", model.XDGStateHome),
 		env("XDG_CACHE_HOME", model.XDGCacheHome),
-	}
-	e = append(e,
 		env("OPENCODE_SERVER_USERNAME", ws.ServerUsername),
 		corev1.EnvVar{Name: "OPENCODE_SERVER_PASSWORD", ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{
@@ -195,7 +181,7 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 		env(boot.EnvPort, strconv.Itoa(model.Port)),
 		env(boot.EnvServerSecretHint, ws.Secrets.Server.Hint()),
 		env(boot.EnvTerminationLog, corev1.TerminationMessagePathDefault),
-	)
+	}
 	e = append(e, gitEnv(ws)...)
 	if ws.Backup.Mode != model.BackupNone {
 		// Scheduled backups run without ocw; the guard holds the session
@@ -224,31 +210,21 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 			FailureThreshold: failures,
 		}
 	}
-	return corev1.Container{
-		Name:  model.ContainerOpenCode,
-		Image: ws.Images.OpenCode,
-		// The serve script refuses to start without a password and stays
-		// PID 1 so SIGTERM reaches OpenCode; OpenCode's own command line
-		// follows as its arguments ("ocw-serve" is $0).
-		Command:    []string{"/bin/sh", "-c", boot.ServeScript, "ocw-serve"},
-		Args:       []string{"opencode", "serve", "--hostname", "0.0.0.0", "--port", strconv.Itoa(model.Port)},
-		WorkingDir: ws.Repo.Path(),
-		Env:        e,
-		Ports: []corev1.ContainerPort{{
-			Name: portName, ContainerPort: model.Port, Protocol: corev1.ProtocolTCP,
-		}},
-		// First start installs OpenCode's plugin and migrates its DB: allow
-		// up to five minutes before liveness takes over.
-		StartupProbe:             probe(5, 5, 60),
-		ReadinessProbe:           probe(10, 5, 3),
-		LivenessProbe:            probe(30, 10, 5),
-		Resources:                ws.Resources,
-		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		SecurityContext:          securityContext(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
-			{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
-			{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true},
-		},
-	}
+	c := container(model.ContainerOpenCode, ws.Images.OpenCode, boot.ServeScript, e, ws.Resources,
+		corev1.VolumeMount{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
+		corev1.VolumeMount{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
+		corev1.VolumeMount{Name: volGitSecret, MountPath: model.GitSecretMount, ReadOnly: true})
+	// The serve script refuses to start without a password and stays PID 1
+	// so SIGTERM reaches OpenCode; OpenCode's own command line follows as
+	// its arguments ("ocw-serve" is $0).
+	c.Command = append(c.Command, "ocw-serve")
+	c.Args = []string{"opencode", "serve", "--hostname", "0.0.0.0", "--port", strconv.Itoa(model.Port)}
+	c.WorkingDir = ws.Repo.Path()
+	c.Ports = []corev1.ContainerPort{{Name: portName, ContainerPort: model.Port, Protocol: corev1.ProtocolTCP}}
+	// First start installs OpenCode's plugin and migrates its DB: allow
+	// up to five minutes before liveness takes over.
+	c.StartupProbe = probe(5, 5, 60)
+	c.ReadinessProbe = probe(10, 5, 3)
+	c.LivenessProbe = probe(30, 10, 5)
+	return c
 }

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"maps"
+
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -11,10 +13,7 @@ import (
 func HTTPRoute(ws model.Workspace) *gatewayv1.HTTPRoute {
 	meta := objectMeta(ws, ws.Name)
 	if len(ws.ExternalDNS) > 0 {
-		meta.Annotations = map[string]string{}
-		for k, v := range ws.ExternalDNS {
-			meta.Annotations[k] = v
-		}
+		meta.Annotations = maps.Clone(ws.ExternalDNS)
 	}
 	parent := gatewayv1.ParentReference{
 		Name:      gatewayv1.ObjectName(ws.Gateway.Name),

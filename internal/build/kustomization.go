@@ -1,6 +1,7 @@
 package build
 
 import (
+	"maps"
 	"strconv"
 	"time"
 
@@ -24,9 +25,7 @@ func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) 
 	vars := map[string]string{"APP": ws.Name}
 	if ws.Backup.Mode == model.BackupComponent {
 		ks.Spec.Components = []string{ws.Backup.Component}
-		for k, v := range volsyncVariables(ws) {
-			vars[k] = v
-		}
+		maps.Copy(vars, volsyncVariables(ws))
 	}
 	ks.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: vars}
 	for _, r := range sys.Flux.SubstituteFrom {
@@ -36,12 +35,9 @@ func WorkspaceKustomization(sys *model.System, ws model.Workspace, path string) 
 	return ks
 }
 
-// volsyncVariables feed a home-ops VolSync component: the PVC it creates
-// (size, class, access mode), its backup and its restore (schedule,
-// snapshot class, copy method, cache, the mover's uid/gid). Unset classes
-// are left out so the component's own defaults apply: an empty
-// storageClassName would mean "no class", not the cluster's default.
-// backup.variables come last and win.
+// volsyncVariables feed a home-ops VolSync component (docs/design.md, "Who
+// owns the PVC"): unset classes are left out, as an empty storageClassName
+// would mean "no class"; backup.variables come last and win.
 func volsyncVariables(ws model.Workspace) map[string]string {
 	b := ws.Backup
 	vars := map[string]string{
@@ -59,9 +55,7 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 	if b.SnapshotClass != "" {
 		vars["VOLSYNC_SNAPSHOTCLASS"] = b.SnapshotClass
 	}
-	for k, v := range b.Variables {
-		vars[k] = v
-	}
+	maps.Copy(vars, b.Variables)
 	return vars
 }
 

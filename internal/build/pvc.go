@@ -29,14 +29,10 @@ func PVC(ws model.Workspace) *corev1.PersistentVolumeClaim {
 	return pvc
 }
 
-// ComponentPVCMark is a strategic-merge patch that gives the PVC a VolSync
-// component creates (backup mode component, the component owns the PVC)
-// the same protection as ocw's own PVC. It goes into the app folder's
-// kustomization.yaml, whose patches kustomize applies after its
-// components; a ks.yaml spec.patches entry would be lost in repos whose
-// parent Kustomization patches every child's spec.patches
-// (cluster-template). The name is for the reader: a patch with a target
-// keeps each matched object's own name (here still "${APP}").
+// ComponentPVCMark is a patch that gives the PVC a VolSync component
+// creates the same protection as ocw's own PVC; why it goes into the app
+// folder's kustomization.yaml: docs/design.md, "Who owns the PVC". The name
+// is for the reader: a patch with a target keeps each object's own name.
 func ComponentPVCMark(ws model.Workspace) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{
 		TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),

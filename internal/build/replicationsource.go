@@ -8,12 +8,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// ReplicationSource backs the workspace PVC up with restic (VolSync),
-// by default from a snapshot so the running workspace is never stopped. The mover
-// runs as the workspace user so it can read every file, with the
-// RuntimeDefault seccomp profile: VolSync's mover container sets every
-// other field Pod Security "restricted" asks for but not that one, and the
-// namespace enforces restricted.
+// ReplicationSource backs the workspace PVC up with restic (VolSync). The
+// mover runs as the workspace user so it can read every file, with the
+// RuntimeDefault seccomp profile, the one field Pod Security "restricted"
+// asks for that VolSync's mover container does not set.
 func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	b := ws.Backup
 	restic := &volsyncv1alpha1.ReplicationSourceResticSpec{
@@ -27,13 +25,7 @@ func ReplicationSource(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 			Hourly: b.Retain.Hourly, Daily: b.Retain.Daily, Weekly: b.Retain.Weekly, Within: b.Retain.Within,
 		},
 		MoverConfig: volsyncv1alpha1.MoverConfig{
-			MoverSecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   new(true),
-				RunAsUser:      new(ws.UID),
-				RunAsGroup:     new(ws.GID),
-				FSGroup:        new(ws.GID),
-				SeccompProfile: restrictedSeccomp(),
-			},
+			MoverSecurityContext: podSecurity(ws),
 		},
 	}
 	if b.SnapshotClass != "" {
@@ -58,13 +50,23 @@ func restrictedSeccomp() *corev1.SeccompProfile {
 	return &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 }
 
-// ComponentMoverMark is a patch that gives the ReplicationSource a VolSync
-// component renders (backup mode component) the two fields of its
+// podSecurity runs a pod as the workspace user, as Pod Security
+// "restricted" requires.
+func podSecurity(ws model.Workspace) *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   new(true),
+		RunAsUser:      new(ws.UID),
+		RunAsGroup:     new(ws.GID),
+		FSGroup:        new(ws.GID),
+		SeccompProfile: restrictedSeccomp(),
+	}
+}
+
+// ComponentMoverMark is a patch, next to ComponentPVCMark, that gives the
+// ReplicationSource a VolSync component renders the two fields of its
 // moverSecurityContext Pod Security "restricted" needs and home-ops
-// components leave out: without them VolSync's mover pods are rejected in
-// the workspaces' namespace and no backup ever runs. Like ComponentPVCMark
-// it goes into the app folder's kustomization.yaml, applied after the
-// components; the component's uid, gid and fsGroup are kept.
+// components leave out (without them no mover pod is admitted); the
+// component's uid, gid and fsGroup are kept.
 func ComponentMoverMark(ws model.Workspace) *volsyncv1alpha1.ReplicationSource {
 	return &volsyncv1alpha1.ReplicationSource{
 		TypeMeta:   typeMeta("volsync.backube/v1alpha1", "ReplicationSource"),

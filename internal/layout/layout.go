@@ -6,6 +6,7 @@ package layout
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,6 +31,20 @@ type Tree struct {
 	Files []File
 	// Notes are things a person should know about this rendering.
 	Notes []string
+}
+
+// Objects are the tree's API objects in file order (the namespace first):
+// kustomize's own Kustomizations are configuration and are left out.
+func (t *Tree) Objects() []any {
+	var objs []any
+	for _, f := range t.Files {
+		for _, o := range f.Objects {
+			if _, ok := o.(*Kustomization); !ok {
+				objs = append(objs, o)
+			}
+		}
+	}
+	return objs
 }
 
 // File is one output file and the objects in it, in order. A
@@ -60,16 +75,19 @@ func fileName(o client.Object) string {
 	return strings.ToLower(kind) + ".yaml"
 }
 
-// appFiles puts each workspace object in a file named after its kind and
-// returns them with the kustomization.yaml listing them (and applying
-// patches, if any).
-func appFiles(dir string, objs []client.Object, patches []Patch) []File {
+// appFiles puts objects in files named after their kind and returns them
+// with the kustomization.yaml listing them (and applying patches, if any).
+func appFiles[T client.Object](dir string, objs []T, patches []Patch) []File {
 	var files []File
 	var resources []string
 	for _, o := range objs {
-		name := fileName(o)
-		files = append(files, File{Path: path.Join(dir, name), Objects: []any{o}})
-		resources = append(resources, "./"+name)
+		p := path.Join(dir, fileName(o))
+		if i := slices.IndexFunc(files, func(f File) bool { return f.Path == p }); i >= 0 {
+			files[i].Objects = append(files[i].Objects, o)
+			continue
+		}
+		files = append(files, File{Path: p, Objects: []any{o}})
+		resources = append(resources, "./"+fileName(o))
 	}
 	k := kustomization("", resources)
 	k.Patches = patches
@@ -148,11 +166,8 @@ func fluxTree(sys *model.System) *Tree {
 	}
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
 		dir := path.Join(nsDir, "secrets")
-		t.Files = append(t.Files,
-			File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.SecretsKustomization(sys, ksPath("secrets"))}},
-			File{Path: path.Join(dir, "app", "externalsecret.yaml"), Objects: anys(es)},
-			File{Path: path.Join(dir, "app", "kustomization.yaml"), Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
-		)
+		t.Files = append(t.Files, File{Path: path.Join(dir, "ks.yaml"), Objects: []any{build.SecretsKustomization(sys, ksPath("secrets"))}})
+		t.Files = append(t.Files, appFiles(path.Join(dir, "app"), es, nil)...)
 		resources = append(resources, "./secrets/ks.yaml")
 	}
 	for _, ws := range sys.Workspaces {
@@ -173,10 +188,7 @@ func kustomizeTree(sys *model.System) *Tree {
 	resources := []string{"./namespace.yaml"}
 	t.Files = append(t.Files, File{Path: "namespace.yaml", Objects: []any{build.Namespace(sys)}})
 	if es := build.ExternalSecrets(sys); len(es) > 0 {
-		t.Files = append(t.Files,
-			File{Path: "secrets/externalsecret.yaml", Objects: anys(es)},
-			File{Path: "secrets/kustomization.yaml", Objects: []any{kustomization("", []string{"./externalsecret.yaml"})}},
-		)
+		t.Files = append(t.Files, appFiles("secrets", es, nil)...)
 		resources = append(resources, "./secrets")
 	}
 	for _, ws := range sys.Workspaces {
@@ -191,12 +203,4 @@ func kustomizeTree(sys *model.System) *Tree {
 	}
 	t.Files = append(t.Files, File{Path: "kustomization.yaml", Objects: []any{kustomization("", resources)}})
 	return t
-}
-
-func anys[T any](objs []T) []any {
-	out := make([]any, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
-	return out
 }

@@ -4,6 +4,8 @@
 package model
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,10 +14,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/spec"
 )
 
-// Paths inside the workspace containers. HOME is itself a PVC mount: the
-// kubelet creates missing parents of a mount point as root, so mounting
-// only ~/.local/share/opencode would leave ~/.local unwritable for a
-// non-root user (docs/design.md, "Non-root with a writable home").
+// Paths inside the workspace containers. HOME, and with it the XDG dirs,
+// is a PVC mount: OpenCode's data, config, state and cache survive restarts
+// and are writable by the non-root user (docs/design.md, "Non-root with a
+// writable home").
 const (
 	WorkspaceMount  = "/workspace"
 	HomeMount       = "/home/opencode"
@@ -28,9 +30,6 @@ const (
 	// Port OpenCode serves its API and web UI on.
 	Port = 4096
 
-	// The XDG dirs all live under HOME, a PVC mount, so OpenCode's data
-	// (auth.json, the session DB), config, state and cache survive restarts
-	// and are writable by the non-root user.
 	XDGDataHome   = HomeMount + "/.local/share"
 	XDGConfigHome = HomeMount + "/.config"
 	XDGStateHome  = HomeMount + "/.local/state"
@@ -295,9 +294,9 @@ func Load(name string, data []byte) (*System, error) {
 
 // LoadFile is Load on a file.
 func LoadFile(path string) (*System, error) {
-	doc, err := spec.LoadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading spec: %w", err)
 	}
-	return Resolve(doc)
+	return Load(path, data)
 }

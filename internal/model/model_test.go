@@ -2,7 +2,10 @@ package model_test
 
 import (
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -12,6 +15,13 @@ import (
 )
 
 const header = "apiVersion: ocw.dev/v1alpha1\nkind: Workspaces\n"
+
+func TestLoadFileMissing(t *testing.T) {
+	_, err := model.LoadFile(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "reading spec") || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("got %v", err)
+	}
+}
 
 // FuzzLoad: any input either becomes a model, or fails with errors that
 // each name the file, line and column, in words (no Go type names); the

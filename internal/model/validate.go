@@ -35,7 +35,7 @@ func SystemNamespace(ns string) string {
 // the model the values it parsed; it reports every problem of the file
 // with its position, the loader's and its own.
 func Resolve(d *spec.Document) (*System, error) {
-	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}}
+	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}, names: map[string]int{}, hosts: map[string]int{}}
 	s := d.Spec
 	sys := &System{Namespace: cmp.Or(s.Namespace, spec.DefaultNamespace)}
 	if v.dnsLabel("namespace", sys.Namespace) {
@@ -46,20 +46,20 @@ func Resolve(d *spec.Document) (*System, error) {
 	if s.Domain != "" {
 		v.dnsSubdomain("domain", s.Domain)
 	}
-	sys.Secrets = v.secrets(spec.Merge(s.Secrets, spec.BuiltinSecrets()))
-	sys.Flux = v.flux(spec.Merge(s.Flux, spec.BuiltinFlux()), sys.Secrets.External)
+	builtin := spec.Builtin()
+	sys.Secrets = v.secrets(spec.Merge(s.Secrets, builtin.Secrets))
+	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
 
 	// One copy of the built-in settings, validated once: merging keeps
 	// the pointers, so v.quantities holds every merged quantity.
-	builtin := spec.BuiltinSettings()
 	v.settings("defaults", s.Defaults)
-	v.settings("built-in defaults", builtin)
-	ws := workspaces{base: spec.Merge(s.Defaults, builtin), names: map[string]int{}, hosts: map[string]int{}}
+	v.settings("built-in defaults", builtin.Defaults)
+	v.base = spec.Merge(s.Defaults, builtin.Defaults)
 	if len(s.Workspaces) == 0 {
 		v.errorf("workspaces", "at least one workspace is required")
 	}
 	for i, w := range s.Workspaces {
-		sys.Workspaces = append(sys.Workspaces, v.workspace(&ws, i, w, sys, s.Domain))
+		sys.Workspaces = append(sys.Workspaces, v.workspace(i, w, sys, s.Domain))
 	}
 	if err := d.Errors(v.errs); err != nil {
 		return nil, err
@@ -67,25 +67,17 @@ func Resolve(d *spec.Document) (*System, error) {
 	return sys, nil
 }
 
-// workspaces is what resolving one workspace needs of the others: the
-// merged defaults, and the index of the workspace that took each name and
-// host.
-type workspaces struct {
-	base         spec.Settings
-	names, hosts map[string]int
-}
-
 // workspace validates workspace i and resolves it over the defaults.
-func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *System, domain string) Workspace {
+func (v *validator) workspace(i int, w spec.Workspace, sys *System, domain string) Workspace {
 	p := fmt.Sprintf("workspaces[%d]", i)
 	v.settings(p, w.Settings)
-	s := spec.Merge(w.Settings, ws.base)
-	v.workspaceName(p+".name", w.Name, sys.Namespace, ws.names, i)
+	s := spec.Merge(w.Settings, v.base)
+	v.workspaceName(p+".name", w.Name, sys.Namespace, i)
 	repo := Repo{URL: w.Repo, Dir: w.Dir, Branch: w.Branch, Filter: *s.Git.Filter}
 	if u := v.repoURL(p+".repo", w.Repo, *s.Git.AllowHTTP); u != nil {
 		repo.Scheme, repo.Host = u.Scheme, u.Host
 		if repo.Dir == "" {
-			repo.Dir = RepoDir(w.Repo)
+			repo.Dir = strings.TrimSuffix(path.Base(strings.TrimSuffix(u.Path, "/")), ".git")
 			if !validDir(repo.Dir) {
 				v.errorf(p+".repo", "cannot derive a folder name from %q: set dir", w.Repo)
 			}
@@ -99,20 +91,22 @@ func (v *validator) workspace(ws *workspaces, i int, w spec.Workspace, sys *Syst
 	}
 	host := w.Host
 	switch {
+	case strings.HasPrefix(host, "*"):
+		v.errorf(p+".host", "wildcard hostnames are not allowed: a workspace needs its own hostname")
 	case host != "":
-		v.host(p+".host", host)
+		v.dnsSubdomain(p+".host", host)
 	case domain != "" && w.Name != "":
 		host = w.Name + "." + domain
 	default:
 		v.errorf(p, "no hostname: set host on the workspace or domain at the top level")
 	}
 	if host != "" {
-		if j, dup := ws.hosts[host]; dup && w.Host != "" {
+		if j, dup := v.hosts[host]; dup && w.Host != "" {
 			v.errorf(p+".host", "hostname %s is already used by workspaces[%d]", host, j)
 		} else if dup {
 			v.errorf(p+".name", "hostname %s (name.domain) is already used by workspaces[%d]", host, j)
 		} else {
-			ws.hosts[host] = i
+			v.hosts[host] = i
 		}
 	}
 	v.requestsWithinLimits(p, w.Settings, s)
@@ -188,15 +182,6 @@ func (v *validator) quantityOf(s *string) resource.Quantity {
 	return resource.Quantity{}
 }
 
-// RepoDir derives the clone folder from a repository URL.
-func RepoDir(repo string) string {
-	u, err := url.Parse(repo)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSuffix(path.Base(strings.TrimSuffix(u.Path, "/")), ".git")
-}
-
 type validator struct {
 	doc  *spec.Document
 	errs spec.ErrorList
@@ -204,6 +189,10 @@ type validator struct {
 	// block sets them (so an error names that block) and keyed by the
 	// field's pointer, which merging keeps; none for "" or an invalid one.
 	quantities map[*string]*resource.Quantity
+	// base is the merged defaults; names and hosts map each workspace name
+	// and host to the index of the workspace that took it.
+	base         spec.Settings
+	names, hosts map[string]int
 }
 
 // errorf records a problem once: a bad default is seen by every workspace.
@@ -239,7 +228,7 @@ var dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 // workspaceName checks a workspace name: it names a Service, which must be
 // a DNS-1035 label (starting with a letter), and other objects with
 // suffixes, hence the shorter limit.
-func (v *validator) workspaceName(field, name, namespace string, seen map[string]int, i int) {
+func (v *validator) workspaceName(field, name, namespace string, i int) {
 	switch {
 	case name == "":
 		v.errorf(field, "required")
@@ -255,11 +244,11 @@ func (v *validator) workspaceName(field, name, namespace string, seen map[string
 	if name == "secrets" || name == namespace+"-secrets" {
 		v.errorf(field, "%q is reserved for the shared secrets", name)
 	}
-	if j, dup := seen[name]; dup {
+	if j, dup := v.names[name]; dup {
 		v.errorf(field, "duplicate workspace name %q (also workspaces[%d])", name, j)
 		return
 	}
-	seen[name] = i
+	v.names[name] = i
 }
 
 // repoURL accepts https (and, when allowed, http) URLs with a host and a
@@ -309,14 +298,6 @@ func validBranch(s string) bool {
 	return branchRE.MatchString(s) && !strings.HasPrefix(s, "-") && !strings.HasPrefix(s, "/") &&
 		!strings.HasSuffix(s, "/") && !strings.HasSuffix(s, ".lock") && !strings.Contains(s, "..") &&
 		!strings.Contains(s, "//") && !strings.HasSuffix(s, ".")
-}
-
-func (v *validator) host(field, s string) {
-	if strings.HasPrefix(s, "*") {
-		v.errorf(field, "wildcard hostnames are not allowed: a workspace needs its own hostname")
-		return
-	}
-	v.dnsSubdomain(field, s)
 }
 
 // imageRE follows the distribution reference grammar closely enough to catch
@@ -440,8 +421,14 @@ func (v *validator) settings(p string, s spec.Settings) {
 	v.git(p+".git", s.Git)
 	v.oneOf(p+".clusterAccess", s.ClusterAccess, ClusterAccessNone, ClusterAccessNamespace, ClusterAccessCluster)
 	v.user(p+".user", s.User)
-	if u := s.ServerUsername; u != nil && (*u == "" || strings.ContainsAny(*u, ":\n")) {
-		v.errorf(p+".serverUsername", "must be non-empty without ':' or newlines")
+	v.userName(p+".serverUsername", s.ServerUsername)
+}
+
+// userName checks a user name sent with a password, which ':' or a newline
+// would cut.
+func (v *validator) userName(field string, s *string) {
+	if s != nil && (*s == "" || strings.ContainsAny(*s, ":\n")) {
+		v.errorf(field, "must be non-empty without ':' or newlines")
 	}
 }
 
@@ -530,9 +517,7 @@ func (v *validator) git(p string, g *spec.Git) {
 		return
 	}
 	v.oneOf(p+".filter", g.Filter, "", "blob:none", "tree:0")
-	if g.Username != nil && (*g.Username == "" || strings.ContainsAny(*g.Username, ":\n")) {
-		v.errorf(p+".username", "must be non-empty without ':' or newlines")
-	}
+	v.userName(p+".username", g.Username)
 	if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
 		v.errorf(p+".authorName", "must not contain newlines or angle brackets")
 	}

@@ -4,7 +4,6 @@ package output
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -25,21 +24,15 @@ func Header(owner string) string {
 	return fmt.Sprintf("%s for namespace %q. DO NOT EDIT.\n", HeaderPrefix, owner)
 }
 
-// Marshal renders objects as one YAML stream, documents separated by
-// "---". Objects are typed API structs; status and creationTimestamp,
-// which only the API server sets, are dropped.
-func Marshal(objs ...any) ([]byte, error) { return encode("", objs) }
-
-// File renders objects as a generated file in the style of hand-written
-// home-ops files: every document starts with "---" and, for kinds that
-// have one, the yaml-language-server schema comment; the first document's
-// lines are followed by Header(owner).
-func File(owner string, objs ...any) ([]byte, error) { return encode(owner, objs) }
-
-// encode is File, or Marshal when owner is "". yaml.v3 sorts map keys,
-// indents sequences under their key as hand-written files do, and writes
-// multi-line strings (the boot scripts) as literal blocks.
-func encode(owner string, objs []any) ([]byte, error) {
+// marshal renders objects (typed API structs, without what only the API
+// server sets) as one YAML stream. With an owner it is a generated file in
+// the style of hand-written home-ops files: every document starts with
+// "---" and, for kinds that have one, the yaml-language-server schema
+// comment, and the first document's lines are followed by Header(owner).
+// yaml.v3 sorts map keys, indents sequences under their key as
+// hand-written files do, and writes multi-line strings (the boot scripts)
+// as literal blocks.
+func marshal(owner string, objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {
 		m, err := Object(o)
@@ -49,7 +42,7 @@ func encode(owner string, objs []any) ([]byte, error) {
 		switch {
 		case owner != "":
 			buf.WriteString("---\n")
-			if url := schemaURL(m); url != "" {
+			if url := schemaURLs[typeKey(m)]; url != "" {
 				buf.WriteString(SchemaPrefix + url + "\n")
 			}
 			if i == 0 {
@@ -71,7 +64,7 @@ func encode(owner string, objs []any) ([]byte, error) {
 }
 
 // Object is o as an unstructured object's content, cleaned exactly as
-// Marshal writes it: what ocw apply sends is what ocw render writes.
+// marshal writes it: what ocw apply sends is what ocw render writes.
 func Object(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
 	// without a JSON encode and parse.
@@ -94,26 +87,19 @@ func Object(o any) (map[string]any, error) {
 }
 
 // clean removes "creationTimestamp: null", which typed ObjectMeta (also in
-// pod templates) always emits, and turns JSON numbers back into integers.
-func clean(v any) any {
+// pod templates) always emits.
+func clean(v any) {
 	switch t := v.(type) {
 	case map[string]any:
 		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
 			delete(t, "creationTimestamp")
 		}
-		for k, c := range t {
-			t[k] = clean(c)
+		for _, c := range t {
+			clean(c)
 		}
 	case []any:
-		for i, c := range t {
-			t[i] = clean(c)
+		for _, c := range t {
+			clean(c)
 		}
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
 	}
-	return v
 }

@@ -18,7 +18,7 @@ func TestMarshalStyle(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "boot"},
 		Data:       map[string]string{"clone.sh": script, "enabled": "yes", "port": "4096"},
 	}
-	out, err := Marshal(cm)
+	out, err := marshal("", cm)
 	if err != nil {
 		t.Fatal(err)
 	}

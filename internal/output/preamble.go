@@ -1,6 +1,9 @@
 package output
 
-import "bytes"
+import (
+	"bytes"
+	"iter"
+)
 
 // A file's preamble is its leading run of comment, blank and "---" lines.
 // ocw's header lives there, next to the "---" and yaml-language-server
@@ -8,51 +11,44 @@ import "bytes"
 // hooks add or move those two, so ocw finds its header anywhere in the
 // preamble and compares files without them.
 
-// isPreamble reports whether line (without its newline) can precede the
-// first YAML content of a file.
-func isPreamble(line []byte) bool {
-	line = bytes.TrimRight(line, " \t\r")
-	return len(line) == 0 || bytes.Equal(line, []byte("---")) || line[0] == '#'
+// preamble yields the lines of data's preamble, each with its newline.
+func preamble(data []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for line := range bytes.Lines(data) {
+			t := trim(line)
+			if len(t) > 0 && !bytes.Equal(t, []byte("---")) && t[0] != '#' || !yield(line) {
+				return
+			}
+		}
+	}
 }
 
-// isFormatting reports whether a preamble line is one a tool may add:
-// a document start, a blank line or a schema comment.
-func isFormatting(line []byte) bool {
-	line = bytes.TrimRight(line, " \t\r")
-	return len(line) == 0 || bytes.Equal(line, []byte("---")) || bytes.HasPrefix(line, []byte(SchemaPrefix))
-}
+func trim(line []byte) []byte { return bytes.TrimRight(line, " \t\r\n") }
 
 // headerOf returns the ocw header line in data's preamble, without its
 // newline, or "" when there is none.
 func headerOf(data []byte) string {
-	for line := range bytes.Lines(data) {
-		trimmed := bytes.TrimRight(line, "\n")
-		if len(trimmed) > 0 && !isPreamble(trimmed) {
-			return ""
-		}
-		if bytes.HasPrefix(trimmed, []byte(HeaderPrefix)) {
-			return string(bytes.TrimRight(trimmed, " \t\r"))
+	for line := range preamble(data) {
+		if bytes.HasPrefix(line, []byte(HeaderPrefix)) {
+			return string(trim(line))
 		}
 	}
 	return ""
 }
 
-// withoutFormatting drops the lines a formatter may add from data's
-// preamble; the rest, header included, stays byte for byte.
+// withoutFormatting drops the lines a formatter may add (a document
+// start, a blank line or a schema comment) from data's preamble; the rest,
+// header included, stays byte for byte.
 func withoutFormatting(data []byte) []byte {
-	out := make([]byte, 0, len(data))
-	rest := data
-	for line := range bytes.Lines(data) {
-		trimmed := bytes.TrimRight(line, "\n")
-		if len(trimmed) > 0 && !isPreamble(trimmed) {
-			break
-		}
-		if !isFormatting(trimmed) {
+	var out []byte
+	n := 0
+	for line := range preamble(data) {
+		n += len(line)
+		if t := trim(line); len(t) > 0 && !bytes.Equal(t, []byte("---")) && !bytes.HasPrefix(t, []byte(SchemaPrefix)) {
 			out = append(out, line...)
 		}
-		rest = rest[len(line):]
 	}
-	return append(out, rest...)
+	return append(out, data[n:]...)
 }
 
 // sameContent reports whether two files differ at most in formatting

@@ -11,7 +11,7 @@ import (
 func Render(owner string, t *layout.Tree) (map[string][]byte, error) {
 	files := make(map[string][]byte, len(t.Files))
 	for _, f := range t.Files {
-		body, err := File(owner, f.Objects...)
+		body, err := marshal(owner, f.Objects...)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
 		}
@@ -21,19 +21,9 @@ func Render(owner string, t *layout.Tree) (map[string][]byte, error) {
 }
 
 // Stream renders the tree's objects as one YAML stream under one header,
-// in file order (the namespace first), as kustomize build prints a tree:
-// kustomize's own kustomization.yaml files are configuration, not objects,
-// and are left out.
+// as kustomize build prints a tree.
 func Stream(owner string, t *layout.Tree) ([]byte, error) {
-	var objs []any
-	for _, f := range t.Files {
-		for _, o := range f.Objects {
-			if _, ok := o.(*layout.Kustomization); !ok {
-				objs = append(objs, o)
-			}
-		}
-	}
-	body, err := Marshal(objs...)
+	body, err := marshal("", t.Objects()...)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the stream: %w", err)
 	}
@@ -48,7 +38,7 @@ func patchTexts(m map[string]any, k *layout.Kustomization) error {
 		return fmt.Errorf("internal error: %d patches converted from %d", len(patches), len(k.Patches))
 	}
 	for i, p := range k.Patches {
-		body, err := Marshal(p.Object)
+		body, err := marshal("", p.Object)
 		if err != nil {
 			return fmt.Errorf("patch of %s %s: %w", p.Target.Kind, p.Object.GetName(), err)
 		}

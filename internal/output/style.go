@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // SchemaPrefix starts the comment that tells yaml-language-server (and
@@ -33,8 +35,6 @@ func typeKey(m map[string]any) string {
 	return av + " " + kind
 }
 
-func schemaURL(m map[string]any) string { return schemaURLs[typeKey(m)] }
-
 // durationFields are the metav1.Duration fields of the kinds ocw renders.
 // A typed Duration marshals the way Go prints it ("1h0m0s"); people and
 // home-ops repositories write "1h".
@@ -54,37 +54,21 @@ var explicitFalse = map[string][][]string{
 func humanStyle(m map[string]any) {
 	key := typeKey(m)
 	for _, path := range durationFields[key] {
-		if parent := parentOf(m, path); parent != nil {
-			if s, ok := parent[path[len(path)-1]].(string); ok {
-				parent[path[len(path)-1]] = ShortDuration(s)
-			}
+		if s, ok, _ := unstructured.NestedString(m, path...); ok {
+			_ = unstructured.SetNestedField(m, shortDuration(s), path...)
 		}
 	}
 	for _, path := range explicitFalse[key] {
-		if parent := parentOf(m, path); parent != nil {
-			if _, ok := parent[path[len(path)-1]]; !ok {
-				parent[path[len(path)-1]] = false
-			}
+		if _, ok, _ := unstructured.NestedFieldNoCopy(m, path...); !ok {
+			_ = unstructured.SetNestedField(m, false, path...)
 		}
 	}
 }
 
-// parentOf returns the map holding path's last field, nil if missing.
-func parentOf(m map[string]any, path []string) map[string]any {
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			return nil
-		}
-		m = next
-	}
-	return m
-}
-
-// ShortDuration rewrites a Go duration string without its zero units:
+// shortDuration rewrites a Go duration string without its zero units:
 // "1h0m0s" → "1h", "1h30m0s" → "1h30m", "10m0s" → "10m". Anything else
 // (fractions, or not a duration) is returned as it is.
-func ShortDuration(s string) string {
+func shortDuration(s string) string {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d%time.Second != 0 {
 		return s

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 // Plan is what writing a set of files into a directory would change.
 type Plan struct {
 	Root      string
-	Owner     string
 	Create    []string
 	Update    []string
 	Remove    []string
@@ -41,7 +41,7 @@ func (p *Plan) Summary() string {
 // yaml-language-server schema comment a formatter added or moved is
 // unchanged.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
-	p := &Plan{Root: root, Owner: owner, files: files, old: map[string][]byte{}}
+	p := &Plan{Root: root, files: files, old: map[string][]byte{}}
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("output %s is not a folder", root)
 	}
@@ -136,17 +136,14 @@ func scan(root, header string, wanted map[string][]byte) (map[string]bool, map[s
 
 const stagingPrefix = ".ocw-render-"
 
-// Write carries the plan out. Every new and changed file is first written
-// in a staging folder inside root (same filesystem); only when all of them
-// are written are they renamed into place and stale files removed. A
-// failure or interruption while staging leaves root exactly as it was.
-// Like git's defaults, it does not fsync: it guards against failed and
-// killed commands, not against power loss.
+// Write carries the plan out through a staging folder inside root, so that
+// a failure or interruption while staging leaves root as it was; no fsync
+// (docs/architecture.md, "Rendering rules").
 func (p *Plan) Write() error {
 	if !p.Changed() {
 		return nil
 	}
-	writes := append(append([]string{}, p.Create...), p.Update...)
+	writes := slices.Concat(p.Create, p.Update)
 	staging, err := p.stage(writes)
 	if err != nil {
 		return err
@@ -220,9 +217,7 @@ func removeEmptyParents(root, dir string) {
 // Diff is a unified diff of every change the plan would make.
 func (p *Plan) Diff() string {
 	var b strings.Builder
-	all := append(append(append([]string{}, p.Create...), p.Update...), p.Remove...)
-	sort.Strings(all)
-	for _, rel := range all {
+	for _, rel := range slices.Sorted(slices.Values(slices.Concat(p.Create, p.Update, p.Remove))) {
 		d := difflib.UnifiedDiff{
 			A:        difflib.SplitLines(string(p.old[rel])),
 			B:        difflib.SplitLines(string(p.files[rel])),

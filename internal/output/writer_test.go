@@ -188,7 +188,7 @@ func TestMarshalDropsServerFields(t *testing.T) {
 		Spec     map[string]any `json:"spec"`
 		Status   map[string]any `json:"status"`
 	}{"X", meta{Name: "x1"}, map[string]any{"emptyDir": map[string]any{}, "port": 4096}, map[string]any{}}
-	got, err := Marshal(&obj, &obj)
+	got, err := marshal("", &obj, &obj)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestFileStyle(t *testing.T) {
 	}
 	flux := &ks{"kustomize.toolkit.fluxcd.io/v1", "Kustomization", map[string]any{"interval": "1h0m0s", "timeout": "1h30m0s", "retryInterval": "2m0s", "path": "1h0m0s"}}
 	plain := &ks{"v1", "ConfigMap", map[string]any{"interval": "1h0m0s"}}
-	got, err := File("ns", flux, plain)
+	got, err := marshal("ns", flux, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,8 +260,8 @@ func TestShortDuration(t *testing.T) {
 		"1h0m0s": "1h", "10m0s": "10m", "1h30m0s": "1h30m", "2m0s": "2m", "0s": "0s", "1h0m5s": "1h5s",
 		"1.5s": "1.5s", "soon": "soon", "90m": "1h30m",
 	} {
-		if got := ShortDuration(in); got != want {
-			t.Errorf("ShortDuration(%q) = %q, want %q", in, got, want)
+		if got := shortDuration(in); got != want {
+			t.Errorf("shortDuration(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ package safetext
 import (
 	"reflect"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,28 +50,15 @@ func clean(s string, multiline bool) string {
 			if !multiline {
 				b.WriteByte(' ')
 			}
-		case control(r):
+		// Other C0 and C1 controls and DEL, and the bidirectional
+		// embeddings, overrides and isolates.
+		case unicode.IsControl(r), r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
 		default:
 			b.WriteString(s[i : i+size])
 		}
 		i += size
 	}
 	return b.String()
-}
-
-// control reports characters never printed: C0 and C1 controls other than
-// the line breaks and tab the callers handle, DEL, and the bidirectional
-// embeddings, overrides and isolates.
-func control(r rune) bool {
-	switch {
-	case r < 0x20 && r != '\n' && r != '\t' && r != '\r' && r != '\v' && r != '\f':
-		return true
-	case r >= 0x7f && r <= 0x9f:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	}
-	return false
 }
 
 // skipEscape returns the index after the escape sequence whose ESC ends

@@ -15,39 +15,60 @@ const (
 	DefaultExternalDNSKey = "external-dns.home.arpa/enabled"
 )
 
-// BuiltinSettings are the values a workspace gets for every field that
-// neither it nor the spec's defaults set.
-func BuiltinSettings() Settings {
-	return Settings{
-		Images: &Images{
-			OpenCode: new(DefaultOpenCodeImage),
-			Clone:    new(DefaultCloneImage),
-			Seed:     new(DefaultSeedImage),
+// Builtin holds the value of every field a spec does not set; its
+// Defaults are what a workspace gets for every field neither it nor the
+// spec's defaults set. Flux's are home-ops apps' own (wait: false, timeout:
+// 5m). The secret store's name and flux.dependsOn have no default here:
+// they depend on the secrets mode (see model.Resolve).
+func Builtin() Workspaces {
+	return Workspaces{
+		Defaults: Settings{
+			Images: &Images{
+				OpenCode: new(DefaultOpenCodeImage),
+				Clone:    new(DefaultCloneImage),
+				Seed:     new(DefaultSeedImage),
+			},
+			Resources: &Resources{
+				Requests: &ResourceList{CPU: new("100m"), Memory: new("768Mi")},
+				Limits:   &ResourceList{CPU: new("2"), Memory: new("2Gi")},
+			},
+			Storage:     &Storage{Size: new("5Gi"), StorageClass: new(""), AccessMode: new("ReadWriteOnce")},
+			Gateway:     &Gateway{Name: new("envoy-internal"), Namespace: new("network"), SectionName: new("https")},
+			ExternalDNS: &ExternalDNS{Enabled: new(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
+			Certificate: &Certificate{Enabled: new(false), IssuerName: new("letsencrypt-production"), IssuerKind: new("ClusterIssuer")},
+			Backup: &Backup{
+				Mode:                new(BackupNone),
+				Component:           new(DefaultVolSyncPath),
+				PVCOwner:            new(PVCOwnerComponent),
+				CopyMethod:          new("Snapshot"),
+				Schedule:            new("0 * * * *"),
+				Repository:          new("{name}-volsync-secret"),
+				VolumeSnapshotClass: new("csi-ceph-blockpool"),
+				CacheCapacity:       new("2Gi"),
+				Retain:              &Retain{Hourly: new(int32(24)), Daily: new(int32(7))},
+			},
+			Git:            &Git{Filter: new(""), Username: new("x-access-token"), AuthorName: new(""), AuthorEmail: new(""), AllowHTTP: new(false)},
+			Reloader:       new(true),
+			ClusterAccess:  new(ClusterAccessNone),
+			User:           &User{UID: new(int64(1000)), GID: new(int64(1000))},
+			ServerUsername: new("opencode"),
 		},
-		Resources: &Resources{
-			Requests: &ResourceList{CPU: new("100m"), Memory: new("768Mi")},
-			Limits:   &ResourceList{CPU: new("2"), Memory: new("2Gi")},
+		Secrets: Secrets{
+			Mode:            new(SecretsManual),
+			Store:           &SecretStore{Kind: new("ClusterSecretStore"), Name: new("")},
+			RefreshInterval: new("1h"),
+			GitCredentials:  &SecretRef{Name: new("opencode-git-credentials"), Key: new("GITHUB_PAT"), RemoteKey: new("OPENCODE_GITHUB_PAT"), Property: new("")},
+			ServerAuth:      &SecretRef{Name: new("opencode-server-auth"), Key: new("OPENCODE_SERVER_PASSWORD"), RemoteKey: new("OPENCODE_SERVER_PASSWORD"), Property: new("")},
+			CopilotAuth:     &SecretRef{Name: new("opencode-copilot-auth"), Key: new("auth.json"), RemoteKey: new("OPENCODE_COPILOT_AUTH_JSON"), Property: new("")},
 		},
-		Storage:     &Storage{Size: new("5Gi"), StorageClass: new(""), AccessMode: new("ReadWriteOnce")},
-		Gateway:     &Gateway{Name: new("envoy-internal"), Namespace: new("network"), SectionName: new("https")},
-		ExternalDNS: &ExternalDNS{Enabled: new(false), Annotations: map[string]string{DefaultExternalDNSKey: "true"}},
-		Certificate: &Certificate{Enabled: new(false), IssuerName: new("letsencrypt-production"), IssuerKind: new("ClusterIssuer")},
-		Backup: &Backup{
-			Mode:                new(BackupNone),
-			Component:           new(DefaultVolSyncPath),
-			PVCOwner:            new(PVCOwnerComponent),
-			CopyMethod:          new("Snapshot"),
-			Schedule:            new("0 * * * *"),
-			Repository:          new("{name}-volsync-secret"),
-			VolumeSnapshotClass: new("csi-ceph-blockpool"),
-			CacheCapacity:       new("2Gi"),
-			Retain:              &Retain{Hourly: new(int32(24)), Daily: new(int32(7))},
+		Flux: Flux{
+			Path:            new(DefaultFluxPath),
+			Interval:        new("1h"),
+			Timeout:         new("5m"),
+			Wait:            new(false),
+			SourceRef:       &SourceRef{Kind: new("GitRepository"), Name: new("flux-system"), Namespace: new("flux-system")},
+			RenderNamespace: new(true),
 		},
-		Git:            &Git{Filter: new(""), Username: new("x-access-token"), AuthorName: new(""), AuthorEmail: new(""), AllowHTTP: new(false)},
-		Reloader:       new(true),
-		ClusterAccess:  new(ClusterAccessNone),
-		User:           &User{UID: new(int64(1000)), GID: new(int64(1000))},
-		ServerUsername: new("opencode"),
 	}
 }
 
@@ -81,33 +102,6 @@ const (
 	PVCOwnerComponent = "component"
 	PVCOwnerOcw       = "ocw"
 )
-
-// BuiltinSecrets are the seed's Secret names and keys. The store's name
-// has no default: it depends on the mode (see model.Resolve).
-func BuiltinSecrets() Secrets {
-	return Secrets{
-		Mode:            new(SecretsManual),
-		Store:           &SecretStore{Kind: new("ClusterSecretStore"), Name: new("")},
-		RefreshInterval: new("1h"),
-		GitCredentials:  &SecretRef{Name: new("opencode-git-credentials"), Key: new("GITHUB_PAT"), RemoteKey: new("OPENCODE_GITHUB_PAT"), Property: new("")},
-		ServerAuth:      &SecretRef{Name: new("opencode-server-auth"), Key: new("OPENCODE_SERVER_PASSWORD"), RemoteKey: new("OPENCODE_SERVER_PASSWORD"), Property: new("")},
-		CopilotAuth:     &SecretRef{Name: new("opencode-copilot-auth"), Key: new("auth.json"), RemoteKey: new("OPENCODE_COPILOT_AUTH_JSON"), Property: new("")},
-	}
-}
-
-// BuiltinFlux are home-ops' usual Kustomization settings: apps there have
-// wait: false and timeout: 5m. DependsOn is left nil: its default depends
-// on the secrets mode (see model).
-func BuiltinFlux() Flux {
-	return Flux{
-		Path:            new(DefaultFluxPath),
-		Interval:        new("1h"),
-		Timeout:         new("5m"),
-		Wait:            new(false),
-		SourceRef:       &SourceRef{Kind: new("GitRepository"), Name: new("flux-system"), Namespace: new("flux-system")},
-		RenderNamespace: new(true),
-	}
-}
 
 // Merge returns over with every unset field taken from base, recursively
 // through nested structs. Maps and slices are replaced whole, never

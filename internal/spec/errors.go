@@ -16,21 +16,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
+	s := e.File
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+		s += fmt.Sprintf(":%d", e.Line)
 		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
+			s += fmt.Sprintf(":%d", e.Column)
 		}
 	}
-	b.WriteString(": ")
 	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
+		s += ": " + e.Field
 	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return s + ": " + e.Msg
 }
 
 // ErrorList is every problem found in one pass, in file order.

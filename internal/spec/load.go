@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -30,15 +28,6 @@ type Document struct {
 }
 
 type position struct{ line, col int }
-
-// LoadFile reads and strictly decodes a spec file.
-func LoadFile(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading spec: %w", err)
-	}
-	return Load(path, data)
-}
 
 // Load decodes a spec: exactly one YAML document with a known apiVersion
 // and kind. A document that cannot be read as a spec at all (bad YAML,
@@ -68,18 +57,17 @@ func Load(name string, data []byte) (*Document, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, &Error{File: name, Line: top.Line, Column: top.Column, Msg: "a spec must be a YAML mapping"}
 	}
-	doc.index(top, "")
 
 	if err := doc.checkVersion(top); err != nil {
 		return nil, err
 	}
-	doc.checkNode(top, reflect.TypeOf(Workspaces{}), "")
+	doc.checkNode(top, reflect.TypeOf(Workspaces{}), "", false)
 	var ws Workspaces
 	// Decoding is lenient (unknown fields are skipped, mistyped ones left
 	// unset): checkNode has reported both with their positions.
 	if err := top.Decode(&ws); err != nil && len(doc.fieldErrs) == 0 {
 		// checkNode mirrors the decoder; this is a guard, not a path.
-		return nil, yamlError(name, err)
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	doc.Spec = &ws
 	return doc, nil
@@ -110,23 +98,6 @@ func (d *Document) checkVersion(top *yaml.Node) error {
 	return nil
 }
 
-// index records the position of every value node by its field path.
-func (d *Document) index(n *yaml.Node, path string) {
-	d.pos[path] = position{n.Line, n.Column}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			d.index(n.Content[i+1], joinPath(path, n.Content[i].Value))
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			d.index(c, fmt.Sprintf("%s[%d]", path, i))
-		}
-	case yaml.AliasNode:
-		// Aliases are resolved by Decode; their fields keep the alias position.
-	}
-}
-
 func joinPath(parent, key string) string {
 	if parent == "" {
 		return key
@@ -134,21 +105,25 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
-// checkNode walks the YAML tree next to the Go type and records every
-// mapping key the type does not declare, every key given twice and every
-// value of the wrong type, each with its path and position. Null is
-// "unset" for every field. The walk follows the Go type, which does not
-// recurse, so aliases cannot make it loop.
-func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
+// checkNode walks the YAML tree next to the Go type, records the position
+// of every field path (inside an alias, the alias's position stands for its
+// fields) and every mapping key the type does not declare, every key given
+// twice and every value of the wrong type, each with its path and position.
+// Null is "unset" for every field. The walk follows the Go type, which does
+// not recurse, so aliases cannot make it loop.
+func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string, aliased bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	at := position{n.Line, n.Column}
+	if !aliased {
+		d.pos[path] = at
+	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
 			return
 		}
-		n = n.Alias
+		n, aliased = n.Alias, true
 	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
@@ -189,7 +164,7 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 				kerr("unknown field" + suggest(k.Value, fields))
 				continue
 			}
-			d.checkNode(v, ft, fp)
+			d.checkNode(v, ft, fp, aliased)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
@@ -197,7 +172,7 @@ func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i, c := range n.Content {
-			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			d.checkNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), aliased)
 		}
 	case reflect.Interface:
 		// Free-form: any YAML goes.
@@ -293,41 +268,13 @@ func suggest(key string, fields map[string]reflect.Type) string {
 	return ""
 }
 
-var (
-	yamlLine = regexp.MustCompile(`line (\d+): `)
-	// goType is the " into <Go type>" tail of yaml.v3 type errors.
-	goType = regexp.MustCompile(` into \S+`)
-)
-
-// yamlError turns a yaml.v3 error into positioned Errors.
-func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		var errs ErrorList
-		for _, e := range te.Errors {
-			errs = append(errs, lineError(file, e))
-		}
-		return errs
-	}
-	return lineError(file, strings.TrimPrefix(err.Error(), "yaml: "))
-}
-
-func lineError(file, msg string) *Error {
-	e := &Error{File: file, Msg: goType.ReplaceAllString(msg, "")}
-	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
-		e.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		e.Msg = msg[:m[0]] + msg[m[1]:]
-	}
-	return e
-}
-
-// errAt builds an Error at a field path, falling back to the nearest
-// ancestor that exists in the file (for fields that are missing).
+// errAt builds an Error at a position.
 func (d *Document) errAt(p position, field, msg string) *Error {
 	return &Error{File: d.File, Line: p.line, Column: p.col, Field: field, Msg: msg}
 }
 
-// At returns the position of a field path, or of its nearest ancestor.
+// at returns the position of a field path, or of its nearest ancestor
+// that is in the file (for fields that are missing).
 func (d *Document) at(path string) position {
 	for {
 		if p, ok := d.pos[path]; ok {

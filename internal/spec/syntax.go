@@ -36,10 +36,7 @@ func syntaxError(file string, data []byte, err error) error {
 	}
 	text := strings.TrimRight(lines[k-1], "\r")
 	col := len(text) - len(strings.TrimLeft(text, " ")) + 1
-	msg := strings.TrimPrefix(want, "yaml: ")
-	if m := yamlLine.FindStringIndex(msg); m != nil && m[0] == 0 {
-		msg = msg[m[1]:]
-	}
+	msg := yamlLine.ReplaceAllString(strings.TrimPrefix(want, "yaml: "), "")
 	if strings.HasPrefix(text[col-1:], "\t") {
 		msg += " (a tab indents this line: YAML indents with spaces)"
 	} else if strings.HasPrefix(msg, "did not find expected key") || strings.HasPrefix(msg, "did not find expected '-'") {
@@ -65,6 +62,9 @@ func parseAll(data []byte) error {
 func prefix(lines []string, k int) []byte {
 	return []byte(strings.Join(lines[:k], "\n") + "\n")
 }
+
+// yamlLine is the position yaml.v3 puts at the start of its messages.
+var yamlLine = regexp.MustCompile(`^line \d+: `)
 
 var lineKey = regexp.MustCompile(`^\s*(-\s+)?([A-Za-z0-9_./-]+)\s*:(\s|$)`)
 

@@ -1,9 +1,11 @@
 // Package spec holds the user-facing workspace spec: its versioned types, the
-// strict loader that keeps YAML positions, the defaults and the validation.
+// strict loader that keeps YAML positions, and the defaults (validation is
+// model.Resolve).
 //
 // Every optional field is a pointer (or a nil map/slice) so that "unset" is
 // distinguishable from "set to the zero value": a workspace inherits each
 // unset field from the spec's defaults, and then from ocw's built-in values.
+// What each field means, and its default: docs/spec.md.
 package spec
 
 // APIVersion and Kind identify the only spec version this build reads.
@@ -19,55 +21,41 @@ type Workspaces struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 
-	// Namespace all workspaces live in (default "opencode").
 	Namespace string `yaml:"namespace,omitempty"`
-	// Domain gives each workspace the hostname <name>.<domain> unless the
-	// workspace sets host itself.
-	Domain string `yaml:"domain,omitempty"`
+	Domain    string `yaml:"domain,omitempty"`
 
 	Secrets Secrets `yaml:"secrets,omitempty"`
 	Flux    Flux    `yaml:"flux,omitempty"`
 
-	// Defaults apply to every workspace; a workspace overrides any field.
 	Defaults   Settings    `yaml:"defaults,omitempty"`
 	Workspaces []Workspace `yaml:"workspaces"`
 }
 
 // Workspace is one OpenCode workspace: one repository, one PVC, one URL.
 type Workspace struct {
-	Name string `yaml:"name"`
-	Repo string `yaml:"repo"`
-	// Dir is the folder under /workspace the repo is cloned into
-	// (default: the last path element of repo without ".git").
-	Dir string `yaml:"dir,omitempty"`
-	// Branch to check out on first clone (default: the remote's HEAD).
+	Name   string `yaml:"name"`
+	Repo   string `yaml:"repo"`
+	Dir    string `yaml:"dir,omitempty"`
 	Branch string `yaml:"branch,omitempty"`
-	// Host overrides <name>.<domain>.
-	Host string `yaml:"host,omitempty"`
+	Host   string `yaml:"host,omitempty"`
 
 	Settings `yaml:",inline"`
 }
 
 // Settings are the fields a workspace can inherit from defaults.
 type Settings struct {
-	Images      *Images      `yaml:"images,omitempty"`
-	Resources   *Resources   `yaml:"resources,omitempty"`
-	Storage     *Storage     `yaml:"storage,omitempty"`
-	Gateway     *Gateway     `yaml:"gateway,omitempty"`
-	ExternalDNS *ExternalDNS `yaml:"externalDNS,omitempty"`
-	Certificate *Certificate `yaml:"certificate,omitempty"`
-	Backup      *Backup      `yaml:"backup,omitempty"`
-	Git         *Git         `yaml:"git,omitempty"`
-	// Reloader adds the stakater Reloader annotation so a changed Secret
-	// restarts the workspace (default true).
-	Reloader *bool `yaml:"reloader,omitempty"`
-	// ClusterAccess gives the workspace a ServiceAccount bound to the "view"
-	// ClusterRole: "none" (default), "namespace" or "cluster".
-	ClusterAccess *string `yaml:"clusterAccess,omitempty"`
-	// User is the uid/gid the workspace runs as (default 1000/1000).
-	User *User `yaml:"user,omitempty"`
-	// ServerUsername overrides OpenCode's basic-auth user name ("opencode").
-	ServerUsername *string `yaml:"serverUsername,omitempty"`
+	Images         *Images      `yaml:"images,omitempty"`
+	Resources      *Resources   `yaml:"resources,omitempty"`
+	Storage        *Storage     `yaml:"storage,omitempty"`
+	Gateway        *Gateway     `yaml:"gateway,omitempty"`
+	ExternalDNS    *ExternalDNS `yaml:"externalDNS,omitempty"`
+	Certificate    *Certificate `yaml:"certificate,omitempty"`
+	Backup         *Backup      `yaml:"backup,omitempty"`
+	Git            *Git         `yaml:"git,omitempty"`
+	Reloader       *bool        `yaml:"reloader,omitempty"`
+	ClusterAccess  *string      `yaml:"clusterAccess,omitempty"`
+	User           *User        `yaml:"user,omitempty"`
+	ServerUsername *string      `yaml:"serverUsername,omitempty"`
 }
 
 // Images pins the three container images a workspace uses.
@@ -83,8 +71,7 @@ type Resources struct {
 	Limits   *ResourceList `yaml:"limits,omitempty"`
 }
 
-// ResourceList holds Kubernetes quantities as strings; "" in a limit means
-// "no limit" (useful to drop the CPU limit).
+// ResourceList holds Kubernetes quantities as strings.
 type ResourceList struct {
 	CPU    *string `yaml:"cpu,omitempty"`
 	Memory *string `yaml:"memory,omitempty"`
@@ -92,11 +79,9 @@ type ResourceList struct {
 
 // Storage describes the workspace PVC.
 type Storage struct {
-	Size *string `yaml:"size,omitempty"`
-	// StorageClass "" means the cluster's default class.
+	Size         *string `yaml:"size,omitempty"`
 	StorageClass *string `yaml:"storageClass,omitempty"`
-	// AccessMode of the PVC (default ReadWriteOnce).
-	AccessMode *string `yaml:"accessMode,omitempty"`
+	AccessMode   *string `yaml:"accessMode,omitempty"`
 }
 
 // Gateway is the Gateway API parent the HTTPRoute attaches to.
@@ -122,52 +107,33 @@ type Certificate struct {
 
 // Backup configures VolSync.
 type Backup struct {
-	// Mode: "none", "component" (the cluster's Flux component, fed through
-	// postBuild variables) or "inline" (ocw renders a ReplicationSource).
-	Mode *string `yaml:"mode,omitempty"`
-	// Component is the component path relative to the workspace's app dir.
-	Component *string `yaml:"component,omitempty"`
-	// PVCOwner says who renders the workspace PVC in component mode:
-	// "component" (the home-ops shape: the component creates PVC ${APP},
-	// restored from backup) or "ocw" (a component that only backs up).
-	PVCOwner *string `yaml:"pvcOwner,omitempty"`
-	// CopyMethod is how VolSync takes the point-in-time copy it backs up:
-	// Snapshot, Clone or Direct (no CSI driver needed).
-	CopyMethod *string `yaml:"copyMethod,omitempty"`
-	// Variables are extra postBuild substitutions for the component.
-	Variables map[string]string `yaml:"variables,omitempty"`
-	// Schedule is the cron schedule of backups.
-	Schedule *string `yaml:"schedule,omitempty"`
-	// Repository names the restic repository Secret (inline mode); "{name}"
-	// is replaced by the workspace name.
-	Repository          *string `yaml:"repository,omitempty"`
-	VolumeSnapshotClass *string `yaml:"volumeSnapshotClass,omitempty"`
-	CacheCapacity       *string `yaml:"cacheCapacity,omitempty"`
-	Retain              *Retain `yaml:"retain,omitempty"`
+	Mode                *string           `yaml:"mode,omitempty"`
+	Component           *string           `yaml:"component,omitempty"`
+	PVCOwner            *string           `yaml:"pvcOwner,omitempty"`
+	CopyMethod          *string           `yaml:"copyMethod,omitempty"`
+	Variables           map[string]string `yaml:"variables,omitempty"`
+	Schedule            *string           `yaml:"schedule,omitempty"`
+	Repository          *string           `yaml:"repository,omitempty"`
+	VolumeSnapshotClass *string           `yaml:"volumeSnapshotClass,omitempty"`
+	CacheCapacity       *string           `yaml:"cacheCapacity,omitempty"`
+	Retain              *Retain           `yaml:"retain,omitempty"`
 }
 
 // Retain is restic's retention policy.
 type Retain struct {
-	Hourly *int32 `yaml:"hourly,omitempty"`
-	Daily  *int32 `yaml:"daily,omitempty"`
-	Weekly *int32 `yaml:"weekly,omitempty"`
-	// Within keeps every snapshot younger than this (restic's
-	// --keep-within, e.g. "1d"): several backups in one hour survive the
-	// hourly thinning, so ocw restore --as-of can pick any of them.
+	Hourly *int32  `yaml:"hourly,omitempty"`
+	Daily  *int32  `yaml:"daily,omitempty"`
+	Weekly *int32  `yaml:"weekly,omitempty"`
 	Within *string `yaml:"within,omitempty"`
 }
 
 // Git configures the clone and git inside the workspace.
 type Git struct {
-	// Filter enables a partial clone ("blob:none") for big repositories.
-	Filter *string `yaml:"filter,omitempty"`
-	// Username sent with the token (GitHub accepts any; default x-access-token).
+	Filter      *string `yaml:"filter,omitempty"`
 	Username    *string `yaml:"username,omitempty"`
 	AuthorName  *string `yaml:"authorName,omitempty"`
 	AuthorEmail *string `yaml:"authorEmail,omitempty"`
-	// AllowHTTP accepts plain http:// repo URLs (in-cluster git servers,
-	// tests). The token is then sent unencrypted: off by default.
-	AllowHTTP *bool `yaml:"allowHTTP,omitempty"`
+	AllowHTTP   *bool   `yaml:"allowHTTP,omitempty"`
 }
 
 // User is the workspace's uid and gid.
@@ -178,17 +144,12 @@ type User struct {
 
 // Secrets says where the three shared Secrets come from.
 type Secrets struct {
-	// Mode "external-secrets" renders ExternalSecrets reading Store;
-	// "doppler" is the same with the store defaulting to the seed's
-	// ClusterSecretStore "doppler"; "manual" renders nothing secret and
-	// expects the Secrets to be created (ocw secrets …).
-	Mode  *string      `yaml:"mode,omitempty"`
-	Store *SecretStore `yaml:"store,omitempty"`
-	// RefreshInterval of the ExternalSecrets (default 1h).
-	RefreshInterval *string    `yaml:"refreshInterval,omitempty"`
-	GitCredentials  *SecretRef `yaml:"gitCredentials,omitempty"`
-	ServerAuth      *SecretRef `yaml:"serverAuth,omitempty"`
-	CopilotAuth     *SecretRef `yaml:"copilotAuth,omitempty"`
+	Mode            *string      `yaml:"mode,omitempty"`
+	Store           *SecretStore `yaml:"store,omitempty"`
+	RefreshInterval *string      `yaml:"refreshInterval,omitempty"`
+	GitCredentials  *SecretRef   `yaml:"gitCredentials,omitempty"`
+	ServerAuth      *SecretRef   `yaml:"serverAuth,omitempty"`
+	CopilotAuth     *SecretRef   `yaml:"copilotAuth,omitempty"`
 }
 
 // SecretStore is the external-secrets store the ExternalSecrets read from.
@@ -203,33 +164,21 @@ type SecretRef struct {
 	Name      *string `yaml:"name,omitempty"`
 	Key       *string `yaml:"key,omitempty"`
 	RemoteKey *string `yaml:"remoteKey,omitempty"`
-	// Property picks one field of the store's entry (1Password Connect,
-	// Bitwarden: remoteKey is the item, property its field).
-	Property *string `yaml:"property,omitempty"`
+	Property  *string `yaml:"property,omitempty"`
 }
 
 // Flux configures the Flux Kustomizations (ks.yaml) and the namespace
 // folder's kustomization.yaml.
 type Flux struct {
-	// Path is the apps folder in the cluster repo (default kubernetes/apps).
-	Path     *string `yaml:"path,omitempty"`
-	Interval *string `yaml:"interval,omitempty"`
-	Timeout  *string `yaml:"timeout,omitempty"`
-	// Wait makes each workspace Kustomization Ready only once its objects
-	// are healthy (default false, as home-ops apps do).
-	Wait      *bool        `yaml:"wait,omitempty"`
-	SourceRef *SourceRef   `yaml:"sourceRef,omitempty"`
-	DependsOn []Dependency `yaml:"dependsOn,omitempty"`
-	// SubstituteFrom is every workspace ks.yaml's postBuild.substituteFrom
-	// (cluster-template: the cluster-secrets Secret).
-	SubstituteFrom []SubstituteReference `yaml:"substituteFrom,omitempty"`
-	// NamespaceComponents are the components of the namespace folder's
-	// kustomization.yaml, relative to it (cluster-template:
-	// ../../components/sops).
-	NamespaceComponents []string `yaml:"namespaceComponents,omitempty"`
-	// RenderNamespace false leaves the Namespace object to a namespace
-	// component that brings one; ocw then only labels it.
-	RenderNamespace *bool `yaml:"renderNamespace,omitempty"`
+	Path                *string               `yaml:"path,omitempty"`
+	Interval            *string               `yaml:"interval,omitempty"`
+	Timeout             *string               `yaml:"timeout,omitempty"`
+	Wait                *bool                 `yaml:"wait,omitempty"`
+	SourceRef           *SourceRef            `yaml:"sourceRef,omitempty"`
+	DependsOn           []Dependency          `yaml:"dependsOn,omitempty"`
+	SubstituteFrom      []SubstituteReference `yaml:"substituteFrom,omitempty"`
+	NamespaceComponents []string              `yaml:"namespaceComponents,omitempty"`
+	RenderNamespace     *bool                 `yaml:"renderNamespace,omitempty"`
 }
 
 // SubstituteReference is a ConfigMap or Secret whose data Flux reads as

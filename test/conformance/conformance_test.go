@@ -83,7 +83,11 @@ var secretModes = []string{"doppler", "external-secrets", "manual"}
 // replaced; everything else ("every option on" in everything.yaml) stays.
 func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 	t.Helper()
-	doc, err := spec.LoadFile(file)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spec.Load(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}

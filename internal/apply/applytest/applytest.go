@@ -32,28 +32,21 @@ type State map[string]string
 // Snapshot reads the State of namespace.
 func Snapshot(t testing.TB, cfg *rest.Config, namespace string) State {
 	t.Helper()
-	s, err := snapshot(context.Background(), cfg, namespace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, error) {
+	ctx := context.Background()
 	cfg = rest.CopyConfig(cfg)
 	cfg.WarningHandler = rest.NoWarnings{} // deprecated kinds listed on purpose
 	cfg.QPS = -1
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	lists, err := dc.ServerPreferredResources()
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	s := State{}
 	nsObj, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Get(ctx, namespace, metav1.GetOptions{})
@@ -61,7 +54,7 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 	case err == nil:
 		s["Namespace/"+namespace] = nsObj.GetResourceVersion()
 	case !apierrors.IsNotFound(err):
-		return nil, err
+		t.Fatal(err)
 	}
 	type list struct {
 		gv schema.GroupVersion
@@ -71,7 +64,7 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
-			return nil, err
+			t.Fatal(err)
 		}
 		for _, r := range l.APIResources {
 			// Events are written by the API server itself; ComponentStatus
@@ -115,7 +108,10 @@ func snapshot(ctx context.Context, cfg *rest.Config, namespace string) (State, e
 			return nil
 		})
 	}
-	return s, g.Wait()
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // Diff lists how b differs from a, one line per object.

@@ -56,13 +56,6 @@ func WriteFiles(t testing.TB, root string, files map[string][]byte) {
 	}
 }
 
-// KustomizationDir is the folder a Flux Kustomization's spec.path names in
-// a checkout at root. Components it lists are relative to this folder.
-func KustomizationDir(root string, ks unstructured.Unstructured) string {
-	p, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
-	return filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "./")))
-}
-
 // Object is one object a Flux Kustomization builds, before and after
 // post-build substitution. Lax and Strict are nil when the object opts out
 // (kustomize.toolkit.fluxcd.io/substitute: disabled).
@@ -82,7 +75,8 @@ type Object struct {
 // reads postBuild.substituteFrom through it. Any failure is fatal.
 func BuildKustomization(t testing.TB, root string, ks unstructured.Unstructured, c client.Client) []Object {
 	t.Helper()
-	dir := KustomizationDir(root, ks)
+	p, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
+	dir := filepath.Join(root, filepath.FromSlash(strings.TrimPrefix(p, "./")))
 	if _, err := kustomize.NewGenerator(root, ks).WriteFile(dir); err != nil {
 		t.Fatalf("Kustomization %s: generate: %v", ks.GetName(), err)
 	}
