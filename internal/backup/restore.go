@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -25,10 +26,6 @@ const (
 	labelFluxName      = "kustomize.toolkit.fluxcd.io/name"
 	labelFluxNamespace = "kustomize.toolkit.fluxcd.io/namespace"
 )
-
-func ksGVR() schema.GroupVersionResource {
-	return schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
-}
 
 // RestoreOptions are ocw restore's.
 type RestoreOptions struct {
@@ -71,8 +68,9 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	if _, err := rst.apply(ctx, ManagerRestore, map[string]any{"paused": true}); err != nil {
 		return nil, fmt.Errorf("pausing ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
-	r.undo = append(r.undo, func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o.Options) })
-	r.undo = append(r.undo, func(ctx context.Context) { r.scale(ctx, replicas) })
+	r.undo = append(r.undo,
+		func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o.Options) },
+		func(ctx context.Context) { r.scale(ctx, replicas) })
 	if err := r.scale(ctx, 0); err != nil {
 		return nil, err
 	}
@@ -125,7 +123,8 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 	if name == "" || ns == "" {
 		return nil
 	}
-	ks := target{r.c.Dynamic.Resource(ksGVR()).Namespace(ns), "kustomize.toolkit.fluxcd.io/v1", "Kustomization", ns, name}
+	gv := schema.GroupVersion{Group: "kustomize.toolkit.fluxcd.io", Version: "v1"}
+	ks := target{r.c.Dynamic.Resource(gv.WithResource("kustomizations")).Namespace(ns), gv.String(), "Kustomization", ns, name}
 	cur, err := ks.ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading Flux Kustomization %s/%s, which deploys the workspace: %w", ns, name, err)
@@ -261,9 +260,12 @@ func Destination(ws model.Workspace, rs *volsyncv1alpha1.ReplicationSource, toke
 
 // copyIn runs the ReplicationDestination and deletes it when it is done.
 func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSource) (*Snapshot, error) {
-	rdc := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace)
+	rdc := r.c.Dynamic.Resource(volsyncv1alpha1.GroupVersion.WithResource("replicationdestinations")).Namespace(r.ws.Namespace)
 	name := DestinationName(r.ws)
-	if err := r.deleteDestination(ctx); err != nil {
+	del := func(ctx context.Context) error {
+		return client.IgnoreNotFound(rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}))
+	}
+	if err := del(ctx); err != nil {
 		return nil, r.heldErr(fmt.Errorf("deleting the ReplicationDestination %s left by an earlier restore: %w", name, err))
 	}
 	if err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
@@ -281,11 +283,12 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	if _, err := rdc.Create(ctx, u, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
 		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
 	}
+	from, asOf := "its newest backup", ""
 	if r.o.AsOf != nil {
-		r.o.say("restoring %s from the newest backup at or before %s", r.ws.Name, r.o.AsOf.UTC().Format(time.RFC3339))
-	} else {
-		r.o.say("restoring %s from its newest backup", r.ws.Name)
+		asOf = " at or before " + r.o.AsOf.UTC().Format(time.RFC3339)
+		from = "the newest backup" + asOf
 	}
+	r.o.say("restoring %s from %s", r.ws.Name, from)
 	snap, logs, err := waitManual(ctx, r.o.Options, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
 		return get(ctx, rdc, name, "ReplicationDestination "+name, obj)
 	})
@@ -294,32 +297,19 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	var none bool
 	snap.ID, none = RestoredSnapshot(logs)
-	r.cleanUp(ctx)
+	// Deleted even when ctx was cancelled.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := del(dctx); err != nil {
+		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
+	}
 	if none {
 		// The mover wrote nothing: the workspace starts again as it was.
 		r.started = false
-		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
+		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOf)
 	}
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
-}
-
-func (r *restore) deleteDestination(ctx context.Context) error {
-	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, DestinationName(r.ws), metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-// cleanUp deletes the finished ReplicationDestination, even when ctx was
-// cancelled.
-func (r *restore) cleanUp(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := r.deleteDestination(ctx); err != nil {
-		r.o.say("warning: could not delete ReplicationDestination %s: %v", DestinationName(r.ws), err)
-	}
 }
 
 // unstructuredOf converts a typed object for the dynamic client, without
@@ -332,13 +322,6 @@ func unstructuredOf(obj any, kind string) (*unstructured.Unstructured, error) {
 	delete(u["metadata"].(map[string]any), "creationTimestamp")
 	delete(u, "status")
 	return &unstructured.Unstructured{Object: u}, nil
-}
-
-func asOfText(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return " at or before " + t.UTC().Format(time.RFC3339)
 }
 
 // heldErr says what a failed restore left as it is, and how to go on.
