@@ -122,7 +122,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 			return err
 		}
 	} else if sys.Secrets.External {
-		return o.toStore(s, sys, ref, "this auth.json ("+auth.Summary()+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
+		return o.toStore(s, sys, ref, "this auth.json ("+secrets.Fingerprint(auth.Content)+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
 	}
 
 	st, err := o.store(sys)
@@ -138,7 +138,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (server dry run; nothing was written)\n", sys.Namespace, ref.Name, ref.Key, out)
 		return nil
 	}
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, auth.Summary())
+	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(auth.Content))
 	if out != secrets.Unchanged {
 		restartAdvice(s, sys, o.file)
 	}
@@ -177,7 +177,7 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 			"labels":    model.SharedLabels(),
 		},
 		"type": "Opaque",
-		"data": map[string]string{ref.Key: "<redacted: " + auth.Summary() + ">"},
+		"data": map[string]string{ref.Key: "<redacted: " + secrets.Fingerprint(auth.Content) + ">"},
 	}
 	b, err := yaml.Marshal(obj)
 	if err != nil {

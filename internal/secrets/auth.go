@@ -48,12 +48,9 @@ type Auth struct {
 	Providers, Skipped []string
 }
 
-// Summary describes the content without revealing it: size and a short
-// sha256 (the seed-auth container records the same hash next to auth.json,
-// in auth.json.ocw-seeded).
-func (a *Auth) Summary() string { return Fingerprint(a.Content) }
-
-// Fingerprint is "<n> bytes, sha256 <first 12 hex digits>".
+// Fingerprint describes b without revealing it: "<n> bytes, sha256 <first
+// 12 hex digits>" (the seed-auth container records the same hash next to
+// auth.json, in auth.json.ocw-seeded).
 func Fingerprint(b []byte) string {
 	sum := sha256.Sum256(b)
 	return fmt.Sprintf("%d bytes, sha256 %s", len(b), hex.EncodeToString(sum[:])[:12])
@@ -188,8 +185,7 @@ func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
 // line of printable ASCII without spaces (a trailing newline is dropped).
 // A token pasted with a stray character would fail every clone later.
 func CleanToken(raw string) (string, error) {
-	t := strings.TrimRight(raw, "\r\n")
-	t = strings.TrimSpace(t)
+	t := strings.TrimSpace(raw)
 	if t == "" {
 		return "", errors.New("the token is empty")
 	}

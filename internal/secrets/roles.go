@@ -1,6 +1,10 @@
 package secrets
 
-import "github.com/opencode-workspaces/ocw/internal/model"
+import (
+	"slices"
+
+	"github.com/opencode-workspaces/ocw/internal/model"
+)
 
 // Names of the three Secrets every workspace of a namespace shares.
 const (
@@ -50,10 +54,9 @@ func Roles() []Role {
 
 // RoleNamed returns the role called name (one of the Role constants).
 func RoleNamed(name string) Role {
-	for _, r := range Roles() {
-		if r.Name == name {
-			return r
-		}
+	roles := Roles()
+	if i := slices.IndexFunc(roles, func(r Role) bool { return r.Name == name }); i >= 0 {
+		return roles[i]
 	}
 	return Role{Name: name}
 }
