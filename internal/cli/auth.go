@@ -17,7 +17,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
-	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
 
@@ -277,9 +276,8 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		return err
 	}
 	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.SpecFile)}
-	res, err := o.Run(ctx)
-	o.report(s, sys, name, res)
-	return err
+	o.Progress = s.Err
+	return o.Run(ctx)
 }
 
 // checkURL refuses a --url that would send the credentials unencrypted
@@ -322,29 +320,4 @@ func loadRoots(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", path)
 	}
 	return roots, nil
-}
-
-// report prints what the push did, also when it stopped halfway.
-func (o *authPushOptions) report(s Streams, sys *model.System, name string, res *opencode.PushResult) {
-	if res.ForwardPod != "" {
-		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, res.ForwardPod, res.ForwardURL)
-	}
-	if res.URL == "" {
-		return
-	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
-	if o.UpdateSecret && sys.Secrets.External {
-		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.SpecFile)
-	}
-	if res.Secret != "" {
-		ref := sys.Secrets.Copilot
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, res.Secret, res.Fingerprint)
-		if res.Secret != secrets.Unchanged && slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
-			fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
-		}
-	}
-	if res.AnnotateErr != nil {
-		fmt.Fprintf(s.Err, "warning: %v\n", res.AnnotateErr)
-	}
 }

@@ -1,10 +1,6 @@
 package secrets
 
-import (
-	"slices"
-
-	"github.com/opencode-workspaces/ocw/internal/model"
-)
+import "github.com/opencode-workspaces/ocw/internal/model"
 
 // Names of the three Secrets every workspace of a namespace shares.
 const (
@@ -54,9 +50,10 @@ func Roles() []Role {
 
 // RoleNamed returns the role called name (one of the Role constants).
 func RoleNamed(name string) Role {
-	roles := Roles()
-	if i := slices.IndexFunc(roles, func(r Role) bool { return r.Name == name }); i >= 0 {
-		return roles[i]
+	for _, r := range Roles() {
+		if r.Name == name {
+			return r
+		}
 	}
 	return Role{Name: name}
 }
