@@ -36,19 +36,6 @@ The login is read from $XDG_DATA_HOME/opencode/auth.json, else
 	return cmd
 }
 
-// readAuth reads the auth.json --from names, else this machine's OpenCode's.
-func readAuth(from string, allProviders bool) (string, *secrets.Auth, error) {
-	path := from
-	if path == "" {
-		var err error
-		if path, err = secrets.DefaultAuthPath(os.Getenv); err != nil {
-			return "", nil, err
-		}
-	}
-	auth, err := secrets.ReadAuthFile(path, allProviders)
-	return path, auth, err
-}
-
 type authSeedOptions struct {
 	secretFlags
 	from         string
@@ -102,7 +89,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
-	path, auth, err := readAuth(o.from, o.allProviders)
+	path, auth, err := secrets.ReadAuthFile(o.from, o.allProviders)
 	if err != nil {
 		return err
 	}
@@ -261,7 +248,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		return fmt.Errorf("no workspace %q in %s", name, o.SpecFile)
 	}
 	o.System, o.Workspace = sys, sys.Workspaces[i]
-	path, auth, err := readAuth(o.from, false)
+	path, auth, err := secrets.ReadAuthFile(o.from, false)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/backup"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
 type restoreOptions struct {
@@ -39,17 +43,13 @@ error says what is still held; run ocw restore again.`,
 				}
 				ro.AsOf = &t
 			}
-			ws, c, err := o.target(s, args[0])
-			if err != nil {
+			return o.run(cmd.Context(), s, args[0], func(ctx context.Context, c *kube.Clients, ws model.Workspace) error {
+				snap, err := backup.Restore(ctx, c, ws, ro)
+				if snap != nil {
+					printSnapshot(s, "restored", snap)
+				}
 				return err
-			}
-			ctx, cancel := o.withTimeout(cmd.Context())
-			defer cancel()
-			snap, err := backup.Restore(ctx, c, ws, ro)
-			if snap != nil {
-				printSnapshot(s, "restored", snap)
-			}
-			return err
+			})
 		},
 	}
 	o.add(cmd, "how long to wait for the restore and the start")

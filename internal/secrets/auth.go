@@ -20,9 +20,9 @@ import (
 // CopilotProvider is the provider id of GitHub Copilot in auth.json.
 const CopilotProvider = "github-copilot"
 
-// DefaultAuthPath is where OpenCode keeps its logins on this machine:
+// defaultAuthPath is where OpenCode keeps its logins on this machine:
 // $XDG_DATA_HOME/opencode/auth.json, else ~/.local/share/opencode/auth.json.
-func DefaultAuthPath(getenv func(string) string) (string, error) {
+func defaultAuthPath(getenv func(string) string) (string, error) {
 	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "opencode", "auth.json"), nil
 	}
@@ -65,20 +65,27 @@ type copilotEntry struct {
 	Expires *float64 `json:"expires"`
 }
 
-// ReadAuthFile reads and validates the auth.json at path.
-func ReadAuthFile(path string, allProviders bool) (*Auth, error) {
+// ReadAuthFile reads and validates the auth.json at path ("": this
+// machine's OpenCode's) and returns the path read.
+func ReadAuthFile(path string, allProviders bool) (string, *Auth, error) {
+	if path == "" {
+		var err error
+		if path, err = defaultAuthPath(os.Getenv); err != nil {
+			return "", nil, err
+		}
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist: log in to GitHub Copilot with OpenCode on this machine first (opencode auth login), or pass --from PATH", path)
+		return path, nil, fmt.Errorf("%s does not exist: log in to GitHub Copilot with OpenCode on this machine first (opencode auth login), or pass --from PATH", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return path, nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	a, err := ParseAuth(data, allProviders)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return path, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return a, nil
+	return path, a, nil
 }
 
 // ParseAuth validates an auth.json: a JSON object holding a github-copilot
