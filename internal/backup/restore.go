@@ -27,13 +27,6 @@ const (
 	labelFluxNamespace = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-// RestoreOptions are ocw restore's.
-type RestoreOptions struct {
-	Options
-	// AsOf picks the newest snapshot taken at or before it; nil: the newest.
-	AsOf *time.Time
-}
-
 // DestinationName is the ReplicationDestination a restore creates (and
 // deletes when done); not the home-ops component's "${APP}-dst", which
 // restores on bootstrap and is Flux's.
@@ -44,7 +37,8 @@ func DestinationName(ws model.Workspace) string { return ws.Name + "-restore" }
 // the live ReplicationSource's, so a restore reads what the backups wrote in
 // both backup modes. Once the mover may have written, a failure gives
 // nothing back (Flux would start the workspace on a half-written volume).
-func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o RestoreOptions) (*Snapshot, error) {
+// asOf picks the newest snapshot taken at or before it; nil: the newest.
+func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, asOf *time.Time, o Options) (*Snapshot, error) {
 	o.defaults()
 	rs := &volsyncv1alpha1.ReplicationSource{}
 	if err := getRS(ctx, c, ws, rs); err != nil {
@@ -59,7 +53,7 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	}
 	replicas := max(ptr.Deref(dep.Spec.Replicas, 1), 1)
 
-	r := &restore{c: c, ws: ws, o: o}
+	r := &restore{c: c, ws: ws, o: o, asOf: asOf}
 	defer r.finish(ctx)
 	if err := r.suspendFlux(ctx, dep.Labels); err != nil {
 		return nil, err
@@ -69,16 +63,13 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 		return nil, fmt.Errorf("pausing ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
 	r.undo = append(r.undo,
-		func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o.Options) },
+		func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o) },
 		func(ctx context.Context) { r.scale(ctx, replicas) })
-	if err := r.scale(ctx, 0); err != nil {
-		return nil, err
-	}
-	if err := r.waitStopped(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.ensurePVC(ctx); err != nil {
-		return nil, err
+	stop := func(ctx context.Context) error { return r.scale(ctx, 0) }
+	for _, step := range []func(context.Context) error{stop, r.waitStopped, r.ensurePVC} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	// From here on the volume may be half-written: no automatic start.
@@ -89,10 +80,7 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	}
 	r.started = false
 	r.finish(ctx)
-	if err := r.waitRunning(ctx, replicas); err != nil {
-		return snap, err
-	}
-	return snap, nil
+	return snap, r.waitRunning(ctx, replicas)
 }
 
 // restore holds what a restore changed, to be given back in reverse
@@ -100,7 +88,8 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 type restore struct {
 	c       *kube.Clients
 	ws      model.Workspace
-	o       RestoreOptions
+	o       Options
+	asOf    *time.Time
 	undo    []func(context.Context)
 	started bool
 	held    []string
@@ -139,7 +128,7 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 	r.o.say("suspended Flux Kustomization %s/%s (so Flux does not start the workspace during the restore)", ns, name)
 	r.held = append(r.held, fmt.Sprintf("Flux Kustomization %s/%s is suspended (flux resume kustomization %s -n %s)", ns, name, name, ns))
 	r.undo = append(r.undo, func(ctx context.Context) {
-		ks.giveBack(ctx, ManagerRestore, r.o.Options)
+		ks.giveBack(ctx, ManagerRestore, r.o)
 		r.o.say("resumed Flux Kustomization %s/%s", ns, name)
 	})
 	return nil
@@ -276,7 +265,7 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	start := time.Now()
 	token := "ocw-restore-" + start.UTC().Format("20060102T150405Z")
-	u, err := unstructuredOf(Destination(r.ws, rs, token, r.o.AsOf), "ReplicationDestination")
+	u, err := unstructuredOf(Destination(r.ws, rs, token, r.asOf), "ReplicationDestination")
 	if err != nil {
 		return nil, r.heldErr(err)
 	}
@@ -284,12 +273,12 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
 	}
 	from, asOf := "its newest backup", ""
-	if r.o.AsOf != nil {
-		asOf = " at or before " + r.o.AsOf.UTC().Format(time.RFC3339)
+	if r.asOf != nil {
+		asOf = " at or before " + r.asOf.UTC().Format(time.RFC3339)
 		from = "the newest backup" + asOf
 	}
 	r.o.say("restoring %s from %s", r.ws.Name, from)
-	snap, logs, err := waitManual(ctx, r.o.Options, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
+	snap, logs, err := waitManual(ctx, r.o, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
 		return get(ctx, rdc, name, "ReplicationDestination "+name, obj)
 	})
 	if err != nil {

@@ -120,12 +120,12 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
+	note := secrets.Fingerprint(auth.Content)
 	if dryRun {
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (server dry run; nothing was written)\n", sys.Namespace, ref.Name, ref.Key, out)
-		return nil
+		note = "server dry run; nothing was written"
 	}
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(auth.Content))
-	if out != secrets.Unchanged {
+	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, note)
+	if out != secrets.Unchanged && !dryRun {
 		restartAdvice(s, sys, o.file)
 	}
 	return nil
@@ -262,7 +262,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if o.Clients, err = o.kube.Clients(); err != nil {
 		return err
 	}
-	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.SpecFile)}
+	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, SpecFile: o.SpecFile}
 	o.Progress = s.Err
 	return o.Run(ctx)
 }

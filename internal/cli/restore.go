@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,16 +36,16 @@ error says what is still held; run ocw restore again.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ro := backup.RestoreOptions{Options: backup.Options{Progress: s.Err}}
+			var asOf *time.Time
 			if o.asOf != "" {
 				t, err := backup.ParseAsOf(o.asOf)
 				if err != nil {
 					return err
 				}
-				ro.AsOf = &t
+				asOf = &t
 			}
 			return o.run(cmd.Context(), s, args[0], func(ctx context.Context, c *kube.Clients, ws model.Workspace) error {
-				snap, err := backup.Restore(ctx, c, ws, ro)
+				snap, err := backup.Restore(ctx, c, ws, asOf, backup.Options{Progress: s.Err})
 				if snap != nil {
 					printSnapshot(s, "restored", snap)
 				}

@@ -78,14 +78,7 @@ func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
-}
-
-// noNamespaceHint says what creates the namespace. The secret commands do
-// not: a typo in the spec or the wrong kube context would make one, and
-// the namespace is apply's (or Flux's), labelled and owned as such.
-func noNamespaceHint(file string) string {
-	return "create it with ocw apply -f " + file + " (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
+	return &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, SpecFile: f.file}, nil
 }
 
 func newSecretsCmd(s Streams) *cobra.Command {
@@ -290,11 +283,11 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	name, msg := fmt.Sprintf("Secret %s/%s key %s", sys.Namespace, ref.Name, ref.Key), ""
 	switch {
 	case o.show:
-		v, found, err := st.Get(ctx, ref)
+		v, err := st.Get(ctx, ref)
 		if err != nil {
 			return err
 		}
-		if !found || len(v) == 0 {
+		if len(v) == 0 {
 			return fmt.Errorf("%s is not set: ocw secrets password -f FILE creates it", ref.Hint())
 		}
 		pw = string(v)

@@ -48,11 +48,11 @@ type Push struct {
 // pod. The password is the server password Secret's.
 func (p *Push) Run(ctx context.Context) error {
 	ns, name := p.System.Namespace, p.Workspace.Name
-	password, found, err := p.Store.Get(ctx, p.System.Secrets.Server)
+	password, err := p.Store.Get(ctx, p.System.Secrets.Server)
 	if err != nil {
 		return err
 	}
-	if !found || len(password) == 0 {
+	if len(password) == 0 {
 		return fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", p.System.Secrets.Server.Hint(), p.SpecFile)
 	}
 
@@ -144,7 +144,7 @@ func (p *Push) storeLogin(ctx context.Context, pushedAt time.Time) (time.Time, e
 			sys.Secrets.Store(), ref.Remote(), p.SpecFile)
 		return pushedAt, nil
 	}
-	cur, _, err := p.Store.Get(ctx, ref)
+	cur, err := p.Store.Get(ctx, ref)
 	if err != nil {
 		return pushedAt, err
 	}

@@ -28,8 +28,8 @@ type Server struct {
 	URL      string
 	Username string
 	Password string
-	// Home is HOME; DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
-	Home, DataDir string
+	// DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
+	DataDir string
 }
 
 // Providers lists the ids of the providers the server has loaded (GET
@@ -97,7 +97,6 @@ func Start(t testing.TB, password string) *Server {
 		URL:      "http://127.0.0.1:" + strconv.Itoa(port) + "/",
 		Username: "opencode",
 		Password: password,
-		Home:     home,
 		DataDir:  filepath.Join(home, ".local", "share", "opencode"),
 	}
 	cmd := exec.Command(bin, "serve", "--hostname", "127.0.0.1", "--port", strconv.Itoa(port))
