@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
@@ -33,14 +32,6 @@ const (
 	ManagerBackup  = "ocw-backup"
 	ManagerRestore = "ocw-restore"
 )
-
-func rsGVR() schema.GroupVersionResource {
-	return volsyncv1alpha1.GroupVersion.WithResource("replicationsources")
-}
-
-func rdGVR() schema.GroupVersionResource {
-	return volsyncv1alpha1.GroupVersion.WithResource("replicationdestinations")
-}
 
 // Options are what both commands share.
 type Options struct {
@@ -167,11 +158,11 @@ func waitIdle(ctx context.Context, c *kube.Clients, ws model.Workspace, o Option
 // ReplicationDestinations share that ocw reads.
 type syncObject struct {
 	Status struct {
-		LastManualSync    string                       `json:"lastManualSync"`
-		LastSyncStartTime *metav1.Time                 `json:"lastSyncStartTime"`
-		LastSyncTime      *metav1.Time                 `json:"lastSyncTime"`
-		LastSyncDuration  *metav1.Duration             `json:"lastSyncDuration"`
-		LatestMoverStatus *volsyncv1alpha1.MoverStatus `json:"latestMoverStatus"`
+		LastManualSync    string                      `json:"lastManualSync"`
+		LastSyncStartTime *metav1.Time                `json:"lastSyncStartTime"`
+		LastSyncTime      metav1.Time                 `json:"lastSyncTime"`
+		LastSyncDuration  metav1.Duration             `json:"lastSyncDuration"`
+		LatestMoverStatus volsyncv1alpha1.MoverStatus `json:"latestMoverStatus"`
 	} `json:"status"`
 }
 
@@ -194,17 +185,8 @@ func waitManual(ctx context.Context, o Options, ws, token string, start time.Tim
 	if err != nil {
 		return nil, "", err
 	}
-	st, snap, logs := obj.Status, &Snapshot{Workspace: ws}, ""
-	if st.LastSyncTime != nil {
-		snap.Time = st.LastSyncTime.Time
-	}
-	if st.LastSyncDuration != nil {
-		snap.Duration = st.LastSyncDuration.Duration
-	}
-	if st.LatestMoverStatus != nil {
-		logs = st.LatestMoverStatus.Logs
-	}
-	return snap, logs, nil
+	st := obj.Status
+	return &Snapshot{Workspace: ws, Time: st.LastSyncTime.Time, Duration: st.LastSyncDuration.Duration}, st.LatestMoverStatus.Logs, nil
 }
 
 // writtenAt is the API server's time of manager's last write to u (whole
@@ -232,7 +214,7 @@ func get(ctx context.Context, ri dynamic.ResourceInterface, name, what string, o
 }
 
 func getRS(ctx context.Context, c *kube.Clients, ws model.Workspace, obj any) error {
-	err := get(ctx, c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace), ws.Name, fmt.Sprintf("ReplicationSource %s/%s", ws.Namespace, ws.Name), obj)
+	err := get(ctx, c.Dynamic.Resource(volsyncv1alpha1.GroupVersion.WithResource("replicationsources")).Namespace(ws.Namespace), ws.Name, fmt.Sprintf("ReplicationSource %s/%s", ws.Namespace, ws.Name), obj)
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("ReplicationSource %s/%s not found: apply the spec (ocw apply, or let Flux reconcile) so the workspace is backed up", ws.Namespace, ws.Name)
 	}
@@ -247,7 +229,7 @@ type target struct {
 }
 
 func rsTarget(c *kube.Clients, ws model.Workspace) target {
-	return target{c.Dynamic.Resource(rsGVR()).Namespace(ws.Namespace), volsyncv1alpha1.GroupVersion.String(), "ReplicationSource", ws.Namespace, ws.Name}
+	return target{c.Dynamic.Resource(volsyncv1alpha1.GroupVersion.WithResource("replicationsources")).Namespace(ws.Namespace), volsyncv1alpha1.GroupVersion.String(), "ReplicationSource", ws.Namespace, ws.Name}
 }
 
 // apply sets spec as manager's fields; a nil spec gives them all back.
@@ -275,8 +257,8 @@ func (t target) giveBack(ctx context.Context, manager string, o Options) {
 
 // moverFailed reports a mover that failed in a sync that began at or
 // after start (VolSync keeps the previous sync's status until then).
-func moverFailed(m *volsyncv1alpha1.MoverStatus, syncStart *metav1.Time, start time.Time) error {
-	if m == nil || m.Result != volsyncv1alpha1.MoverResultFailed || syncStart == nil ||
+func moverFailed(m volsyncv1alpha1.MoverStatus, syncStart *metav1.Time, start time.Time) error {
+	if m.Result != volsyncv1alpha1.MoverResultFailed || syncStart == nil ||
 		syncStart.Time.Before(start.Truncate(time.Second)) {
 		return nil
 	}

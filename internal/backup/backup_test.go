@@ -407,7 +407,7 @@ func TestRestoreStopsRestoresAndStarts(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		s, err := backup.Restore(f.ctx, f.c, f.ws, backup.RestoreOptions{Options: opts(), AsOf: &asOf})
+		s, err := backup.Restore(f.ctx, f.c, f.ws, &asOf, opts())
 		done <- result{s, err}
 	}()
 	rd := f.finishDestination("restoring snapshot 5e6f7a8b of [/data] at 2026-11-30 04:59:00 by @h to .\n")
@@ -451,7 +451,7 @@ func TestRestoreStopsRestoresAndStarts(t *testing.T) {
 // The replicas were 0 while the ReplicationDestination existed.
 func TestRestoreScalesToZeroFirst(t *testing.T) {
 	f := newFixture(t, false)
-	go func() { _, _ = backup.Restore(f.ctx, f.c, f.ws, backup.RestoreOptions{Options: opts()}) }()
+	go func() { _, _ = backup.Restore(f.ctx, f.c, f.ws, nil, opts()) }()
 	f.until("the ReplicationDestination", func() bool {
 		return f.cl.Get(f.ctx, client.ObjectKey{Namespace: f.ws.Namespace, Name: "alpha-restore"}, &volsyncv1alpha1.ReplicationDestination{}) == nil
 	})
@@ -529,7 +529,7 @@ func TestRestoreFailureLeavesTheWorkspaceStopped(t *testing.T) {
 func (f *fixture) restore() <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		_, err := backup.Restore(f.ctx, f.c, f.ws, backup.RestoreOptions{Options: opts()})
+		_, err := backup.Restore(f.ctx, f.c, f.ws, nil, opts())
 		done <- err
 	}()
 	return done

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -26,17 +27,6 @@ const (
 	labelFluxNamespace = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-func ksGVR() schema.GroupVersionResource {
-	return schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
-}
-
-// RestoreOptions are ocw restore's.
-type RestoreOptions struct {
-	Options
-	// AsOf picks the newest snapshot taken at or before it; nil: the newest.
-	AsOf *time.Time
-}
-
 // DestinationName is the ReplicationDestination a restore creates (and
 // deletes when done); not the home-ops component's "${APP}-dst", which
 // restores on bootstrap and is Flux's.
@@ -47,7 +37,8 @@ func DestinationName(ws model.Workspace) string { return ws.Name + "-restore" }
 // the live ReplicationSource's, so a restore reads what the backups wrote in
 // both backup modes. Once the mover may have written, a failure gives
 // nothing back (Flux would start the workspace on a half-written volume).
-func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o RestoreOptions) (*Snapshot, error) {
+// asOf picks the newest snapshot taken at or before it; nil: the newest.
+func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, asOf *time.Time, o Options) (*Snapshot, error) {
 	o.defaults()
 	rs := &volsyncv1alpha1.ReplicationSource{}
 	if err := getRS(ctx, c, ws, rs); err != nil {
@@ -62,7 +53,7 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	}
 	replicas := max(ptr.Deref(dep.Spec.Replicas, 1), 1)
 
-	r := &restore{c: c, ws: ws, o: o}
+	r := &restore{c: c, ws: ws, o: o, asOf: asOf}
 	defer r.finish(ctx)
 	if err := r.suspendFlux(ctx, dep.Labels); err != nil {
 		return nil, err
@@ -71,16 +62,14 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	if _, err := rst.apply(ctx, ManagerRestore, map[string]any{"paused": true}); err != nil {
 		return nil, fmt.Errorf("pausing ReplicationSource %s/%s: %w", ws.Namespace, ws.Name, err)
 	}
-	r.undo = append(r.undo, func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o.Options) })
-	r.undo = append(r.undo, func(ctx context.Context) { r.scale(ctx, replicas) })
-	if err := r.scale(ctx, 0); err != nil {
-		return nil, err
-	}
-	if err := r.waitStopped(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.ensurePVC(ctx); err != nil {
-		return nil, err
+	r.undo = append(r.undo,
+		func(ctx context.Context) { rst.giveBack(ctx, ManagerRestore, o) },
+		func(ctx context.Context) { r.scale(ctx, replicas) })
+	stop := func(ctx context.Context) error { return r.scale(ctx, 0) }
+	for _, step := range []func(context.Context) error{stop, r.waitStopped, r.ensurePVC} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	// From here on the volume may be half-written: no automatic start.
@@ -91,10 +80,7 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 	}
 	r.started = false
 	r.finish(ctx)
-	if err := r.waitRunning(ctx, replicas); err != nil {
-		return snap, err
-	}
-	return snap, nil
+	return snap, r.waitRunning(ctx, replicas)
 }
 
 // restore holds what a restore changed, to be given back in reverse
@@ -102,7 +88,8 @@ func Restore(ctx context.Context, c *kube.Clients, ws model.Workspace, o Restore
 type restore struct {
 	c       *kube.Clients
 	ws      model.Workspace
-	o       RestoreOptions
+	o       Options
+	asOf    *time.Time
 	undo    []func(context.Context)
 	started bool
 	held    []string
@@ -125,7 +112,8 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 	if name == "" || ns == "" {
 		return nil
 	}
-	ks := target{r.c.Dynamic.Resource(ksGVR()).Namespace(ns), "kustomize.toolkit.fluxcd.io/v1", "Kustomization", ns, name}
+	gv := schema.GroupVersion{Group: "kustomize.toolkit.fluxcd.io", Version: "v1"}
+	ks := target{r.c.Dynamic.Resource(gv.WithResource("kustomizations")).Namespace(ns), gv.String(), "Kustomization", ns, name}
 	cur, err := ks.ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading Flux Kustomization %s/%s, which deploys the workspace: %w", ns, name, err)
@@ -140,7 +128,7 @@ func (r *restore) suspendFlux(ctx context.Context, l map[string]string) error {
 	r.o.say("suspended Flux Kustomization %s/%s (so Flux does not start the workspace during the restore)", ns, name)
 	r.held = append(r.held, fmt.Sprintf("Flux Kustomization %s/%s is suspended (flux resume kustomization %s -n %s)", ns, name, name, ns))
 	r.undo = append(r.undo, func(ctx context.Context) {
-		ks.giveBack(ctx, ManagerRestore, r.o.Options)
+		ks.giveBack(ctx, ManagerRestore, r.o)
 		r.o.say("resumed Flux Kustomization %s/%s", ns, name)
 	})
 	return nil
@@ -261,9 +249,12 @@ func Destination(ws model.Workspace, rs *volsyncv1alpha1.ReplicationSource, toke
 
 // copyIn runs the ReplicationDestination and deletes it when it is done.
 func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSource) (*Snapshot, error) {
-	rdc := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace)
+	rdc := r.c.Dynamic.Resource(volsyncv1alpha1.GroupVersion.WithResource("replicationdestinations")).Namespace(r.ws.Namespace)
 	name := DestinationName(r.ws)
-	if err := r.deleteDestination(ctx); err != nil {
+	del := func(ctx context.Context) error {
+		return client.IgnoreNotFound(rdc.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}))
+	}
+	if err := del(ctx); err != nil {
 		return nil, r.heldErr(fmt.Errorf("deleting the ReplicationDestination %s left by an earlier restore: %w", name, err))
 	}
 	if err := wait.PollUntilContextCancel(ctx, r.o.Poll, true, func(ctx context.Context) (bool, error) {
@@ -274,19 +265,20 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	start := time.Now()
 	token := "ocw-restore-" + start.UTC().Format("20060102T150405Z")
-	u, err := unstructuredOf(Destination(r.ws, rs, token, r.o.AsOf), "ReplicationDestination")
+	u, err := unstructuredOf(Destination(r.ws, rs, token, r.asOf), "ReplicationDestination")
 	if err != nil {
 		return nil, r.heldErr(err)
 	}
 	if _, err := rdc.Create(ctx, u, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
 		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
 	}
-	if r.o.AsOf != nil {
-		r.o.say("restoring %s from the newest backup at or before %s", r.ws.Name, r.o.AsOf.UTC().Format(time.RFC3339))
-	} else {
-		r.o.say("restoring %s from its newest backup", r.ws.Name)
+	from, asOf := "its newest backup", ""
+	if r.asOf != nil {
+		asOf = " at or before " + r.asOf.UTC().Format(time.RFC3339)
+		from = "the newest backup" + asOf
 	}
-	snap, logs, err := waitManual(ctx, r.o.Options, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
+	r.o.say("restoring %s from %s", r.ws.Name, from)
+	snap, logs, err := waitManual(ctx, r.o, r.ws.Name, token, start, func(ctx context.Context, obj any) error {
 		return get(ctx, rdc, name, "ReplicationDestination "+name, obj)
 	})
 	if err != nil {
@@ -294,32 +286,19 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	var none bool
 	snap.ID, none = RestoredSnapshot(logs)
-	r.cleanUp(ctx)
+	// Deleted even when ctx was cancelled.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := del(dctx); err != nil {
+		r.o.say("warning: could not delete ReplicationDestination %s: %v", name, err)
+	}
 	if none {
 		// The mover wrote nothing: the workspace starts again as it was.
 		r.started = false
-		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOfText(r.o.AsOf))
+		return nil, fmt.Errorf("restore of %s: the repository has no backup to restore%s; nothing was written", r.ws.Name, asOf)
 	}
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
-}
-
-func (r *restore) deleteDestination(ctx context.Context) error {
-	err := r.c.Dynamic.Resource(rdGVR()).Namespace(r.ws.Namespace).Delete(ctx, DestinationName(r.ws), metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-// cleanUp deletes the finished ReplicationDestination, even when ctx was
-// cancelled.
-func (r *restore) cleanUp(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := r.deleteDestination(ctx); err != nil {
-		r.o.say("warning: could not delete ReplicationDestination %s: %v", DestinationName(r.ws), err)
-	}
 }
 
 // unstructuredOf converts a typed object for the dynamic client, without
@@ -332,13 +311,6 @@ func unstructuredOf(obj any, kind string) (*unstructured.Unstructured, error) {
 	delete(u["metadata"].(map[string]any), "creationTimestamp")
 	delete(u, "status")
 	return &unstructured.Unstructured{Object: u}, nil
-}
-
-func asOfText(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return " at or before " + t.UTC().Format(time.RFC3339)
 }
 
 // heldErr says what a failed restore left as it is, and how to go on.

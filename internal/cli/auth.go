@@ -17,7 +17,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
 	"github.com/opencode-workspaces/ocw/internal/opencode"
-	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 )
 
@@ -35,19 +34,6 @@ The login is read from $XDG_DATA_HOME/opencode/auth.json, else
 	}
 	cmd.AddCommand(newAuthSeedCmd(s), newAuthPushCmd(s))
 	return cmd
-}
-
-// readAuth reads the auth.json --from names, else this machine's OpenCode's.
-func readAuth(from string, allProviders bool) (string, *secrets.Auth, error) {
-	path := from
-	if path == "" {
-		var err error
-		if path, err = secrets.DefaultAuthPath(os.Getenv); err != nil {
-			return "", nil, err
-		}
-	}
-	auth, err := secrets.ReadAuthFile(path, allProviders)
-	return path, auth, err
 }
 
 type authSeedOptions struct {
@@ -103,7 +89,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
-	path, auth, err := readAuth(o.from, o.allProviders)
+	path, auth, err := secrets.ReadAuthFile(o.from, o.allProviders)
 	if err != nil {
 		return err
 	}
@@ -122,7 +108,7 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 			return err
 		}
 	} else if sys.Secrets.External {
-		return o.toStore(s, sys, ref, "this auth.json ("+auth.Summary()+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
+		return o.toStore(s, sys, ref, "this auth.json ("+secrets.Fingerprint(auth.Content)+")", "To print it for your store's CLI: ocw auth seed --print-value -f FILE", auth.Content)
 	}
 
 	st, err := o.store(sys)
@@ -134,12 +120,12 @@ func (o *authSeedOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
+	note := secrets.Fingerprint(auth.Content)
 	if dryRun {
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (server dry run; nothing was written)\n", sys.Namespace, ref.Name, ref.Key, out)
-		return nil
+		note = "server dry run; nothing was written"
 	}
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, auth.Summary())
-	if out != secrets.Unchanged {
+	fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, note)
+	if out != secrets.Unchanged && !dryRun {
 		restartAdvice(s, sys, o.file)
 	}
 	return nil
@@ -177,7 +163,7 @@ func writeRedactedSecret(w io.Writer, namespace string, ref model.SecretRef, aut
 			"labels":    model.SharedLabels(),
 		},
 		"type": "Opaque",
-		"data": map[string]string{ref.Key: "<redacted: " + auth.Summary() + ">"},
+		"data": map[string]string{ref.Key: "<redacted: " + secrets.Fingerprint(auth.Content) + ">"},
 	}
 	b, err := yaml.Marshal(obj)
 	if err != nil {
@@ -262,7 +248,7 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 		return fmt.Errorf("no workspace %q in %s", name, o.SpecFile)
 	}
 	o.System, o.Workspace = sys, sys.Workspaces[i]
-	path, auth, err := readAuth(o.from, false)
+	path, auth, err := secrets.ReadAuthFile(o.from, false)
 	if err != nil {
 		return err
 	}
@@ -276,10 +262,9 @@ func (o *authPushOptions) run(ctx context.Context, s Streams, name string) error
 	if o.Clients, err = o.kube.Clients(); err != nil {
 		return err
 	}
-	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(o.SpecFile)}
-	res, err := o.Run(ctx)
-	o.report(s, sys, name, res)
-	return err
+	o.Store = &secrets.Store{Client: o.Clients.Kube, Namespace: sys.Namespace, SpecFile: o.SpecFile}
+	o.Progress = s.Err
+	return o.Run(ctx)
 }
 
 // checkURL refuses a --url that would send the credentials unencrypted
@@ -322,29 +307,4 @@ func loadRoots(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", path)
 	}
 	return roots, nil
-}
-
-// report prints what the push did, also when it stopped halfway.
-func (o *authPushOptions) report(s Streams, sys *model.System, name string, res *opencode.PushResult) {
-	if res.ForwardPod != "" {
-		fmt.Fprintf(s.Err, "port-forward to pod %s/%s on %s\n", sys.Namespace, res.ForwardPod, res.ForwardURL)
-	}
-	if res.URL == "" {
-		return
-	}
-	fmt.Fprintf(s.Err, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, res.URL, safetext.Line(res.Version))
-	if o.UpdateSecret && sys.Secrets.External {
-		fmt.Fprintf(s.Err, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
-			sys.Secrets.Store(), sys.Secrets.Copilot.Remote(), o.SpecFile)
-	}
-	if res.Secret != "" {
-		ref := sys.Secrets.Copilot
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, res.Secret, res.Fingerprint)
-		if res.Secret != secrets.Unchanged && slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
-			fmt.Fprintln(s.Err, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
-		}
-	}
-	if res.AnnotateErr != nil {
-		fmt.Fprintf(s.Err, "warning: %v\n", res.AnnotateErr)
-	}
 }

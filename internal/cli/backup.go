@@ -25,26 +25,26 @@ func (f *backupFlags) add(cmd *cobra.Command, timeoutHelp string) {
 	f.kube = bindKube(cmd)
 }
 
-// target is the workspace the command acts on, and clients.
-func (f *backupFlags) target(s Streams, name string) (model.Workspace, *kube.Clients, error) {
+// run runs do on the workspace called name, within --timeout (0: no bound).
+func (f *backupFlags) run(ctx context.Context, s Streams, name string, do func(context.Context, *kube.Clients, model.Workspace) error) error {
 	sys, err := loadSystem(s, f.file)
 	if err != nil {
-		return model.Workspace{}, nil, err
+		return err
 	}
 	ws, err := backup.Workspace(sys, name)
 	if err != nil {
-		return model.Workspace{}, nil, err
+		return err
 	}
 	c, err := f.kube.Clients()
-	return ws, c, err
-}
-
-// withTimeout bounds ctx by --timeout (0: no bound).
-func (f *backupFlags) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if f.timeout <= 0 {
-		return context.WithCancel(ctx)
+	if err != nil {
+		return err
 	}
-	return context.WithTimeout(ctx, f.timeout)
+	cancel := context.CancelFunc(func() {})
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+	}
+	defer cancel()
+	return do(ctx, c, ws)
 }
 
 func newBackupCmd(s Streams) *cobra.Command {
@@ -62,18 +62,14 @@ consistently (see docs/commands.md).`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ws, c, err := o.target(s, args[0])
-			if err != nil {
-				return err
-			}
-			ctx, cancel := o.withTimeout(cmd.Context())
-			defer cancel()
-			snap, err := backup.Backup(ctx, c, ws, backup.Options{Progress: s.Err})
-			if err != nil {
-				return err
-			}
-			printSnapshot(s, "saved", snap)
-			return nil
+			return o.run(cmd.Context(), s, args[0], func(ctx context.Context, c *kube.Clients, ws model.Workspace) error {
+				snap, err := backup.Backup(ctx, c, ws, backup.Options{Progress: s.Err})
+				if err != nil {
+					return err
+				}
+				printSnapshot(s, "saved", snap)
+				return nil
+			})
 		},
 	}
 	o.add(cmd, "how long to wait for the backup")

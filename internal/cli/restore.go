@@ -1,9 +1,14 @@
 package cli
 
 import (
+	"context"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/opencode-workspaces/ocw/internal/backup"
+	"github.com/opencode-workspaces/ocw/internal/kube"
+	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
 type restoreOptions struct {
@@ -31,25 +36,21 @@ error says what is still held; run ocw restore again.`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeWorkspaces,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ro := backup.RestoreOptions{Options: backup.Options{Progress: s.Err}}
+			var asOf *time.Time
 			if o.asOf != "" {
 				t, err := backup.ParseAsOf(o.asOf)
 				if err != nil {
 					return err
 				}
-				ro.AsOf = &t
+				asOf = &t
 			}
-			ws, c, err := o.target(s, args[0])
-			if err != nil {
+			return o.run(cmd.Context(), s, args[0], func(ctx context.Context, c *kube.Clients, ws model.Workspace) error {
+				snap, err := backup.Restore(ctx, c, ws, asOf, backup.Options{Progress: s.Err})
+				if snap != nil {
+					printSnapshot(s, "restored", snap)
+				}
 				return err
-			}
-			ctx, cancel := o.withTimeout(cmd.Context())
-			defer cancel()
-			snap, err := backup.Restore(ctx, c, ws, ro)
-			if snap != nil {
-				printSnapshot(s, "restored", snap)
-			}
-			return err
+			})
 		},
 	}
 	o.add(cmd, "how long to wait for the restore and the start")

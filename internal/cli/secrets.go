@@ -78,14 +78,7 @@ func (f *secretFlags) store(sys *model.System) (*secrets.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, NoNamespace: noNamespaceHint(f.file)}, nil
-}
-
-// noNamespaceHint says what creates the namespace. The secret commands do
-// not: a typo in the spec or the wrong kube context would make one, and
-// the namespace is apply's (or Flux's), labelled and owned as such.
-func noNamespaceHint(file string) string {
-	return "create it with ocw apply -f " + file + " (or, with Flux, commit the rendered tree and let Flux create it), then run this again"
+	return &secrets.Store{Client: c.Kube, Namespace: sys.Namespace, SpecFile: f.file}, nil
 }
 
 func newSecretsCmd(s Streams) *cobra.Command {
@@ -287,37 +280,36 @@ func (o *passwordOptions) run(cmd *cobra.Command, s Streams) error {
 	if err != nil {
 		return err
 	}
+	name, msg := fmt.Sprintf("Secret %s/%s key %s", sys.Namespace, ref.Name, ref.Key), ""
 	switch {
 	case o.show:
-		v, found, err := st.Get(ctx, ref)
+		v, err := st.Get(ctx, ref)
 		if err != nil {
 			return err
 		}
-		if !found || len(v) == 0 {
+		if len(v) == 0 {
 			return fmt.Errorf("%s is not set: ocw secrets password -f FILE creates it", ref.Hint())
 		}
-		fmt.Fprintf(s.Out, "%s\n", v)
-		return nil
+		pw = string(v)
 	case o.rotate:
 		if _, err := st.Apply(ctx, ref, []byte(pw)); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.Out, "%s\n", pw)
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s rotated. OpenCode reads the password at start: restart the workspaces (Reloader does it when enabled).\n",
-			sys.Namespace, ref.Name, ref.Key)
-		return nil
+		msg = "rotated. OpenCode reads the password at start: restart the workspaces (Reloader does it when enabled)."
+	default:
+		created, err := st.CreateOnly(ctx, ref, []byte(pw))
+		if err != nil {
+			return err
+		}
+		if !created {
+			fmt.Fprintf(s.Err, "%s already holds a password; nothing changed (--show prints it, --rotate replaces it)\n", name)
+			return nil
+		}
+		msg = "created. This is the only time it is printed unasked: store it in your password manager (--show prints it again)."
 	}
-	created, err := st.CreateOnly(ctx, ref, []byte(pw))
-	if err != nil {
-		return err
+	fmt.Fprintln(s.Out, pw)
+	if msg != "" {
+		fmt.Fprintln(s.Err, name, msg)
 	}
-	if !created {
-		fmt.Fprintf(s.Err, "Secret %s/%s key %s already holds a password; nothing changed (--show prints it, --rotate replaces it)\n",
-			sys.Namespace, ref.Name, ref.Key)
-		return nil
-	}
-	fmt.Fprintf(s.Out, "%s\n", pw)
-	fmt.Fprintf(s.Err, "Secret %s/%s key %s created. This is the only time it is printed unasked: store it in your password manager (--show prints it again).\n",
-		sys.Namespace, ref.Name, ref.Key)
 	return nil
 }

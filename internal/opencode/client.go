@@ -190,17 +190,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, fmt.Errorf("opencode: %s %s: reading answer: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode, Location: location(resp)}
+		e := &StatusError{Method: method, Path: path, Code: resp.StatusCode}
+		// Without user info, query or fragment: they may carry tokens.
+		if u, err := resp.Location(); err == nil {
+			e.Location = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		}
+		return nil, e
 	}
 	return data, nil
-}
-
-// location is a redirect's target without user info, query or fragment
-// (they may carry tokens); "" when there is none.
-func location(resp *http.Response) string {
-	u, err := resp.Location()
-	if err != nil {
-		return ""
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

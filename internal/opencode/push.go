@@ -1,9 +1,11 @@
 package opencode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/safetext"
 	"github.com/opencode-workspaces/ocw/internal/secrets"
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
@@ -37,35 +40,20 @@ type Push struct {
 	UpdateSecret bool
 	// Options are New's.
 	Options Options
-}
-
-// PushResult is what Push did, for the command to report; with an error,
-// what it did before.
-type PushResult struct {
-	// Forward is the pod port-forwarded to and the local URL, if any.
-	ForwardPod, ForwardURL string
-	// URL is where OpenCode was reached, Version what it said it is.
-	URL, Version string
-	// Secret is the Copilot Secret's write ("" when not written) and
-	// Fingerprint its new value's.
-	Secret      secrets.Outcome
-	Fingerprint string
-	// AnnotateErr is why the pod could not be marked as having the login
-	// (not fatal: only status's COPILOT column needs the mark).
-	AnnotateErr error
+	// Progress gets a line per step done, for people (stderr).
+	Progress io.Writer
 }
 
 // Run pushes the login, reloads OpenCode, updates the Secret and marks the
 // pod. The password is the server password Secret's.
-func (p *Push) Run(ctx context.Context) (*PushResult, error) {
-	res := &PushResult{}
+func (p *Push) Run(ctx context.Context) error {
 	ns, name := p.System.Namespace, p.Workspace.Name
-	password, found, err := p.Store.Get(ctx, p.System.Secrets.Server)
+	password, err := p.Store.Get(ctx, p.System.Secrets.Server)
 	if err != nil {
-		return res, err
+		return err
 	}
-	if !found || len(password) == 0 {
-		return res, fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", p.System.Secrets.Server.Hint(), p.SpecFile)
+	if len(password) == 0 {
+		return fmt.Errorf("%s is not set, so the workspace has no password to log in with: ocw secrets password -f %s", p.System.Secrets.Server.Hint(), p.SpecFile)
 	}
 
 	// The port-forward target, and the pod marked as having the login.
@@ -73,7 +61,7 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		LabelSelector: labels.SelectorFromSet(p.Workspace.SelectorLabels()).String(),
 	})
 	if err != nil {
-		return res, fmt.Errorf("listing the pods of %s: %w", name, err)
+		return fmt.Errorf("listing the pods of %s: %w", name, err)
 	}
 	pod, podErr := pickPod(pods.Items)
 
@@ -83,40 +71,35 @@ func (p *Push) Run(ctx context.Context) (*PushResult, error) {
 		target = p.URL
 	case p.PortForward:
 		if podErr != nil {
-			return res, fmt.Errorf("workspace %s: %w", name, podErr)
+			return fmt.Errorf("workspace %s: %w", name, podErr)
 		}
 		fwd, err := p.Clients.PortForward(ctx, ns, pod.Name, model.Port)
 		if err != nil {
-			return res, err
+			return err
 		}
 		defer fwd.Close()
 		target = fwd.URL
-		res.ForwardPod, res.ForwardURL = pod.Name, fwd.URL
+		fmt.Fprintf(p.Progress, "port-forward to pod %s/%s on %s\n", ns, pod.Name, fwd.URL)
 	}
 
-	if err := p.send(ctx, target, string(password), res); err != nil {
-		return res, err
+	if err := p.send(ctx, target, string(password)); err != nil {
+		return err
 	}
-
-	pushedAt := time.Now().UTC()
-	if p.UpdateSecret && !p.System.Secrets.External {
-		t, err := p.storeLogin(ctx, res)
-		if err != nil {
-			return res, err
-		}
-		if t.After(pushedAt) {
-			// The API server's clock decides "changed after push" in status.
-			pushedAt = t
-		}
+	pushedAt, err := p.storeLogin(ctx, time.Now().UTC())
+	if err != nil {
+		return err
 	}
+	// Not fatal: only status's COPILOT column needs the mark.
 	if podErr == nil {
-		res.AnnotateErr = p.markPushed(ctx, pod.Name, pushedAt)
+		if err := p.markPushed(ctx, pod.Name, pushedAt); err != nil {
+			fmt.Fprintf(p.Progress, "warning: %v\n", err)
+		}
 	}
-	return res, nil
+	return nil
 }
 
 // send gives OpenCode at target the login and makes it load it again.
-func (p *Push) send(ctx context.Context, target, password string, res *PushResult) error {
+func (p *Push) send(ctx context.Context, target, password string) error {
 	name := p.Workspace.Name
 	oc, err := New(target, p.Workspace.ServerUsername, password, p.Options)
 	if err != nil {
@@ -132,7 +115,7 @@ func (p *Push) send(ctx context.Context, target, password string, res *PushResul
 	if err := oc.Dispose(ctx); err != nil {
 		return fmt.Errorf("workspace %s: the login was stored but OpenCode was not reloaded: %w", name, err)
 	}
-	res.URL, res.Version = oc.URL(), h.Version
+	fmt.Fprintf(p.Progress, "pushed the github-copilot login to %s at %s (OpenCode %s) and reloaded it\n", name, oc.URL(), safetext.Line(h.Version))
 	return nil
 }
 
@@ -147,31 +130,46 @@ func (p *Push) markPushed(ctx context.Context, pod string, at time.Time) error {
 	return nil
 }
 
-// storeLogin merges the Copilot entry into the Secret's auth.json and
-// returns when the API server recorded the write (zero when unchanged).
-func (p *Push) storeLogin(ctx context.Context, res *PushResult) (time.Time, error) {
-	ref := p.System.Secrets.Copilot
-	cur, _, err := p.Store.Get(ctx, ref)
+// storeLogin merges the Copilot entry into the Secret's auth.json, when
+// asked and ocw writes the Secrets, and returns the later of pushedAt and
+// the write's time: the API server's clock decides "changed after push"
+// in status.
+func (p *Push) storeLogin(ctx context.Context, pushedAt time.Time) (time.Time, error) {
+	ref, sys := p.System.Secrets.Copilot, p.System
+	if !p.UpdateSecret {
+		return pushedAt, nil
+	}
+	if sys.Secrets.External {
+		fmt.Fprintf(p.Progress, "the Secrets come from %s: update %s there too (ocw auth seed --print-value -f %s prints it), or the next restart brings the old login back\n",
+			sys.Secrets.Store(), ref.Remote(), p.SpecFile)
+		return pushedAt, nil
+	}
+	cur, err := p.Store.Get(ctx, ref)
 	if err != nil {
-		return time.Time{}, err
+		return pushedAt, err
 	}
 	merged, err := secrets.MergeCopilot(cur, p.Auth.Copilot)
 	if err != nil {
-		return time.Time{}, err
+		return pushedAt, err
 	}
 	out, err := p.Store.Apply(ctx, ref, merged)
 	if err != nil {
-		return time.Time{}, err
+		return pushedAt, err
 	}
-	res.Secret, res.Fingerprint = out, secrets.Fingerprint(merged)
+	fmt.Fprintf(p.Progress, "Secret %s/%s key %s %s (%s)\n", sys.Namespace, ref.Name, ref.Key, out, secrets.Fingerprint(merged))
 	if out == secrets.Unchanged {
-		return time.Time{}, nil
+		return pushedAt, nil
 	}
-	sec, err := p.Clients.Kube.CoreV1().Secrets(p.System.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return time.Time{}, nil
+	if slices.ContainsFunc(sys.Workspaces, func(w model.Workspace) bool { return w.Reloader }) {
+		fmt.Fprintln(p.Progress, "Reloader restarts the workspaces with reloader enabled because the Secret changed; they seed the same login.")
 	}
-	return status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}), nil
+	sec, err := p.Clients.Kube.CoreV1().Secrets(sys.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err == nil {
+		if t := status.LastChange(&metav1.PartialObjectMetadata{ObjectMeta: sec.ObjectMeta}); t.After(pushedAt) {
+			return t, nil
+		}
+	}
+	return pushedAt, nil
 }
 
 // pickPod chooses the pod to talk to among a workspace's pods: running,
@@ -201,10 +199,7 @@ func pickPod(pods []corev1.Pod) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("no Ready pod: %s", strings.Join(why, "; "))
 	}
 	slices.SortFunc(ready, func(a, b *corev1.Pod) int {
-		if c := b.CreationTimestamp.Compare(a.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(b.CreationTimestamp.Compare(a.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
 	})
 	return ready[0], nil
 }

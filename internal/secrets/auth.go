@@ -20,9 +20,9 @@ import (
 // CopilotProvider is the provider id of GitHub Copilot in auth.json.
 const CopilotProvider = "github-copilot"
 
-// DefaultAuthPath is where OpenCode keeps its logins on this machine:
+// defaultAuthPath is where OpenCode keeps its logins on this machine:
 // $XDG_DATA_HOME/opencode/auth.json, else ~/.local/share/opencode/auth.json.
-func DefaultAuthPath(getenv func(string) string) (string, error) {
+func defaultAuthPath(getenv func(string) string) (string, error) {
 	if d := getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "opencode", "auth.json"), nil
 	}
@@ -48,12 +48,9 @@ type Auth struct {
 	Providers, Skipped []string
 }
 
-// Summary describes the content without revealing it: size and a short
-// sha256 (the seed-auth container records the same hash next to auth.json,
-// in auth.json.ocw-seeded).
-func (a *Auth) Summary() string { return Fingerprint(a.Content) }
-
-// Fingerprint is "<n> bytes, sha256 <first 12 hex digits>".
+// Fingerprint describes b without revealing it: "<n> bytes, sha256 <first
+// 12 hex digits>" (the seed-auth container records the same hash next to
+// auth.json, in auth.json.ocw-seeded).
 func Fingerprint(b []byte) string {
 	sum := sha256.Sum256(b)
 	return fmt.Sprintf("%d bytes, sha256 %s", len(b), hex.EncodeToString(sum[:])[:12])
@@ -68,20 +65,27 @@ type copilotEntry struct {
 	Expires *float64 `json:"expires"`
 }
 
-// ReadAuthFile reads and validates the auth.json at path.
-func ReadAuthFile(path string, allProviders bool) (*Auth, error) {
+// ReadAuthFile reads and validates the auth.json at path ("": this
+// machine's OpenCode's) and returns the path read.
+func ReadAuthFile(path string, allProviders bool) (string, *Auth, error) {
+	if path == "" {
+		var err error
+		if path, err = defaultAuthPath(os.Getenv); err != nil {
+			return "", nil, err
+		}
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist: log in to GitHub Copilot with OpenCode on this machine first (opencode auth login), or pass --from PATH", path)
+		return path, nil, fmt.Errorf("%s does not exist: log in to GitHub Copilot with OpenCode on this machine first (opencode auth login), or pass --from PATH", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return path, nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	a, err := ParseAuth(data, allProviders)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return path, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return a, nil
+	return path, a, nil
 }
 
 // ParseAuth validates an auth.json: a JSON object holding a github-copilot
@@ -188,8 +192,7 @@ func MergeCopilot(existing []byte, copilot json.RawMessage) ([]byte, error) {
 // line of printable ASCII without spaces (a trailing newline is dropped).
 // A token pasted with a stray character would fail every clone later.
 func CleanToken(raw string) (string, error) {
-	t := strings.TrimRight(raw, "\r\n")
-	t = strings.TrimSpace(t)
+	t := strings.TrimSpace(raw)
 	if t == "" {
 		return "", errors.New("the token is empty")
 	}

@@ -80,14 +80,14 @@ func TestPushBodyNeedsAccessAndExpires(t *testing.T) {
 
 func TestReadAuthFile(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ReadAuthFile(filepath.Join(dir, "nope.json"), false); err == nil || !strings.Contains(err.Error(), "opencode auth login") {
+	if _, _, err := ReadAuthFile(filepath.Join(dir, "nope.json"), false); err == nil || !strings.Contains(err.Error(), "opencode auth login") {
 		t.Fatalf("missing file: %v", err)
 	}
 	p := filepath.Join(dir, "auth.json")
 	if err := os.WriteFile(p, []byte(`{"github-copilot": {"type": "oauth"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadAuthFile(p, false); err == nil || !strings.HasPrefix(err.Error(), p+": ") {
+	if _, _, err := ReadAuthFile(p, false); err == nil || !strings.HasPrefix(err.Error(), p+": ") {
 		t.Fatalf("invalid file: %v", err)
 	}
 }
@@ -95,16 +95,16 @@ func TestReadAuthFile(t *testing.T) {
 func TestDefaultAuthPath(t *testing.T) {
 	env := map[string]string{"HOME": "/home/u"}
 	get := func(k string) string { return env[k] }
-	if p, _ := DefaultAuthPath(get); p != "/home/u/.local/share/opencode/auth.json" {
+	if p, _ := defaultAuthPath(get); p != "/home/u/.local/share/opencode/auth.json" {
 		t.Errorf("HOME: %s", p)
 	}
 	env["XDG_DATA_HOME"] = "/data"
-	if p, _ := DefaultAuthPath(get); p != "/data/opencode/auth.json" {
+	if p, _ := defaultAuthPath(get); p != "/data/opencode/auth.json" {
 		t.Errorf("XDG: %s", p)
 	}
 	// The XDG spec ignores relative paths.
 	env["XDG_DATA_HOME"] = "rel"
-	if p, _ := DefaultAuthPath(get); p != "/home/u/.local/share/opencode/auth.json" {
+	if p, _ := defaultAuthPath(get); p != "/home/u/.local/share/opencode/auth.json" {
 		t.Errorf("relative XDG: %s", p)
 	}
 }

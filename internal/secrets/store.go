@@ -32,37 +32,37 @@ const (
 type Store struct {
 	Client    kubernetes.Interface
 	Namespace string
-	// NoNamespace says what to do when the namespace does not exist (it is
-	// apply's or Flux's to create).
-	NoNamespace string
+	// SpecFile names the spec in the hint for a missing namespace.
+	SpecFile string
 	// DryRun sends Apply's write as a server-side dry run.
 	DryRun bool
 }
 
-// writeError explains a failed write; a missing namespace gets
-// NoNamespace instead of the API server's "not found".
+// writeError explains a failed write; a missing namespace gets what
+// creates it instead of the API server's "not found". Store does not: a
+// typo in the spec or the wrong kube context would make one, and the
+// namespace is apply's (or Flux's), labelled and owned as such.
 func (s *Store) writeError(what string, ref model.SecretRef, err error) error {
 	var st apierrors.APIStatus
 	if apierrors.IsNotFound(err) && errors.As(err, &st) {
 		if d := st.Status().Details; d != nil && d.Kind == "namespaces" && d.Name == s.Namespace {
-			return fmt.Errorf("namespace %s does not exist yet: %s", s.Namespace, s.NoNamespace)
+			return fmt.Errorf("namespace %s does not exist yet: create it with ocw apply -f %s (or, with Flux, commit the rendered tree and let Flux create it), then run this again", s.Namespace, s.SpecFile)
 		}
 	}
 	return fmt.Errorf("%s Secret %s/%s: %w", what, s.Namespace, ref.Name, err)
 }
 
-// Get returns the Secret's value under ref.Key; found is false when the
-// Secret or the key is absent.
-func (s *Store) Get(ctx context.Context, ref model.SecretRef) (value []byte, found bool, err error) {
+// Get returns the Secret's value under ref.Key, nil when the Secret or
+// the key is absent.
+func (s *Store) Get(ctx context.Context, ref model.SecretRef) ([]byte, error) {
 	sec, err := s.Client.CoreV1().Secrets(s.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, ref.Name, err)
 	}
-	v, ok := sec.Data[ref.Key]
-	return v, ok, nil
+	return sec.Data[ref.Key], nil
 }
 
 // Apply sets key ref.Key of Secret ref.Name to value with server-side apply

@@ -6,6 +6,7 @@ package opencodetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/opencode-workspaces/ocw/internal/testenv"
 )
 
@@ -25,8 +28,8 @@ type Server struct {
 	URL      string
 	Username string
 	Password string
-	// Home is HOME; DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
-	Home, DataDir string
+	// DataDir is $XDG_DATA_HOME/opencode (auth.json lives there).
+	DataDir string
 }
 
 // Providers lists the ids of the providers the server has loaded (GET
@@ -61,9 +64,9 @@ func (s *Server) Providers(t testing.TB) []string {
 // AuthPath is the server's auth.json.
 func (s *Server) AuthPath() string { return filepath.Join(s.DataDir, "auth.json") }
 
-// Binary returns the OpenCode binary: $OCW_OPENCODE, else what
+// binary returns the OpenCode binary: $OCW_OPENCODE, else what
 // hack/opencode.sh prints (it installs the pinned version when missing).
-func Binary(t testing.TB) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("OCW_OPENCODE"); p != "" {
 		return p
@@ -83,7 +86,7 @@ func Binary(t testing.TB) string {
 // /global/health. The process is killed when the test ends.
 func Start(t testing.TB, password string) *Server {
 	t.Helper()
-	bin := Binary(t)
+	bin := binary(t)
 	home := t.TempDir()
 	work := filepath.Join(home, "work")
 	if err := os.MkdirAll(work, 0o755); err != nil {
@@ -94,7 +97,6 @@ func Start(t testing.TB, password string) *Server {
 		URL:      "http://127.0.0.1:" + strconv.Itoa(port) + "/",
 		Username: "opencode",
 		Password: password,
-		Home:     home,
 		DataDir:  filepath.Join(home, ".local", "share", "opencode"),
 	}
 	cmd := exec.Command(bin, "serve", "--hostname", "127.0.0.1", "--port", strconv.Itoa(port))
@@ -117,10 +119,6 @@ func Start(t testing.TB, password string) *Server {
 	}
 	defer log.Close()
 	cmd.Stdout, cmd.Stderr = log, log
-	output := func() string {
-		b, _ := os.ReadFile(logPath)
-		return string(b)
-	}
 	// Own process group, so the kill reaches anything it spawns.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -135,26 +133,26 @@ func Start(t testing.TB, password string) *Server {
 
 	// A request made while OpenCode starts can hang: bound each one.
 	client := &http.Client{Timeout: 2 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	for {
+	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		select {
+		case <-exited:
+			return false, errors.New("opencode serve exited early")
+		default:
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"global/health", nil)
 		req.SetBasicAuth(s.Username, password)
 		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
+		if err != nil {
+			return false, nil
 		}
-		select {
-		case <-exited:
-			t.Fatalf("opencode serve exited early:\n%s", output())
-		case <-ctx.Done():
-			t.Fatalf("opencode serve did not become healthy in 90s:\n%s", output())
-		case <-time.After(200 * time.Millisecond):
-		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		out, _ := os.ReadFile(logPath)
+		t.Fatalf("opencode serve did not become healthy: %v\n%s", err, out)
 	}
+	return s
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on.
