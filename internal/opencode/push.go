@@ -40,7 +40,8 @@ type Push struct {
 	UpdateSecret bool
 	// Options are New's.
 	Options Options
-	// Progress gets a line per step done, for people (stderr).
+	// Progress gets a line per step done, for people (stderr); nil
+	// discards them.
 	Progress io.Writer
 }
 
@@ -48,6 +49,9 @@ type Push struct {
 // pod. The password is the server password Secret's.
 func (p *Push) Run(ctx context.Context) error {
 	ns, name := p.System.Namespace, p.Workspace.Name
+	if p.Progress == nil {
+		p.Progress = io.Discard
+	}
 	password, err := p.Store.Get(ctx, p.System.Secrets.Server)
 	if err != nil {
 		return err
