@@ -24,11 +24,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-// Verdict of a check.
+// Verdict of a check: verified working; worth a look or not verifiable
+// from the API; broken.
 type Verdict string
 
-// Verdicts: verified working; worth a look or not verifiable from the
-// API; broken.
 const (
 	OK   Verdict = "ok"
 	Warn Verdict = "warn"
@@ -79,25 +78,21 @@ type Options struct {
 
 // run carries what the rules share.
 type run struct {
-	c    *kube.Clients
-	sys  *model.System
-	ws   []model.Workspace
-	opts Options
-	now  time.Time
-	snap *status.Snapshot
-	// rows are status's reading of snap, by workspace.
-	rows map[string]status.Workspace
-	// gateways are the Gateways checkGateways could read, by "namespace/name".
-	gateways map[string]*gatewayv1.Gateway
+	c        *kube.Clients
+	sys      *model.System
+	ws       []model.Workspace
+	opts     Options
+	now      time.Time
+	snap     *status.Snapshot
+	rows     map[string]status.Workspace   // status's reading of snap
+	gateways map[string]*gatewayv1.Gateway // those checkGateways read, by "ns/name"
 	// flux, classes and secrets are read once before any rule runs, a
 	// failed read kept as its error: the rules that need it warn, the
 	// others still report. flux is nil when Flux is not installed.
-	flux *fluxState
-	// classes are the cluster's StorageClasses (classesErr: the list failed).
+	flux       *fluxState
 	classes    []storagev1.StorageClass
 	classesErr error
-	// secrets are the namespace's shared Secrets by name, values included:
-	// checked, never printed. A missing Secret is a NotFound error.
+	// secrets hold values: checked, never printed. Missing is NotFound.
 	secrets map[string]secretRead
 	report  *Report
 }
@@ -125,7 +120,6 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.ws = sys.Workspaces[i : i+1]
 	}
 
-	// What every check shares: the status snapshot and the Events.
 	lctx, cancel := r.bounded(ctx)
 	snap, err := status.Fetch(lctx, c, sys.Namespace)
 	if err == nil {
@@ -154,7 +148,7 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 }
 
 // loadFacts reads the Flux Kustomizations, the StorageClasses and the
-// shared Secrets, each read with its own deadline.
+// shared Secrets.
 func (r *run) loadFacts(ctx context.Context) {
 	fctx, cancel := r.bounded(ctx)
 	ks, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(fctx, metav1.ListOptions{})
@@ -191,7 +185,6 @@ func (r *run) bounded(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.opts.Timeout)
 }
 
-// add reports a check's outcome under scope and id.
 func (r *run) add(scope, id string, c Check) {
 	c.Scope, c.ID = scope, id
 	r.report.Checks = append(r.report.Checks, c)

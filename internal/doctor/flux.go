@@ -17,7 +17,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// kustomizationGVR is the Flux API the rendered ks.yaml files use.
 var kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 
 // Labels kustomize-controller puts on every object it applies.
@@ -34,7 +33,6 @@ type fluxState struct {
 	byName map[string]*unstructured.Unstructured
 }
 
-// fluxStateOf reads the list of the namespace's Kustomizations.
 func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
@@ -92,16 +90,14 @@ func (r *run) checkFlux(ws *model.Workspace) {
 }
 
 // checkKustomization judges Kustomization name: missing, suspended, or its
-// Ready condition. obj (nil when absent) is what, an object it would apply:
-// one without Flux's label (applied by ocw or kubectl) expects none, and
-// there is nothing to say (false).
+// Ready condition. obj (what; nil when absent) is an object it would apply:
+// without Flux's label (applied by ocw) there is nothing to say (false).
 func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
 	ks, found := r.flux.byName[name]
 	if !found {
-		// owner: the Kustomization that applied obj, "ns/name".
-		var owner string
+		var owner string // the Kustomization that applied obj
 		if obj != nil {
 			if owner = obj.Labels[fluxNameLabel]; owner == "" {
 				return Check{}, false
@@ -155,7 +151,6 @@ func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMet
 // DependencyNotReady message ("dependency 'ns/name' is not ready").
 var dependencyRef = regexp.MustCompile(`dependency '([^']+)'`)
 
-// kustomizationFix is the fix for a Kustomization whose Ready is False.
 func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, describe string) string {
 	ns := r.sys.Namespace
 	then := fmt.Sprintf("; then flux reconcile kustomization %s -n %s --with-source (details: %s)", ks.GetName(), ns, describe)
@@ -176,8 +171,7 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 			}
 			return "Flux waits for its dependsOn (" + strings.Join(names, ", ") + ") to be Ready: flux get kustomizations -A shows which is not and why; fix that one, or flux.dependsOn in the spec"
 		}
-		// The workspaces depend on the secrets Kustomization, which has its
-		// own check.
+		// The secrets Kustomization has its own check.
 		if scope != ScopeNamespace && r.sys.Secrets.External && dep == ns+"/"+model.SecretsKustomizationName(r.sys) {
 			return "Flux waits for dependency " + dep + ": see the flux-secrets check (flux get kustomizations -A)"
 		}
