@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -42,10 +43,8 @@ const (
 
 // Check is one verdict with its explanation and, unless ok, a fix.
 type Check struct {
-	// Scope is ScopeCluster, ScopeNamespace or a workspace name.
-	Scope string `json:"scope"`
-	// ID names the rule (stable, for scripts and tests), e.g. "pvc".
-	ID      string  `json:"id"`
+	Scope   string  `json:"scope"` // ScopeCluster, ScopeNamespace or a workspace name
+	ID      string  `json:"id"`    // the rule, stable for scripts: "pvc"
 	Verdict Verdict `json:"verdict"`
 	Message string  `json:"message"`
 	Fix     string  `json:"fix,omitempty"`
@@ -57,23 +56,18 @@ type Report struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Execer runs a command in a container and returns its output. A command
-// that ran and exited non-zero returns an error implementing
-// ExitStatus() int (as client-go's remotecommand does).
+// Execer runs a command in a container. A non-zero exit is an error with
+// ExitStatus() int, as client-go's remotecommand returns.
 type Execer interface {
 	Exec(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 }
 
 // Options tune a run.
 type Options struct {
-	// Workspace limits the workspace checks to one workspace ("" = all).
-	Workspace string
-	// Exec runs `git --version` in running workspaces; nil skips that check.
-	Exec Execer
-	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
-	SpecFile string
-	// Timeout bounds each check, the exec included (0: no deadline).
-	Timeout time.Duration
+	Workspace string        // the one workspace to check; "": all
+	Exec      Execer        // runs `git --version`; nil skips that check
+	SpecFile  string        // named in fix lines (ocw apply -f FILE)
+	Timeout   time.Duration // bounds each check, the exec included; 0: none
 }
 
 // run carries what the rules share.
@@ -89,7 +83,8 @@ type run struct {
 	// flux, classes and secrets are read once before any rule runs, a
 	// failed read kept as its error: the rules that need it warn, the
 	// others still report. flux is nil when Flux is not installed.
-	flux       *fluxState
+	flux       map[string]*unstructured.Unstructured
+	fluxErr    error
 	classes    []storagev1.StorageClass
 	classesErr error
 	// secrets hold values: checked, never printed. Missing is NotFound.
@@ -153,7 +148,7 @@ func (r *run) loadFacts(ctx context.Context) {
 	fctx, cancel := r.bounded(ctx)
 	ks, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(fctx, metav1.ListOptions{})
 	cancel()
-	r.flux = fluxStateOf(r.sys.Namespace, ks, err)
+	r.flux, r.fluxErr = fluxByName(r.sys.Namespace, ks, err)
 
 	lctx, cancel := r.bounded(ctx)
 	list, err := r.c.Kube.StorageV1().StorageClasses().List(lctx, metav1.ListOptions{})

@@ -25,45 +25,36 @@ const (
 	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-// fluxState is the namespace's Flux Kustomizations, listed once per run;
-// nil when the cluster does not serve the API (no Flux: nothing to say).
-type fluxState struct {
-	// err is a failed list: one warning, then the checks are skipped.
-	err    error
-	byName map[string]*unstructured.Unstructured
-}
-
-func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
+// fluxByName indexes the listed Kustomizations: nil when the cluster does
+// not serve the API (no Flux: nothing to say).
+func fluxByName(namespace string, list *unstructured.UnstructuredList, err error) (map[string]*unstructured.Unstructured, error) {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		return nil
+		return nil, nil
 	case err != nil:
-		return &fluxState{err: fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", namespace, err)}
+		return nil, fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", namespace, err)
 	}
-	st := &fluxState{byName: map[string]*unstructured.Unstructured{}}
+	byName := map[string]*unstructured.Unstructured{}
 	for i := range list.Items {
-		st.byName[list.Items[i].GetName()] = &list.Items[i]
+		byName[list.Items[i].GetName()] = &list.Items[i]
 	}
-	return st
+	return byName, nil
 }
 
 // fluxNamespaceChecks: in the external-secrets modes, the Kustomization of
 // the shared ExternalSecrets, which every workspace Kustomization needs.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
 	switch {
-	case r.flux == nil:
-		return
-	case r.flux.err != nil:
+	case r.fluxErr != nil:
 		// Reported once here; the workspace flux checks are skipped.
-		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.flux.err.Error(),
+		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.fluxErr.Error(),
 			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace))
 		return
-	}
-	if !r.sys.Secrets.External {
+	case r.flux == nil || !r.sys.Secrets.External:
 		return
 	}
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	es := r.sys.Secrets.Server.Name
 	var obj *metav1.ObjectMeta
 	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
@@ -77,7 +68,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 // checkFlux judges the workspace's Kustomization; it runs first among the
 // workspace checks since a Flux failure explains the missing objects below.
 func (r *run) checkFlux(ws *model.Workspace) {
-	if r.flux == nil || r.flux.err != nil {
+	if r.flux == nil {
 		return
 	}
 	var obj *metav1.ObjectMeta
@@ -95,7 +86,7 @@ func (r *run) checkFlux(ws *model.Workspace) {
 func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
-	ks, found := r.flux.byName[name]
+	ks, found := r.flux[name]
 	if !found {
 		var owner string // the Kustomization that applied obj
 		if obj != nil {
