@@ -75,8 +75,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 
 type crdWant struct{ name, version string }
 
-// checkCRDs verifies that each CRD exists, is Established and serves the
-// version ocw uses.
+// checkCRDs: each CRD exists, is Established and serves ocw's version.
 func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()

@@ -245,8 +245,7 @@ func checkImages(pod *corev1.Pod) Check {
 	return ok("no image pull errors")
 }
 
-// containerSpec is the pod's container called name; one with image "?"
-// when there is none.
+// containerSpec is the pod's container called name (image "?" if none).
 func containerSpec(pod *corev1.Pod, name string) corev1.Container {
 	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
 	if i := slices.IndexFunc(all, func(c corev1.Container) bool { return c.Name == name }); i >= 0 {
