@@ -231,9 +231,7 @@ func listenerFix(gw *gatewayv1.Gateway, l *gatewayv1.Listener, reason string) st
 	if l.TLS != nil && len(l.TLS.CertificateRefs) > 0 {
 		ref := l.TLS.CertificateRefs[0]
 		certName = string(ref.Name)
-		if ref.Namespace != nil {
-			certNS = string(*ref.Namespace)
-		}
+		certNS = string(ptr.Deref(ref.Namespace, gatewayv1.Namespace(gw.Namespace)))
 	}
 	switch gatewayv1.ListenerConditionReason(reason) {
 	case gatewayv1.ListenerReasonRefNotPermitted:
