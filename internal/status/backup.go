@@ -14,14 +14,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// Backup states, the BACKUP column of the table.
-const (
-	BackupNone    = "none"    // the spec asks for no backup
-	BackupMissing = "missing" // asked for, but no ReplicationSource in the cluster
-	BackupNever   = "never"   // no backup has completed yet
-	BackupFailing = "failing" // VolSync reports an error or the last mover failed
-)
-
 // BackupStatus is the workspace's backup as VolSync reports it in the
 // ReplicationSource named like the workspace (ocw's inline one and a
 // home-ops component's ${APP} alike).
@@ -41,21 +33,20 @@ type BackupStatus struct {
 	Error string `json:"error,omitempty"`
 }
 
-// State is the table's one-word summary: the age of the last successful
-// backup, or one of the Backup* states.
+// State is the BACKUP column: the age of the last success, else why none.
 func (b BackupStatus) State() string {
 	switch {
 	case b.Mode == model.BackupNone:
-		return BackupNone
+		return "none" // the spec asks for no backup
 	case b.Source == "":
 		if b.Mode == "" {
 			return "-"
 		}
-		return BackupMissing
+		return "missing" // asked for, but no ReplicationSource
 	case b.Error != "":
-		return BackupFailing
+		return "failing" // VolSync's error, or the last mover failed
 	case b.LastSync == nil:
-		return BackupNever
+		return "never" // no backup has completed yet
 	}
 	return b.LastSyncAge
 }
