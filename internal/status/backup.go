@@ -18,10 +18,8 @@ import (
 // ReplicationSource named like the workspace (ocw's inline one and a
 // home-ops component's ${APP} alike).
 type BackupStatus struct {
-	// Mode is the spec's backup.mode; "" for a workspace not in the spec.
-	Mode string `json:"mode,omitempty"`
-	// Source is the ReplicationSource's name; "" when there is none.
-	Source      string     `json:"source,omitempty"`
+	Mode        string     `json:"mode,omitempty"`   // the spec's; "": not in the spec
+	Source      string     `json:"source,omitempty"` // the ReplicationSource; "": none
 	Schedule    string     `json:"schedule,omitempty"`
 	Repository  string     `json:"repository,omitempty"`
 	LastSync    *time.Time `json:"lastSync,omitempty"` // the last success
@@ -29,8 +27,7 @@ type BackupStatus struct {
 	Duration    string     `json:"duration,omitempty"` // of the last success
 	NextSync    *time.Time `json:"nextSync,omitempty"`
 	Running     bool       `json:"running,omitempty"` // Synchronizing is True
-	// Error is why backups fail, in VolSync's words.
-	Error string `json:"error,omitempty"`
+	Error       string     `json:"error,omitempty"`   // why backups fail, in VolSync's words
 }
 
 // State is the BACKUP column: the age of the last success, else why none.

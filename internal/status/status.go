@@ -20,10 +20,9 @@ import (
 // login (RFC 3339): a Secret change before it is already live.
 const AnnotationCopilotPushed = "ocw.dev/copilot-pushed-at"
 
-// Phase summarises a workspace.
+// Phase summarises a workspace, as `ocw status --help` explains.
 type Phase string
 
-// Phases, as `ocw status --help` explains them.
 const (
 	Ready    Phase = "Ready"
 	Starting Phase = "Starting"
@@ -48,9 +47,8 @@ const (
 
 // Workspace is one row of `ocw status`.
 type Workspace struct {
-	Name string `json:"name"`
-	// InSpec is false for workspaces found in the cluster but not in the spec.
-	InSpec bool   `json:"inSpec"`
+	Name   string `json:"name"`
+	InSpec bool   `json:"inSpec"` // false: found only in the cluster
 	URL    string `json:"url,omitempty"`
 	Phase  Phase  `json:"phase"`
 	Reason string `json:"reason,omitempty"`
@@ -70,16 +68,14 @@ type Workspace struct {
 
 // PVCStatus is the workspace volume's state.
 type PVCStatus struct {
-	// Phase is Bound, Pending or Lost; "" when the PVC does not exist.
-	Phase    string `json:"phase,omitempty"`
+	Phase    string `json:"phase,omitempty"` // Bound, Pending, Lost; "": no PVC
 	Capacity string `json:"capacity,omitempty"`
 }
 
 // Copilot is the outcome of auth seeding.
 type Copilot struct {
-	Seeded string `json:"seeded"`
-	// Step is the seed-auth container's.
-	Step     *Step      `json:"step,omitempty"`
+	Seeded   string     `json:"seeded"`
+	Step     *Step      `json:"step,omitempty"` // seed-auth's
 	PushedAt *time.Time `json:"pushedAt,omitempty"`
 }
 
