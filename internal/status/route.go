@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,9 +32,9 @@ func (rs RouteStatus) Cell() string {
 	case rs.Accepted == nil:
 		return "pending"
 	case !*rs.Accepted:
-		return "refused: " + dash(rs.Reason)
+		return "refused: " + cmp.Or(rs.Reason, "-")
 	case rs.ResolvedRefs != nil && !*rs.ResolvedRefs:
-		return "unresolved: " + dash(rs.Reason)
+		return "unresolved: " + cmp.Or(rs.Reason, "-")
 	}
 	return "accepted"
 }
