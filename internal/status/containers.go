@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -101,11 +102,7 @@ func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) 
 	if scriptCodes.Has(code) && t.Reason != "OOMKilled" {
 		return code, message
 	}
-	code = t.Reason
-	if code == "" {
-		code = "failed"
-	}
-	return code, strings.TrimSpace(t.Message)
+	return cmp.Or(t.Reason, "failed"), strings.TrimSpace(t.Message)
 }
 
 // Failed: the step finished with a non-zero exit.
