@@ -9,13 +9,9 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/printer"
 )
 
-type doctorOptions struct {
-	reportFlags
-	strict bool
-}
-
 func newDoctorCmd(s Streams) *cobra.Command {
-	o := &doctorOptions{}
+	o := &reportFlags{}
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "doctor -f FILE [WORKSPACE] [-o table|json|yaml] [--strict]",
 		Short: "Check the cluster and the workspaces; say how to fix what is wrong",
@@ -52,11 +48,11 @@ spec, an unreachable cluster).`,
 			if err := printer.Print(s.Out, o.output, rep); err != nil {
 				return err
 			}
-			return doctorVerdict(s, rep, o.strict)
+			return doctorVerdict(s, rep, strict)
 		},
 	}
 	o.add(cmd)
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "exit 1 on warnings too")
+	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 on warnings too")
 	return cmd
 }
 

@@ -90,7 +90,6 @@ func (r *run) checkBackupRepository(ws *model.Workspace) Check {
 	return fail("restic repository Secret "+name+" not found: VolSync cannot back up", fix)
 }
 
-// backupFix says what to do about what VolSync reported.
 func (r *run) backupFix(b status.BackupStatus, describe string) string {
 	e := strings.ToLower(b.Error)
 	secret := "Secret " + b.Repository

@@ -75,8 +75,7 @@ func (r *run) clusterChecks(ctx context.Context) {
 
 type crdWant struct{ name, version string }
 
-// checkCRDs verifies that each CRD exists, is Established and serves the
-// version ocw uses.
+// checkCRDs: each CRD exists, is Established and serves ocw's version.
 func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix string) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -110,7 +109,6 @@ func (r *run) checkCRDs(ctx context.Context, what string, crds []crdWant, fix st
 	return ok(what + " CRDs installed: " + strings.Join(found, ", "))
 }
 
-// checkGateways reads and checks each Gateway the workspaces attach to.
 func (r *run) checkGateways(ctx context.Context) {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -166,7 +164,6 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// checkSecretStore checks the (Cluster)SecretStore the ExternalSecrets use.
 func (r *run) checkSecretStore(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -201,8 +198,8 @@ func checkReady(ref string, u *unstructured.Unstructured, pending, ready, fix st
 	return ok(ref + ready)
 }
 
-// condition reads status.conditions[type=t] of a Flux or external-secrets
-// object; nil when it has none or they do not decode.
+// condition is status.conditions[type=t] of a Flux or external-secrets
+// object, or nil.
 func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	var obj struct {
 		Status struct {
@@ -215,9 +212,8 @@ func condition(u *unstructured.Unstructured, t string) *metav1.Condition {
 	return meta.FindStatusCondition(obj.Status.Conditions, t)
 }
 
-// checkReloader looks for a stakater Reloader Deployment in any namespace
-// by name or the usual labels; none found is only a warning, as an install
-// under another name would not be recognised.
+// checkReloader looks for a Reloader Deployment by name or the usual
+// labels; none found only warns: another name would not be recognised.
 func (r *run) checkReloader(ctx context.Context) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()
@@ -264,8 +260,7 @@ func (r *run) checkSnapshotClass(ctx context.Context, name string) Check {
 	return ok("VolumeSnapshotClass " + name + " exists")
 }
 
-// checkStorageClass checks the named class, or that a default class exists
-// when the spec leaves it empty.
+// checkStorageClass checks the named class, or for a default one.
 func (r *run) checkStorageClass(name string) Check {
 	if r.classesErr != nil {
 		return warn(fmt.Sprintf("cannot list StorageClasses: %v", r.classesErr), "")

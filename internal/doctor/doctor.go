@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/opencode-workspaces/ocw/internal/kube"
@@ -24,11 +25,10 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-// Verdict of a check.
+// Verdict of a check: verified working; worth a look or not verifiable
+// from the API; broken.
 type Verdict string
 
-// Verdicts: verified working; worth a look or not verifiable from the
-// API; broken.
 const (
 	OK   Verdict = "ok"
 	Warn Verdict = "warn"
@@ -43,10 +43,8 @@ const (
 
 // Check is one verdict with its explanation and, unless ok, a fix.
 type Check struct {
-	// Scope is ScopeCluster, ScopeNamespace or a workspace name.
-	Scope string `json:"scope"`
-	// ID names the rule (stable, for scripts and tests), e.g. "pvc".
-	ID      string  `json:"id"`
+	Scope   string  `json:"scope"` // ScopeCluster, ScopeNamespace or a workspace name
+	ID      string  `json:"id"`    // the rule, stable for scripts: "pvc"
 	Verdict Verdict `json:"verdict"`
 	Message string  `json:"message"`
 	Fix     string  `json:"fix,omitempty"`
@@ -58,46 +56,38 @@ type Report struct {
 	Checks    []Check `json:"checks"`
 }
 
-// Execer runs a command in a container and returns its output. A command
-// that ran and exited non-zero returns an error implementing
-// ExitStatus() int (as client-go's remotecommand does).
+// Execer runs a command in a container. A non-zero exit is an error with
+// ExitStatus() int, as client-go's remotecommand returns.
 type Execer interface {
 	Exec(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 }
 
 // Options tune a run.
 type Options struct {
-	// Workspace limits the workspace checks to one workspace ("" = all).
-	Workspace string
-	// Exec runs `git --version` in running workspaces; nil skips that check.
-	Exec Execer
-	// SpecFile is named in fix lines ("ocw secrets password -f FILE").
-	SpecFile string
-	// Timeout bounds each check, the exec included (0: no deadline).
-	Timeout time.Duration
+	Workspace string        // the one workspace to check; "": all
+	Exec      Execer        // runs `git --version`; nil skips that check
+	SpecFile  string        // named in fix lines (ocw apply -f FILE)
+	Timeout   time.Duration // bounds each check, the exec included; 0: none
 }
 
 // run carries what the rules share.
 type run struct {
-	c    *kube.Clients
-	sys  *model.System
-	ws   []model.Workspace
-	opts Options
-	now  time.Time
-	snap *status.Snapshot
-	// rows are status's reading of snap, by workspace.
-	rows map[string]status.Workspace
-	// gateways are the Gateways checkGateways could read, by "namespace/name".
-	gateways map[string]*gatewayv1.Gateway
+	c        *kube.Clients
+	sys      *model.System
+	ws       []model.Workspace
+	opts     Options
+	now      time.Time
+	snap     *status.Snapshot
+	rows     map[string]status.Workspace   // status's reading of snap
+	gateways map[string]*gatewayv1.Gateway // those checkGateways read, by "ns/name"
 	// flux, classes and secrets are read once before any rule runs, a
 	// failed read kept as its error: the rules that need it warn, the
 	// others still report. flux is nil when Flux is not installed.
-	flux *fluxState
-	// classes are the cluster's StorageClasses (classesErr: the list failed).
+	flux       map[string]*unstructured.Unstructured
+	fluxErr    error
 	classes    []storagev1.StorageClass
 	classesErr error
-	// secrets are the namespace's shared Secrets by name, values included:
-	// checked, never printed. A missing Secret is a NotFound error.
+	// secrets hold values: checked, never printed. Missing is NotFound.
 	secrets map[string]secretRead
 	report  *Report
 }
@@ -125,7 +115,6 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 		r.ws = sys.Workspaces[i : i+1]
 	}
 
-	// What every check shares: the status snapshot and the Events.
 	lctx, cancel := r.bounded(ctx)
 	snap, err := status.Fetch(lctx, c, sys.Namespace)
 	if err == nil {
@@ -154,12 +143,12 @@ func Run(ctx context.Context, c *kube.Clients, sys *model.System, opts Options) 
 }
 
 // loadFacts reads the Flux Kustomizations, the StorageClasses and the
-// shared Secrets, each read with its own deadline.
+// shared Secrets.
 func (r *run) loadFacts(ctx context.Context) {
 	fctx, cancel := r.bounded(ctx)
 	ks, err := r.c.Dynamic.Resource(kustomizationGVR).Namespace(r.sys.Namespace).List(fctx, metav1.ListOptions{})
 	cancel()
-	r.flux = fluxStateOf(r.sys.Namespace, ks, err)
+	r.flux, r.fluxErr = fluxByName(r.sys.Namespace, ks, err)
 
 	lctx, cancel := r.bounded(ctx)
 	list, err := r.c.Kube.StorageV1().StorageClasses().List(lctx, metav1.ListOptions{})
@@ -191,7 +180,6 @@ func (r *run) bounded(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.opts.Timeout)
 }
 
-// add reports a check's outcome under scope and id.
 func (r *run) add(scope, id string, c Check) {
 	c.Scope, c.ID = scope, id
 	r.report.Checks = append(r.report.Checks, c)

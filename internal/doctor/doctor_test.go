@@ -315,7 +315,8 @@ func TestNoFluxNoFluxChecks(t *testing.T) {
 		{&meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: kustomizationGVR.Group, Kind: "Kustomization"}}, 0},
 		{apierrors.NewForbidden(kustomizationGVR.GroupResource(), "", errors.New("no")), 1},
 	} {
-		r := &run{sys: sys, report: &Report{}, flux: fluxStateOf("ns", nil, c.err)}
+		r := &run{sys: sys, report: &Report{}}
+		r.flux, r.fluxErr = fluxByName("ns", nil, c.err)
 		r.fluxNamespaceChecks(t.Context())
 		r.checkFlux(&sys.Workspaces[0])
 		if len(r.report.Checks) != c.want {

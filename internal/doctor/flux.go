@@ -17,7 +17,6 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// kustomizationGVR is the Flux API the rendered ks.yaml files use.
 var kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 
 // Labels kustomize-controller puts on every object it applies.
@@ -26,46 +25,36 @@ const (
 	fluxNamespaceLabel = "kustomize.toolkit.fluxcd.io/namespace"
 )
 
-// fluxState is the namespace's Flux Kustomizations, listed once per run;
-// nil when the cluster does not serve the API (no Flux: nothing to say).
-type fluxState struct {
-	// err is a failed list: one warning, then the checks are skipped.
-	err    error
-	byName map[string]*unstructured.Unstructured
-}
-
-// fluxStateOf reads the list of the namespace's Kustomizations.
-func fluxStateOf(namespace string, list *unstructured.UnstructuredList, err error) *fluxState {
+// fluxByName indexes the listed Kustomizations: nil when the cluster does
+// not serve the API (no Flux: nothing to say).
+func fluxByName(namespace string, list *unstructured.UnstructuredList, err error) (map[string]*unstructured.Unstructured, error) {
 	switch {
 	case apierrors.IsNotFound(err) || meta.IsNoMatchError(err):
-		return nil
+		return nil, nil
 	case err != nil:
-		return &fluxState{err: fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", namespace, err)}
+		return nil, fmt.Errorf("listing Flux Kustomizations in namespace %s: %w", namespace, err)
 	}
-	st := &fluxState{byName: map[string]*unstructured.Unstructured{}}
+	byName := map[string]*unstructured.Unstructured{}
 	for i := range list.Items {
-		st.byName[list.Items[i].GetName()] = &list.Items[i]
+		byName[list.Items[i].GetName()] = &list.Items[i]
 	}
-	return st
+	return byName, nil
 }
 
 // fluxNamespaceChecks: in the external-secrets modes, the Kustomization of
 // the shared ExternalSecrets, which every workspace Kustomization needs.
 func (r *run) fluxNamespaceChecks(ctx context.Context) {
-	ctx, cancel := r.bounded(ctx)
-	defer cancel()
 	switch {
-	case r.flux == nil:
-		return
-	case r.flux.err != nil:
+	case r.fluxErr != nil:
 		// Reported once here; the workspace flux checks are skipped.
-		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.flux.err.Error(),
+		r.add(ScopeNamespace, "flux", warn("cannot check Flux: "+r.fluxErr.Error(),
 			"run doctor with permission to list kustomizations.kustomize.toolkit.fluxcd.io in namespace "+r.sys.Namespace))
 		return
-	}
-	if !r.sys.Secrets.External {
+	case r.flux == nil || !r.sys.Secrets.External:
 		return
 	}
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	es := r.sys.Secrets.Server.Name
 	var obj *metav1.ObjectMeta
 	if m, err := r.c.Metadata.Resource(externalSecretGVR).Namespace(r.sys.Namespace).Get(ctx, es, metav1.GetOptions{}); err == nil {
@@ -79,7 +68,7 @@ func (r *run) fluxNamespaceChecks(ctx context.Context) {
 // checkFlux judges the workspace's Kustomization; it runs first among the
 // workspace checks since a Flux failure explains the missing objects below.
 func (r *run) checkFlux(ws *model.Workspace) {
-	if r.flux == nil || r.flux.err != nil {
+	if r.flux == nil {
 		return
 	}
 	var obj *metav1.ObjectMeta
@@ -92,16 +81,14 @@ func (r *run) checkFlux(ws *model.Workspace) {
 }
 
 // checkKustomization judges Kustomization name: missing, suspended, or its
-// Ready condition. obj (nil when absent) is what, an object it would apply:
-// one without Flux's label (applied by ocw or kubectl) expects none, and
-// there is nothing to say (false).
+// Ready condition. obj (what; nil when absent) is an object it would apply:
+// without Flux's label (applied by ocw) there is nothing to say (false).
 func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMeta) (Check, bool) {
 	ns := r.sys.Namespace
 	ref := "Kustomization " + ns + "/" + name
-	ks, found := r.flux.byName[name]
+	ks, found := r.flux[name]
 	if !found {
-		// owner: the Kustomization that applied obj, "ns/name".
-		var owner string
+		var owner string // the Kustomization that applied obj
 		if obj != nil {
 			if owner = obj.Labels[fluxNameLabel]; owner == "" {
 				return Check{}, false
@@ -155,7 +142,6 @@ func (r *run) checkKustomization(scope, name, what string, obj *metav1.ObjectMet
 // DependencyNotReady message ("dependency 'ns/name' is not ready").
 var dependencyRef = regexp.MustCompile(`dependency '([^']+)'`)
 
-// kustomizationFix is the fix for a Kustomization whose Ready is False.
 func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reason, msg, describe string) string {
 	ns := r.sys.Namespace
 	then := fmt.Sprintf("; then flux reconcile kustomization %s -n %s --with-source (details: %s)", ks.GetName(), ns, describe)
@@ -176,8 +162,7 @@ func (r *run) kustomizationFix(scope string, ks *unstructured.Unstructured, reas
 			}
 			return "Flux waits for its dependsOn (" + strings.Join(names, ", ") + ") to be Ready: flux get kustomizations -A shows which is not and why; fix that one, or flux.dependsOn in the spec"
 		}
-		// The workspaces depend on the secrets Kustomization, which has its
-		// own check.
+		// The secrets Kustomization has its own check.
 		if scope != ScopeNamespace && r.sys.Secrets.External && dep == ns+"/"+model.SecretsKustomizationName(r.sys) {
 			return "Flux waits for dependency " + dep + ": see the flux-secrets check (flux get kustomizations -A)"
 		}

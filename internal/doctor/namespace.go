@@ -79,8 +79,6 @@ func (r *run) checkSecret(role secrets.Role) Check {
 	return ok(ref.Hint() + " is set")
 }
 
-// checkExternalSecret checks that the ExternalSecret making ref exists and
-// is Ready (synced from the store).
 func (r *run) checkExternalSecret(ctx context.Context, ref model.SecretRef) Check {
 	ctx, cancel := r.bounded(ctx)
 	defer cancel()

@@ -15,16 +15,13 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/status"
 )
 
-// The Gateway and route rules key on the standard Gateway API reasons,
-// which Traefik and Envoy Gateway both write (with different messages), and
-// read any other refusal against the Gateway. A route on a listener the
-// controller could not program (a certificate it may not read) is refused
-// as NoMatchingParent by Traefik, NoReadyListeners by Envoy Gateway;
-// Traefik then marks the Gateway Accepted=False (ListenersNotValid) without
-// a Programmed condition. The listener's own status says why.
-
 // checkGateway checks the Gateway's listeners against the workspaces
-// attached to it, then what its controller reports.
+// attached to it, then what its controller reports. The rules key on the
+// standard reasons, which Traefik and Envoy Gateway both write with their
+// own messages. A route on a listener the controller could not program is
+// refused as NoMatchingParent by Traefik (which then marks the Gateway
+// Accepted=False, ListenersNotValid), NoReadyListeners by Envoy Gateway:
+// the listener's own status says why.
 func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Check {
 	var problems, fixes []string
 	for i := range wss {
@@ -67,10 +64,8 @@ func checkGateway(ref string, gw *gatewayv1.Gateway, wss []model.Workspace) Chec
 	return ok(fmt.Sprintf("Gateway %s is Programmed; listener(s) %s", ref, strings.Join(dedupe(sections), ", ")))
 }
 
-// checkRoute reads the route's status for the spec's Gateway: Accepted and
-// ResolvedRefs, with a fix for each standard reason. gw (nil when
-// checkGateways could not read it) tells a wrong sectionName from a
-// missing listener, and which listener problem keeps the route out.
+// checkRoute judges the route's Accepted and ResolvedRefs from the spec's
+// Gateway. gw (nil if unread) tells which listener problem keeps it out.
 func (r *run) checkRoute(ws *model.Workspace, route *gatewayv1.HTTPRoute, gw *gatewayv1.Gateway) Check {
 	if r.snap.RoutesMissing {
 		return fail("the HTTPRoute CRD is not installed", "see the gateway-api check")
@@ -114,11 +109,10 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 		return "no Accepted condition", r.kubectl("describe httproute " + ws.Name)
 	}
 	msg, fix = conditionText(c), r.kubectl("describe httproute "+ws.Name)
-	// Whatever the reason, a listener that is missing or that the
-	// controller reports broken comes first: implementations word that
-	// refusal differently (Traefik: NoMatchingParent, or
-	// NotAllowedByListeners for a port without an entryPoint; Envoy
-	// Gateway: a reason of its own).
+	// A missing or broken listener comes first, whatever the reason:
+	// implementations word that refusal differently (Traefik:
+	// NoMatchingParent, or NotAllowedByListeners for a port without an
+	// entryPoint; Envoy Gateway: a reason of its own).
 	var ls []gatewayv1.Listener
 	if gw != nil {
 		var ps, fs []string
@@ -145,8 +139,7 @@ func (r *run) notAccepted(ws *model.Workspace, c *metav1.Condition, gw *gatewayv
 }
 
 // backendGrantFix names the ReferenceGrant a backendRef into another
-// namespace needs. ocw renders the route to its own Service; a backend
-// elsewhere was put there by a patch.
+// namespace (put there by a patch) needs.
 func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) string {
 	var fixes []string
 	for _, rule := range route.Spec.Rules {
@@ -166,9 +159,8 @@ func (r *run) backendGrantFix(ws *model.Workspace, route *gatewayv1.HTTPRoute) s
 		" as ocw renders it (ocw apply -f " + r.opts.SpecFile + ")"
 }
 
-// listenerTrouble returns the Gateway's listeners a workspace's route asks
-// for (the one named by sectionName, or all of them when it is unset) and
-// what is wrong with them: none is there, or what the controller reports.
+// listenerTrouble returns the listeners a workspace's route asks for (by
+// sectionName, or all) and what is wrong: none, or the controller's report.
 func listenerTrouble(gw *gatewayv1.Gateway, ws *model.Workspace) (ls []gatewayv1.Listener, problems, fixes []string) {
 	for _, l := range gw.Spec.Listeners {
 		if ws.Gateway.SectionName == "" || string(l.Name) == ws.Gateway.SectionName {
@@ -188,8 +180,7 @@ func listenerTrouble(gw *gatewayv1.Gateway, ws *model.Workspace) (ls []gatewayv1
 }
 
 // missingListener explains a sectionName naming no listener: a wrong name
-// when an HTTPS listener of the Gateway covers the host, else a listener
-// the Gateway lacks.
+// when an HTTPS listener covers the host, else a missing listener.
 func missingListener(gw *gatewayv1.Gateway, ws *model.Workspace) (problem, fix string) {
 	var names, fits []string
 	for _, l := range gw.Spec.Listeners {
@@ -211,9 +202,8 @@ func missingListener(gw *gatewayv1.Gateway, ws *model.Workspace) (problem, fix s
 			ws.Gateway.SectionName, host, gw.Namespace, gw.Name)
 }
 
-// listenerProblem reads what the Gateway's controller reports on listener
-// l: "" when it reports nothing wrong (or nothing yet). A failing
-// ResolvedRefs or Accepted names the cause; Programmed=False often only
+// listenerProblem is what the controller reports wrong with listener l, or
+// "". ResolvedRefs and Accepted name the cause; Programmed=False often only
 // points at them, so it comes last.
 func listenerProblem(gw *gatewayv1.Gateway, l *gatewayv1.Listener) (problem, fix string) {
 	i := slices.IndexFunc(gw.Status.Listeners, func(s gatewayv1.ListenerStatus) bool { return s.Name == l.Name })
@@ -236,15 +226,12 @@ func listenerProblem(gw *gatewayv1.Gateway, l *gatewayv1.Listener) (problem, fix
 	return "", ""
 }
 
-// listenerFix is the fix for a listener condition's reason.
 func listenerFix(gw *gatewayv1.Gateway, l *gatewayv1.Listener, reason string) string {
 	certNS, certName := gw.Namespace, ""
 	if l.TLS != nil && len(l.TLS.CertificateRefs) > 0 {
 		ref := l.TLS.CertificateRefs[0]
 		certName = string(ref.Name)
-		if ref.Namespace != nil {
-			certNS = string(*ref.Namespace)
-		}
+		certNS = string(ptr.Deref(ref.Namespace, gatewayv1.Namespace(gw.Namespace)))
 	}
 	switch gatewayv1.ListenerConditionReason(reason) {
 	case gatewayv1.ListenerReasonRefNotPermitted:

@@ -408,7 +408,7 @@ func TestFluxKustomizations(t *testing.T) {
 				list.Items = append(list.Items, *c.ks)
 			}
 			r := memRun(sys, snap, time.Now())
-			r.flux = fluxStateOf("ns", list, nil)
+			r.flux, _ = fluxByName("ns", list, nil)
 			r.workspaceChecks(t.Context(), &ws)
 			got := expect(t, r.report, "app", "flux", c.want, c.fix)
 			if c.want != OK && !strings.Contains(got.Message, c.msg) {
@@ -426,7 +426,7 @@ func TestFluxKustomizations(t *testing.T) {
 
 	// Applied without Flux (ocw apply): no Kustomization is expected.
 	r := memRun(sys, memSnapshot(sys, corev1.ClaimBound, nil), time.Now())
-	r.flux = fluxStateOf("ns", &unstructured.UnstructuredList{}, nil)
+	r.flux, _ = fluxByName("ns", &unstructured.UnstructuredList{}, nil)
 	r.checkFlux(&ws)
 	if len(r.report.Checks) != 0 {
 		t.Errorf("flux check on a workspace applied without Flux: %+v", r.report.Checks)

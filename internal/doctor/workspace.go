@@ -86,7 +86,6 @@ func (r *run) checkPVC(ws *model.Workspace, pvc *corev1.PersistentVolumeClaim, p
 			"the data is gone with the volume: restore it from a backup (VolSync ReplicationDestination), or delete the PVC and let the workspace clone afresh")
 	}
 
-	// Pending: find out why.
 	class := ptr.Deref(pvc.Spec.StorageClassName, "")
 	if class == "" {
 		return fail("PVC "+pvc.Name+" is Pending: it has no storage class and the cluster has no default StorageClass",
@@ -225,7 +224,6 @@ func quantity(l corev1.ResourceList, n corev1.ResourceName, unset string) string
 	return unset
 }
 
-// specImageField is the spec field that sets each container's image.
 var specImageField = map[string]string{
 	model.ContainerClone:    "images.clone",
 	model.ContainerSeedAuth: "images.seed",
@@ -247,8 +245,7 @@ func checkImages(pod *corev1.Pod) Check {
 	return ok("no image pull errors")
 }
 
-// containerSpec is the pod's container called name; one with image "?"
-// when there is none.
+// containerSpec is the pod's container called name (image "?" if none).
 func containerSpec(pod *corev1.Pod, name string) corev1.Container {
 	all := slices.Concat(pod.Spec.InitContainers, pod.Spec.Containers)
 	if i := slices.IndexFunc(all, func(c corev1.Container) bool { return c.Name == name }); i >= 0 {
@@ -261,7 +258,6 @@ func memoryLimit(pod *corev1.Pod, name string) string {
 	return quantity(containerSpec(pod, name).Resources.Limits, corev1.ResourceMemory, "none")
 }
 
-// cloneFix is what a person does about each clone result.
 func (r *run) cloneFix(ws *model.Workspace, code string) string {
 	restart := r.kubectl("rollout restart deployment/" + ws.Name)
 	token := "ocw secrets git-token -f " + r.opts.SpecFile
@@ -367,9 +363,6 @@ func (r *run) checkOOM(pod *corev1.Pod) Check {
 	return ok("no container was OOMKilled")
 }
 
-// exitStatus is implemented by client-go's exec exit errors.
-type exitStatus interface{ ExitStatus() int }
-
 // checkGit runs `git --version` in the OpenCode container: OpenCode without
 // git loses diffs and snapshots, and the workspace terminal cannot pull.
 func (r *run) checkGit(ctx context.Context, pod *corev1.Pod) Check {
@@ -385,7 +378,7 @@ func (r *run) checkGit(ctx context.Context, pod *corev1.Pod) Check {
 	out, errOut, err := r.opts.Exec.Exec(ctx, r.sys.Namespace, pod.Name, model.ContainerOpenCode, []string{"git", "--version"})
 	image := containerSpec(pod, model.ContainerOpenCode).Image
 	noGit := "use an OpenCode image that includes git (images.opencode in the spec), e.g. one built FROM " + image + " with git added"
-	var es exitStatus
+	var es interface{ ExitStatus() int } // client-go's exec exit errors
 	text := strings.ToLower(fmt.Sprint(err) + " " + errOut)
 	switch {
 	case err == nil:

@@ -14,57 +14,41 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
-// Backup states, the BACKUP column of the table.
-const (
-	BackupNone    = "none"    // the spec asks for no backup
-	BackupMissing = "missing" // asked for, but no ReplicationSource in the cluster
-	BackupNever   = "never"   // no backup has completed yet
-	BackupFailing = "failing" // VolSync reports an error or the last mover failed
-)
-
 // BackupStatus is the workspace's backup as VolSync reports it in the
 // ReplicationSource named like the workspace (ocw's inline one and a
 // home-ops component's ${APP} alike).
 type BackupStatus struct {
-	// Mode is the spec's backup.mode; "" for a workspace not in the spec.
-	Mode string `json:"mode,omitempty"`
-	// Source is the ReplicationSource's name; "" when there is none.
-	Source     string `json:"source,omitempty"`
-	Schedule   string `json:"schedule,omitempty"`
-	Repository string `json:"repository,omitempty"`
-	// LastSync is when the last backup completed successfully.
-	LastSync    *time.Time `json:"lastSync,omitempty"`
+	Mode        string     `json:"mode,omitempty"`   // the spec's; "": not in the spec
+	Source      string     `json:"source,omitempty"` // the ReplicationSource; "": none
+	Schedule    string     `json:"schedule,omitempty"`
+	Repository  string     `json:"repository,omitempty"`
+	LastSync    *time.Time `json:"lastSync,omitempty"` // the last success
 	LastSyncAge string     `json:"lastSyncAge,omitempty"`
-	// Duration is how long the last successful backup took.
-	Duration string     `json:"duration,omitempty"`
-	NextSync *time.Time `json:"nextSync,omitempty"`
-	// Running: a backup is in progress (Synchronizing is True).
-	Running bool `json:"running,omitempty"`
-	// Error is why backups fail, in VolSync's words; "" when they do not.
-	Error string `json:"error,omitempty"`
+	Duration    string     `json:"duration,omitempty"` // of the last success
+	NextSync    *time.Time `json:"nextSync,omitempty"`
+	Running     bool       `json:"running,omitempty"` // Synchronizing is True
+	Error       string     `json:"error,omitempty"`   // why backups fail, in VolSync's words
 }
 
-// State is the table's one-word summary: the age of the last successful
-// backup, or one of the Backup* states.
+// State is the BACKUP column: the age of the last success, else why none.
 func (b BackupStatus) State() string {
 	switch {
 	case b.Mode == model.BackupNone:
-		return BackupNone
+		return "none" // the spec asks for no backup
 	case b.Source == "":
 		if b.Mode == "" {
 			return "-"
 		}
-		return BackupMissing
+		return "missing" // asked for, but no ReplicationSource
 	case b.Error != "":
-		return BackupFailing
+		return "failing" // VolSync's error, or the last mover failed
 	case b.LastSync == nil:
-		return BackupNever
+		return "never" // no backup has completed yet
 	}
 	return b.LastSyncAge
 }
 
-// backupOf reads a ReplicationSource (rs may be nil) for a workspace of
-// the spec (ws may be nil for one found only in the cluster).
+// backupOf reads rs for ws (either may be nil).
 func backupOf(ws *model.Workspace, rs *volsyncv1alpha1.ReplicationSource, now time.Time) BackupStatus {
 	var b BackupStatus
 	if ws != nil {
@@ -147,10 +131,9 @@ func moverFailure(logs string) string {
 	return cmp.Or(fatal, errLine, last)
 }
 
-// BackupOverdue reports whether the last successful backup (none: the
-// source's creation) is older than two scheduled runs, VolSync's own rule
-// for a missed interval, and when the next run was due. Without a
-// schedule (a manual trigger) nothing is overdue.
+// BackupOverdue reports whether the last success (none: the source's
+// creation) is two scheduled runs old, VolSync's own rule for a missed
+// interval, and when the next run was due. Without a schedule, never.
 func BackupOverdue(schedule string, last, created, now time.Time) (overdue bool, due time.Time, err error) {
 	if schedule == "" {
 		return false, time.Time{}, nil
@@ -159,16 +142,11 @@ func BackupOverdue(schedule string, last, created, now time.Time) (overdue bool,
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("schedule %q: %w", schedule, err)
 	}
-	from := last
-	if from.IsZero() {
-		from = created
-	}
-	due = s.Next(from)
+	due = s.Next(cmp.Or(last, created))
 	return s.Next(due).Before(now), due, nil
 }
 
-// backupNotes say under the table why backups fail: the reason is too
-// long for a column.
+// backupNotes say why backups fail: too long for a column.
 func backupNotes(wss []Workspace, crdMissing bool) []string {
 	var notes []string
 	asked := false

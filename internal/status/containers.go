@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -15,8 +16,7 @@ func Statuses(pod *corev1.Pod) []corev1.ContainerStatus {
 	return slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses)
 }
 
-// ContainerStatus finds a container's status among the pod's init and main
-// containers, or nil.
+// ContainerStatus is the status of the pod's container called name, or nil.
 func ContainerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 	if pod == nil {
 		return nil
@@ -41,23 +41,17 @@ func LastTermination(cs *corev1.ContainerStatus) *corev1.ContainerStateTerminate
 	return cs.LastTerminationState.Terminated
 }
 
-// Step is the outcome of a boot script (clone or seed-auth) as its
-// container reported it.
+// Step is a boot script's outcome (clone or seed-auth).
 type Step struct {
 	// Code is the script's result code (boot.Result*/boot.Auth*), or the
 	// kubelet's reason when the script wrote none (OOMKilled, Error), or
 	// "running"/"waiting" when it has not finished.
-	Code string `json:"code"`
-	// Message is the script's explanation (the termination message).
-	Message string `json:"message,omitempty"`
-	// Finished is false while the container runs or has not run yet;
-	// ExitCode is that of the finished run.
-	Finished bool  `json:"finished"`
-	ExitCode int32 `json:"exitCode"`
-	// Reason is the kubelet's termination reason (Completed, Error, OOMKilled).
-	Reason string `json:"reason,omitempty"`
-	// Waiting is the current waiting reason (CrashLoopBackOff, ...), if any.
-	Waiting string `json:"waiting,omitempty"`
+	Code     string `json:"code"`
+	Message  string `json:"message,omitempty"`
+	Finished bool   `json:"finished"`
+	ExitCode int32  `json:"exitCode"`
+	Reason   string `json:"reason,omitempty"`  // the kubelet's: Completed, Error, OOMKilled
+	Waiting  string `json:"waiting,omitempty"` // CrashLoopBackOff, ...
 }
 
 var scriptCodes = sets.New(boot.ResultCloned, boot.ResultPresent, boot.ResultAuthFailed, boot.ResultNotFound,
@@ -65,8 +59,7 @@ var scriptCodes = sets.New(boot.ResultCloned, boot.ResultPresent, boot.ResultAut
 	boot.AuthSeeded, boot.AuthUnchanged, boot.AuthMissing, boot.AuthInvalid, boot.AuthKept, boot.AuthNoSpace,
 	boot.ServeRefused)
 
-// stepOf reads a boot script container's outcome; nil when the pod has no
-// status for it yet.
+// stepOf is nil while the pod has no status for the container.
 func stepOf(pod *corev1.Pod, container string) *Step {
 	cs := ContainerStatus(pod, container)
 	if cs == nil {
@@ -101,27 +94,21 @@ func stepOf(pod *corev1.Pod, container string) *Step {
 	return st
 }
 
-// terminationCode reads the script's "<code>: <message>" termination
-// message; a container killed before it could write one (OOM, eviction), or
-// whose message is log lines (FallbackToLogsOnError), gets the kubelet's
-// reason instead.
+// terminationCode reads the script's "<code>: <message>"; a container
+// killed before it wrote one (OOM, eviction), or whose message is log lines
+// (FallbackToLogsOnError), gets the kubelet's reason instead.
 func terminationCode(t *corev1.ContainerStateTerminated) (code, message string) {
 	code, message = boot.ParseTerminationMessage(t.Message)
 	if scriptCodes.Has(code) && t.Reason != "OOMKilled" {
 		return code, message
 	}
-	code = t.Reason
-	if code == "" {
-		code = "failed"
-	}
-	return code, strings.TrimSpace(t.Message)
+	return cmp.Or(t.Reason, "failed"), strings.TrimSpace(t.Message)
 }
 
-// Failed reports whether the step ended in failure (non-zero exit).
+// Failed: the step finished with a non-zero exit.
 func (s *Step) Failed() bool { return s != nil && s.Finished && s.ExitCode != 0 }
 
-// stuckReasons are waiting reasons that do not resolve by waiting, besides
-// an image pull failure.
+// stuckReasons do not resolve by waiting (nor do image pull failures).
 var stuckReasons = []string{"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
 	"RunContainerError", "PreCreateHookError", "PostStartHookError"}
 

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,8 +17,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 			name += " (not in spec)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			name, ws.Phase, dash(ws.Pod), ws.Restarts, pvcCell(ws.PVC), cloneCell(ws.Clone),
-			ws.Copilot.Seeded, ws.Route.Cell(), ws.Backup.State(), dash(ws.URL), ws.Age, dash(ws.Reason))
+			name, ws.Phase, cmp.Or(ws.Pod, "-"), ws.Restarts, pvcCell(ws.PVC), cloneCell(ws.Clone),
+			ws.Copilot.Seeded, ws.Route.Cell(), ws.Backup.State(), cmp.Or(ws.URL, "-"), ws.Age, cmp.Or(ws.Reason, "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -26,13 +27,6 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, "note:", n)
 	}
 	return nil
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func pvcCell(p PVCStatus) string {

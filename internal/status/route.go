@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,15 +18,13 @@ type RouteStatus struct {
 	// Accepted/ResolvedRefs are nil until a Gateway controller reports.
 	Accepted     *bool `json:"accepted,omitempty"`
 	ResolvedRefs *bool `json:"resolvedRefs,omitempty"`
-	// Reason is the controller's reason for the first of Accepted and
-	// ResolvedRefs that is not True (a standard Gateway API reason such
-	// as NoMatchingParent or RefNotPermitted).
+	// Reason is that of the first of Accepted and ResolvedRefs not True
+	// (NoMatchingParent, RefNotPermitted...).
 	Reason string `json:"reason,omitempty"`
 }
 
-// Cell is the ROUTE column: accepted, refused (not Accepted) or unresolved
-// (Accepted, ResolvedRefs not True) with the reason, pending until a
-// controller reports, missing without an HTTPRoute.
+// Cell is the ROUTE column: accepted, refused (not Accepted), unresolved
+// (ResolvedRefs not True), pending (no controller report) or missing.
 func (rs RouteStatus) Cell() string {
 	switch {
 	case !rs.Exists:
@@ -33,9 +32,9 @@ func (rs RouteStatus) Cell() string {
 	case rs.Accepted == nil:
 		return "pending"
 	case !*rs.Accepted:
-		return "refused: " + dash(rs.Reason)
+		return "refused: " + cmp.Or(rs.Reason, "-")
 	case rs.ResolvedRefs != nil && !*rs.ResolvedRefs:
-		return "unresolved: " + dash(rs.Reason)
+		return "unresolved: " + cmp.Or(rs.Reason, "-")
 	}
 	return "accepted"
 }

@@ -33,17 +33,15 @@ type Snapshot struct {
 	Pods        []corev1.Pod
 	PVCs        []corev1.PersistentVolumeClaim
 	Routes      []gatewayv1.HTTPRoute
-	// RoutesMissing is set when the HTTPRoute CRD is not installed.
+	// RoutesMissing and BackupsMissing: the CRD is not installed.
 	RoutesMissing bool
 	// ReplicationSources are every VolSync source in the namespace: a
 	// home-ops component's carries none of ocw's labels.
 	ReplicationSources []volsyncv1alpha1.ReplicationSource
-	// BackupsMissing is set when the ReplicationSource CRD is not installed.
-	BackupsMissing bool
+	BackupsMissing     bool
 	// Secrets holds metadata only: status never reads Secret values.
 	Secrets []metav1.PartialObjectMetadata
-	// Events are loaded only on request (LoadEvents).
-	Events []corev1.Event
+	Events  []corev1.Event // only after LoadEvents
 }
 
 // Fetch lists the namespace's workspace objects: six LIST calls whatever
@@ -164,8 +162,7 @@ func (s *Snapshot) LoadEvents(ctx context.Context, c *kube.Clients) error {
 	return listAs(ctx, c, s, "Events", corev1.SchemeGroupVersion.WithResource("events"), metav1.ListOptions{}, &s.Events, nil)
 }
 
-// EventsOf returns the Events about kind/name, oldest first; only those of
-// type typ unless typ is "".
+// EventsOf is the Events about kind/name of type typ ("": any), oldest first.
 func (s *Snapshot) EventsOf(kind, name, typ string) []corev1.Event {
 	var out []corev1.Event
 	for _, e := range s.Events {

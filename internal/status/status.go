@@ -16,15 +16,13 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/safetext"
 )
 
-// AnnotationCopilotPushed is set on a pod by `ocw auth push` (RFC 3339
-// time): the pod got the Copilot login through OpenCode's API, so a Secret
-// change before that time is already live.
+// AnnotationCopilotPushed is when `ocw auth push` gave the pod the Copilot
+// login (RFC 3339): a Secret change before it is already live.
 const AnnotationCopilotPushed = "ocw.dev/copilot-pushed-at"
 
-// Phase summarises a workspace.
+// Phase summarises a workspace, as `ocw status --help` explains.
 type Phase string
 
-// Phases, as `ocw status --help` explains them.
 const (
 	Ready    Phase = "Ready"
 	Starting Phase = "Starting"
@@ -49,42 +47,35 @@ const (
 
 // Workspace is one row of `ocw status`.
 type Workspace struct {
-	Name string `json:"name"`
-	// InSpec is false for workspaces found in the cluster but not in the spec.
-	InSpec bool   `json:"inSpec"`
+	Name   string `json:"name"`
+	InSpec bool   `json:"inSpec"` // false: found only in the cluster
 	URL    string `json:"url,omitempty"`
 	Phase  Phase  `json:"phase"`
-	// Reason explains the phase in a few words.
 	Reason string `json:"reason,omitempty"`
-	// Blocker names what holds the pod back, for doctor to point at the
-	// check that explains it: a container, BlockerImages or
-	// BlockerScheduling; "" when nothing outside OpenCode's container does.
-	Blocker  string      `json:"-"`
-	Pod      string      `json:"pod,omitempty"`
-	Restarts int32       `json:"restarts"`
-	PVC      PVCStatus   `json:"pvc"`
-	Clone    *Step       `json:"clone,omitempty"`
-	Copilot  Copilot     `json:"copilot"`
-	Route    RouteStatus `json:"route"`
-	// Backup is VolSync's report of the workspace's backups.
-	Backup  BackupStatus `json:"backup"`
-	Created *time.Time   `json:"created,omitempty"`
-	Age     string       `json:"age"`
+	// Blocker is what holds the pod back (a container, BlockerImages or
+	// BlockerScheduling), for doctor to point at the check that explains it.
+	Blocker  string       `json:"-"`
+	Pod      string       `json:"pod,omitempty"`
+	Restarts int32        `json:"restarts"`
+	PVC      PVCStatus    `json:"pvc"`
+	Clone    *Step        `json:"clone,omitempty"`
+	Copilot  Copilot      `json:"copilot"`
+	Route    RouteStatus  `json:"route"`
+	Backup   BackupStatus `json:"backup"`
+	Created  *time.Time   `json:"created,omitempty"`
+	Age      string       `json:"age"`
 }
 
 // PVCStatus is the workspace volume's state.
 type PVCStatus struct {
-	// Phase is Bound, Pending or Lost; "" when the PVC does not exist.
-	Phase    string `json:"phase,omitempty"`
+	Phase    string `json:"phase,omitempty"` // Bound, Pending, Lost; "": no PVC
 	Capacity string `json:"capacity,omitempty"`
 }
 
 // Copilot is the outcome of auth seeding.
 type Copilot struct {
-	Seeded string `json:"seeded"`
-	// Step is the seed-auth container's report.
-	Step *Step `json:"step,omitempty"`
-	// PushedAt is when ocw auth push last updated the running pod.
+	Seeded   string     `json:"seeded"`
+	Step     *Step      `json:"step,omitempty"` // seed-auth's
 	PushedAt *time.Time `json:"pushedAt,omitempty"`
 }
 
@@ -126,8 +117,8 @@ func Build(sys *model.System, snap *Snapshot, now time.Time) *Report {
 		r.Notes = append(r.Notes, "the HTTPRoute CRD is not installed (Gateway API): no workspace is reachable; run ocw doctor")
 	}
 	r.Notes = append(r.Notes, backupNotes(r.Workspaces, snap.BackupsMissing)...)
-	// Messages come from the cluster (a git server's error text through the
-	// clone's termination message): no escapes reach the terminal.
+	// A git server's error text reaches us through the clone's termination
+	// message: no escapes reach the terminal.
 	safetext.Lines(r)
 	return r
 }
@@ -256,16 +247,14 @@ func phaseOf(dep *appsv1.Deployment, pod *corev1.Pod, pvc *corev1.PersistentVolu
 		if step := stepOf(pod, name); step.Failed() {
 			cause = step.Code
 		}
-		if w := cs.State.Waiting; w != nil && (ImagePullReason(w.Reason) || slices.Contains(stuckReasons, w.Reason)) {
-			if cause != "" && w.Reason == "CrashLoopBackOff" {
-				return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
-			}
-			if ImagePullReason(w.Reason) {
-				return Failing, name + ": " + w.Reason, BlockerImages
-			}
+		switch w, t := cs.State.Waiting, cs.State.Terminated; {
+		case w != nil && ImagePullReason(w.Reason):
+			return Failing, name + ": " + w.Reason, BlockerImages
+		case w != nil && cause != "" && w.Reason == "CrashLoopBackOff":
+			return Failing, fmt.Sprintf("%s: %s (CrashLoopBackOff)", name, cause), name
+		case w != nil && slices.Contains(stuckReasons, w.Reason):
 			return Failing, name + ": " + w.Reason, name
-		}
-		if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
+		case t != nil && t.ExitCode != 0:
 			return Failing, name + ": " + cause, name
 		}
 	}

@@ -112,9 +112,8 @@ func HealthyStatus(ws model.Workspace, at time.Time) corev1.PodStatus {
 	}
 }
 
-// CreatePod creates a pod of the workspace (from its Deployment's
-// template; on node "node-1" when st says it is scheduled) and writes st
-// as its status.
+// CreatePod creates a pod from the workspace's Deployment template (on
+// node "node-1" when st says it is scheduled) with status st.
 func CreatePod(t testing.TB, c client.Client, ws model.Workspace, name string, st corev1.PodStatus) *corev1.Pod {
 	t.Helper()
 	return CreatePodOn(t, c, ws, name, "node-1", st)
