@@ -1,10 +1,6 @@
-// Package apply is the engine of `ocw apply`: it makes a cluster hold a
-// spec's objects with server-side apply. A run refuses a namespace that is
-// not ocw's (checkNamespace), maps every object to a served API (items),
-// dry-runs the whole set so that any rejection fails it before a write
-// (validateSet), writes only what differs (writeAll) and handles what left
-// the spec by the inventory's rules (prune.go, trust.go). The why of each
-// step: docs/architecture.md and docs/design.md.
+// Package apply is the engine of `ocw apply`: server-side apply of a spec's
+// objects after a whole-set dry run, tracked by an inventory and pruned by
+// its rules (prune.go, trust.go). Why: docs/architecture.md, docs/design.md.
 package apply
 
 import (
