@@ -396,24 +396,6 @@ func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (
 	return true, nil
 }
 
-// trustedInventory reads the namespace's inventory and keeps the entries
-// prune may consider; each other one becomes a Refused change.
-func (e *Engine) trustedInventory(ctx context.Context, namespace string, exists, dryRun bool) (inventory, []Change, error) {
-	if !exists {
-		return inventory{}, nil, nil
-	}
-	cm, err := e.get(ctx, inventoryObject(namespace, nil))
-	if err != nil || cm == nil {
-		return inventory{}, nil, err
-	}
-	inv, err := parseInventory(cm)
-	if err != nil {
-		return nil, nil, err
-	}
-	inv, refused := trusted(namespace, inv, dryRun)
-	return inv, refused, nil
-}
-
 // validateSet dry-runs the whole set. The API server refuses even a dry
 // run inside a missing namespace: then the cluster-scoped objects are
 // validated, the Namespace is created (not on a dry run, where the rest is

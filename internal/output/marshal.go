@@ -24,14 +24,9 @@ func Header(owner string) string {
 	return fmt.Sprintf("%s for namespace %q. DO NOT EDIT.\n", HeaderPrefix, owner)
 }
 
-// marshal renders objects (typed API structs, without what only the API
-// server sets) as one YAML stream. With an owner it is a generated file in
-// the style of hand-written home-ops files: every document starts with
-// "---" and, for kinds that have one, the yaml-language-server schema
-// comment, and the first document's lines are followed by Header(owner).
-// yaml.v3 sorts map keys, indents sequences under their key as
-// hand-written files do, and writes multi-line strings (the boot scripts)
-// as literal blocks.
+// marshal renders objects as one YAML stream. With an owner it is a
+// generated file in the style of home-ops files: each document starts with
+// "---" and its schema comment, and the first carries Header(owner).
 func marshal(owner string, objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {

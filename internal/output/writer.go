@@ -170,34 +170,28 @@ func (p *Plan) Write() error {
 
 // stage writes the files in a new staging folder inside root and returns
 // it. On failure nothing is left behind, root included if stage made it.
-func (p *Plan) stage(writes []string) (string, error) {
-	createdRoot := false
+func (p *Plan) stage(writes []string) (staging string, err error) {
 	if _, err := os.Stat(p.Root); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(p.Root, 0o755); err != nil {
 			return "", fmt.Errorf("creating %s: %w", p.Root, err)
 		}
-		createdRoot = true
+		defer func() {
+			if err != nil {
+				os.RemoveAll(p.Root)
+			}
+		}()
 	}
-	staging, err := os.MkdirTemp(p.Root, stagingPrefix)
-	fail := func(err error) (string, error) {
-		if staging != "" {
-			os.RemoveAll(staging)
-		}
-		if createdRoot {
-			os.RemoveAll(p.Root)
-		}
-		return "", err
-	}
-	if err != nil {
-		return fail(fmt.Errorf("creating staging folder: %w", err))
+	if staging, err = os.MkdirTemp(p.Root, stagingPrefix); err != nil {
+		return "", fmt.Errorf("creating staging folder: %w", err)
 	}
 	for _, rel := range writes {
 		path := filepath.Join(staging, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fail(fmt.Errorf("staging %s: %w", rel, err))
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			err = os.WriteFile(path, p.files[rel], 0o644)
 		}
-		if err := os.WriteFile(path, p.files[rel], 0o644); err != nil {
-			return fail(fmt.Errorf("staging %s: %w", rel, err))
+		if err != nil {
+			os.RemoveAll(staging)
+			return "", fmt.Errorf("staging %s: %w", rel, err)
 		}
 	}
 	return staging, nil
