@@ -333,10 +333,9 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	return res, errors.Join(pruneErr, writeErr)
 }
 
-// items are d's objects on their way, each mapped to its API, and the
-// Namespace among them. An unserved kind (a CRD that is not installed) is
-// reported for every object needing it, before any request that could
-// write.
+// items are d's objects, each mapped to its API, and the Namespace among
+// them. Every object of an unserved kind (a CRD not installed) is
+// rejected before any request that could write.
 func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
 	var rej []Rejection
 	for _, o := range d.Objects {
@@ -373,11 +372,8 @@ func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one
-// being deleted (every object in it would be refused, one line each) or,
-// unless adopt, one ocw did not create. ocw's Namespace carries its
-// managed-by label, whether ocw apply or Flux (from ocw's namespace.yaml)
-// created it; only cluster-level rights can set a Namespace's labels, so
-// nobody inside the namespace can forge it.
+// being deleted or, unless adopt, one without ocw's managed-by label (which
+// Flux sets too, and which only cluster-level rights can set).
 func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
 	live, err := e.get(ctx, nsItem.obj)
 	switch {

@@ -8,8 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
@@ -55,7 +55,11 @@ func trustEntry(ns string, r ref) string {
 			return "it is not namespace " + ns
 		}
 	case gk.Kind == "ClusterRoleBinding":
-		if _, ok := build.ClusterRoleBindingWorkspace(ns, r.Name); !ok {
+		// model.Workspace.ClusterBindingName, inverted; the live object's
+		// owner label is checked too (ownedBy).
+		ws, prefixed := strings.CutPrefix(r.Name, model.ClusterNamePrefix(ns))
+		ws, view := strings.CutSuffix(ws, ":view")
+		if !prefixed || !view || len(validation.IsDNS1123Label(ws)) > 0 {
 			return "ocw names no ClusterRoleBinding of namespace " + ns + " that way"
 		}
 	}

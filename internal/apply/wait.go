@@ -60,13 +60,9 @@ type group struct {
 	last   string
 }
 
-// Wait follows d's objects until every one is ready. A workspace is what
-// `ocw status` says of it (status.Build over one snapshot per poll, the
-// same reading of pods, containers and boot scripts), with the claim's
-// and the pod's latest event while they wait; the other objects are
-// followed by kstatus, plus a Ready condition for ExternalSecrets and
-// Certificates, which kstatus would call ready before their controller
-// has looked at them.
+// Wait follows d's objects until every one is ready: a workspace as
+// status.Build reads it (plus its claim's and pod's latest event), the
+// other objects by kstatus (plus readyPending).
 func (e *Engine) Wait(ctx context.Context, d *Desired, opts WaitOptions) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Minute
