@@ -4,6 +4,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,10 +59,7 @@ type Engine struct {
 // New connects an Engine to the cluster cfg points at; log receives notes
 // and API warnings for people (stderr), nil discards them.
 func New(cfg *rest.Config, log io.Writer) (*Engine, error) {
-	if log == nil {
-		log = io.Discard
-	}
-	e := &Engine{log: log, warned: map[string]bool{}}
+	e := &Engine{log: cmp.Or(log, io.Discard), warned: map[string]bool{}}
 	cfg = rest.CopyConfig(cfg)
 	// client-go's default limiter (5 requests/s) would make a few hundred
 	// objects take a minute; the worker pool bounds what is in flight, and
@@ -289,12 +287,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	invItem := &item{obj: inventoryObject(d.Namespace, union), namespaced: true}
 	invItem.ref = object.UnstructuredToObjMetadata(invItem.obj)
 	// Output order: Namespace, inventory, then the spec's order.
-	ordered := []*item{nsItem, invItem}
-	for _, it := range items {
-		if it != nsItem {
-			ordered = append(ordered, it)
-		}
-	}
+	rest := slices.DeleteFunc(slices.Clone(items), func(it *item) bool { return it == nsItem })
+	ordered := append([]*item{nsItem, invItem}, rest...)
 	// report lists what happened; after a failed write, objects not
 	// written yet are left out.
 	report := func(failed bool) {
@@ -401,14 +395,8 @@ func (e *Engine) validateSet(ctx context.Context, ordered []*item, nsItem *item,
 	if nsExists {
 		return e.validate(ctx, ordered)
 	}
-	var cluster, namespaced []*item
-	for _, it := range ordered {
-		if it.namespaced {
-			namespaced = append(namespaced, it)
-		} else {
-			cluster = append(cluster, it)
-		}
-	}
+	cluster := slices.DeleteFunc(slices.Clone(ordered), func(it *item) bool { return it.namespaced })
+	namespaced := slices.DeleteFunc(slices.Clone(ordered), func(it *item) bool { return !it.namespaced })
 	if err := e.validate(ctx, cluster); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -64,15 +65,9 @@ type group struct {
 // status.Build reads it (plus its claim's and pod's latest event), the
 // other objects by kstatus (plus readyPending).
 func (e *Engine) Wait(ctx context.Context, d *Desired, opts WaitOptions) error {
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
-	}
-	if opts.Interval <= 0 {
-		opts.Interval = 2 * time.Second
-	}
-	if opts.Progress == nil {
-		opts.Progress = io.Discard
-	}
+	opts.Timeout = cmp.Or(opts.Timeout, 5*time.Minute)
+	opts.Interval = cmp.Or(opts.Interval, 2*time.Second)
+	opts.Progress = cmp.Or(opts.Progress, io.Discard)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -127,10 +122,7 @@ func groupsOf(d *Desired) []*group {
 		groups = append(groups, g)
 	}
 	for _, o := range d.Objects {
-		g := byName[o.GetLabels()[model.LabelWorkspace]]
-		if g == nil {
-			g = ns
-		}
+		g := cmp.Or(byName[o.GetLabels()[model.LabelWorkspace]], ns)
 		if gk := o.GroupVersionKind().GroupKind(); g != ns && (gk == schema.GroupKind{Kind: "PersistentVolumeClaim"} || gk == schema.GroupKind{Group: "apps", Kind: "Deployment"}) {
 			continue // status reads these
 		}

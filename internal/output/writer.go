@@ -34,12 +34,9 @@ func (p *Plan) Summary() string {
 }
 
 // NewPlan compares files (slash-separated paths relative to root, each
-// carrying Header(owner) among its leading comments) with the directory.
-// Generated files of the same owner that are no longer wanted are
-// removed; a wanted path that holds a file ocw did not generate is an
-// error, never overwritten. A file that differs only by a "---" or a
-// yaml-language-server schema comment a formatter added or moved is
-// unchanged.
+// carrying Header(owner)) with the directory: the owner's files no longer
+// wanted are removed, a file ocw did not generate is never overwritten,
+// and a formatter's "---" or schema comment is no change.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	p := &Plan{Root: root, files: files, old: map[string][]byte{}}
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
