@@ -62,7 +62,8 @@ func marshal(owner string, objs ...any) ([]byte, error) {
 // marshal writes it: what ocw apply sends is what ocw render writes.
 func Object(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
-	// without a JSON encode and parse.
+	// without a JSON encode and parse, and leaves out an unset
+	// creationTimestamp (also a pod template's).
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		return nil, fmt.Errorf("converting %T: %w", o, err)
@@ -76,25 +77,6 @@ func Object(o any) (map[string]any, error) {
 	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
 		delete(m, "spec") // e.g. Namespace
 	}
-	clean(m)
 	humanStyle(m)
 	return m, nil
-}
-
-// clean removes "creationTimestamp: null", which typed ObjectMeta (also in
-// pod templates) always emits.
-func clean(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
-			delete(t, "creationTimestamp")
-		}
-		for _, c := range t {
-			clean(c)
-		}
-	case []any:
-		for _, c := range t {
-			clean(c)
-		}
-	}
 }

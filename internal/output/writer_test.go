@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func gen(owner, body string) []byte { return []byte(Header(owner) + body) }
@@ -178,16 +180,12 @@ func TestFailedWriteIntoNewDirRemovesIt(t *testing.T) {
 }
 
 func TestMarshalDropsServerFields(t *testing.T) {
-	type meta struct {
-		Name              string  `json:"name"`
-		CreationTimestamp *string `json:"creationTimestamp"`
-	}
 	obj := struct {
-		Kind     string         `json:"kind"`
-		Metadata meta           `json:"metadata"`
-		Spec     map[string]any `json:"spec"`
-		Status   map[string]any `json:"status"`
-	}{"X", meta{Name: "x1"}, map[string]any{"emptyDir": map[string]any{}, "port": 4096}, map[string]any{}}
+		Kind     string            `json:"kind"`
+		Metadata metav1.ObjectMeta `json:"metadata"`
+		Spec     map[string]any    `json:"spec"`
+		Status   map[string]any    `json:"status"`
+	}{"X", metav1.ObjectMeta{Name: "x1"}, map[string]any{"emptyDir": map[string]any{}, "port": 4096}, map[string]any{}}
 	got, err := marshal("", &obj, &obj)
 	if err != nil {
 		t.Fatal(err)
