@@ -34,21 +34,6 @@ type WaitOptions struct {
 	Progress io.Writer
 }
 
-// TimeoutError is a wait that ran out of time; Stuck names each object
-// still not ready and why.
-type TimeoutError struct {
-	After time.Duration
-	Stuck []string
-}
-
-func (e *TimeoutError) Error() string {
-	if len(e.Stuck) == 0 {
-		return fmt.Sprintf("timed out after %s before the first status check completed", e.After)
-	}
-	return fmt.Sprintf("timed out after %s waiting for readiness; still not ready:\n  %s",
-		e.After, strings.Join(e.Stuck, "\n  "))
-}
-
 // group is what progress is reported by: one workspace, or the
 // namespace-level objects (Namespace, ExternalSecrets).
 type group struct {
@@ -131,14 +116,18 @@ func groupsOf(d *Desired) []*group {
 	return groups
 }
 
+// timeout names each group still not ready and why.
 func timeout(after time.Duration, groups []*group) error {
-	err := &TimeoutError{After: after}
+	var stuck []string
 	for _, g := range groups {
 		if g.last != "ready" && g.last != "" {
-			err.Stuck = append(err.Stuck, g.name+": "+g.last)
+			stuck = append(stuck, g.name+": "+g.last)
 		}
 	}
-	return err
+	if len(stuck) == 0 {
+		return fmt.Errorf("timed out after %s before the first status check completed", after)
+	}
+	return fmt.Errorf("timed out after %s waiting for readiness; still not ready:\n  %s", after, strings.Join(stuck, "\n  "))
 }
 
 // poll reads the namespace once and returns, per group, a line for each
