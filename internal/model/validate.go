@@ -43,9 +43,7 @@ func Resolve(d *spec.Document) (*System, error) {
 			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", sys.Namespace, why, spec.DefaultNamespace)
 		}
 	}
-	if s.Domain != "" {
-		v.dnsSubdomain("domain", s.Domain)
-	}
+	v.optName("domain", &s.Domain, true)
 	builtin := spec.Builtin()
 	sys.Secrets = v.secrets(spec.Merge(s.Secrets, builtin.Secrets))
 	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
