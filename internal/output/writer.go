@@ -168,10 +168,11 @@ func (p *Plan) Write() error {
 // stage writes the files in a new staging folder inside root and returns
 // it. On failure nothing is left behind, root included if stage made it.
 func (p *Plan) stage(writes []string) (staging string, err error) {
-	if _, err := os.Stat(p.Root); errors.Is(err, fs.ErrNotExist) {
+	if _, statErr := os.Stat(p.Root); errors.Is(statErr, fs.ErrNotExist) {
 		if err := os.MkdirAll(p.Root, 0o755); err != nil {
 			return "", fmt.Errorf("creating %s: %w", p.Root, err)
 		}
+		// err is stage's result: root goes only if staging failed.
 		defer func() {
 			if err != nil {
 				os.RemoveAll(p.Root)

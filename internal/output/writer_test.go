@@ -165,6 +165,20 @@ func TestFailedWriteLeavesTreeUntouched(t *testing.T) {
 	}
 }
 
+func TestWriteIntoNewDir(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "new", "out")
+	p, err := NewPlan(root, "ns", map[string][]byte{"a/d.yaml": gen("ns", "x\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, root); !reflect.DeepEqual(got, map[string]string{"./": "", "a/": "", "a/d.yaml": string(gen("ns", "x\n"))}) {
+		t.Errorf("tree: %v", got)
+	}
+}
+
 func TestFailedWriteIntoNewDirRemovesIt(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "out")
 	p, err := NewPlan(root, "ns", map[string][]byte{"d.yaml": gen("ns", "x\n"), "d.yaml/e.yaml": gen("ns", "x\n")})
