@@ -1,13 +1,10 @@
-// Package apply is the engine of `ocw apply`: it makes a cluster hold a
-// spec's objects with server-side apply. A run refuses a namespace that is
-// not ocw's (checkNamespace), maps every object to a served API (items),
-// dry-runs the whole set so that any rejection fails it before a write
-// (validateSet), writes only what differs (writeAll) and handles what left
-// the spec by the inventory's rules (prune.go, trust.go). The why of each
-// step: docs/architecture.md and docs/design.md.
+// Package apply is the engine of `ocw apply`: server-side apply of a spec's
+// objects after a whole-set dry run, tracked by an inventory and pruned by
+// its rules (prune.go, trust.go). Why: docs/architecture.md, docs/design.md.
 package apply
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,10 +59,7 @@ type Engine struct {
 // New connects an Engine to the cluster cfg points at; log receives notes
 // and API warnings for people (stderr), nil discards them.
 func New(cfg *rest.Config, log io.Writer) (*Engine, error) {
-	if log == nil {
-		log = io.Discard
-	}
-	e := &Engine{log: log, warned: map[string]bool{}}
+	e := &Engine{log: cmp.Or(log, io.Discard), warned: map[string]bool{}}
 	cfg = rest.CopyConfig(cfg)
 	// client-go's default limiter (5 requests/s) would make a few hundred
 	// objects take a minute; the worker pool bounds what is in flight, and
@@ -293,12 +287,8 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	invItem := &item{obj: inventoryObject(d.Namespace, union), namespaced: true}
 	invItem.ref = object.UnstructuredToObjMetadata(invItem.obj)
 	// Output order: Namespace, inventory, then the spec's order.
-	ordered := []*item{nsItem, invItem}
-	for _, it := range items {
-		if it != nsItem {
-			ordered = append(ordered, it)
-		}
-	}
+	rest := slices.DeleteFunc(slices.Clone(items), func(it *item) bool { return it == nsItem })
+	ordered := append([]*item{nsItem, invItem}, rest...)
 	// report lists what happened; after a failed write, objects not
 	// written yet are left out.
 	report := func(failed bool) {
@@ -337,10 +327,9 @@ func (e *Engine) Apply(ctx context.Context, d *Desired, opts Options) (res *Resu
 	return res, errors.Join(pruneErr, writeErr)
 }
 
-// items are d's objects on their way, each mapped to its API, and the
-// Namespace among them. An unserved kind (a CRD that is not installed) is
-// reported for every object needing it, before any request that could
-// write.
+// items are d's objects, each mapped to its API, and the Namespace among
+// them. Every object of an unserved kind (a CRD not installed) is
+// rejected before any request that could write.
 func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
 	var rej []Rejection
 	for _, o := range d.Objects {
@@ -377,11 +366,8 @@ func (e *Engine) items(d *Desired) (items []*item, nsItem *item, err error) {
 }
 
 // checkNamespace says whether the spec's namespace exists, and refuses one
-// being deleted (every object in it would be refused, one line each) or,
-// unless adopt, one ocw did not create. ocw's Namespace carries its
-// managed-by label, whether ocw apply or Flux (from ocw's namespace.yaml)
-// created it; only cluster-level rights can set a Namespace's labels, so
-// nobody inside the namespace can forge it.
+// being deleted or, unless adopt, one without ocw's managed-by label (which
+// Flux sets too, and which only cluster-level rights can set).
 func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (exists bool, err error) {
 	live, err := e.get(ctx, nsItem.obj)
 	switch {
@@ -400,24 +386,6 @@ func (e *Engine) checkNamespace(ctx context.Context, nsItem *item, adopt bool) (
 	return true, nil
 }
 
-// trustedInventory reads the namespace's inventory and keeps the entries
-// prune may consider; each other one becomes a Refused change.
-func (e *Engine) trustedInventory(ctx context.Context, namespace string, exists, dryRun bool) (inventory, []Change, error) {
-	if !exists {
-		return inventory{}, nil, nil
-	}
-	cm, err := e.get(ctx, inventoryObject(namespace, nil))
-	if err != nil || cm == nil {
-		return inventory{}, nil, err
-	}
-	inv, err := parseInventory(cm)
-	if err != nil {
-		return nil, nil, err
-	}
-	inv, refused := trusted(namespace, inv, dryRun)
-	return inv, refused, nil
-}
-
 // validateSet dry-runs the whole set. The API server refuses even a dry
 // run inside a missing namespace: then the cluster-scoped objects are
 // validated, the Namespace is created (not on a dry run, where the rest is
@@ -427,14 +395,8 @@ func (e *Engine) validateSet(ctx context.Context, ordered []*item, nsItem *item,
 	if nsExists {
 		return e.validate(ctx, ordered)
 	}
-	var cluster, namespaced []*item
-	for _, it := range ordered {
-		if it.namespaced {
-			namespaced = append(namespaced, it)
-		} else {
-			cluster = append(cluster, it)
-		}
-	}
+	cluster := slices.DeleteFunc(slices.Clone(ordered), func(it *item) bool { return it.namespaced })
+	namespaced := slices.DeleteFunc(slices.Clone(ordered), func(it *item) bool { return !it.namespaced })
 	if err := e.validate(ctx, cluster); err != nil {
 		return err
 	}

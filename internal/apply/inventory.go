@@ -82,7 +82,7 @@ func parseInventory(cm *unstructured.Unstructured) (inventory, error) {
 
 // inventoryObject is the ConfigMap holding inv.
 func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "ConfigMap",
 		"metadata": map[string]any{
@@ -95,5 +95,4 @@ func inventoryObject(namespace string, inv inventory) *unstructured.Unstructured
 		},
 		"data": map[string]any{inventoryKey: inv.lines()},
 	}}
-	return u
 }

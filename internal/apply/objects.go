@@ -20,17 +20,11 @@ type Desired struct {
 	system *model.System
 }
 
-// Build returns the objects ocw apply manages for sys: the Namespace, the
-// ExternalSecrets (doppler mode) and every workspace's objects, without
-// Flux Kustomizations.
-//
-// They are taken from the kustomize layout, the tree meant for clusters
-// without Flux, so that `ocw apply` applies exactly what `ocw render
-// --layout kustomize` writes: a backup through the cluster's Flux
-// component (fed by postBuild variables, which need Flux) becomes an
-// inline ReplicationSource there, with a note, instead of silently no
-// backup. Objects are converted by output.Object for the same reason: what
-// is sent is what is rendered.
+// Build returns the objects ocw apply manages for sys, without Flux
+// Kustomizations: those of the kustomize layout, converted by
+// output.Object, so that apply sends exactly what `ocw render --layout
+// kustomize` writes (a component backup, which needs Flux, becomes an
+// inline ReplicationSource there, with a note).
 func Build(sys *model.System) (*Desired, error) {
 	tree, err := layout.Build(sys, layout.Kustomize)
 	if err != nil {

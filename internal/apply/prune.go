@@ -37,10 +37,9 @@ type staleObject struct {
 	action Action
 }
 
-// prune handles the objects listed in the old inventory that the spec no
-// longer has. It returns the inventory to keep: the union written before
-// the run minus what is gone, disowned or refused now. Only entries that
-// passed trustEntry reach it.
+// prune handles the trusted entries of the old inventory that the spec no
+// longer has, and returns the inventory to keep: union minus what is gone,
+// disowned or refused now.
 func (e *Engine) prune(ctx context.Context, ns string, old, union inventory, items []*item, opts Options) (inventory, []Change, error) {
 	final := maps.Clone(union)
 	desired := map[ref]bool{}

@@ -1,13 +1,15 @@
 package apply
 
 import (
+	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/model"
 )
 
@@ -53,27 +55,40 @@ func trustEntry(ns string, r ref) string {
 			return "it is not namespace " + ns
 		}
 	case gk.Kind == "ClusterRoleBinding":
-		if _, ok := build.ClusterRoleBindingWorkspace(ns, r.Name); !ok {
+		// model.Workspace.ClusterBindingName, inverted; the live object's
+		// owner label is checked too (ownedBy).
+		ws, prefixed := strings.CutPrefix(r.Name, model.ClusterNamePrefix(ns))
+		ws, view := strings.CutSuffix(ws, ":view")
+		if !prefixed || !view || len(validation.IsDNS1123Label(ws)) > 0 {
 			return "ocw names no ClusterRoleBinding of namespace " + ns + " that way"
 		}
 	}
 	return ""
 }
 
-// trusted splits inv into the entries prune may consider and a Refused
-// change for each other one.
-func trusted(ns string, inv inventory, dryRun bool) (inventory, []Change) {
-	ok := inventory{}
+// trustedInventory reads the namespace's inventory and keeps the entries
+// prune may consider; each other one becomes a Refused change.
+func (e *Engine) trustedInventory(ctx context.Context, ns string, exists, dryRun bool) (inventory, []Change, error) {
+	if !exists {
+		return inventory{}, nil, nil
+	}
+	cm, err := e.get(ctx, inventoryObject(ns, nil))
+	if err != nil || cm == nil {
+		return inventory{}, nil, err
+	}
+	inv, err := parseInventory(cm)
+	if err != nil {
+		return nil, nil, err
+	}
 	var refused []Change
-	for r, apiVersion := range inv {
+	for r := range inv {
 		if why := trustEntry(ns, r); why != "" {
 			refused = append(refused, Change{ID: id(r), Action: Refused, DryRun: dryRun, Reason: why})
-			continue
+			delete(inv, r)
 		}
-		ok[r] = apiVersion
 	}
-	sort.Slice(refused, func(i, j int) bool { return refused[i].ID < refused[j].ID })
-	return ok, refused
+	slices.SortFunc(refused, func(a, b Change) int { return strings.Compare(a.ID, b.ID) })
+	return inv, refused, nil
 }
 
 // ownedBy says why the live cluster-scoped object live is not namespace

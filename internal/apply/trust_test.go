@@ -77,6 +77,19 @@ func TestTrustEntry(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", id(c.en), got, c.want)
 		}
 	}
+	// Every name ocw generates for a namespace is trusted, and nothing else.
+	for _, c := range []struct{ ns, ws string }{{"dev", "tools"}, {"dev", "x-y"}, {"dev-x", "y"}, {"a", "view"}} {
+		name := model.Workspace{Namespace: c.ns, Name: c.ws}.ClusterBindingName()
+		if why := trustEntry(c.ns, crb("", name)); why != "" {
+			t.Errorf("%s in %s: %s", name, c.ns, why)
+		}
+	}
+	for _, name := range []string{"ocw:dev:view", "ocw:dev::view", "ocw:devx:tools:view", "ocw:dev-x:y:view", "ocw:dev:tools",
+		"ocw:dev:Tools:view", "cluster-admin", "dev-tools-view", "ocw:dev:tools:view:view", "ocw:dev:a:b:view"} {
+		if trustEntry("dev", crb("", name)) == "" {
+			t.Errorf("%s: ocw does not generate it for dev, yet it is trusted", name)
+		}
+	}
 }
 
 func TestOwnedBy(t *testing.T) {

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,21 +34,6 @@ type WaitOptions struct {
 	Progress io.Writer
 }
 
-// TimeoutError is a wait that ran out of time; Stuck names each object
-// still not ready and why.
-type TimeoutError struct {
-	After time.Duration
-	Stuck []string
-}
-
-func (e *TimeoutError) Error() string {
-	if len(e.Stuck) == 0 {
-		return fmt.Sprintf("timed out after %s before the first status check completed", e.After)
-	}
-	return fmt.Sprintf("timed out after %s waiting for readiness; still not ready:\n  %s",
-		e.After, strings.Join(e.Stuck, "\n  "))
-}
-
 // group is what progress is reported by: one workspace, or the
 // namespace-level objects (Namespace, ExternalSecrets).
 type group struct {
@@ -60,23 +46,13 @@ type group struct {
 	last   string
 }
 
-// Wait follows d's objects until every one is ready. A workspace is what
-// `ocw status` says of it (status.Build over one snapshot per poll, the
-// same reading of pods, containers and boot scripts), with the claim's
-// and the pod's latest event while they wait; the other objects are
-// followed by kstatus, plus a Ready condition for ExternalSecrets and
-// Certificates, which kstatus would call ready before their controller
-// has looked at them.
+// Wait follows d's objects until every one is ready: a workspace as
+// status.Build reads it (plus its claim's and pod's latest event), the
+// other objects by kstatus (plus readyPending).
 func (e *Engine) Wait(ctx context.Context, d *Desired, opts WaitOptions) error {
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
-	}
-	if opts.Interval <= 0 {
-		opts.Interval = 2 * time.Second
-	}
-	if opts.Progress == nil {
-		opts.Progress = io.Discard
-	}
+	opts.Timeout = cmp.Or(opts.Timeout, 5*time.Minute)
+	opts.Interval = cmp.Or(opts.Interval, 2*time.Second)
+	opts.Progress = cmp.Or(opts.Progress, io.Discard)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -131,10 +107,7 @@ func groupsOf(d *Desired) []*group {
 		groups = append(groups, g)
 	}
 	for _, o := range d.Objects {
-		g := byName[o.GetLabels()[model.LabelWorkspace]]
-		if g == nil {
-			g = ns
-		}
+		g := cmp.Or(byName[o.GetLabels()[model.LabelWorkspace]], ns)
 		if gk := o.GroupVersionKind().GroupKind(); g != ns && (gk == schema.GroupKind{Kind: "PersistentVolumeClaim"} || gk == schema.GroupKind{Group: "apps", Kind: "Deployment"}) {
 			continue // status reads these
 		}
@@ -143,14 +116,18 @@ func groupsOf(d *Desired) []*group {
 	return groups
 }
 
+// timeout names each group still not ready and why.
 func timeout(after time.Duration, groups []*group) error {
-	err := &TimeoutError{After: after}
+	var stuck []string
 	for _, g := range groups {
 		if g.last != "ready" && g.last != "" {
-			err.Stuck = append(err.Stuck, g.name+": "+g.last)
+			stuck = append(stuck, g.name+": "+g.last)
 		}
 	}
-	return err
+	if len(stuck) == 0 {
+		return fmt.Errorf("timed out after %s before the first status check completed", after)
+	}
+	return fmt.Errorf("timed out after %s waiting for readiness; still not ready:\n  %s", after, strings.Join(stuck, "\n  "))
 }
 
 // poll reads the namespace once and returns, per group, a line for each

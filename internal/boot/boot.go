@@ -38,28 +38,21 @@
 //
 // # Serve
 //
-// ServeScript (main container, the OpenCode image's busybox sh) runs its
-// arguments, OpenCode's command line, as a child, stays PID 1, forwards
-// SIGTERM, SIGINT and SIGHUP and exits with OpenCode's status. With
-// EnvServerPassword empty or blank it refuses (ServeRefused) and exits 1.
+// ServeScript (main container) runs OpenCode as its child and stays PID 1
+// (docs/design.md, "Stopping takes seconds"); it refuses (ServeRefused,
+// exit 1) when EnvServerPassword is empty or blank.
 //
 // # Backup guard
 //
-// When EnvGuardJS is set, ServeScript also runs it in the background in
-// OpenCode's Bun runtime ("BUN_BE_BUN=1 $1 -e"): DBHoldJS holds a read
-// transaction on EnvGuardDB for EnvGuardWindow seconds from each minute
-// the cron schedule EnvGuardSchedule names (UTC, as VolSync's controller
-// runs), so a checkpoint cannot restart the WAL while a scheduled mover
-// copies it. A failed hold is reported and retried at the next time; a
-// guard that dies leaves OpenCode serving; it stops when OpenCode exits.
+// When EnvGuardJS is set, ServeScript also runs DBHoldJS in OpenCode's Bun
+// runtime ("BUN_BE_BUN=1 $1 -e"), holding EnvGuardDB from each minute
+// EnvGuardSchedule names for EnvGuardWindow seconds (docs/design.md,
+// "Backups that restore"); the guard never takes OpenCode down.
 //
 // # Probe
 //
-// ProbeScript (exec probe, the OpenCode image's busybox sh) sends GET
-// /global/health to 127.0.0.1:EnvPort without credentials, which must
-// answer 401, and with basic auth, which must answer 200 with
-// "healthy":true; the password goes only through printf and pipes, and
-// each request is bounded by EnvProbeTimeout seconds.
+// ProbeScript: see its header and docs/design.md, "Health checks that
+// detect a hung server".
 package boot
 
 import (

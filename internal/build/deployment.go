@@ -199,17 +199,6 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 	if ws.Git.AuthorEmail != "" {
 		e = append(e, env("GIT_AUTHOR_EMAIL", ws.Git.AuthorEmail), env("GIT_COMMITTER_EMAIL", ws.Git.AuthorEmail))
 	}
-	// The probe authenticates with the password from the container's own
-	// environment, so it never appears in the pod spec, and it checks the
-	// HTTP answer: a hung server keeps its port open.
-	probe := func(period, timeout, failures int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", boot.ProbeScript}}},
-			PeriodSeconds:    period,
-			TimeoutSeconds:   timeout,
-			FailureThreshold: failures,
-		}
-	}
 	c := container(model.ContainerOpenCode, ws.Images.OpenCode, boot.ServeScript, e, ws.Resources,
 		corev1.VolumeMount{Name: volWorkspace, MountPath: model.WorkspaceMount, SubPath: model.WorkspaceSubPath},
 		corev1.VolumeMount{Name: volWorkspace, MountPath: model.HomeMount, SubPath: model.HomeSubPath},
@@ -227,4 +216,16 @@ func openCodeContainer(ws model.Workspace) corev1.Container {
 	c.ReadinessProbe = probe(10, 5, 3)
 	c.LivenessProbe = probe(30, 10, 5)
 	return c
+}
+
+// probe authenticates with the password from the container's own
+// environment, so it never appears in the pod spec, and checks the HTTP
+// answer: a hung server keeps its port open.
+func probe(period, timeout, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", boot.ProbeScript}}},
+		PeriodSeconds:    period,
+		TimeoutSeconds:   timeout,
+		FailureThreshold: failures,
+	}
 }

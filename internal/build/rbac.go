@@ -1,12 +1,9 @@
 package build
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -43,21 +40,4 @@ func RoleBinding(ws model.Workspace) client.Object {
 		RoleRef:    ref,
 		Subjects:   subjects,
 	}
-}
-
-// ClusterRoleBindingWorkspace inverts model.Workspace.ClusterBindingName
-// for one namespace: the workspace whose binding is called name, if ocw
-// generates that name for namespace at all. ocw apply prunes no other
-// ClusterRoleBinding. The binding also carries model.LabelNamespace, which
-// prune checks on the live object: a name proves nothing about who made it.
-func ClusterRoleBindingWorkspace(namespace, name string) (string, bool) {
-	ws, ok := strings.CutPrefix(name, model.ClusterNamePrefix(namespace))
-	if !ok {
-		return "", false
-	}
-	ws, ok = strings.CutSuffix(ws, ":view")
-	if !ok || len(validation.IsDNS1123Label(ws)) > 0 {
-		return "", false
-	}
-	return ws, true
 }

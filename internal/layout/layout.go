@@ -134,11 +134,8 @@ func kindPatch(obj client.Object) Patch {
 	return Patch{Object: obj, Target: PatchTarget{Kind: obj.GetObjectKind().GroupVersionKind().Kind}}
 }
 
-// workspacePatches: with a VolSync component that creates the PVC, the
-// app folder has no PVC of ocw's, and the component's gets ocw's
-// protection from pruning through a patch here (see build.ComponentPVCMark);
-// the component's ReplicationSource gets what Pod Security restricted
-// needs of its movers (build.ComponentMoverMark).
+// workspacePatches mark what a VolSync component renders in place of
+// ocw's objects (build.ComponentMoverMark, build.ComponentPVCMark).
 func workspacePatches(ws model.Workspace) []Patch {
 	var p []Patch
 	if ws.Backup.Mode == model.BackupComponent {

@@ -43,9 +43,7 @@ func Resolve(d *spec.Document) (*System, error) {
 			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", sys.Namespace, why, spec.DefaultNamespace)
 		}
 	}
-	if s.Domain != "" {
-		v.dnsSubdomain("domain", s.Domain)
-	}
+	v.optName("domain", &s.Domain, true)
 	builtin := spec.Builtin()
 	sys.Secrets = v.secrets(spec.Merge(s.Secrets, builtin.Secrets))
 	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
@@ -165,11 +163,10 @@ func (v *validator) newWorkspace(sys *System, name, host string, repo Repo, s sp
 // (none) is left out.
 func (v *validator) resourceList(l *spec.ResourceList) corev1.ResourceList {
 	out := corev1.ResourceList{}
-	if q := v.quantities[l.CPU]; q != nil {
-		out[corev1.ResourceCPU] = q.DeepCopy()
-	}
-	if q := v.quantities[l.Memory]; q != nil {
-		out[corev1.ResourceMemory] = q.DeepCopy()
+	for name, s := range map[corev1.ResourceName]*string{corev1.ResourceCPU: l.CPU, corev1.ResourceMemory: l.Memory} {
+		if q := v.quantities[s]; q != nil {
+			out[name] = q.DeepCopy()
+		}
 	}
 	return out
 }
@@ -365,8 +362,9 @@ func (v *validator) oneOf(field string, s *string, allowed ...string) {
 	}
 }
 
-func (v *validator) optName(field string, s *string) {
-	if s != nil {
+// optName checks a name field that is set; emptyOK: "" means none.
+func (v *validator) optName(field string, s *string, emptyOK bool) {
+	if s != nil && (*s != "" || !emptyOK) {
 		v.dnsSubdomain(field, *s)
 	}
 }
@@ -390,7 +388,11 @@ var envVarRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // settings validates the fields one Settings block sets (defaults or a
 // workspace); unset fields are checked where they are set.
 func (v *validator) settings(p string, s spec.Settings) {
-	v.images(p+".images", s.Images)
+	if i := s.Images; i != nil {
+		v.image(p+".images.opencode", i.OpenCode)
+		v.image(p+".images.clone", i.Clone)
+		v.image(p+".images.seed", i.Seed)
+	}
 	if r := s.Resources; r != nil {
 		if l := r.Requests; l != nil {
 			v.quantity(p+".resources.requests.cpu", l.CPU, false, cpuRange)
@@ -404,14 +406,25 @@ func (v *validator) settings(p string, s spec.Settings) {
 	}
 	if st := s.Storage; st != nil {
 		v.quantity(p+".storage.size", st.Size, false, storageRange)
-		v.storage(p+".storage", st)
+		v.optName(p+".storage.storageClass", st.StorageClass, true)
+		v.oneOf(p+".storage.accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
 	}
-	v.gateway(p+".gateway", s.Gateway)
+	if g := s.Gateway; g != nil {
+		v.optName(p+".gateway.name", g.Name, false)
+		if g.Namespace != nil {
+			v.dnsLabel(p+".gateway.namespace", *g.Namespace)
+		}
+		v.optName(p+".gateway.sectionName", g.SectionName, true)
+	}
 	if e := s.ExternalDNS; e != nil {
-		v.annotationKeys(p+".externalDNS.annotations", e.Annotations)
+		for _, k := range slices.Sorted(maps.Keys(e.Annotations)) {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				v.errorf(p+".externalDNS.annotations."+k, "not a valid annotation key: %s", errs[0])
+			}
+		}
 	}
 	if c := s.Certificate; c != nil {
-		v.optName(p+".certificate.issuerName", c.IssuerName)
+		v.optName(p+".certificate.issuerName", c.IssuerName, false)
 		v.oneOf(p+".certificate.issuerKind", c.IssuerKind, "ClusterIssuer", "Issuer")
 	}
 	if b := s.Backup; b != nil {
@@ -420,7 +433,14 @@ func (v *validator) settings(p string, s spec.Settings) {
 	}
 	v.git(p+".git", s.Git)
 	v.oneOf(p+".clusterAccess", s.ClusterAccess, ClusterAccessNone, ClusterAccessNamespace, ClusterAccessCluster)
-	v.user(p+".user", s.User)
+	if u := s.User; u != nil {
+		if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
+			v.errorf(p+".user.uid", "must be between 1 and 2147483647 (workspaces never run as root)")
+		}
+		if u.GID != nil && (*u.GID < 1 || *u.GID > 2147483647) {
+			v.errorf(p+".user.gid", "must be between 1 and 2147483647")
+		}
+	}
 	v.userName(p+".serverUsername", s.ServerUsername)
 }
 
@@ -429,42 +449,6 @@ func (v *validator) settings(p string, s spec.Settings) {
 func (v *validator) userName(field string, s *string) {
 	if s != nil && (*s == "" || strings.ContainsAny(*s, ":\n")) {
 		v.errorf(field, "must be non-empty without ':' or newlines")
-	}
-}
-
-func (v *validator) images(p string, i *spec.Images) {
-	if i != nil {
-		v.image(p+".opencode", i.OpenCode)
-		v.image(p+".clone", i.Clone)
-		v.image(p+".seed", i.Seed)
-	}
-}
-
-func (v *validator) storage(p string, st *spec.Storage) {
-	if st.StorageClass != nil && *st.StorageClass != "" {
-		v.dnsSubdomain(p+".storageClass", *st.StorageClass)
-	}
-	v.oneOf(p+".accessMode", st.AccessMode, "ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany")
-}
-
-func (v *validator) gateway(p string, g *spec.Gateway) {
-	if g == nil {
-		return
-	}
-	v.optName(p+".name", g.Name)
-	if g.Namespace != nil {
-		v.dnsLabel(p+".namespace", *g.Namespace)
-	}
-	if g.SectionName != nil && *g.SectionName != "" {
-		v.dnsSubdomain(p+".sectionName", *g.SectionName)
-	}
-}
-
-func (v *validator) annotationKeys(p string, annotations map[string]string) {
-	for _, k := range slices.Sorted(maps.Keys(annotations)) {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			v.errorf(p+"."+k, "not a valid annotation key: %s", errs[0])
-		}
 	}
 }
 
@@ -496,7 +480,7 @@ func (v *validator) backup(p string, b *spec.Backup) {
 	if b.Repository != nil {
 		v.dnsSubdomain(p+".repository", strings.ReplaceAll(*b.Repository, "{name}", "x"))
 	}
-	v.optName(p+".volumeSnapshotClass", b.VolumeSnapshotClass)
+	v.optName(p+".volumeSnapshotClass", b.VolumeSnapshotClass, false)
 	if r := b.Retain; r != nil {
 		for name, n := range map[string]*int32{"hourly": r.Hourly, "daily": r.Daily, "weekly": r.Weekly} {
 			if n != nil && *n < 0 {
@@ -521,20 +505,8 @@ func (v *validator) git(p string, g *spec.Git) {
 	if g.AuthorName != nil && strings.ContainsAny(*g.AuthorName, "\n<>") {
 		v.errorf(p+".authorName", "must not contain newlines or angle brackets")
 	}
-	if g.AuthorEmail != nil && *g.AuthorEmail != "" && (!strings.Contains(*g.AuthorEmail, "@") || strings.ContainsAny(*g.AuthorEmail, " \n<>")) {
-		v.errorf(p+".authorEmail", "%q is not an email address", *g.AuthorEmail)
-	}
-}
-
-func (v *validator) user(p string, u *spec.User) {
-	if u == nil {
-		return
-	}
-	if u.UID != nil && (*u.UID < 1 || *u.UID > 2147483647) {
-		v.errorf(p+".uid", "must be between 1 and 2147483647 (workspaces never run as root)")
-	}
-	if u.GID != nil && (*u.GID < 1 || *u.GID > 2147483647) {
-		v.errorf(p+".gid", "must be between 1 and 2147483647")
+	if e := g.AuthorEmail; e != nil && *e != "" && (!strings.Contains(*e, "@") || strings.ContainsAny(*e, " \n<>")) {
+		v.errorf(p+".authorEmail", "%q is not an email address", *e)
 	}
 }
 
@@ -622,7 +594,7 @@ func (v *validator) flux(f spec.Flux, external bool) Flux {
 		RenderNamespace:     *f.RenderNamespace,
 	}
 	v.oneOf("flux.sourceRef.kind", f.SourceRef.Kind, "GitRepository", "OCIRepository", "Bucket")
-	v.optName("flux.sourceRef.name", f.SourceRef.Name)
+	v.optName("flux.sourceRef.name", f.SourceRef.Name, false)
 	if ns := f.SourceRef.Namespace; ns != nil && *ns != "" {
 		v.dnsLabel("flux.sourceRef.namespace", *ns)
 	}

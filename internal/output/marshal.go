@@ -24,14 +24,9 @@ func Header(owner string) string {
 	return fmt.Sprintf("%s for namespace %q. DO NOT EDIT.\n", HeaderPrefix, owner)
 }
 
-// marshal renders objects (typed API structs, without what only the API
-// server sets) as one YAML stream. With an owner it is a generated file in
-// the style of hand-written home-ops files: every document starts with
-// "---" and, for kinds that have one, the yaml-language-server schema
-// comment, and the first document's lines are followed by Header(owner).
-// yaml.v3 sorts map keys, indents sequences under their key as
-// hand-written files do, and writes multi-line strings (the boot scripts)
-// as literal blocks.
+// marshal renders objects as one YAML stream. With an owner it is a
+// generated file in the style of home-ops files: each document starts with
+// "---" and its schema comment, and the first carries Header(owner).
 func marshal(owner string, objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for i, o := range objs {
@@ -67,7 +62,8 @@ func marshal(owner string, objs ...any) ([]byte, error) {
 // marshal writes it: what ocw apply sends is what ocw render writes.
 func Object(o any) (map[string]any, error) {
 	// The converter walks the typed struct by its json tags directly,
-	// without a JSON encode and parse.
+	// without a JSON encode and parse, and leaves out an unset
+	// creationTimestamp (also a pod template's).
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
 	if err != nil {
 		return nil, fmt.Errorf("converting %T: %w", o, err)
@@ -81,25 +77,6 @@ func Object(o any) (map[string]any, error) {
 	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
 		delete(m, "spec") // e.g. Namespace
 	}
-	clean(m)
 	humanStyle(m)
 	return m, nil
-}
-
-// clean removes "creationTimestamp: null", which typed ObjectMeta (also in
-// pod templates) always emits.
-func clean(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		if ts, ok := t["creationTimestamp"]; ok && ts == nil {
-			delete(t, "creationTimestamp")
-		}
-		for _, c := range t {
-			clean(c)
-		}
-	case []any:
-		for _, c := range t {
-			clean(c)
-		}
-	}
 }

@@ -34,12 +34,9 @@ func (p *Plan) Summary() string {
 }
 
 // NewPlan compares files (slash-separated paths relative to root, each
-// carrying Header(owner) among its leading comments) with the directory.
-// Generated files of the same owner that are no longer wanted are
-// removed; a wanted path that holds a file ocw did not generate is an
-// error, never overwritten. A file that differs only by a "---" or a
-// yaml-language-server schema comment a formatter added or moved is
-// unchanged.
+// carrying Header(owner)) with the directory: the owner's files no longer
+// wanted are removed, a file ocw did not generate is never overwritten,
+// and a formatter's "---" or schema comment is no change.
 func NewPlan(root, owner string, files map[string][]byte) (*Plan, error) {
 	p := &Plan{Root: root, files: files, old: map[string][]byte{}}
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
@@ -170,34 +167,29 @@ func (p *Plan) Write() error {
 
 // stage writes the files in a new staging folder inside root and returns
 // it. On failure nothing is left behind, root included if stage made it.
-func (p *Plan) stage(writes []string) (string, error) {
-	createdRoot := false
-	if _, err := os.Stat(p.Root); errors.Is(err, fs.ErrNotExist) {
+func (p *Plan) stage(writes []string) (staging string, err error) {
+	if _, statErr := os.Stat(p.Root); errors.Is(statErr, fs.ErrNotExist) {
 		if err := os.MkdirAll(p.Root, 0o755); err != nil {
 			return "", fmt.Errorf("creating %s: %w", p.Root, err)
 		}
-		createdRoot = true
+		// err is stage's result: root goes only if staging failed.
+		defer func() {
+			if err != nil {
+				os.RemoveAll(p.Root)
+			}
+		}()
 	}
-	staging, err := os.MkdirTemp(p.Root, stagingPrefix)
-	fail := func(err error) (string, error) {
-		if staging != "" {
-			os.RemoveAll(staging)
-		}
-		if createdRoot {
-			os.RemoveAll(p.Root)
-		}
-		return "", err
-	}
-	if err != nil {
-		return fail(fmt.Errorf("creating staging folder: %w", err))
+	if staging, err = os.MkdirTemp(p.Root, stagingPrefix); err != nil {
+		return "", fmt.Errorf("creating staging folder: %w", err)
 	}
 	for _, rel := range writes {
 		path := filepath.Join(staging, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return fail(fmt.Errorf("staging %s: %w", rel, err))
+		if err = os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			err = os.WriteFile(path, p.files[rel], 0o644)
 		}
-		if err := os.WriteFile(path, p.files[rel], 0o644); err != nil {
-			return fail(fmt.Errorf("staging %s: %w", rel, err))
+		if err != nil {
+			os.RemoveAll(staging)
+			return "", fmt.Errorf("staging %s: %w", rel, err)
 		}
 	}
 	return staging, nil

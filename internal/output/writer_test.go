@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func gen(owner, body string) []byte { return []byte(Header(owner) + body) }
@@ -163,6 +165,20 @@ func TestFailedWriteLeavesTreeUntouched(t *testing.T) {
 	}
 }
 
+func TestWriteIntoNewDir(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "new", "out")
+	p, err := NewPlan(root, "ns", map[string][]byte{"a/d.yaml": gen("ns", "x\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(t, root); !reflect.DeepEqual(got, map[string]string{"./": "", "a/": "", "a/d.yaml": string(gen("ns", "x\n"))}) {
+		t.Errorf("tree: %v", got)
+	}
+}
+
 func TestFailedWriteIntoNewDirRemovesIt(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "out")
 	p, err := NewPlan(root, "ns", map[string][]byte{"d.yaml": gen("ns", "x\n"), "d.yaml/e.yaml": gen("ns", "x\n")})
@@ -178,16 +194,12 @@ func TestFailedWriteIntoNewDirRemovesIt(t *testing.T) {
 }
 
 func TestMarshalDropsServerFields(t *testing.T) {
-	type meta struct {
-		Name              string  `json:"name"`
-		CreationTimestamp *string `json:"creationTimestamp"`
-	}
 	obj := struct {
-		Kind     string         `json:"kind"`
-		Metadata meta           `json:"metadata"`
-		Spec     map[string]any `json:"spec"`
-		Status   map[string]any `json:"status"`
-	}{"X", meta{Name: "x1"}, map[string]any{"emptyDir": map[string]any{}, "port": 4096}, map[string]any{}}
+		Kind     string            `json:"kind"`
+		Metadata metav1.ObjectMeta `json:"metadata"`
+		Spec     map[string]any    `json:"spec"`
+		Status   map[string]any    `json:"status"`
+	}{"X", metav1.ObjectMeta{Name: "x1"}, map[string]any{"emptyDir": map[string]any{}, "port": 4096}, map[string]any{}}
 	got, err := marshal("", &obj, &obj)
 	if err != nil {
 		t.Fatal(err)

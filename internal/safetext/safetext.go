@@ -1,11 +1,8 @@
-// Package safetext makes text that ocw did not write safe to print on a
-// terminal. Termination messages (which carry a git server's error text),
-// events, conditions, command output and server replies reach the user's
-// terminal through status, doctor, apply and auth; an escape sequence in
-// them could move the cursor, rewrite earlier lines, set the window title,
-// plant a link or hide text. Line and Text remove escape sequences whole,
-// drop the other control characters, the bidirectional overrides that
-// reorder what is shown, and replace invalid UTF-8.
+// Package safetext makes text that ocw did not write (termination
+// messages, events, server replies) safe to print on a terminal, where an
+// escape sequence could move the cursor, rewrite lines or hide text: it
+// removes escape sequences whole, the other control characters and the
+// bidirectional overrides, and replaces invalid UTF-8.
 package safetext
 
 import (

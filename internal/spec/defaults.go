@@ -113,33 +113,18 @@ func Merge[T any](over, base T) T {
 }
 
 func mergeValue(out, over, base reflect.Value) {
-	switch over.Kind() {
-	case reflect.Struct:
+	switch {
+	case over.Kind() == reflect.Struct:
 		for i := 0; i < over.NumField(); i++ {
 			mergeValue(out.Field(i), over.Field(i), base.Field(i))
 		}
-	case reflect.Pointer:
-		switch {
-		case over.IsNil():
-			out.Set(base)
-		case base.IsNil() || over.Elem().Kind() != reflect.Struct:
-			out.Set(over)
-		default:
-			p := reflect.New(over.Elem().Type())
-			mergeValue(p.Elem(), over.Elem(), base.Elem())
-			out.Set(p)
-		}
-	case reflect.Map, reflect.Slice:
-		if over.IsNil() {
-			out.Set(base)
-		} else {
-			out.Set(over)
-		}
+	case over.Kind() == reflect.Pointer && !over.IsNil() && !base.IsNil() && over.Elem().Kind() == reflect.Struct:
+		p := reflect.New(over.Elem().Type())
+		mergeValue(p.Elem(), over.Elem(), base.Elem())
+		out.Set(p)
+	case over.IsZero(): // nil pointers, maps and slices too
+		out.Set(base)
 	default:
-		if over.IsZero() {
-			out.Set(base)
-		} else {
-			out.Set(over)
-		}
+		out.Set(over)
 	}
 }

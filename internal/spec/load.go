@@ -105,12 +105,10 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
-// checkNode walks the YAML tree next to the Go type, records the position
-// of every field path (inside an alias, the alias's position stands for its
-// fields) and every mapping key the type does not declare, every key given
-// twice and every value of the wrong type, each with its path and position.
-// Null is "unset" for every field. The walk follows the Go type, which does
-// not recurse, so aliases cannot make it loop.
+// checkNode walks the YAML tree next to the Go type, recording each field
+// path's position (inside an alias, the alias's) and each unknown or
+// repeated key and mistyped value. Null is "unset". The Go type does not
+// recurse, so aliases cannot make the walk loop.
 func (d *Document) checkNode(n *yaml.Node, t reflect.Type, path string, aliased bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -26,11 +26,9 @@ func syntaxError(file string, data []byte, err error) error {
 	}
 	// Prefixes that include the fault fail with its error; shorter ones
 	// parse or fail otherwise (cut mid-construct), so the search is monotone.
-	k := sort.Search(len(lines), func(i int) bool { return fails(i + 1) }) + 1
-	if k > len(lines) {
-		// The error needs the whole stream (e.g. an unclosed quote at the end).
-		k = len(lines)
-	}
+	// At most the whole stream (an error such as an unclosed quote at the
+	// end needs all of it).
+	k := min(sort.Search(len(lines), func(i int) bool { return fails(i + 1) })+1, len(lines))
 	for k > 1 && strings.TrimSpace(lines[k-1]) == "" {
 		k-- // an end-of-stream error belongs to the last line with text
 	}
