@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencode-workspaces/ocw/internal/apply"
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/layout/layouttest"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -299,14 +300,16 @@ func isSettings(name string) bool {
 // Every pairwise combination of the options a user may pick (two
 // workspaces each, the second overriding some defaults) resolves, renders
 // in both layouts, re-renders into the same folder with no change, and is
-// accepted by the API server the way the examples are (checkVariant).
+// accepted by the API server the way the examples are (checkVariant);
+// ocw apply's object set goes in as well and a second apply writes
+// nothing.
 func TestOptionCombinationsAreAccepted(t *testing.T) {
 	installCertManagerCRD(t)
 	rows := pairwise(sweepAxes)
 	if n := uncovered(sweepAxes, rows); n > 0 {
 		t.Fatalf("%d pairs of choices in no variant", n)
 	}
-	t.Logf("%d axes, %d variants, 2 layouts each", len(sweepAxes), len(rows))
+	t.Logf("%d axes, %d variants, 2 layouts and ocw apply each", len(sweepAxes), len(rows))
 	for i, row := range rows {
 		for _, lay := range layout.Names {
 			ns := fmt.Sprintf("comb-%d-%s", i, lay)
@@ -322,6 +325,30 @@ func TestOptionCombinationsAreAccepted(t *testing.T) {
 				checkSystem(t, sys, lay)
 			})
 		}
+		// ocw apply's object set goes in whole too, and a second apply
+		// writes nothing.
+		text := sweepSpec(fmt.Sprintf("comb-%d-apply", i), row)
+		t.Run(fmt.Sprintf("%d/apply", i), func(t *testing.T) {
+			sys := resolveText(t, text)
+			d, err := apply.Build(sys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := apply.New(env.Config, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Apply(t.Context(), d, apply.Options{}); err != nil {
+				t.Fatalf("%v\nspec:\n%s", err, text)
+			}
+			res, err := e.Apply(t.Context(), d, apply.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Writes != 0 {
+				t.Errorf("re-apply: %d writes, changes %v\nspec:\n%s", res.Writes, res.Changes, text)
+			}
+		})
 	}
 }
 
