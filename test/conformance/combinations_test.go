@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/opencode-workspaces/ocw/internal/apply"
 	"github.com/opencode-workspaces/ocw/internal/layout"
 	"github.com/opencode-workspaces/ocw/internal/layout/layouttest"
 	"github.com/opencode-workspaces/ocw/internal/model"
@@ -315,11 +314,7 @@ func TestOptionCombinationsAreAccepted(t *testing.T) {
 			ns := fmt.Sprintf("comb-%d-%s", i, lay)
 			text := sweepSpec(ns, row)
 			t.Run(fmt.Sprintf("%d/%s", i, lay), func(t *testing.T) {
-				t.Cleanup(func() {
-					if t.Failed() {
-						t.Logf("spec:\n%s", text)
-					}
-				})
+				logSpecOnFailure(t, text)
 				sys := resolveText(t, text)
 				checkRerender(t, sys, lay, text)
 				checkSystem(t, sys, lay)
@@ -329,27 +324,18 @@ func TestOptionCombinationsAreAccepted(t *testing.T) {
 		// writes nothing.
 		text := sweepSpec(fmt.Sprintf("comb-%d-apply", i), row)
 		t.Run(fmt.Sprintf("%d/apply", i), func(t *testing.T) {
-			sys := resolveText(t, text)
-			d, err := apply.Build(sys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := apply.New(env.Config, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.Apply(t.Context(), d, apply.Options{}); err != nil {
-				t.Fatalf("%v\nspec:\n%s", err, text)
-			}
-			res, err := e.Apply(t.Context(), d, apply.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Writes != 0 {
-				t.Errorf("re-apply: %d writes, changes %v\nspec:\n%s", res.Writes, res.Changes, text)
-			}
+			logSpecOnFailure(t, text)
+			checkApply(t, resolveText(t, text))
 		})
 	}
+}
+
+func logSpecOnFailure(t *testing.T, text string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("spec:\n%s", text)
+		}
+	})
 }
 
 func resolveText(t *testing.T, text string) *model.System {
