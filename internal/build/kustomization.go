@@ -3,6 +3,7 @@ package build
 import (
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -43,7 +44,6 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 	vars := map[string]string{
 		"VOLSYNC_CAPACITY":       ws.Storage.Size.String(),
 		"VOLSYNC_ACCESSMODES":    string(ws.Storage.AccessMode),
-		"VOLSYNC_SCHEDULE":       b.Schedule,
 		"VOLSYNC_COPYMETHOD":     b.CopyMethod,
 		"VOLSYNC_CACHE_CAPACITY": b.CacheCapacity.String(),
 		"VOLSYNC_PUID":           strconv.FormatInt(ws.UID, 10),
@@ -56,7 +56,21 @@ func volsyncVariables(ws model.Workspace) map[string]string {
 		vars["VOLSYNC_SNAPSHOTCLASS"] = b.SnapshotClass
 	}
 	maps.Copy(vars, b.Variables)
+	// b.Schedule is already backup.variables' VOLSYNC_SCHEDULE when set.
+	vars["VOLSYNC_SCHEDULE"] = substitutableCron(b.Schedule)
 	return vars
+}
+
+// substitutableCron writes a leading "*" of the minute field as the
+// equivalent "0-59". Flux substitutes into the built YAML, where kustomize
+// has written the component's "${VOLSYNC_SCHEDULE:=…}" unquoted, and a
+// plain scalar starting with "*" is an alias: "*/15 * * * *" would fail the
+// whole Kustomization.
+func substitutableCron(s string) string {
+	if rest, ok := strings.CutPrefix(s, "*"); ok {
+		return "0-59" + rest
+	}
+	return s
 }
 
 // SecretsKustomization applies the shared ExternalSecrets once the secret

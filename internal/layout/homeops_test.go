@@ -289,3 +289,55 @@ func TestRenderCheckAfterFormatter(t *testing.T) {
 		})
 	}
 }
+
+// Flux substitutes variables into the built objects' YAML, where kustomize
+// writes the component's "${VOLSYNC_SCHEDULE:=0 * * * *}" unquoted: a
+// schedule starting with "*" would become a YAML alias and fail the whole
+// Kustomization. Each accepted form, from backup.schedule or from
+// backup.variables, reaches the component's ReplicationSource intact.
+func TestComponentScheduleSurvivesSubstitution(t *testing.T) {
+	seed, err := os.ReadFile("../../examples/seed.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ schedule, want string }{
+		{`schedule: "*/15 * * * *"`, "0-59/15 * * * *"},
+		{`schedule: "* 2 * * *"`, "0-59 2 * * *"},
+		{`schedule: "*,30 * * * *"`, "0-59,30 * * * *"},
+		{`schedule: "10/20 */2 * * *"`, "10/20 */2 * * *"},
+		{`variables: {VOLSYNC_SCHEDULE: "*/5 * * * *"}`, "0-59/5 * * * *"},
+	} {
+		t.Run(c.schedule, func(t *testing.T) {
+			edited := strings.Replace(string(seed), `schedule: "0 * * * *"`, c.schedule, 1)
+			if edited == string(seed) {
+				t.Fatal("seed.yaml no longer sets backup.schedule")
+			}
+			file := filepath.Join(t.TempDir(), "ws.yaml")
+			if err := os.WriteFile(file, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sys := loadSystem(t, file)
+			root := t.TempDir()
+			layouttest.WriteHomeOps(t, root)
+			renderInto(t, root, sys)
+			rec := layouttest.ReconcileHomeOps(t, root, sys.Namespace, func(top []*resource.Resource) client.Client {
+				return layouttest.VariableSource(t, top)
+			})
+			n := 0
+			for _, objs := range rec.Objects {
+				for _, o := range objs {
+					if o.Strict == nil || o.Strict.GetKind() != "ReplicationSource" {
+						continue
+					}
+					n++
+					if got, _, _ := unstructured.NestedString(object(t, o.Strict), "spec", "trigger", "schedule"); got != c.want {
+						t.Errorf("ReplicationSource %s: schedule %q, want %q", o.Strict.GetName(), got, c.want)
+					}
+				}
+			}
+			if n != len(sys.Workspaces) {
+				t.Errorf("%d ReplicationSources for %d workspaces", n, len(sys.Workspaces))
+			}
+		})
+	}
+}

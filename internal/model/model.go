@@ -272,7 +272,9 @@ func (w Workspace) ClusterBindingName() string {
 
 // SecretsKustomizationName is the Flux Kustomization of the shared
 // ExternalSecrets; workspaces depend on it.
-func SecretsKustomizationName(sys *System) string { return sys.Namespace + "-secrets" }
+func SecretsKustomizationName(sys *System) string { return sys.Namespace + secretsKustomizationSuffix }
+
+const secretsKustomizationSuffix = "-secrets"
 
 // URL is where a person opens the workspace.
 func (w Workspace) URL() string { return "https://" + w.Host + "/" }

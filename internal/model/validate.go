@@ -38,15 +38,23 @@ func Resolve(d *spec.Document) (*System, error) {
 	v := &validator{doc: d, quantities: map[*string]*resource.Quantity{}, names: map[string]int{}, hosts: map[string]int{}}
 	s := d.Spec
 	sys := &System{Namespace: cmp.Or(s.Namespace, spec.DefaultNamespace)}
-	if v.dnsLabel("namespace", sys.Namespace) {
+	nsOK := v.dnsLabel("namespace", sys.Namespace)
+	if nsOK {
 		if why := SystemNamespace(sys.Namespace); why != "" {
 			v.errorf("namespace", "%q %s: ocw enforces Pod Security \"restricted\" on its namespace and owns it; use a namespace of its own (e.g. %s)", sys.Namespace, why, spec.DefaultNamespace)
 		}
 	}
 	v.optName("domain", &s.Domain, true)
 	builtin := spec.Builtin()
-	sys.Secrets = v.secrets(spec.Merge(s.Secrets, builtin.Secrets))
+	secrets := spec.Merge(s.Secrets, builtin.Secrets)
+	sys.Secrets = v.secrets(secrets)
 	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
+	// kustomize-controller labels every object it applies with its
+	// Kustomization's name, and a label value holds at most 63 characters.
+	if ks := SecretsKustomizationName(sys); nsOK && sys.Secrets.External && len(ks) > 63 {
+		v.errorf("namespace", "at most %d characters with secrets.mode %s: Flux labels every object of Kustomization %q with its name, and a label value holds at most 63",
+			63-len(secretsKustomizationSuffix), *secrets.Mode, ks)
+	}
 
 	// One copy of the built-in settings, validated once: merging keeps
 	// the pointers, so v.quantities holds every merged quantity.
@@ -238,7 +246,7 @@ func (v *validator) workspaceName(field, name, namespace string, i int) {
 		return
 	}
 	// The Flux layout's secrets folder and Kustomization take these names.
-	if name == "secrets" || name == namespace+"-secrets" {
+	if name == "secrets" || name == namespace+secretsKustomizationSuffix {
 		v.errorf(field, "%q is reserved for the shared secrets", name)
 	}
 	if j, dup := v.names[name]; dup {

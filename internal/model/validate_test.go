@@ -81,6 +81,10 @@ func TestValidationErrors(t *testing.T) {
 		}},
 		{"default namespace", header + "namespace: default\ndomain: d.io\n" + okWS, []string{
 			`ws.yaml:3:12: namespace: "default" is the cluster's default namespace: ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
+		// Flux labels each object with its Kustomization's name, at most 63
+		// characters: <namespace>-secrets must fit (56 characters here).
+		{"namespace too long for the secrets Kustomization", header + "namespace: " + strings.Repeat("n", 56) + "\ndomain: d.io\nsecrets: {mode: doppler}\n" + okWS, []string{
+			`ws.yaml:3:12: namespace: at most 55 characters with secrets.mode doppler: Flux labels every object of Kustomization "` + strings.Repeat("n", 56) + `-secrets" with its name, and a label value holds at most 63`}},
 		{"kube-system namespace", header + "domain: d.io\nnamespace: kube-system\n" + okWS, []string{
 			`ws.yaml:4:12: namespace: "kube-system" belongs to Kubernetes (kube-*): ocw enforces Pod Security "restricted" on its namespace and owns it; use a namespace of its own (e.g. opencode)`}},
 		{"kube-public namespace", header + "namespace: kube-public\ndomain: d.io\n" + okWS, []string{

@@ -1,6 +1,6 @@
 // Package conformance proves that what ocw renders is accepted by a real
 // API server with the real CRDs: every example spec, in both layouts and
-// every secret mode, is rendered, built the way its consumer builds it
+// every secret mode, and a pairwise sweep of the spec's options, is rendered, built the way its consumer builds it
 // (kustomize for the plain tree; kustomize-controller's generator, build
 // and post-build substitution for the Flux tree, in a home-ops cluster
 // repository whose VolSync component creates the PVC), and every
@@ -101,7 +101,13 @@ func variantSystem(t *testing.T, file, mode, ns string) *model.System {
 }
 
 func checkVariant(t *testing.T, file, lay, mode, ns string) {
-	sys := variantSystem(t, file, mode, ns)
+	checkSystem(t, variantSystem(t, file, mode, ns), lay)
+}
+
+// checkSystem renders sys in the layout, builds it as its consumer does
+// and has the API server accept every object and admit every pod.
+func checkSystem(t *testing.T, sys *model.System, lay string) {
+	t.Helper()
 	root := t.TempDir()
 	if lay == layout.Kustomize {
 		layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
@@ -121,6 +127,7 @@ func checkVariant(t *testing.T, file, lay, mode, ns string) {
 	// applies the namespace folder first; the workspace Kustomizations then
 	// read substituteFrom from what it applied.
 	layouttest.WriteHomeOps(t, root)
+	writeBackupOnlyComponent(t, root)
 	layouttest.WriteFiles(t, root, layouttest.Render(t, sys, lay))
 	top, err := kustomize.SecureBuild(root, filepath.Join(root, sys.Flux.AppsPath, sys.Namespace), false)
 	if err != nil {
@@ -157,7 +164,17 @@ func buildFlux(t *testing.T, root string, ks *unstructured.Unstructured) []*unst
 		if sub == nil { // opted out (kustomize.toolkit.fluxcd.io/substitute: disabled)
 			sub = o.Built
 		}
-		out = append(out, layouttest.Unstructured(t, sub))
+		u := layouttest.Unstructured(t, sub)
+		// kustomize-controller labels every object it applies with its
+		// Kustomization; a label value holds at most 63 characters.
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["kustomize.toolkit.fluxcd.io/name"] = ks.GetName()
+		labels["kustomize.toolkit.fluxcd.io/namespace"] = ks.GetNamespace()
+		u.SetLabels(labels)
+		out = append(out, u)
 	}
 	return out
 }
@@ -360,31 +377,37 @@ func TestOcwApplyExamples(t *testing.T) {
 			n++
 			base := strings.TrimSuffix(path.Base(file), ".yaml")
 			t.Run(base+"/"+mode, func(t *testing.T) {
-				sys := variantSystem(t, file, mode, fmt.Sprintf("conf-apply-%d-%s", n, base))
-				d, err := apply.Build(sys)
-				if err != nil {
-					t.Fatal(err)
-				}
-				e, err := apply.New(env.Config, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := e.Apply(t.Context(), d, apply.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Count(apply.Created) != len(d.Objects)+1 {
-					t.Errorf("%d of %d objects created: %v", res.Count(apply.Created), len(d.Objects)+1, res.Changes)
-				}
-				res, err = e.Apply(t.Context(), d, apply.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Count(apply.Unchanged) != len(d.Objects)+1 || res.Writes != 0 {
-					t.Errorf("re-apply: %d writes, changes %v", res.Writes, res.Changes)
-				}
+				checkApply(t, variantSystem(t, file, mode, fmt.Sprintf("conf-apply-%d-%s", n, base)))
 			})
 		}
+	}
+}
+
+// checkApply puts ocw apply's object set for sys in whole (every object
+// created) and applies it again: nothing is written.
+func checkApply(t *testing.T, sys *model.System) {
+	t.Helper()
+	d, err := apply.Build(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := apply.New(env.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Apply(t.Context(), d, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count(apply.Created) != len(d.Objects)+1 {
+		t.Errorf("%d of %d objects created: %v", res.Count(apply.Created), len(d.Objects)+1, res.Changes)
+	}
+	res, err = e.Apply(t.Context(), d, apply.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Count(apply.Unchanged) != len(d.Objects)+1 || res.Writes != 0 {
+		t.Errorf("re-apply: %d writes, changes %v", res.Writes, res.Changes)
 	}
 }
 
