@@ -51,9 +51,9 @@ func Resolve(d *spec.Document) (*System, error) {
 	sys.Flux = v.flux(spec.Merge(s.Flux, builtin.Flux), sys.Secrets.External)
 	// kustomize-controller labels every object it applies with its
 	// Kustomization's name, and a label value holds at most 63 characters.
-	if ks := SecretsKustomizationName(sys); nsOK && sys.Secrets.External && len(ks) > 63 {
-		v.errorf("namespace", "at most %d characters with secrets.mode %s: Flux labels every object of Kustomization %q with its name, and a label value holds at most 63",
-			63-len(secretsKustomizationSuffix), *secrets.Mode, ks)
+	if ks := SecretsKustomizationName(sys); nsOK && sys.Secrets.External && len(ks) > validation.LabelValueMaxLength {
+		v.errorf("namespace", "at most %d characters with secrets.mode %s: Flux labels every object of Kustomization %q with its name, and a label value holds at most %d",
+			validation.LabelValueMaxLength-len(secretsKustomizationSuffix), *secrets.Mode, ks, validation.LabelValueMaxLength)
 	}
 
 	// One copy of the built-in settings, validated once: merging keeps
