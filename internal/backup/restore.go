@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
@@ -19,6 +18,7 @@ import (
 	"github.com/opencode-workspaces/ocw/internal/build"
 	"github.com/opencode-workspaces/ocw/internal/kube"
 	"github.com/opencode-workspaces/ocw/internal/model"
+	"github.com/opencode-workspaces/ocw/internal/output"
 )
 
 // Labels kustomize-controller puts on what a Kustomization applied.
@@ -198,12 +198,13 @@ func (r *restore) ensurePVC(ctx context.Context) error {
 	case !r.ws.RendersPVC():
 		return fmt.Errorf("PVC %s/%s is gone and the VolSync component creates it (backup.pvcOwner: component): resume Flux and let the component's ReplicationDestination populate it (restore-on-bootstrap, needs a CSI driver with snapshots), or set backup.pvcOwner: ocw", r.ws.Namespace, r.ws.Name)
 	}
-	obj, err := unstructuredOf(build.PVC(r.ws), "PVC")
+	// Converted as ocw render writes it and ocw apply sends it.
+	obj, err := output.Object(build.PVC(r.ws))
 	if err != nil {
 		return err
 	}
 	if _, err := r.c.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(r.ws.Namespace).
-		Apply(ctx, r.ws.Name, obj, metav1.ApplyOptions{FieldManager: model.FieldManager}); err != nil {
+		Apply(ctx, r.ws.Name, &unstructured.Unstructured{Object: obj}, metav1.ApplyOptions{FieldManager: model.FieldManager}); err != nil {
 		return fmt.Errorf("re-creating PVC %s/%s: %w", r.ws.Namespace, r.ws.Name, err)
 	}
 	r.o.say("re-created PVC %s (it was gone)", r.ws.Name)
@@ -265,11 +266,11 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	start := time.Now()
 	token := "ocw-restore-" + start.UTC().Format("20060102T150405Z")
-	u, err := unstructuredOf(Destination(r.ws, rs, token, r.asOf), "ReplicationDestination")
+	u, err := output.Object(Destination(r.ws, rs, token, r.asOf))
 	if err != nil {
 		return nil, r.heldErr(err)
 	}
-	if _, err := rdc.Create(ctx, u, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
+	if _, err := rdc.Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{FieldManager: ManagerRestore}); err != nil {
 		return nil, r.heldErr(fmt.Errorf("creating ReplicationDestination %s: %w", name, err))
 	}
 	from, asOf := "its newest backup", ""
@@ -299,18 +300,6 @@ func (r *restore) copyIn(ctx context.Context, rs *volsyncv1alpha1.ReplicationSou
 	}
 	r.o.say("restored snapshot %s into PVC %s", snap.ID, r.ws.Name)
 	return snap, nil
-}
-
-// unstructuredOf converts a typed object for the dynamic client, without
-// the empty creationTimestamp and status an apply must not carry.
-func unstructuredOf(obj any, kind string) (*unstructured.Unstructured, error) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, fmt.Errorf("converting %s: %w", kind, err)
-	}
-	delete(u["metadata"].(map[string]any), "creationTimestamp")
-	delete(u, "status")
-	return &unstructured.Unstructured{Object: u}, nil
 }
 
 // heldErr says what a failed restore left as it is, and how to go on.
